@@ -1,0 +1,38 @@
+# The two entry points of README.md. Each creates ./.venv on first use (idempotent afterwards).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# torch first and pinned: on the development machines this is a local CPU wheel; an unpinned
+# torch would pull a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[train,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Main job on the embedded default: offline evolve on the shipped seeds, then a short GRPO run of
+# the tiny in-code model on CPU, printing its reward curve.
+demo: install
+	$(BIN)/raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0
+	$(BIN)/raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40 --seed 0
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check raif_rewards raif_data raif_train raif_eval tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/bench_ifeval.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,1 @@
+"""Checker modules, one per group; each registers its checkers on import (see ``registry``)."""

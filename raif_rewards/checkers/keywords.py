@@ -1,0 +1,132 @@
+"""Lexical constraints: keywords that must appear, appear N times, must not appear; letter counts."""
+
+from __future__ import annotations
+
+import random
+
+from raif_rewards.checkers._common import (
+    RELATION_SCHEMA,
+    compare,
+    int_schema,
+    relation_en,
+    relation_zh,
+    sample_relation,
+    sample_words,
+    user_regex,
+)
+from raif_rewards.registry import register
+from raif_rewards.text import Text
+
+_KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+
+
+@register(
+    "keywords:existence",
+    group="lexical",
+    schema={"properties": {"keywords": _KEYWORD_LIST}, "required": ["keywords"]},
+    sample=lambda rng, lang: {"keywords": sorted(sample_words(rng, rng.randint(1, 3), lang))},
+    templates={
+        "en": (
+            "Include keywords {keywords} in the response.",
+            "Make sure your answer uses the words {keywords}.",
+        ),
+        "zh": ("回答中请包含关键词{keywords}。", "请确保你的回答用到以下词语：{keywords}。"),
+    },
+)
+def existence(t: Text, keywords: list[str]) -> bool:
+    """Every keyword occurs (case-insensitive; IFEval matches each keyword as a regex)."""
+    return all(user_regex(k).search(t.raw) for k in keywords)
+
+
+@register(
+    "keywords:frequency",
+    group="lexical",
+    schema={
+        "properties": {
+            "keyword": {"type": "string", "minLength": 1},
+            "frequency": int_schema(0),
+            "relation": RELATION_SCHEMA,
+        },
+        "required": ["keyword", "frequency", "relation"],
+    },
+    sample=lambda rng, lang: {
+        "keyword": sample_words(rng, 1, lang)[0],
+        "frequency": rng.randint(1, 4),
+        "relation": sample_relation(rng),
+    },
+    render=lambda kw, lang, v: (
+        (
+            f"词语“{kw['keyword']}”在回答中出现的次数应{relation_zh(kw['relation'])}{kw['frequency']}次。",
+            f"请让“{kw['keyword']}”这个词出现{relation_zh(kw['relation'])}{kw['frequency']}次。",
+        )
+        if lang == "zh"
+        else (
+            f"In your response, the word {kw['keyword']} should appear {relation_en(kw['relation'])} {kw['frequency']} times.",
+            f"Use the word \"{kw['keyword']}\" {relation_en(kw['relation'])} {kw['frequency']} times in your answer.",
+        )
+    )[v % 2],
+)
+def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
+    """The keyword occurs at least / less than N times (case-insensitive regex matches)."""
+    return compare(len(user_regex(keyword.strip()).findall(t.raw)), relation, frequency)
+
+
+@register(
+    "keywords:forbidden_words",
+    group="lexical",
+    schema={"properties": {"forbidden_words": _KEYWORD_LIST}, "required": ["forbidden_words"]},
+    sample=lambda rng, lang: {"forbidden_words": sorted(sample_words(rng, rng.randint(1, 3), lang))},
+    templates={
+        "en": (
+            "Do not include keywords {forbidden_words} in the response.",
+            "Your answer must not use any of these words: {forbidden_words}.",
+        ),
+        "zh": ("回答中不要出现关键词{forbidden_words}。", "你的回答不得使用以下任何词语：{forbidden_words}。"),
+    },
+    conflicts=("keywords:existence",),
+)
+def forbidden_words(t: Text, forbidden_words: list[str]) -> bool:
+    """No forbidden word occurs as a whole word (case-insensitive)."""
+    return not any(user_regex(r"\b" + w + r"\b").search(t.raw) for w in forbidden_words)
+
+
+def _sample_letter(rng: random.Random, lang: str) -> dict:
+    return {
+        "letter": rng.choice("abcdefghijklmnopqrstuvwxyz"),
+        "let_frequency": rng.randint(1, 10),
+        "let_relation": sample_relation(rng),
+    }
+
+
+@register(
+    "keywords:letter_frequency",
+    group="lexical",
+    schema={
+        "properties": {
+            "letter": {"type": "string", "minLength": 1, "maxLength": 1},
+            "let_frequency": int_schema(0),
+            "let_relation": RELATION_SCHEMA,
+        },
+        "required": ["letter", "let_frequency", "let_relation"],
+    },
+    sample=_sample_letter,
+    render=lambda kw, lang, v: (
+        (
+            f"回答中字母“{kw['letter']}”出现的次数应{relation_zh(kw['let_relation'])}{kw['let_frequency']}次。",
+            f"请让字母{kw['letter']}在回答里出现{relation_zh(kw['let_relation'])}{kw['let_frequency']}次。",
+        )
+        if lang == "zh"
+        else (
+            f"In your response, the letter {kw['letter']} should appear {relation_en(kw['let_relation'])} {kw['let_frequency']} times.",
+            f"Make the letter '{kw['letter']}' appear {relation_en(kw['let_relation'])} {kw['let_frequency']} times in your answer.",
+        )
+    )[v % 2],
+)
+def letter_frequency(t: Text, letter: str, let_frequency: int, let_relation: str) -> bool:
+    """A character occurs at least / less than N times, ignoring case.
+
+    Google's current scorer counts a non-letter (``#``, ``!``) as given; older copies replaced it by
+    a random letter, so their verdicts changed from run to run. We count it as given.
+    """
+    return compare(t.lower.count(letter.strip().lower()) if letter.strip() else 0, let_relation, let_frequency)
+

@@ -1,0 +1,47 @@
+"""Checking responses against constraints, strict or loose (IFEval's semantics)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from raif_rewards import registry
+from raif_rewards.text import loose_variants, view
+
+Constraint = Mapping[str, Any]  # {"id": "...", "kwargs": {...}}
+
+
+def check(
+    constraint_id: str, response: str, kwargs: Mapping[str, Any] | None = None, *, loose: bool = False
+) -> bool:
+    """Whether ``response`` satisfies one constraint.
+
+    As in IFEval, a blank response satisfies nothing; ``loose`` also accepts any of IFEval's loose
+    variants (first/last line removed, asterisks removed). Raises only for a bad id or bad kwargs.
+    """
+    checker = registry.get(constraint_id)
+    kw = registry.validate_kwargs(constraint_id, kwargs)
+    candidates = loose_variants(response) if loose else (response,)
+    fn = checker.fn
+    for candidate in candidates:
+        if candidate.strip() and fn(view(candidate), **kw):
+            return True
+    return False
+
+
+def normalize_constraint(constraint: Constraint | Sequence) -> tuple[str, dict]:
+    """``{"id", "kwargs"}`` (also ``{"instruction_id", ...}`` or an ``(id, kwargs)`` pair) -> (id, kwargs)."""
+    if isinstance(constraint, Mapping):
+        cid = constraint.get("id", constraint.get("instruction_id"))
+        if cid is None:
+            raise ValueError(f"constraint {dict(constraint)!r} has no 'id'")
+        return str(cid), dict(constraint.get("kwargs") or {})
+    cid, kwargs = constraint
+    return str(cid), dict(kwargs or {})
+
+
+def check_all(
+    constraints: Sequence[Constraint], response: str, *, loose: bool = False
+) -> list[bool]:
+    """Per-constraint verdicts for one response (features are computed once and shared)."""
+    return [check(cid, response, kw, loose=loose) for cid, kw in map(normalize_constraint, constraints)]

