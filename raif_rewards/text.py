@@ -16,6 +16,8 @@ _WORD_RE = re.compile(r"\w+")
 _CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
 _CJK_RE = re.compile(f"[{_CJK_CLASS}]")
 _CJK_WORD_RE = re.compile(f"[{_CJK_CLASS}]|(?:(?![{_CJK_CLASS}])\\w)+")
+# A sentence ends at Chinese or Western end punctuation (with any closing quotes/brackets after it).
+_CJK_SENTENCE_END = re.compile(r"[。！？!?…]+[」』”’\"')）】]*|\.+(?=\s|$)")
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +97,19 @@ class Text:
         return len(_CJK_WORD_RE.findall(self.raw))
 
     @cached_property
+    def cjk_dominant(self) -> bool:
+        """At least half of the word characters are CJK (the response is Chinese/Japanese/Korean)."""
+        if not self.has_cjk:
+            return False
+        cjk = len(_CJK_RE.findall(self.raw))
+        return cjk * 2 >= sum(len(w) for w in self.words)
+
+    @cached_property
+    def cjk_sentence_count(self) -> int:
+        """Sentences split at Chinese and Western end punctuation; non-blank pieces are counted."""
+        return sum(1 for piece in _CJK_SENTENCE_END.split(self.raw) if piece.strip())
+
+    @cached_property
     def sentence_count(self) -> int:
         return count_sentences(self.raw)
 
@@ -116,14 +131,15 @@ def view(raw: str) -> Text:
     return Text(raw)
 
 
-def loose_variants(response: str) -> list[str]:
+@lru_cache(maxsize=1024)
+def loose_variants(response: str) -> tuple[str, ...]:
     """IFEval's loose variants, in the reference order: the response, asterisks removed, first
     line removed, last line removed, both removed, and the three removals without asterisks."""
     lines = response.split("\n")
     remove_first = "\n".join(lines[1:]).strip()
     remove_last = "\n".join(lines[:-1]).strip()
     remove_both = "\n".join(lines[1:-1]).strip()
-    return [
+    return (
         response,
         response.replace("*", ""),
         remove_first,
@@ -132,4 +148,4 @@ def loose_variants(response: str) -> list[str]:
         remove_first.replace("*", ""),
         remove_last.replace("*", ""),
         remove_both.replace("*", ""),
-    ]
+    )

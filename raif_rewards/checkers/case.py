@@ -1,0 +1,74 @@
+"""Change-case constraints: all capitals, all lowercase, N capitalised words (IFEval semantics)."""
+
+from __future__ import annotations
+
+from raif_rewards.checkers._common import RELATION_SCHEMA, compare, int_schema, relation_en, relation_zh, sample_relation
+from raif_rewards.registry import register
+from raif_rewards.text import Text
+
+
+def _is_english(t: Text) -> bool:
+    # IFEval counts an undetectable language as followed.
+    lang = t.language
+    return lang is None or lang == "en"
+
+
+@register(
+    "change_case:english_capital",
+    group="case",
+    sample=lambda rng, lang: {},
+    templates={
+        "en": (
+            "Your entire response should be in English, and in all capital letters.",
+            "Write your whole answer in English using only CAPITAL LETTERS.",
+        )
+    },
+    uses_language_detection=True,
+)
+def english_capital(t: Text) -> bool:
+    """The response is in English and entirely upper case."""
+    return t.raw.isupper() and _is_english(t)
+
+
+@register(
+    "change_case:english_lowercase",
+    group="case",
+    sample=lambda rng, lang: {},
+    templates={
+        "en": (
+            "Your entire response should be in English, and in all lowercase letters. No capital letters are allowed.",
+            "Write your whole answer in English in lowercase only; do not use a single capital letter.",
+        )
+    },
+    conflicts=("change_case:english_capital",),
+    uses_language_detection=True,
+)
+def english_lowercase(t: Text) -> bool:
+    """The response is in English and entirely lower case."""
+    return t.raw.islower() and _is_english(t)
+
+
+@register(
+    "change_case:capital_word_frequency",
+    group="case",
+    schema={
+        "properties": {"capital_frequency": int_schema(0), "capital_relation": RELATION_SCHEMA},
+        "required": ["capital_frequency", "capital_relation"],
+    },
+    sample=lambda rng, lang: {"capital_frequency": rng.randint(1, 20), "capital_relation": sample_relation(rng)},
+    render=lambda kw, lang, v: (
+        (
+            f"回答中全大写的英文单词出现次数应{relation_zh(kw['capital_relation'])}{kw['capital_frequency']}次。",
+        )
+        if lang == "zh"
+        else (
+            f"In your response, words with all capital letters should appear {relation_en(kw['capital_relation'])} "
+            f"{kw['capital_frequency']} times.",
+            f"Use {relation_en(kw['capital_relation'])} {kw['capital_frequency']} words written in ALL CAPS.",
+        )
+    )[v % (1 if lang == "zh" else 2)],
+    conflicts=("change_case:english_lowercase", "change_case:english_capital"),
+)
+def capital_word_frequency(t: Text, capital_frequency: int, capital_relation: str) -> bool:
+    """The number of all-capital words (NLTK word tokens) is at least / less than N."""
+    return compare(sum(1 for w in t.nltk_words if w.isupper()), capital_relation, capital_frequency)

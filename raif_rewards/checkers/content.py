@@ -1,0 +1,91 @@
+"""Detectable content: placeholders in square brackets, a postscript (IFEval semantics)."""
+
+from __future__ import annotations
+
+import re
+
+from raif_rewards.checkers._common import int_schema, user_regex
+from raif_rewards.registry import register
+from raif_rewards.text import Text
+
+
+def count_placeholders(text: str) -> int:
+    """``len(re.findall(r"\\[.*?\\]", text))`` in linear time.
+
+    The regex rescans a line from every ``[`` that has no ``]`` after it, which is quadratic on
+    adversarial input; a ``]`` closes the nearest open ``[`` on the same line (``.`` stops at ``\\n``).
+    """
+    count = 0
+    for line in text.split("\n"):
+        pos = 0
+        while True:
+            start = line.find("[", pos)
+            if start < 0:
+                break
+            end = line.find("]", start + 1)
+            if end < 0:
+                break
+            count += 1
+            pos = end + 1
+    return count
+
+
+@register(
+    "detectable_content:number_placeholders",
+    group="content",
+    schema={"properties": {"num_placeholders": int_schema(0)}, "required": ["num_placeholders"]},
+    sample=lambda rng, lang: {"num_placeholders": rng.randint(1, 4)},
+    templates={
+        "en": (
+            "The response must contain at least {num_placeholders} placeholders represented by square brackets, "
+            "such as [address].",
+            "Include at least {num_placeholders} placeholders in square brackets, for example [name].",
+        ),
+        "zh": (
+            "回答中必须至少包含{num_placeholders}个用方括号表示的占位符，例如[地址]。",
+            "请在回答里放入至少{num_placeholders}个方括号占位符，比如[姓名]。",
+        ),
+    },
+)
+def number_placeholders(t: Text, num_placeholders: int) -> bool:
+    """At least N ``[placeholder]`` spans."""
+    return count_placeholders(t.raw) >= num_placeholders
+
+
+_PS = re.compile(r"p\.\s?s\.")
+_PPS = re.compile(r"p\.\s?p\.\s?s")
+
+
+@register(
+    "detectable_content:postscript",
+    group="content",
+    schema={
+        "properties": {"postscript_marker": {"type": "string", "minLength": 1}},
+        "required": ["postscript_marker"],
+    },
+    sample=lambda rng, lang: {"postscript_marker": rng.choice(("P.S.", "P.P.S"))},
+    templates={
+        "en": (
+            "At the end of your response, please explicitly add a postscript starting with {postscript_marker}",
+            "End your answer with a postscript that begins with {postscript_marker}",
+        ),
+        "zh": (
+            "请在回答的末尾明确加上一段以{postscript_marker}开头的附言。",
+            "回答最后请附上以{postscript_marker}开头的附言。",
+        ),
+    },
+)
+def postscript(t: Text, postscript_marker: str) -> bool:
+    """A line contains the postscript marker (case-insensitive; ``P.S.``/``P.P.S`` allow a space).
+
+    IFEval searches ``\\s*MARKER.*$``; the leading ``\\s*`` and trailing ``.*$`` cannot change whether
+    a match exists, and dropping them avoids quadratic scans over long whitespace runs.
+    """
+    marker = postscript_marker.strip()
+    if marker == "P.P.S":
+        pattern = _PPS
+    elif marker == "P.S.":
+        pattern = _PS
+    else:
+        pattern = user_regex(marker.lower(), re.MULTILINE)
+    return pattern.search(t.lower) is not None

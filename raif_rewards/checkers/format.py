@@ -1,0 +1,252 @@
+"""Detectable format: bullets, highlights, sections, JSON, XML, titles, fixed answers (IFEval semantics).
+
+Several IFEval regexes backtrack quadratically on adversarial text; those are re-implemented here as
+linear scans with the same matches (each function says which regex it reproduces).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from raif_rewards.checkers._common import IFEVAL_IDS, int_schema, user_regex
+from raif_rewards.registry import register
+from raif_rewards.text import Text
+
+_WS_RUN = re.compile(r"\s*")
+
+
+def count_bullets(text: str) -> int:
+    """``len(findall(r"^\\s*\\*[^\\*].*$", M)) + len(findall(r"^\\s*-.*$", M))`` in linear time.
+
+    From a line start, ``\\s*`` (newlines included) reaches the first non-space character; the line
+    is a bullet if that is ``-``, or ``*`` followed by any character but ``*`` (a newline too: the
+    match then runs to the end of the next line, as the regex does).
+    """
+    n = len(text)
+    return _count_bullet_kind(text, n, star=True) + _count_bullet_kind(text, n, star=False)
+
+
+def _count_bullet_kind(text: str, n: int, *, star: bool) -> int:
+    count = 0
+    start = 0  # always a line start
+    while start <= n:
+        e = _WS_RUN.match(text, start).end()
+        end_of_match = -1
+        if star:
+            if e + 1 < n and text[e] == "*" and text[e + 1] != "*":
+                nl = text.find("\n", e + 2)
+                end_of_match = n if nl < 0 else nl
+        elif e < n and text[e] == "-":
+            nl = text.find("\n", e + 1)
+            end_of_match = n if nl < 0 else nl
+        if end_of_match >= 0:
+            count += 1
+            resume = end_of_match
+        else:
+            resume = e
+        # Every line start up to ``e`` shares this whitespace run and fails the same way.
+        nl = text.find("\n", resume)
+        if nl < 0:
+            break
+        start = nl + 1
+    return count
+
+
+@register(
+    "detectable_format:number_bullet_lists",
+    group="format",
+    schema={"properties": {"num_bullets": int_schema(0)}, "required": ["num_bullets"]},
+    sample=lambda rng, lang: {"num_bullets": rng.randint(1, 5)},
+    templates={
+        "en": (
+            "Your answer must contain exactly {num_bullets} bullet points. Use the markdown bullet points such as:\n"
+            "* This is point 1. \n* This is point 2",
+            "Give exactly {num_bullets} markdown bullet points (lines starting with '* ').",
+        ),
+        "zh": (
+            "回答必须恰好包含{num_bullets}个要点，使用 markdown 列表符号，例如：\n* 这是第一点。\n* 这是第二点",
+            "请用恰好{num_bullets}个以“* ”开头的 markdown 要点作答。",
+        ),
+    },
+)
+def number_bullet_lists(t: Text, num_bullets: int) -> bool:
+    """Exactly N markdown bullets (``*`` or ``-`` items)."""
+    return count_bullets(t.raw) == num_bullets
+
+
+_CONSTRAINED = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
+
+
+@register(
+    "detectable_format:constrained_response",
+    group="format",
+    sample=lambda rng, lang: {},
+    templates={
+        "en": (
+            "Answer with one of the following options: ('My answer is yes.', 'My answer is no.', 'My answer is maybe.')",
+            "Reply with exactly one of: \"My answer is yes.\", \"My answer is no.\", \"My answer is maybe.\"",
+        ),
+        "zh": ("请只用以下英文选项之一作答：'My answer is yes.'、'My answer is no.'、'My answer is maybe.'",),
+    },
+    conflicts=IFEVAL_IDS,
+)
+def constrained_response(t: Text) -> bool:
+    """The response contains one of the fixed answers (My answer is yes./no./maybe.)."""
+    return any(option in t.stripped for option in _CONSTRAINED)
+
+
+_HIGHLIGHT = re.compile(r"\*[^\n\*]*\*")
+_DOUBLE_HIGHLIGHT = re.compile(r"\*\*[^\n\*]*\*\*")
+
+
+@register(
+    "detectable_format:number_highlighted_sections",
+    group="format",
+    schema={"properties": {"num_highlights": int_schema(0)}, "required": ["num_highlights"]},
+    sample=lambda rng, lang: {"num_highlights": rng.randint(1, 4)},
+    templates={
+        "en": (
+            "Highlight at least {num_highlights} sections in your answer with markdown, i.e. *highlighted section*.",
+            "Use markdown to highlight at least {num_highlights} parts of your answer, like *this part*.",
+        ),
+        "zh": (
+            "请用 markdown 在回答中至少突出显示{num_highlights}处内容，例如 *重点内容*。",
+            "回答中至少要有{num_highlights}处用 *星号* 标出的重点。",
+        ),
+    },
+)
+def number_highlighted_sections(t: Text, num_highlights: int) -> bool:
+    """At least N non-empty ``*highlighted*`` (or ``**bold**``) spans."""
+    count = sum(1 for h in _HIGHLIGHT.findall(t.raw) if h.strip("*").strip())
+    count += sum(1 for h in _DOUBLE_HIGHLIGHT.findall(t.raw) if h[2:-2].strip())
+    return count >= num_highlights
+
+
+@register(
+    "detectable_format:multiple_sections",
+    group="format",
+    schema={
+        "properties": {
+            "section_spliter": {"type": "string", "minLength": 1},
+            "num_sections": int_schema(0),
+        },
+        "required": ["section_spliter", "num_sections"],
+    },
+    sample=lambda rng, lang: {"section_spliter": rng.choice(("Section", "SECTION")), "num_sections": rng.randint(2, 5)},
+    templates={
+        "en": (
+            "Your response must have {num_sections} sections. Mark the beginning of each section with "
+            "{section_spliter} X, such as:\n{section_spliter} 1\n[content of section 1]\n{section_spliter} 2\n"
+            "[content of section 2]",
+            "Organise your answer into {num_sections} sections, each starting with a line \"{section_spliter} N\" "
+            "(N = 1, 2, ...).",
+        ),
+        "zh": (
+            "回答必须分为{num_sections}个部分，每部分以“{section_spliter} X”开头，例如：\n{section_spliter} 1\n"
+            "[第一部分内容]\n{section_spliter} 2\n[第二部分内容]",
+        ),
+    },
+    conflicts=("language:response_language", "detectable_format:number_highlighted_sections"),
+)
+def multiple_sections(t: Text, section_spliter: str, num_sections: int) -> bool:
+    """At least N sections, each opened by ``SPLITTER <number>``."""
+    pattern = user_regex(r"\s?" + section_spliter.strip() + r"\s?\d+\s?", 0)
+    return len(pattern.split(t.raw)) - 1 >= num_sections
+
+
+def strip_fences(value: str, lang_tags: tuple[str, ...]) -> str:
+    value = value.strip()
+    for tag in lang_tags:
+        value = value.removeprefix(tag)
+    return value.removeprefix("```").removesuffix("```").strip()
+
+
+@register(
+    "detectable_format:json_format",
+    group="format",
+    sample=lambda rng, lang: {},
+    templates={
+        "en": (
+            "Entire output should be wrapped in JSON format. You can use markdown ticks such as ```.",
+            "Return your whole answer as valid JSON (a markdown code fence around it is fine).",
+        ),
+        "zh": ("整个输出必须是 JSON 格式，可以使用 ``` 之类的 markdown 代码块标记。",),
+    },
+    conflicts=tuple(i for i in IFEVAL_IDS if i not in ("keywords:forbidden_words", "keywords:existence")),
+)
+def json_format(t: Text) -> bool:
+    """The whole response (optionally in a ```json fence) parses as JSON."""
+    value = strip_fences(t.raw, ("```json", "```Json", "```JSON"))
+    try:
+        json.loads(value)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+@register(
+    "detectable_format:xml_format",
+    group="format",
+    sample=lambda rng, lang: {},
+    templates={
+        "en": (
+            "Wrap your entire output in well-formed XML with a single root element. You can use markdown ticks such as ```.",
+            "Return your whole answer as one well-formed XML document (a ```xml fence around it is fine).",
+        ),
+        "zh": ("整个输出必须是格式良好、只有一个根元素的 XML，可以用 ``` 代码块包裹。",),
+    },
+    conflicts=tuple(i for i in IFEVAL_IDS if i not in ("keywords:forbidden_words", "keywords:existence"))
+    + ("detectable_format:json_format",),
+    source="raif",
+)
+def xml_format(t: Text) -> bool:
+    """The whole response (optionally in a ```xml fence) is one well-formed XML document.
+
+    Parsed with defusedxml: entity expansion and external DTDs are refused, so a hostile response
+    can neither blow up memory nor reach the file system.
+    """
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import ParseError, fromstring
+
+    value = strip_fences(t.raw, ("```xml", "```XML", "```Xml"))
+    if not value.startswith("<"):
+        return False
+    try:
+        fromstring(value)
+    except (ParseError, DefusedXmlException, ValueError, RecursionError):
+        return False
+    return True
+
+
+def has_title(text: str) -> bool:
+    """Whether ``re.findall(r"<<[^\\n]+>>")`` yields a title with non-blank text, in linear time.
+
+    On each line the greedy match runs from the first ``<<`` to the last ``>>`` at least one
+    character later (quadratic to find by regex on lines full of ``<``); no second match fits.
+    """
+    for line in text.split("\n"):
+        start = line.find("<<")
+        if start < 0:
+            continue
+        end = line.rfind(">>")
+        if end >= start + 3 and line[start:end + 2].lstrip("<").rstrip(">").strip():
+            return True
+    return False
+
+
+@register(
+    "detectable_format:title",
+    group="format",
+    sample=lambda rng, lang: {},
+    templates={
+        "en": (
+            "Your answer must contain a title, wrapped in double angular brackets, such as <<poem of joy>>.",
+            "Give your answer a title in double angular brackets, e.g. <<my title>>.",
+        ),
+        "zh": ("回答必须包含一个用双尖括号括起来的标题，例如<<欢乐之诗>>。",),
+    },
+)
+def title(t: Text) -> bool:
+    """A ``<<title>>`` with non-blank text on one line."""
+    return has_title(t.raw)

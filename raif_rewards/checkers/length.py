@@ -1,0 +1,169 @@
+"""Length constraints: words, sentences, paragraphs (IFEval semantics, CJK-aware where Chinese)."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from raif_rewards.checkers._common import (
+    RELATION_SCHEMA,
+    compare,
+    int_schema,
+    relation_en,
+    relation_zh,
+    sample_relation,
+    sample_words,
+)
+from raif_rewards.registry import register
+from raif_rewards.text import Text
+
+_CHINESE_RELATIONS = ("至少", "少于")
+
+
+def _use_cjk(t: Text, relation: str) -> bool:
+    """CJK-aware counting applies when the constraint is Chinese or the response mostly CJK; on
+    other text it equals IFEval's count, so the official verdicts are unchanged."""
+    return relation in _CHINESE_RELATIONS or t.cjk_dominant
+
+
+def _relation_for(rng: random.Random, lang: str) -> str:
+    rel = sample_relation(rng)
+    return relation_zh(rel) if lang == "zh" else rel
+
+
+@register(
+    "length_constraints:number_words",
+    group="length",
+    schema={
+        "properties": {"num_words": int_schema(0), "relation": RELATION_SCHEMA},
+        "required": ["num_words", "relation"],
+    },
+    sample=lambda rng, lang: {
+        "num_words": rng.randrange(50, 501, 10) if lang != "zh" else rng.randrange(100, 801, 50),
+        "relation": _relation_for(rng, lang),
+    },
+    render=lambda kw, lang, v: (
+        (
+            f"回答的字数应{relation_zh(kw['relation'])}{kw['num_words']}字。",
+            f"请用{relation_zh(kw['relation'])}{kw['num_words']}个字作答。",
+        )
+        if lang == "zh"
+        else (
+            f"Answer with {relation_en(kw['relation'])} {kw['num_words']} words.",
+            f"Your response should contain {relation_en(kw['relation'])} {kw['num_words']} words.",
+        )
+    )[v % 2],
+)
+def number_words(t: Text, num_words: int, relation: str) -> bool:
+    """The word count is at least / less than N (``\\w+`` runs; each CJK character is a word)."""
+    count = t.cjk_word_count if _use_cjk(t, relation) else t.word_count
+    return compare(count, relation, num_words)
+
+
+@register(
+    "length_constraints:number_sentences",
+    group="length",
+    schema={
+        "properties": {"num_sentences": int_schema(0), "relation": RELATION_SCHEMA},
+        "required": ["num_sentences", "relation"],
+    },
+    sample=lambda rng, lang: {"num_sentences": rng.randint(1, 20), "relation": _relation_for(rng, lang)},
+    render=lambda kw, lang, v: (
+        (
+            f"回答应包含{relation_zh(kw['relation'])}{kw['num_sentences']}个句子。",
+            f"请用{relation_zh(kw['relation'])}{kw['num_sentences']}句话回答。",
+        )
+        if lang == "zh"
+        else (
+            f"Your response should contain {relation_en(kw['relation'])} {kw['num_sentences']} sentences.",
+            f"Write {relation_en(kw['relation'])} {kw['num_sentences']} sentences in total.",
+        )
+    )[v % 2],
+)
+def number_sentences(t: Text, num_sentences: int, relation: str) -> bool:
+    """The sentence count (NLTK's English Punkt; Chinese end punctuation for Chinese text)."""
+    count = t.cjk_sentence_count if _use_cjk(t, relation) else t.sentence_count
+    return compare(count, relation, num_sentences)
+
+
+_DIVIDER = re.compile(r"\s?\*\*\*\s?")
+
+
+@register(
+    "length_constraints:number_paragraphs",
+    group="length",
+    schema={"properties": {"num_paragraphs": int_schema(1)}, "required": ["num_paragraphs"]},
+    sample=lambda rng, lang: {"num_paragraphs": rng.randint(1, 5)},
+    templates={
+        "en": (
+            "There should be {num_paragraphs} paragraphs. Paragraphs are separated with the markdown divider: ***",
+            "Write exactly {num_paragraphs} paragraphs, separating them with the markdown divider ***.",
+        ),
+        "zh": (
+            "回答应恰好分为{num_paragraphs}段，段落之间用 markdown 分隔线 *** 隔开。",
+            "请写{num_paragraphs}个段落，并用 *** 分隔各段。",
+        ),
+    },
+    conflicts=("length_constraints:nth_paragraph_first_word", "length_constraints:number_sentences"),
+)
+def number_paragraphs(t: Text, num_paragraphs: int) -> bool:
+    """Exactly N paragraphs separated by ``***`` (empty paragraphs only allowed at the ends)."""
+    parts = _DIVIDER.split(t.raw)
+    count = len(parts)
+    for index, part in enumerate(parts):
+        if not part.strip():
+            if index == 0 or index == len(parts) - 1:
+                count -= 1
+            else:
+                return False
+    return count == num_paragraphs
+
+
+_FIRST_WORD_STOP = frozenset(".,?!'\"")
+
+
+def _sample_nth(rng: random.Random, lang: str) -> dict:
+    n = rng.randint(2, 5)
+    return {"num_paragraphs": n, "nth_paragraph": rng.randint(1, n), "first_word": sample_words(rng, 1)[0]}
+
+
+@register(
+    "length_constraints:nth_paragraph_first_word",
+    group="length",
+    schema={
+        "properties": {
+            "num_paragraphs": int_schema(1),
+            "nth_paragraph": int_schema(1),
+            "first_word": {"type": "string", "minLength": 1},
+        },
+        "required": ["num_paragraphs", "nth_paragraph", "first_word"],
+    },
+    sample=_sample_nth,
+    templates={
+        "en": (
+            "There should be {num_paragraphs} paragraphs. Paragraphs and only paragraphs are separated with each "
+            "other by two new lines as if it was '\\n\\n' in python. Paragraph {nth_paragraph} must start with word "
+            "{first_word}.",
+            "Write {num_paragraphs} paragraphs separated by a blank line (two newlines), and begin paragraph "
+            "{nth_paragraph} with the word \"{first_word}\".",
+        )
+    },
+    conflicts=("length_constraints:number_paragraphs",),
+)
+def nth_paragraph_first_word(t: Text, num_paragraphs: int, nth_paragraph: int, first_word: str) -> bool:
+    """N paragraphs split by blank lines, and paragraph n starts with the given word."""
+    paragraphs = t.raw.split("\n\n")
+    count = sum(1 for p in paragraphs if p.strip())
+    if nth_paragraph > count:
+        return False
+    paragraph = paragraphs[nth_paragraph - 1].strip()
+    if not paragraph:
+        return False
+    word = paragraph.split()[0].strip().lstrip("'").lstrip('"')
+    chars = []
+    for ch in word:
+        if ch in _FIRST_WORD_STOP:
+            break
+        chars.append(ch.lower())
+    return count == num_paragraphs and "".join(chars) == first_word.lower()
+

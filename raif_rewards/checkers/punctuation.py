@@ -1,0 +1,27 @@
+"""Punctuation constraints: no commas (IFEval; the full-width Chinese comma on request)."""
+
+from __future__ import annotations
+
+from raif_rewards.registry import register
+from raif_rewards.text import Text
+
+
+@register(
+    "punctuation:no_comma",
+    group="punctuation",
+    schema={"properties": {"include_fullwidth": {"type": "boolean"}}},
+    # A Chinese "no commas" instruction means ，and 、 too; IFEval's English check sees only ",".
+    sample=lambda rng, lang: {"include_fullwidth": True} if lang == "zh" else {},
+    templates={
+        "en": (
+            "In your entire response, refrain from the use of any commas.",
+            "Do not use any commas anywhere in your answer.",
+        ),
+        "zh": ("整个回答中不要使用任何逗号（包括“，”和“、”）。", "回答里请不要出现任何逗号或顿号。"),
+    },
+)
+def no_comma(t: Text, include_fullwidth: bool = False) -> bool:
+    """No ``,`` in the response (nor ``，``/``、`` when ``include_fullwidth``)."""
+    if "," in t.raw:
+        return False
+    return not (include_fullwidth and ("，" in t.raw or "、" in t.raw))
