@@ -229,8 +229,63 @@ def _validate_cached(checker_id: str, dumped: str) -> tuple:
     return tuple(_validate_uncached(checker_id, json.loads(dumped)).items())
 
 
+_SIMPLE_TYPES = {"string": str, "boolean": bool, "array": list, "object": dict}
+
+
+def _surely_valid(schema: Mapping[str, Any], value: Any) -> bool:
+    """A quick acceptance test for the few JSON Schema keywords checkers use. ``True`` only when the
+    value certainly validates; anything unusual goes to jsonschema, which also words the errors."""
+    for key, rule in schema.items():
+        if key == "type":
+            if rule == "integer":
+                if not isinstance(value, int) or isinstance(value, bool):
+                    return False
+            elif rule not in _SIMPLE_TYPES or not isinstance(value, _SIMPLE_TYPES[rule]):
+                return False
+        elif key == "enum":
+            if not any(value == v and type(value) is type(v) for v in rule):
+                return False
+        elif key == "minimum":
+            if not isinstance(value, int) or value < rule:
+                return False
+        elif key == "maximum":
+            if not isinstance(value, int) or value > rule:
+                return False
+        elif key == "minLength":
+            if not isinstance(value, str) or len(value) < rule:
+                return False
+        elif key == "maxLength":
+            if not isinstance(value, str) or len(value) > rule:
+                return False
+        elif key == "minItems":
+            if not isinstance(value, list) or len(value) < rule:
+                return False
+        elif key == "items":
+            if not isinstance(value, list) or not all(_surely_valid(rule, v) for v in value):
+                return False
+        elif key == "required":
+            if not isinstance(value, dict) or any(r not in value for r in rule):
+                return False
+        elif key == "properties":
+            if not isinstance(value, dict):
+                return False
+            for name, sub in value.items():
+                if name in rule and not _surely_valid(rule[name], sub):
+                    return False
+        elif key == "additionalProperties":
+            if rule is not False or not isinstance(value, dict):
+                return False
+            if any(name not in schema.get("properties", {}) for name in value):
+                return False
+        elif key not in ("description", "title", "default", "examples"):
+            return False
+    return True
+
+
 def _validate_uncached(checker_id: str, cleaned: dict) -> dict:
     checker = get(checker_id)
+    if _surely_valid(checker.schema, cleaned):
+        return cleaned
     error = jsonschema.exceptions.best_match(checker._validator.iter_errors(cleaned))
     if error is not None:
         path = ".".join(str(p) for p in error.absolute_path)

@@ -42,15 +42,42 @@ def _treebank():
     return NLTKWordTokenizer()
 
 
+_SENT_END_CHARS = re.compile(r"[.?!]")
+
+
 def count_sentences(text: str) -> int:
     """IFEval's sentence count: NLTK's English Punkt model."""
     return len(punkt_tokenizer().tokenize(text))
+
+
+def sentence_count_upper_bound(text: str) -> int:
+    """Punkt only ends a sentence right after ``.``, ``?`` or ``!``: their number plus one bounds
+    the count from above, which often decides a verdict without tokenising."""
+    return len(_SENT_END_CHARS.findall(text)) + 1
 
 
 def word_tokenize(text: str) -> list[str]:
     """``nltk.word_tokenize`` without NLTK's data download (Punkt sentences, then Treebank words)."""
     tb = _treebank()
     return [tok for sent in punkt_tokenizer().tokenize(text) for tok in tb.tokenize(sent)]
+
+
+def count_upper_words(text: str) -> int:
+    """How many ``nltk.word_tokenize`` tokens are all capitals (IFEval's capital-word count).
+
+    Treebank tokenisation works sentence by sentence, and a sentence without an upper-case
+    character cannot yield an upper-case token, so only those sentences are tokenised.
+    """
+    if not any(ch.isupper() for ch in text):
+        return 0
+    tb = _treebank()
+    return sum(
+        1
+        for sent in punkt_tokenizer().tokenize(text)
+        if any(ch.isupper() for ch in sent)
+        for tok in tb.tokenize(sent)
+        if tok.isupper()
+    )
 
 
 def has_cjk(text: str) -> bool:
@@ -111,11 +138,19 @@ class Text:
 
     @cached_property
     def sentence_count(self) -> int:
-        return count_sentences(self.raw)
+        return _guarded(count_sentences, self.raw, 0)
 
     @cached_property
     def nltk_words(self) -> list[str]:
-        return word_tokenize(self.raw)
+        return _guarded(word_tokenize, self.raw, [])
+
+    @cached_property
+    def upper_word_count(self) -> int:
+        return _guarded(count_upper_words, self.raw, 0)
+
+    @cached_property
+    def sentence_upper_bound(self) -> int:
+        return sentence_count_upper_bound(self.raw)
 
     @cached_property
     def language(self) -> str | None:
@@ -123,6 +158,15 @@ class Text:
         from raif_rewards.langid import detect
 
         return detect(self.raw)
+
+
+def _guarded(fn, text: str, fallback):
+    """NLTK's tokenisers raise ``TimeoutError`` when a regex runs over 5 s on hostile text (the
+    reference scorer would crash there); a checker must not, so such a text gets ``fallback``."""
+    try:
+        return fn(text)
+    except (TimeoutError, RecursionError, MemoryError):
+        return fallback
 
 
 @lru_cache(maxsize=4096)

@@ -71,4 +71,4 @@ def english_lowercase(t: Text) -> bool:
 )
 def capital_word_frequency(t: Text, capital_frequency: int, capital_relation: str) -> bool:
     """The number of all-capital words (NLTK word tokens) is at least / less than N."""
-    return compare(sum(1 for w in t.nltk_words if w.isupper()), capital_relation, capital_frequency)
+    return compare(t.upper_word_count, capital_relation, capital_frequency)
