@@ -80,3 +80,27 @@ def test_chinese_sampling_uses_chinese_relation_and_counts_characters():
     kw = c.sample(random.Random(3), "zh")
     assert kw["relation"] in ("至少", "少于")
     assert "字" in c.render(kw, "zh")
+
+
+# The quick acceptance path must never accept what jsonschema rejects.
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 600) | st.floats(allow_nan=False) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(registry.ids())), st.dictionaries(st.text(max_size=16), _json_values, max_size=3), st.data())
+def test_quick_acceptance_agrees_with_jsonschema(cid, random_kwargs, data):
+    checker = registry.get(cid)
+    props = list(checker.schema.get("properties", {}))
+    kwargs = dict(random_kwargs)
+    if props:  # also mutate real field names, the interesting case
+        for name in data.draw(st.lists(st.sampled_from(props), max_size=len(props))):
+            kwargs[name] = data.draw(_json_values)
+    if registry._surely_valid(checker.schema, kwargs):
+        assert checker._validator.is_valid(kwargs)
