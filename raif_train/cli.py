@@ -1,0 +1,201 @@
+"""`raif-train`: GRPO training with RAIF's algorithm from a recipe (local PyTorch or veRL backend).
+
+User errors print one line on stderr and exit 1; progress is a rich display; the reward curve ends the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+
+from raif_rewards.errors import RaifError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Train instruction followers with RAIF's GRPO.",
+    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40",
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def _overrides(local: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+    """Flag values (None = not given) plus `--set key=value` pairs (values parsed as YAML scalars)."""
+    ov = {k: v for k, v in local.items() if v is not None}
+    for item in sets:
+        if "=" not in item:
+            raise typer.BadParameter(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        ov[key.strip()] = yaml.safe_load(value)
+    return ov
+
+
+def _sparkline(values: list[float], width: int = 60) -> list[str]:
+    """A text plot of the reward curve: one column per step (bucketed to `width`), 8 rows high."""
+    if not values:
+        return []
+    n = len(values)
+    cols = [
+        values[int(i * n / min(n, width)) : int((i + 1) * n / min(n, width))] for i in range(min(n, width))
+    ]
+    means = [sum(c) / len(c) for c in cols if c]
+    lo, hi = min(means), max(means)
+    span = (hi - lo) or 1.0
+    rows = 8
+    grid = []
+    for r in range(rows, 0, -1):
+        level = lo + span * (r - 0.5) / rows
+        label = f"{lo + span * r / rows:7.3f} |" if r in (rows, 1) else "        |"
+        grid.append(label + "".join("█" if m >= level else " " for m in means))
+    grid.append("        +" + "-" * len(means))
+    grid.append(f"         step 1 .. {n}")
+    return grid
+
+
+@app.command(
+    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40 --seed 0"
+)
+def grpo(
+    recipe: Annotated[
+        Path | None, typer.Option(help="YAML recipe (pipelines/train_*.yaml); default: built-in")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="'tiny' (in-code model), a local path or a hub id")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="directory of Parquet shards from `raif-data evolve`")
+    ] = None,
+    sft_data: Annotated[
+        str | None, typer.Option(help="expert (prompt, response) shards for behaviour cloning")
+    ] = None,
+    output_dir: str | None = typer.Option(
+        None, help="run directory: metrics.jsonl, tensorboard/, checkpoints/"
+    ),
+    max_steps: Annotated[
+        int | None, typer.Option(help="number of steps (one rollout + its updates each)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of sampling, data order and the tiny model")] = None,
+    backend: Annotated[str | None, typer.Option(help="local (default) or verl")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
+    lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
+    group_size: Annotated[int | None, typer.Option(help="G samples per prompt")] = None,
+    direct_per_group: Annotated[int | None, typer.Option(help="of G, forced to answer directly")] = None,
+    rollout_prompts: Annotated[int | None, typer.Option(help="prompts per step")] = None,
+    mini_batch_size: Annotated[int | None, typer.Option(help="samples per optimiser update")] = None,
+    micro_batch_size: Annotated[int | None, typer.Option(help="samples per forward/backward")] = None,
+    max_response_length: Annotated[int | None, typer.Option(help="new tokens per sample")] = None,
+    temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
+    kl_coef: Annotated[float | None, typer.Option(help="k3 KL loss coefficient")] = None,
+    bc_coef: Annotated[float | None, typer.Option(help="behaviour-cloning loss coefficient")] = None,
+    reward_workers: Annotated[int | None, typer.Option(help="reward processes (0 = score inline)")] = None,
+    resume: Annotated[
+        bool | None, typer.Option("--resume/--no-resume", help="continue from the newest checkpoint")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="any recipe field: --set loss_agg_mode=token-mean")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress display")] = False,
+) -> None:
+    """Run GRPO (RAIF: superior-CoT enforcement, behaviour cloning, k3 KL) from a recipe plus flags."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    flags = {k: v for k, v in locals().items() if k not in ("recipe", "set_", "quiet")}
+    try:
+        from raif_train.recipe import load_recipe
+
+        ov = _overrides(flags, set_ or [])
+        rec = load_recipe(recipe, **ov)
+        if rec.backend.backend == "verl":
+            _run_verl(rec)
+            return
+        _run_local(rec, quiet)
+    except RaifError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    except typer.BadParameter as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run_verl(rec) -> None:
+    try:
+        from raif_train.verl import launch  # built by the veRL backend
+    except ImportError as e:
+        from raif_train.local.trainer import TrainError
+
+        raise TrainError(f"backend verl is unavailable ({e}); install the [verl] extra") from None
+    launch(rec)
+
+
+def _run_local(rec, quiet: bool) -> None:
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from raif_train.local.trainer import GRPOTrainer
+
+    if rec.model.model == "tiny" and torch.get_num_threads() > 2:
+        torch.set_num_threads(2)  # the tiny model gains nothing from more threads and shares the machine
+    progress = Progress(
+        TextColumn("[bold]GRPO"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
+    task = progress.add_task("train", total=None, info="")
+
+    def on_step(row: dict[str, Any]) -> None:
+        info = f"reward {row['reward_mean']:.3f}  kept {row['kept_ratio']:.2f}  kl {row['kl']:.4f}  {row['seconds']:.2f}s"
+        progress.update(task, completed=row["step"], info=info)
+
+    trainer = GRPOTrainer(rec, on_step=on_step)
+    progress.update(task, total=trainer.total_steps, completed=trainer.step)
+    with progress:
+        trainer.train()
+    final = trainer.export()
+    rows = [json.loads(ln) for ln in (trainer.out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    curve = [r["reward_mean"] for r in rows]
+    out.print(f"reward curve ({len(curve)} steps; metrics in {trainer.out / 'metrics.jsonl'}):")
+    for line in _sparkline(curve):
+        out.print(line, markup=False, highlight=False)
+    if len(curve) >= 2:
+        k = max(1, min(10, len(curve) // 4))
+        first, last = sum(curve[:k]) / k, sum(curve[-k:]) / k
+        out.print(f"mean reward: first {k} steps {first:.3f} -> last {k} steps {last:.3f}")
+    out.print(f"model saved to {final}")
+
+
+@app.command(
+    "recipe", epilog="Example: raif-train recipe --recipe pipelines/train_qwen2.5_7b.yaml --set lr=2e-6"
+)
+def show_recipe(
+    recipe: Annotated[Path | None, typer.Option(help="YAML recipe to resolve")] = None,
+    model: Annotated[str | None, typer.Option(help="'tiny' selects the built-in tiny preset")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override any field: --set lr=2e-6")] = None,
+) -> None:
+    """Print the fully resolved recipe as YAML (defaults, file and overrides applied)."""
+    try:
+        from raif_train.recipe import load_recipe, recipe_to_dict
+
+        rec = load_recipe(recipe, **_overrides({"model": model}, set_ or []))
+    except (RaifError, typer.BadParameter) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(yaml.safe_dump(recipe_to_dict(rec), sort_keys=False, width=1000), nl=False)
+
+
+def main() -> None:
+    app(prog_name="raif-train")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,514 @@
+"""The local (single-process PyTorch + transformers) GRPO loop: rollout, score, mask, update, log, save.
+
+Each step is one rollout of `rollout_prompts` x G samples followed by its optimiser update(s); runs resume exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from raif_rewards.errors import RaifError
+from raif_train import algo
+from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts, load_sft
+from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
+from raif_train.local.scoring import Score, ScoreFn, Scorer, ScoreRequest, library_score
+from raif_train.recipe import Recipe, recipe_to_dict
+
+__all__ = ["TrainError", "GRPOTrainer", "load_model_and_tokenizer", "lr_lambda"]
+
+log = logging.getLogger(__name__)
+
+# Keys of a metrics row that measure time, not training (excluded when comparing runs).
+TIMING_KEYS = ("seconds", "elapsed", "tokens_per_s", "rollout_seconds", "update_seconds")
+
+
+class TrainError(RaifError, RuntimeError):
+    """A training run cannot start or continue (bad model path, incompatible checkpoint, ...)."""
+
+
+def load_model_and_tokenizer(recipe: Recipe):
+    """The policy and tokenizer the recipe names: the in-code tiny pair, or transformers from path/hub."""
+    name = recipe.model.model
+    if name == "tiny":
+        from raif_train.local.tiny import build_tiny_model, build_tiny_tokenizer
+
+        tok = build_tiny_tokenizer()
+        positions = recipe.data.max_prompt_length + recipe.data.max_response_length + 8
+        return build_tiny_model(tok, seed=recipe.train.seed, max_positions=positions), tok
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name, trust_remote_code=recipe.model.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            name, trust_remote_code=recipe.model.trust_remote_code, dtype=torch.float32
+        )
+    except OSError as e:
+        raise TrainError(f"cannot load model {name!r}: {e}") from None
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    if recipe.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    return model, tok
+
+
+def lr_lambda(total: int, warmup: int, min_ratio: float, schedule: str) -> Callable[[int], float]:
+    """LR multiplier per update: linear warm-up then cosine to min_ratio (or constant).
+
+    Warm-up starts at 1/warmup rather than 0 so the first update is not wasted.
+    """
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return f
+
+
+@dataclass
+class _Item:
+    record: PromptRecord
+    direct: bool
+    sample: Sample
+    score: Score | None = None
+
+
+class GRPOTrainer:
+    """Owns model, reference, optimiser, data cursors and the output directory of one run."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        score_fn: ScoreFn = library_score,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        self.r = recipe
+        self.score_fn = score_fn
+        self.on_step = on_step
+        self.out = Path(recipe.train.output_dir)
+        if recipe.data.data is None:
+            raise TrainError("no training data: set data (--data DIR) to a directory of Parquet shards")
+        self.prompts = load_prompts(recipe.data.data, recipe.data.constraint_subset)
+        if recipe.data.max_prompts is not None:
+            self.prompts = self.prompts[: recipe.data.max_prompts]
+        self.sft: list[SFTRecord] = load_sft(recipe.data.sft_data) if recipe.data.sft_data else []
+        self.device = self._device()
+        self.amp = torch.bfloat16 if self._use_bf16() else None
+
+        self.model, self.tok = load_model_and_tokenizer(recipe)
+        self.model.to(self.device).train()
+        self.ref = None
+        if recipe.algo.use_kl_loss and recipe.algo.kl_coef > 0:
+            self.ref = copy.deepcopy(self.model).eval()
+            for p in self.ref.parameters():
+                p.requires_grad_(False)
+        o = recipe.optim
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=o.lr, betas=(o.adam_beta1, o.adam_beta2), weight_decay=o.weight_decay
+        )
+        self.total_steps = self._total_steps()
+        samples = recipe.rollout.rollout_prompts * recipe.rollout.group_size
+        self.updates_per_step = samples // o.mini_batch_size * o.ppo_epochs
+        total_updates = self.total_steps * self.updates_per_step
+        warmup = math.ceil(o.warmup_ratio * total_updates)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lr_lambda(total_updates, warmup, o.min_lr / o.lr, o.lr_schedule)
+        )
+        self.cursor = Cursor(len(self.prompts), recipe.train.seed, recipe.data.shuffle)
+        self.sft_cursor = Cursor(max(1, len(self.sft)), recipe.train.seed + 1, True)
+        self.step = 0
+        self._tb = None
+
+    # ------------------------------------------------------------------ setup helpers
+    def _device(self) -> torch.device:
+        want = self.r.backend.device
+        if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
+            if not torch.cuda.is_available():
+                raise TrainError("device cuda requested but no CUDA GPU is available")
+            return torch.device("cuda")
+        return torch.device("cpu")
+
+    def _use_bf16(self) -> bool:
+        d = self.r.model.dtype
+        return self.device.type == "cuda" and d in ("auto", "bfloat16")
+
+    def _total_steps(self) -> int:
+        if self.r.train.max_steps is not None:
+            return self.r.train.max_steps
+        per_epoch = math.ceil(len(self.prompts) / self.r.rollout.rollout_prompts)
+        return max(1, per_epoch * self.r.train.epochs)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _ckpt_dir(self, step: int) -> Path:
+        return self.out / "checkpoints" / f"step_{step:06d}"
+
+    def latest_checkpoint(self) -> Path | None:
+        root = self.out / "checkpoints"
+        done = sorted(p for p in root.glob("step_*") if (p / "state.json").is_file()) if root.is_dir() else []
+        return done[-1] if done else None
+
+    def save(self) -> Path:
+        d = self._ckpt_dir(self.step)
+        tmp = d.with_name(d.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        torch.save(self.model.state_dict(), tmp / "model.pt")
+        torch.save({"optim": self.opt.state_dict(), "sched": self.sched.state_dict()}, tmp / "optim.pt")
+        rng = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(rng, tmp / "rng.pt")
+        state = {
+            "step": self.step,
+            "cursor": self.cursor.state(),
+            "sft_cursor": self.sft_cursor.state(),
+            "total_steps": self.total_steps,
+            "recipe": recipe_to_dict(self.r),
+        }
+        (tmp / "state.json").write_text(json.dumps(state, indent=1))
+        shutil.rmtree(d, ignore_errors=True)
+        tmp.rename(d)  # a checkpoint exists only once complete
+        kept = sorted(p for p in (self.out / "checkpoints").glob("step_*") if not p.name.endswith(".tmp"))
+        for old in kept[: -self.r.train.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        return d
+
+    def load(self, d: Path) -> None:
+        state = json.loads((d / "state.json").read_text())
+        if state["total_steps"] != self.total_steps:
+            raise TrainError(
+                f"{d}: checkpoint planned {state['total_steps']} steps, this run {self.total_steps}; "
+                "the LR schedule would differ (use the same max_steps or a fresh output dir)"
+            )
+        self.model.load_state_dict(torch.load(d / "model.pt", map_location=self.device))
+        opt = torch.load(d / "optim.pt", map_location=self.device, weights_only=False)
+        self.opt.load_state_dict(opt["optim"])
+        self.sched.load_state_dict(opt["sched"])
+        rng = torch.load(d / "rng.pt", weights_only=False)
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self.cursor.load(state["cursor"])
+        self.sft_cursor.load(state["sft_cursor"])
+        self.step = int(state["step"])
+        self._truncate_metrics(self.step)
+        log.info("resumed from %s at step %d", d, self.step)
+
+    def _truncate_metrics(self, step: int) -> None:
+        """Drop metrics rows written after the checkpoint (a crash between saves) so the file stays exact."""
+        path = self.out / "metrics.jsonl"
+        if not path.exists():
+            return
+        rows = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        path.write_text("".join(r + "\n" for r in rows))
+
+    # ------------------------------------------------------------------ rollout
+    def _rollout(self, scorer: Scorer) -> list[_Item]:
+        r, tok = self.r, self.tok
+        G, D = r.rollout.group_size, r.rollout.direct_per_group if r.algo.superior_cot else 0
+        records = [self.prompts[i] for i in self.cursor.take(r.rollout.rollout_prompts)]
+        items: list[_Item] = []
+        for rec in records:
+            for j in range(G):
+                direct = j >= G - D
+                text, prefix = render_prompt(tok, rec.messages, r.model.response_format, direct)
+                ids = tok(text, add_special_tokens=False)["input_ids"][-r.data.max_prompt_length :]
+                items.append(_Item(rec, direct, Sample(ids, [], prefix)))
+        chunk = max(1, r.rollout.generate_batch_size)
+        pending = []
+        for c0 in range(0, len(items), chunk):
+            part = items[c0 : c0 + chunk]
+            outs = generate(
+                self.model,
+                [it.sample.prompt_ids for it in part],
+                pad_id=tok.pad_token_id,
+                eos_id=tok.eos_token_id,
+                max_new_tokens=r.data.max_response_length,
+                temperature=r.rollout.temperature,
+                top_p=r.rollout.top_p,
+                seed=_mix(r.train.seed, self.step, c0),
+                device=self.device,
+                autocast_dtype=self.amp,
+            )
+            reqs = []
+            for it, resp in zip(part, outs, strict=True):
+                it.sample.response_ids = resp
+                body = tok.decode(resp, skip_special_tokens=True)
+                it.sample.response_text = it.sample.prefix + body
+                extra = {**it.record.extra_info, "direct": it.direct, "reward_mode": r.algo.reward_mode}
+                extra["response_format"] = r.model.response_format
+                reqs.append(
+                    ScoreRequest(
+                        it.record.data_source, it.sample.response_text, it.record.ground_truth, extra
+                    )
+                )
+            # Scoring of this chunk overlaps the generation of the next one.
+            pending.append((part, scorer.submit(reqs)))
+        for part, fut in pending:
+            for it, sc in zip(part, fut.result(), strict=True):
+                it.score = sc
+        return items
+
+    # ------------------------------------------------------------------ update
+    def _masks(self, items: list[_Item]) -> tuple[torch.Tensor, torch.Tensor, float]:
+        a = self.r.algo
+        rewards = torch.tensor([it.score.reward for it in items], dtype=torch.float64)
+        G = self.r.rollout.group_size
+        groups = [k // G for k in range(len(items))]  # items are laid out group by group
+        adv = algo.group_advantages(rewards, groups, a.adv_eps, a.norm_adv_by_std)
+        direct = torch.tensor([it.direct for it in items])
+        if a.superior_cot:
+            nan = float("nan")
+            offline = torch.tensor(
+                [_as_float(it.record.extra_info.get(a.offline_baseline_key), nan) for it in items],
+                dtype=torch.float64,
+            )
+            keep, _ = algo.superior_cot_mask(
+                torch.tensor([it.score.answer_score for it in items], dtype=torch.float64),
+                groups,
+                direct,
+                torch.tensor([not it.score.format_ok for it in items]),
+                offline,
+                a.direct_baseline,
+            )
+        else:
+            keep = ~direct
+        if a.dynamic_sampling:
+            keep = keep & algo.nonzero_variance_mask(rewards, groups)
+        n_reason = int((~direct).sum())
+        kept_ratio = float(keep.sum()) / n_reason if n_reason else 1.0
+        return adv.float(), keep, kept_ratio
+
+    def _bc_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """n expert sequences: ids, attention mask and a loss mask that is 1 on response tokens only."""
+        tok = self.tok
+        seqs, lmask = [], []
+        for i in self.sft_cursor.take(n):
+            rec = self.sft[i]
+            p_text, _ = render_prompt(tok, rec.messages, self.r.model.response_format, False)
+            p = tok(p_text, add_special_tokens=False)["input_ids"][-self.r.data.max_prompt_length :]
+            resp = tok(rec.response, add_special_tokens=False)["input_ids"][
+                : self.r.data.max_response_length - 1
+            ]
+            resp = resp + [tok.eos_token_id]
+            seqs.append(p + resp)
+            lmask.append([0] * len(p) + [1] * len(resp))
+        ids, att = pad_batch(seqs, tok.pad_token_id, left=False)
+        lm, _ = pad_batch(lmask, 0, left=False)
+        return ids.to(self.device), att.to(self.device), lm.to(self.device)
+
+    def _update(self, items: list[_Item], adv: torch.Tensor, keep: torch.Tensor) -> dict[str, float]:
+        r, a, o = self.r, self.r.algo, self.r.optim
+        n = len(items)
+        mb_size, mini = o.micro_batch_size, o.mini_batch_size
+        lp_kw = dict(pad_id=self.tok.pad_token_id, temperature=r.rollout.temperature, device=self.device)
+        samples = [it.sample for it in items]
+        need_old = self.updates_per_step > 1
+        old_lp: list[torch.Tensor | None] = [None] * n
+        ref_lp: list[torch.Tensor | None] = [None] * n
+        with torch.no_grad():
+            for s0 in range(0, n, mb_size):
+                sl = slice(s0, s0 + mb_size)
+                if not bool(keep[sl].any()):
+                    continue
+                if self.ref is not None:
+                    lp, _ = response_log_probs(self.ref, samples[sl], autocast_dtype=self.amp, **lp_kw)
+                    for k, row in enumerate(lp):
+                        ref_lp[s0 + k] = row
+                if need_old:
+                    lp, _ = response_log_probs(self.model, samples[sl], autocast_dtype=self.amp, **lp_kw)
+                    for k, row in enumerate(lp):
+                        old_lp[s0 + k] = row
+        stats = {"pg_loss": 0.0, "kl": 0.0, "bc_loss": 0.0, "clip_frac": 0.0, "grad_norm": 0.0, "loss": 0.0}
+        n_updates = 0
+        use_bc = bool(self.sft) and a.bc_coef > 0
+        for _ in range(o.ppo_epochs):
+            for m0 in range(0, n, mini):
+                idx = list(range(m0, min(n, m0 + mini)))
+                k_mask = keep[idx]
+                lens = torch.tensor([len(samples[i].response_ids) for i in idx])
+                if a.loss_agg_mode == "token-mean":
+                    denom = float((lens * k_mask).sum())
+                else:
+                    denom = float(k_mask.sum())
+                micro = [idx[j : j + mb_size] for j in range(0, len(idx), mb_size)]
+                totals = {"pg": 0.0, "kl": 0.0, "bc": 0.0, "clip": 0.0}
+                for mb in micro:
+                    mb_keep = keep[mb]
+                    loss = torch.zeros((), device=self.device)
+                    if bool(mb_keep.any()):
+                        lp, rmask = response_log_probs(
+                            self.model, [samples[i] for i in mb], autocast_dtype=self.amp, **lp_kw
+                        )
+                        mask = rmask * mb_keep.to(rmask)[:, None].to(self.device)
+                        old = lp.detach() if not need_old else _stack([old_lp[i] for i in mb], lp)
+                        pg, clip = algo.ppo_clip_loss(
+                            lp,
+                            old,
+                            adv[mb].to(self.device),
+                            mask,
+                            a.clip_ratio_low,
+                            a.clip_ratio_high,
+                            a.loss_agg_mode,
+                            denom,
+                        )
+                        loss = loss + pg
+                        totals["pg"] += float(pg.detach())
+                        totals["clip"] += float(clip) / len(micro)
+                        if self.ref is not None:
+                            ref = _stack([ref_lp[i] for i in mb], lp)
+                            kl = algo.agg_loss(algo.k3_kl(lp, ref), mask, a.loss_agg_mode, denom)
+                            loss = loss + a.kl_coef * kl
+                            totals["kl"] += float(kl.detach())
+                    if use_bc:
+                        ids, att, lm = self._bc_batch(len(mb))
+                        with _amp(self.device, self.amp):
+                            logits = self.model(input_ids=ids, attention_mask=att, use_cache=False).logits
+                        bc = algo.bc_nll(logits, ids, lm) / len(micro)
+                        loss = loss + a.bc_coef * bc
+                        totals["bc"] += float(bc.detach())
+                    if loss.requires_grad:
+                        loss.backward()
+                gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+                self.opt.step()
+                self.sched.step()
+                self.opt.zero_grad(set_to_none=True)
+                n_updates += 1
+                stats["pg_loss"] += totals["pg"]
+                stats["kl"] += totals["kl"]
+                stats["bc_loss"] += totals["bc"]
+                stats["clip_frac"] += totals["clip"]
+                stats["grad_norm"] += float(gn)
+                stats["loss"] += totals["pg"] + a.kl_coef * totals["kl"] + a.bc_coef * totals["bc"]
+        return {k: v / max(1, n_updates) for k, v in stats.items()}
+
+    # ------------------------------------------------------------------ loop
+    def _metrics(self, items, keep, kept_ratio, upd, t0, t_roll, t_upd) -> dict[str, Any]:
+        rewards = [it.score.reward for it in items]
+        reason = [it for it in items if not it.direct]
+        direct = [it for it in items if it.direct]
+        n_tok = sum(len(it.sample.response_ids) for it in items)
+
+        def mean(xs):
+            return float(sum(xs) / len(xs)) if xs else None
+
+        return {
+            "step": self.step,
+            "reward_mean": mean(rewards),
+            "reward_std": float(torch.tensor(rewards).std()) if len(rewards) > 1 else 0.0,
+            "reasoning_reward_mean": mean([it.score.reward for it in reason]),
+            "direct_reward_mean": mean([it.score.reward for it in direct]),
+            "answer_score_mean": mean([it.score.answer_score for it in items]),
+            "format_ok_rate": mean([float(it.score.format_ok) for it in items]),
+            "kept_ratio": kept_ratio,
+            "kept_samples": int(keep.sum()),
+            "kl": upd["kl"],
+            "pg_loss": upd["pg_loss"],
+            "bc_loss": upd["bc_loss"],
+            "loss": upd["loss"],
+            "clip_frac": upd["clip_frac"],
+            "grad_norm": upd["grad_norm"],
+            "lr": self.sched.get_last_lr()[0],
+            "response_length": n_tok / len(items),
+            "epoch": self.cursor.epoch,
+            "seconds": time.perf_counter() - t0,
+            "rollout_seconds": t_roll,
+            "update_seconds": t_upd,
+            "tokens_per_s": n_tok / max(t_roll, 1e-9),
+        }
+
+    def _log(self, row: dict[str, Any]) -> None:
+        with (self.out / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self._tb is not None:
+            for k, v in row.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self._tb.add_scalar(f"train/{k}", v, row["step"])
+            self._tb.flush()
+        if self.on_step is not None:
+            self.on_step(row)
+
+    def train(self) -> list[dict[str, Any]]:
+        """Run (or resume) to total_steps; returns the metrics rows written by this call."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        ckpt = self.latest_checkpoint() if self.r.train.resume else None
+        if ckpt is not None:
+            self.load(ckpt)
+        elif (self.out / "metrics.jsonl").exists():
+            (self.out / "metrics.jsonl").unlink()  # a fresh run owns its metrics file
+        (self.out / "recipe.json").write_text(json.dumps(recipe_to_dict(self.r), indent=1))
+        if self.r.train.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=self.step + 1)
+        rows = []
+        try:
+            with Scorer(self.score_fn, self.r.rollout.reward_workers) as scorer:
+                while self.step < self.total_steps:
+                    t0 = time.perf_counter()
+                    items = self._rollout(scorer)
+                    t_roll = time.perf_counter() - t0
+                    adv, keep, kept_ratio = self._masks(items)
+                    t1 = time.perf_counter()
+                    upd = self._update(items, adv, keep)
+                    self.step += 1
+                    row = self._metrics(items, keep, kept_ratio, upd, t0, t_roll, time.perf_counter() - t1)
+                    self._log(row)
+                    rows.append(row)
+                    if self.step % self.r.train.save_every == 0 or self.step == self.total_steps:
+                        self.save()
+        finally:
+            if self._tb is not None:
+                self._tb.close()
+                self._tb = None
+        return rows
+
+    def export(self, path: Path | None = None) -> Path:
+        """Save the current policy and tokenizer with save_pretrained (loadable by transformers / eval)."""
+        d = path or self.out / "final"
+        self.model.save_pretrained(d)
+        self.tok.save_pretrained(d)
+        return d
+
+
+def _mix(*parts: int) -> int:
+    """A deterministic 63-bit seed from integers (hash() of ints is stable, but spell it out)."""
+    h = 1469598103934665603
+    for p in parts:
+        h = ((h ^ (p & 0xFFFFFFFFFFFFFFFF)) * 1099511628211) & 0x7FFFFFFFFFFFFFFF
+    return h
+
+
+def _as_float(v: Any, default: float) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+
+
+def _stack(rows: list[torch.Tensor | None], like: torch.Tensor) -> torch.Tensor:
+    """Stack per-sample [R_i] log-prob rows (all from the same padded micro-batch width) like `like`."""
+    out = torch.zeros_like(like)
+    for i, row in enumerate(rows):
+        if row is not None:
+            w = min(row.numel(), out.shape[1])
+            out[i, :w] = row[:w].to(out)
+    return out
+
+
+def _amp(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None or device.type != "cuda":
+        return torch.autocast(device_type="cpu", enabled=False)
+    return torch.autocast(device_type="cuda", dtype=dtype)
