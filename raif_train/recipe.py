@@ -259,12 +259,16 @@ def _coerce(value: Any, tp: Any, key: str, path: str | None) -> Any:
     """Check `value` against annotation `tp`; ints are accepted for floats, nothing else is converted."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arg in typing.get_args(tp):
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None and len(arms) < len(typing.get_args(tp)):
+            return None
+        if len(arms) == 1:  # Optional[X]: report X's own, more precise error
+            return _coerce(value, arms[0], key, path)
+        for arg in arms:
             try:
                 return _coerce(value, arg, key, path)
-            except RecipeError as e:
-                errors.append(e)
+            except RecipeError:
+                pass
         raise RecipeError(key, f"expected {_type_name(tp)}, got {value!r}", path)
     if origin is Literal:
         if value in typing.get_args(tp):
