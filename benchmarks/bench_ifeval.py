@@ -45,7 +45,7 @@ def _diff(a: dict, b: dict) -> list[str]:
     return [k for k in a if k.split(":")[1] not in RANDOM_IN_REFERENCE and a[k] != b.get(k)]
 
 
-def long_response_throughput() -> None:
+def long_response_throughput(source: str | None) -> None:
     from raif_rewards import registry
     from raif_rewards.checking import check
     from raif_rewards.text import view
@@ -57,7 +57,7 @@ def long_response_throughput() -> None:
         sentences.append(" ".join(rng.choice(words) for _ in range(rng.randint(6, 18))).capitalize() + ".")
     text = "\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, len(sentences), 5))
     constraints = []
-    for c in registry.all_checkers():
+    for c in registry.all_checkers(source):
         if c.sampler is None or c.prompt_kwargs:
             continue
         for _ in range(4):
@@ -74,7 +74,7 @@ def long_response_throughput() -> None:
     warm = time.perf_counter() - start
     view.cache_clear()
     print(
-        f"one 5,000-word response ({len(text):,} chars), {len(constraints)} constraints over "
+        f"[{source or 'whole registry'}] one 5,000-word response ({len(text):,} chars), {len(constraints)} constraints over "
         f"{len({c for c, _ in constraints})} ids: first pass {len(constraints) / cold:,.0f} checks/s "
         f"(features computed), repeated {rounds * len(constraints) / warm:,.0f} checks/s (features cached)"
     )
@@ -114,7 +114,8 @@ def main() -> None:
             line += f" | reference {rsecs:6.3f} s | speed-up x{rsecs / secs:5.1f} | verdicts differ: {len(diff)}"
             rows.append(diff)
         print(line)
-    long_response_throughput()
+    long_response_throughput("ifeval")
+    long_response_throughput(None)
 
 
 if __name__ == "__main__":

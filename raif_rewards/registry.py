@@ -6,6 +6,7 @@ dispatch and data-generation sampling all read this registry and nothing else.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import pkgutil
@@ -217,16 +218,22 @@ def validate_kwargs(checker_id: str, kwargs: Mapping[str, Any] | None) -> dict:
     """
     cleaned = {k: v for k, v in (kwargs or {}).items() if v is not None}
     try:
-        dumped = json.dumps(cleaned, sort_keys=True)
+        key = (checker_id, json.dumps(cleaned, sort_keys=True))
     except (TypeError, ValueError):
         return _validate_uncached(checker_id, cleaned)
     # RL scores the same few kwargs millions of times: validate each distinct one once.
-    return dict(_validate_cached(checker_id, dumped))
+    hit = _VALID.get(key)
+    if hit is None:
+        hit = _validate_uncached(checker_id, cleaned)
+        if any(isinstance(v, (list, dict)) for v in hit.values()):
+            hit = copy.deepcopy(hit)  # the caller may mutate its lists later
+        if len(_VALID) >= 65536:
+            _VALID.clear()
+        _VALID[key] = hit
+    return {k: (copy.deepcopy(v) if isinstance(v, (list, dict)) else v) for k, v in hit.items()}
 
 
-@lru_cache(maxsize=65536)
-def _validate_cached(checker_id: str, dumped: str) -> tuple:
-    return tuple(_validate_uncached(checker_id, json.loads(dumped)).items())
+_VALID: dict[tuple[str, str], dict] = {}
 
 
 _SIMPLE_TYPES = {"string": str, "boolean": bool, "array": list, "object": dict}

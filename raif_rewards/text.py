@@ -65,19 +65,20 @@ def word_tokenize(text: str) -> list[str]:
 def count_upper_words(text: str) -> int:
     """How many ``nltk.word_tokenize`` tokens are all capitals (IFEval's capital-word count).
 
-    Treebank tokenisation works sentence by sentence, and a sentence without an upper-case
-    character cannot yield an upper-case token, so only those sentences are tokenised.
+    Treebank tokenisation works sentence by sentence: a sentence without an upper-case character
+    cannot yield an upper-case token, and loose variants share most sentences, so each distinct
+    sentence is tokenised once.
     """
     if not any(ch.isupper() for ch in text):
         return 0
-    tb = _treebank()
-    return sum(
-        1
-        for sent in punkt_tokenizer().tokenize(text)
-        if any(ch.isupper() for ch in sent)
-        for tok in tb.tokenize(sent)
-        if tok.isupper()
-    )
+    return sum(_upper_tokens_in_sentence(sent) for sent in punkt_tokenizer().tokenize(text))
+
+
+@lru_cache(maxsize=65536)
+def _upper_tokens_in_sentence(sentence: str) -> int:
+    if not any(ch.isupper() for ch in sentence):
+        return 0
+    return sum(1 for tok in _treebank().tokenize(sentence) if tok.isupper())
 
 
 def has_cjk(text: str) -> bool:
