@@ -1,0 +1,295 @@
+"""One async client for any OpenAI-compatible chat endpoint (vLLM, SGLang, OpenAI), shared by all stages.
+
+Bounded concurrency, retries with exponential backoff and jitter, per-request timeouts, and a
+content-addressed SQLite cache so that a rerun never sends the same request twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import sqlite3
+import threading
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from raif_rewards.errors import EndpointError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Request fields that are not sampling parameters and must not enter the cache key.
+_NOT_IN_KEY = {"timeout", "extra_headers", "stream"}
+
+
+@dataclass(frozen=True)
+class Choice:
+    text: str
+    reasoning: str | None = None
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The first choice's text (plus every choice when ``n > 1``) and what the server said about it."""
+
+    text: str
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    #: top logprobs of the first generated tokens: one ``{token: logprob}`` dict per position
+    logprobs: list[dict[str, float]] | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    cached: bool = False
+    choices: tuple[Choice, ...] = ()
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop("cached")
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str, cached: bool) -> ChatResult:
+        data = json.loads(text)
+        data["choices"] = tuple(Choice(**c) for c in data.get("choices", ()))
+        return cls(**data, cached=cached)
+
+
+class _MalformedResponse(Exception):
+    """The server answered 200 with something that is not a usable chat completion."""
+
+
+class ResponseCache:
+    """A content-addressed SQLite cache of chat results (safe across processes: WAL, busy timeout)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS chat (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.commit()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM chat WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO chat (key, value) VALUES (?, ?)", (key, value))
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM chat").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def request_key(model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
+    """sha256 of the request without the endpoint: the same question to the same model is one entry
+    whichever server answered it."""
+    body = {"model": model, "messages": list(messages),
+            "params": {k: v for k, v in params.items() if k not in _NOT_IN_KEY}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class LLMClient:
+    """Async chat client: ``await client.chat(messages, **params) -> ChatResult``.
+
+    ``params`` are OpenAI chat-completion parameters (``temperature``, ``max_tokens``, ``n``,
+    ``logprobs``, ``top_logprobs``, ``seed``, ``extra_body`` ...). ``cache_salt`` (not sent) separates
+    cache entries of otherwise identical sampled requests. Failures after ``max_retries`` retries
+    raise :class:`EndpointError`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        concurrency: int = 16,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        cache_path: str | Path | None = None,
+        backoff_base: float = 0.5,
+        backoff_max: float = 20.0,
+        seed: int = 0,
+    ):
+        self.base_url, self.model = base_url.rstrip("/"), model
+        self.api_key = api_key or "EMPTY"
+        self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.cache = ResponseCache(cache_path) if cache_path else None
+        self._rng = random.Random(seed)  # jitter only; never affects outputs
+        self._per_loop: dict[int, tuple[Any, Any, asyncio.AbstractEventLoop]] = {}
+        #: requests actually sent to the server (attempts, retries included)
+        self.requests_sent = 0
+
+    # An httpx client and a semaphore belong to one event loop; ``run_sync`` makes a loop per call.
+    def _for_loop(self) -> tuple[Any, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        entry = self._per_loop.get(id(loop))
+        if entry is None or entry[2] is not loop:
+            import openai
+
+            client = openai.AsyncOpenAI(
+                base_url=self.base_url, api_key=self.api_key, max_retries=0, timeout=self.timeout
+            )
+            for key in [k for k, v in self._per_loop.items() if v[2].is_closed()]:
+                del self._per_loop[key]
+            entry = (client, asyncio.Semaphore(self.concurrency), loop)
+            self._per_loop[id(loop)] = entry
+        return entry[0], entry[1]
+
+    async def chat(
+        self, messages: Sequence[Mapping[str, Any]], *, cache_salt: str | None = None, **params: Any
+    ) -> ChatResult:
+        key_params = dict(params, cache_salt=cache_salt) if cache_salt is not None else params
+        key = request_key(self.model, messages, key_params)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return ChatResult.from_json(hit, cached=True)
+        client, semaphore = self._for_loop()
+        last: BaseException | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+                await asyncio.sleep(delay * (0.5 + self._rng.random()))
+            try:
+                async with semaphore:
+                    self.requests_sent += 1
+                    raw = await client.chat.completions.create(
+                        model=self.model, messages=list(messages), **params
+                    )
+                result = _to_result(raw)
+            except Exception as exc:  # classified below: only transient failures are retried
+                if not _retryable(exc):
+                    raise EndpointError(f"{self.base_url} ({self.model}): {_describe(exc)}") from exc
+                last = exc
+                log.debug("attempt %d to %s failed: %s", attempt + 1, self.base_url, _describe(exc))
+                continue
+            if self.cache is not None:
+                self.cache.put(key, result.to_json())
+            return result
+        raise EndpointError(
+            f"{self.base_url} ({self.model}): failed after {self.max_retries + 1} attempts; "
+            f"last error: {_describe(last)}"
+        ) from last
+
+    async def chat_many(
+        self, requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any]]]
+    ) -> list[ChatResult | EndpointError]:
+        """Every request concurrently (bounded by ``concurrency``), results in order; a request that
+        failed after its retries is returned as its :class:`EndpointError`, not raised."""
+
+        async def one(messages, params) -> ChatResult | EndpointError:
+            try:
+                return await self.chat(messages, **dict(params))
+            except EndpointError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(m, p) for m, p in requests)))
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        entry = self._per_loop.pop(id(loop), None)
+        if entry is not None:
+            await entry[0].close()
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
+def _retryable(exc: BaseException) -> bool:
+    import openai
+
+    if isinstance(exc, _MalformedResponse | json.JSONDecodeError):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    if isinstance(exc, openai.APIResponseValidationError):
+        return True
+    # timeouts, refused/reset connections, truncated bodies
+    return isinstance(exc, openai.APIConnectionError | asyncio.TimeoutError | ConnectionError | ValueError)
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no attempt made"
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}: {exc}"[:500]
+
+
+def _to_result(raw: Any) -> ChatResult:
+    choices = getattr(raw, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise _MalformedResponse(f"no choices in response: {str(raw)[:200]}")
+    parsed: list[Choice] = []
+    for choice in choices:
+        message = getattr(choice, "message", None)
+        if message is None:
+            raise _MalformedResponse("a choice without a message")
+        content = getattr(message, "content", None)
+        reasoning = getattr(message, "reasoning_content", None)
+        if reasoning is None:
+            extra = getattr(message, "model_extra", None) or {}
+            reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+        parsed.append(Choice(content or "", reasoning, getattr(choice, "finish_reason", None)))
+    first = choices[0]
+    logprobs = None
+    lp = getattr(first, "logprobs", None)
+    if lp is not None and getattr(lp, "content", None):
+        logprobs = []
+        for pos in lp.content:
+            top = {t.token: float(t.logprob) for t in (pos.top_logprobs or [])}
+            top.setdefault(pos.token, float(pos.logprob))
+            logprobs.append(top)
+    usage = {}
+    if getattr(raw, "usage", None) is not None:
+        usage = {k: int(v) for k, v in raw.usage.model_dump().items() if isinstance(v, int)}
+    return ChatResult(
+        text=parsed[0].text,
+        reasoning=parsed[0].reasoning,
+        finish_reason=parsed[0].finish_reason,
+        logprobs=logprobs,
+        usage=usage,
+        choices=tuple(parsed),
+    )
+
+
+def run_sync(coro: Awaitable[T]) -> T:
+    """Run ``coro`` to completion from synchronous code, also when this thread already runs a loop
+    (then in a helper thread with its own loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_as_coroutine(coro))
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(_as_coroutine(coro))
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="raif-run-sync")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable

@@ -1,0 +1,157 @@
+"""LLMClient against the loopback OpenAI stub: results, logprobs, retries per fault, cache, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from raif_rewards.errors import EndpointError
+from raif_rewards.llm import LLMClient, request_key, run_sync
+from tests.openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401
+
+MSG = [{"role": "user", "content": "hello"}]
+
+
+def client_for(stub, **kw) -> LLMClient:
+    kw.setdefault("backoff_base", 0.001)
+    kw.setdefault("timeout", 2.0)
+    return LLMClient(stub.base_url, "stub-model", **kw)
+
+
+def test_chat_returns_text_reasoning_usage(openai_stub):
+    openai_stub.responder = lambda req: {"content": "the answer", "reasoning_content": "because"}
+    result = run_sync(client_for(openai_stub).chat(MSG, temperature=0))
+    assert (result.text, result.reasoning, result.finish_reason, result.cached) == (
+        "the answer", "because", "stop", False)
+    assert result.usage["completion_tokens"] == 2
+    assert openai_stub.requests[0]["messages"] == MSG
+    assert openai_stub.requests[0]["temperature"] == 0
+
+
+def test_logprobs_are_returned_per_position(openai_stub):
+    openai_stub.responder = lambda req: {"content": "YES", "top_logprobs": [{"YES": -0.1, "NO": -2.5, "Yes": -4.0}]}
+    result = run_sync(client_for(openai_stub).chat(MSG, max_tokens=1, logprobs=True, top_logprobs=2))
+    assert result.logprobs == [{"YES": -0.1, "NO": -2.5}]
+    assert openai_stub.requests[0]["top_logprobs"] == 2
+
+
+def test_n_choices(openai_stub):
+    counter = iter(range(100))
+    openai_stub.responder = lambda req: f"sample {next(counter)}"
+    result = run_sync(client_for(openai_stub).chat(MSG, n=3))
+    assert [c.text for c in result.choices] == ["sample 0", "sample 1", "sample 2"]
+    assert result.text == "sample 0"
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "malformed", "truncated", "hang"])
+def test_each_transient_fault_is_retried(openai_stub, fault):
+    openai_stub.hang_seconds = 5.0
+    openai_stub.set_faults([fault, fault])
+    client = client_for(openai_stub, timeout=0.5, max_retries=3)
+    result = run_sync(client.chat(MSG))
+    assert result.text == "echo: hello"
+    assert openai_stub.faults_served == [fault, fault]
+    assert openai_stub.request_count == 3
+    assert client.requests_sent == 3
+
+
+def test_persistent_outage_raises_endpoint_error_after_retries(openai_stub):
+    openai_stub.set_faults(lambda i, req: "500")
+    client = client_for(openai_stub, max_retries=2)
+    with pytest.raises(EndpointError, match=r"failed after 3 attempts.*HTTP 500"):
+        run_sync(client.chat(MSG))
+    assert openai_stub.request_count == 3
+
+
+def test_client_error_is_not_retried(openai_stub):
+    client = LLMClient(openai_stub.base_url.replace("/v1", "/nope"), "m", backoff_base=0.001, max_retries=4)
+    with pytest.raises(EndpointError, match="404"):
+        run_sync(client.chat(MSG))
+    assert client.requests_sent == 1
+
+
+def test_backoff_grows_exponentially(openai_stub):
+    openai_stub.set_faults(["500", "500", "500"])
+    client = client_for(openai_stub, backoff_base=0.05, max_retries=3)
+    t0 = time.perf_counter()
+    run_sync(client.chat(MSG))
+    # delays are base * 2**k * U(0.5, 1.5): at least 0.5 * (0.05 + 0.1 + 0.2)
+    assert time.perf_counter() - t0 >= 0.175
+
+
+def test_cache_second_run_makes_zero_requests(openai_stub, tmp_path):
+    db = tmp_path / "cache.sqlite"
+    first = client_for(openai_stub, cache_path=db)
+    out1 = run_sync(first.chat_many([(MSG, {"temperature": 0}), ([{"role": "user", "content": "b"}], {})]))
+    assert openai_stub.request_count == 2
+    first.close()
+    second = client_for(openai_stub, cache_path=db)
+    out2 = run_sync(second.chat_many([(MSG, {"temperature": 0}), ([{"role": "user", "content": "b"}], {})]))
+    assert openai_stub.request_count == 2 and second.requests_sent == 0
+    assert [r.text for r in out2] == [r.text for r in out1] and all(r.cached for r in out2)
+    # a different sampling parameter or salt is a different request
+    run_sync(second.chat(MSG, temperature=0.7))
+    run_sync(second.chat(MSG, temperature=0, cache_salt="sample-2"))
+    assert openai_stub.request_count == 4
+
+
+def test_cache_key_ignores_endpoint_but_not_model():
+    assert request_key("m", MSG, {"temperature": 0}) == request_key("m", MSG, {"temperature": 0, "timeout": 3})
+    assert request_key("m", MSG, {}) != request_key("m2", MSG, {})
+
+
+def test_failures_are_not_cached(openai_stub, tmp_path):
+    openai_stub.set_faults(lambda i, req: "500" if i < 2 else None)
+    client = client_for(openai_stub, cache_path=tmp_path / "c.sqlite", max_retries=0)
+    with pytest.raises(EndpointError):
+        run_sync(client.chat(MSG))
+    assert len(client.cache) == 0
+
+
+def test_chat_many_returns_errors_in_place_and_keeps_order(openai_stub):
+    openai_stub.responder = lambda req: req["messages"][-1]["content"].upper()
+    openai_stub.set_faults(lambda i, req: "500" if req["messages"][-1]["content"] == "bad" else None)
+    client = client_for(openai_stub, max_retries=1)
+    reqs = [([{"role": "user", "content": c}], {}) for c in ["a", "bad", "c"]]
+    out = run_sync(client.chat_many(reqs))
+    assert out[0].text == "A" and out[2].text == "C"
+    assert isinstance(out[1], EndpointError)
+
+
+def test_concurrency_is_bounded():
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def responder(req):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        return "ok"
+
+    with OpenAIStub(responder) as stub:
+        client = client_for(stub, concurrency=3)
+        reqs = [([{"role": "user", "content": str(i)}], {}) for i in range(12)]
+        out = run_sync(client.chat_many(reqs))
+    assert all(r.text == "ok" for r in out)
+    assert peak[0] == 3
+
+
+def test_run_sync_inside_running_loop(openai_stub):
+    client = client_for(openai_stub)
+
+    async def outer():
+        return run_sync(client.chat(MSG))
+
+    assert asyncio.run(outer()).text == "echo: hello"
+
+
+def test_models_endpoint(openai_stub):
+    import urllib.request
+
+    with urllib.request.urlopen(openai_stub.base_url + "/models", timeout=5) as resp:
+        assert b"stub-model" in resp.read()
