@@ -1,0 +1,234 @@
+"""Local backend: tiny model/tokenizer, shard reading, exact resume, and the import boundary."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from raif_rewards import check
+from raif_rewards.errors import InputFileError
+from raif_train.local.data import Cursor, load_prompts, load_sft, prune_ground_truth
+from raif_train.local.scoring import Score, ScoreRequest
+from raif_train.local.tiny import build_tiny_model, build_tiny_tokenizer
+from raif_train.local.trainer import TIMING_KEYS, GRPOTrainer
+from raif_train.recipe import load_recipe
+
+torch.set_num_threads(1)
+
+LOWER, NOCOMMA = "change_case:english_lowercase", "punctuation:no_comma"
+
+
+def rule(tree: dict) -> str:
+    return json.dumps({"style": "rule", "lang": "en", "tree": tree})
+
+
+def chk(cid: str, **kw) -> dict:
+    return {"op": "check", "id": cid, "kwargs": kw}
+
+
+def write_prompt_shard(path: Path, n: int = 16, seed: int = 0) -> Path:
+    """A small RLHFDataset-schema shard whose trees use the two tiny-learnable checks."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        ids = rng.sample([LOWER, NOCOMMA], rng.choice([1, 2]))
+        rows.append(
+            {
+                "data_source": "raif/ifeval",
+                "prompt": [
+                    {"role": "user", "content": "write a short answer in lowercase without a comma ."}
+                ],
+                "ability": "instruction_following",
+                "reward_model": {
+                    "style": "rule",
+                    "ground_truth": rule({"op": "and", "children": [chk(c) for c in ids]}),
+                },
+                "extra_info": {"index": i, "uid": f"p{i}"},
+            }
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path / "train-00000.parquet")
+    return path
+
+
+def fraction_score(req: ScoreRequest) -> Score:
+    """A test-only reward: fraction of the tree's checks satisfied by the whole response (real checkers)."""
+    tree = json.loads(req.ground_truth)["tree"]
+    leaves = tree["children"] if tree["op"] == "and" else [tree]
+    v = sum(check(x["id"], req.response, x["kwargs"]) for x in leaves) / len(leaves)
+    return Score(v, v, True)
+
+
+# ---------------------------------------------------------------- tiny model and tokenizer
+def test_tiny_tokenizer_keeps_tags_and_words():
+    tok = build_tiny_tokenizer()
+    text = "<think> i think so </think> <answer> yes , the end . </answer>"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert tok.unk_token_id not in ids
+    assert tok.decode(ids + [tok.eos_token_id], skip_special_tokens=True) == text
+    rendered = tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False
+    )
+    assert rendered.endswith("<|assistant|> ")
+
+
+def test_tiny_model_is_small_and_seeded():
+    tok = build_tiny_tokenizer()
+    a, b, c = build_tiny_model(tok, seed=0), build_tiny_model(tok, seed=0), build_tiny_model(tok, seed=1)
+    n = sum(p.numel() for p in a.parameters())
+    assert 1e5 < n < 1e6
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+    assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
+
+
+# ---------------------------------------------------------------- data
+def test_prune_ground_truth_keeps_subset_and_active_branch():
+    gt = {
+        "style": "rule",
+        "lang": "en",
+        "tree": {
+            "op": "and",
+            "children": [
+                chk(LOWER),
+                chk("length_constraints:number_words", num_words=5, relation="less than"),
+                {"op": "selection", "condition": "c", "active": 1, "branches": [chk(LOWER), chk(NOCOMMA)]},
+                {"op": "chain", "marker": "Step", "steps": [chk(NOCOMMA)]},
+            ],
+        },
+    }
+    out = prune_ground_truth(gt, {LOWER, NOCOMMA})
+    assert out["tree"] == {"op": "and", "children": [chk(LOWER), chk(NOCOMMA)]}
+    assert prune_ground_truth(gt, {"detectable_format:title"}) is None
+    assert prune_ground_truth({"style": "math", "answer": "2"}, {LOWER}) is None
+    assert prune_ground_truth([{"id": LOWER, "kwargs": {}}], {LOWER})["tree"]["children"][0]["id"] == LOWER
+
+
+def test_load_prompts_and_errors(tmp_path):
+    write_prompt_shard(tmp_path / "ok", n=5)
+    recs = load_prompts(tmp_path / "ok")
+    assert [r.uid for r in recs] == [f"p{i}" for i in range(5)]
+    assert recs[0].messages[0]["role"] == "user"
+    only_lower = load_prompts(tmp_path / "ok", [LOWER])
+    assert 0 < len(only_lower) <= 5
+    assert all(LOWER in r.ground_truth and NOCOMMA not in r.ground_truth for r in only_lower)
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    rows = [
+        {
+            "data_source": "x",
+            "prompt": [{"role": "user", "content": "a"}],
+            "reward_model": {"ground_truth": "{}"},
+        },
+        {"data_source": "x", "prompt": [{"role": "user"}], "reward_model": {"ground_truth": "{}"}},
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), bad / "b.parquet")
+    with pytest.raises(InputFileError) as e:
+        load_prompts(bad)
+    assert "b.parquet:2" in str(e.value) and "'prompt'" in str(e.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="no \\*.parquet"):
+        load_prompts(tmp_path / "empty")
+    with pytest.raises(InputFileError, match="no such file"):
+        load_prompts(tmp_path / "missing")
+
+
+def test_load_sft_skips_prompt_shards(tmp_path):
+    write_prompt_shard(tmp_path, n=2)
+    pq.write_table(
+        pa.Table.from_pylist([{"prompt": [{"role": "user", "content": "q"}], "response": "the answer"}]),
+        tmp_path / "sft-00000.parquet",
+    )
+    sft = load_sft(tmp_path)
+    assert len(sft) == 1 and sft[0].response == "the answer"
+
+
+def test_cursor_is_deterministic_and_resumable():
+    a = Cursor(5, seed=1)
+    first = a.take(7)
+    assert sorted(first[:5]) == list(range(5)) and a.epoch == 1
+    b = Cursor(5, seed=1)
+    b.take(3)
+    c = Cursor(5, seed=1)
+    c.load(b.state())
+    assert b.take(4) == c.take(4) == first[3:7]
+
+
+# ---------------------------------------------------------------- exact resume
+def _recipe(data: Path, out: Path, **kw):
+    base = dict(
+        model="tiny",
+        data=str(data),
+        output_dir=str(out),
+        max_steps=4,
+        rollout_prompts=2,
+        group_size=4,
+        direct_per_group=1,
+        mini_batch_size=4,  # two updates per step: exercises the off-policy ratio and old log-probs
+        micro_batch_size=2,
+        max_prompt_length=16,
+        max_response_length=8,
+        reward_workers=0,
+        tensorboard=False,
+        save_every=2,
+        lr=3e-3,
+        warmup_ratio=0.25,
+    )
+    base.update(kw)
+    return load_recipe(None, **base)
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    data = write_prompt_shard(tmp_path / "data", n=6)
+    straight = GRPOTrainer(_recipe(data, tmp_path / "a"), score_fn=fraction_score)
+    rows_a = straight.train()
+    assert [r["step"] for r in rows_a] == [1, 2, 3, 4]
+
+    class Crash(Exception):
+        pass
+
+    def crash_at_3(row):
+        if row["step"] == 3:  # after step 3 is logged but before its checkpoint (saved every 2)
+            raise Crash
+
+    with pytest.raises(Crash):
+        GRPOTrainer(_recipe(data, tmp_path / "b"), score_fn=fraction_score, on_step=crash_at_3).train()
+    resumed = GRPOTrainer(_recipe(data, tmp_path / "b"), score_fn=fraction_score)
+    rows_b = resumed.train()
+    assert [r["step"] for r in rows_b] == [3, 4]
+    logged = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert _strip(logged) == _strip(rows_a)  # the crashed step-3 row was replaced, not duplicated
+    for (n1, p1), (n2, p2) in zip(
+        straight.model.named_parameters(), resumed.model.named_parameters(), strict=True
+    ):
+        assert n1 == n2 and torch.equal(p1, p2), n1
+    # The run really changed the model and the KL term is live.
+    fresh = build_tiny_model(build_tiny_tokenizer(), seed=0)
+    assert not torch.equal(fresh.lm_head.weight, straight.model.lm_head.weight)
+    assert rows_a[-1]["kl"] > 0
+
+
+def test_metrics_rows_have_the_contract_keys(tmp_path):
+    data = write_prompt_shard(tmp_path / "data", n=4)
+    rows = GRPOTrainer(_recipe(data, tmp_path / "o", max_steps=1), score_fn=fraction_score).train()
+    need = {"step", "reward_mean", "kept_ratio", "kl", "loss", "seconds"}
+    assert need <= set(rows[0])
+    assert 0.0 <= rows[0]["kept_ratio"] <= 1.0
+
+
+def test_import_does_not_pull_verl_or_ray():
+    code = "import sys, raif_train, raif_train.algo, raif_train.recipe, raif_train.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('verl', 'ray', 'vllm')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
