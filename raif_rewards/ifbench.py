@@ -1,0 +1,77 @@
+"""IFBench-compatible evaluation (allenai/IFBench ``run_eval.py``): its input and response files in,
+``eval_results_{strict,loose}.jsonl`` and the four accuracies out, with a per-instruction breakdown.
+
+Differences from the IFEval scorer follow IFBench's ``evaluation_lib``: a response is also found
+by the stripped prompt, and a prompt without a response is scored (every instruction false)
+instead of being left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from raif_rewards.ifeval import (
+    EvalReport,
+    InputExample,
+    _field,
+    accumulate,
+    evaluate_example,
+    read_inputs,
+    read_jsonl,
+    write_jsonl,
+)
+
+__all__ = ["read_responses", "response_for", "evaluate", "run", "read_inputs"]
+
+
+def read_responses(path: str | Path) -> dict[str, str]:
+    """IFBench's prompt -> response map: each prompt, and also its stripped form when that
+    differs (a later line overwrites an earlier one, as in IFBench)."""
+    path = Path(path)
+    out: dict[str, str] = {}
+    for lineno, obj in read_jsonl(path):
+        prompt = _field(path, lineno, obj, "prompt", str)
+        response = _field(path, lineno, obj, "response", str)
+        out[prompt] = response
+        if prompt.strip() != prompt:
+            out[prompt.strip()] = response
+    return out
+
+
+def response_for(example: InputExample, responses: Mapping[str, str]) -> str | None:
+    """The response to ``example``: by its prompt, else by its stripped prompt; ``None`` if none."""
+    if example.prompt in responses:
+        return responses[example.prompt]
+    return responses.get(example.prompt.strip())
+
+
+def evaluate(example: InputExample, response: str | None, *, loose: bool) -> dict:
+    """One output row in IFBench's format; a missing response fails every instruction."""
+    if response is None:
+        return {
+            "follow_all_instructions": False,
+            "follow_instruction_list": [False] * len(example.instruction_id_list),
+            "instruction_id_list": example.instruction_id_list,
+            "prompt": example.prompt,
+            "response": "",
+        }
+    return evaluate_example(example, response, loose=loose)
+
+
+def run(input_data: str | Path, input_response_data: str | Path, output_dir: str | Path) -> EvalReport:
+    """Score a response file on IFBench and write ``eval_results_{strict,loose}.jsonl`` to
+    ``output_dir`` (one row per input prompt). ``EvalReport.unpaired`` lists the keys of prompts
+    that had no response (they count as failed)."""
+    examples = read_inputs(input_data)
+    responses = read_responses(input_response_data)
+    found = [(ex, response_for(ex, responses)) for ex in examples]
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    accs = {}
+    for mode in ("strict", "loose"):
+        rows = [evaluate(ex, resp, loose=mode == "loose") for ex, resp in found]
+        write_jsonl(out / f"eval_results_{mode}.jsonl", rows)
+        accs[mode] = accumulate(rows)
+    missing = [str(ex.key) for ex, resp in found if resp is None]
+    return EvalReport(strict=accs["strict"], loose=accs["loose"], unpaired=missing)
