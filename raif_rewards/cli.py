@@ -198,6 +198,34 @@ def ifeval(
     console.print(f"wrote {output_dir}/eval_results_strict.jsonl and eval_results_loose.jsonl", highlight=False)
 
 
+@app.command()
+def ifbench(
+    input_data: Annotated[Path, typer.Option(help="IFBench_test.jsonl (key, prompt, instruction_id_list, kwargs).")],
+    input_response_data: Annotated[Path, typer.Option(help="JSONL with prompt and response per line.")],
+    output_dir: Annotated[Path, typer.Option(help="Where eval_results_{strict,loose}.jsonl are written.")],
+) -> None:
+    """Drop-in for allenai/IFBench's run_eval: result files plus the four accuracies.
+
+    Example: raif-rewards ifbench --input-data IFBench_test.jsonl --input-response-data responses.jsonl --output-dir out/
+    """
+    import dataclasses
+
+    from raif_rewards import ifbench as scorer
+
+    try:
+        report = scorer.run(input_data, input_response_data, output_dir)
+    except (RaifError, RuntimeError, ValueError) as exc:
+        _fail(str(exc))
+    print_report(dataclasses.replace(report, unpaired=[]), "IFBench")
+    if report.unpaired:
+        # IFBench scores a prompt without a response as failing every instruction.
+        err.print(
+            f"[yellow]warning:[/yellow] {len(report.unpaired)} prompt(s) have no response and count as failed "
+            f"(keys: {', '.join(report.unpaired[:20])}{' ...' if len(report.unpaired) > 20 else ''})"
+        )
+    console.print(f"wrote {output_dir}/eval_results_strict.jsonl and eval_results_loose.jsonl", highlight=False)
+
+
 def main() -> None:
     app()
 
