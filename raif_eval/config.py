@@ -1,0 +1,158 @@
+"""Typed settings of an evaluation run, from a YAML recipe and/or CLI flags (flags win).
+
+Unknown keys and wrong types fail at load time with the key's path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from raif_eval.benchmarks import BENCHMARKS
+from raif_eval.modes import MODES, GenParams
+from raif_rewards.errors import RaifError
+
+
+class ConfigError(RaifError, ValueError):
+    """A bad run setting; the message starts with the key path."""
+
+
+@dataclass
+class RunConfig:
+    output_dir: str = ""
+    benchmarks: list[str] = field(default_factory=list)
+    data: dict[str, str] = field(default_factory=dict)  # benchmark -> file or folder
+    data_dir: str | None = None  # default places: <data_dir>/<benchmark default path>
+    model_url: str | None = None
+    model_id: str | None = None
+    judge_url: str | None = None
+    judge_id: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"  # environment variable holding the endpoints' API key
+    mode: str = "io"
+    run_name: str | None = None  # label in reports (default: output folder name)
+    temperature: float = 0.0
+    max_tokens: int = 4096
+    top_p: float | None = None
+    k: int = 5
+    sc_temperature: float = 0.7
+    sc_select: str = "agreement"
+    refine_rounds: int = 1
+    seed: int = 0
+    concurrency: int = 16
+    timeout: float = 600.0
+    max_retries: int = 5
+    judge_max_tokens: int = 4096
+    limit: int | None = None  # first N items of each benchmark (smoke runs)
+    complexbench_lang: str = "zh"
+
+    def gen_params(self) -> GenParams:
+        return GenParams(temperature=self.temperature, max_tokens=self.max_tokens, top_p=self.top_p, k=self.k,
+                         sc_temperature=self.sc_temperature, sc_select=self.sc_select,
+                         refine_rounds=self.refine_rounds, seed=self.seed)
+
+    def validate(self) -> RunConfig:
+        if not self.output_dir:
+            raise ConfigError("output_dir: required")
+        if not self.benchmarks:
+            raise ConfigError(f"benchmarks: give at least one of {', '.join(BENCHMARKS)}")
+        for i, b in enumerate(self.benchmarks):
+            if b not in BENCHMARKS:
+                raise ConfigError(f"benchmarks[{i}]: unknown benchmark {b!r}; known: {', '.join(BENCHMARKS)}")
+        for b in self.data:
+            if b not in BENCHMARKS:
+                raise ConfigError(f"data.{b}: unknown benchmark; known: {', '.join(BENCHMARKS)}")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode: unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        if self.sc_select not in ("agreement", "judge"):
+            raise ConfigError(f"sc_select: expected agreement or judge, got {self.sc_select!r}")
+        if self.complexbench_lang not in ("zh", "en"):
+            raise ConfigError(f"complexbench_lang: expected zh or en, got {self.complexbench_lang!r}")
+        for name in ("k", "max_tokens", "concurrency", "refine_rounds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError("limit: must be at least 1")
+        return self
+
+    def data_path(self, bench: str) -> Path:
+        if bench in self.data:
+            return Path(self.data[bench])
+        if self.data_dir:
+            return Path(self.data_dir) / BENCHMARKS[bench].default_path
+        raise ConfigError(f"data.{bench}: no data file given; pass --data {bench}=PATH or --data-dir DIR")
+
+
+def _check_type(value: Any, hint: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _check_type(value, inner[0], path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
+        (arg,) = typing.get_args(hint)
+        return [_check_type(v, arg, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
+        _, arg = typing.get_args(hint)
+        return {str(k): _check_type(v, arg, f"{path}.{k}") for k, v in value.items()}
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {type(value).__name__}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {type(value).__name__}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {type(value).__name__}")
+        return value
+    return value
+
+
+def from_mapping(raw: Any, where: str = "") -> RunConfig:
+    """A :class:`RunConfig` from a plain mapping (unknown keys and wrong types are errors)."""
+    prefix = f"{where}: " if where else ""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix}expected a mapping of run settings, got {type(raw).__name__}")
+    hints = typing.get_type_hints(RunConfig)
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            raise ConfigError(f"{prefix}{key}: unknown key" + (f"; did you mean {close[0]}?" if close else ""))
+        try:
+            values[key] = _check_type(value, hints[key], key)
+        except ConfigError as exc:
+            raise ConfigError(f"{prefix}{exc}") from None
+    return RunConfig(**values)
+
+
+def load_yaml(path: str | Path) -> RunConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    return from_mapping(raw or {}, str(path))
+
+
+def merge(base: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """``base`` with the given (already typed) fields replaced; None means "not given"."""
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
