@@ -61,9 +61,9 @@ class ModelSection:
     # "tiny" builds a random-init model + tokenizer in code; else a local path or hub id.
     model: str = "tiny"
     # "think_answer": <think>..</think><answer>..</answer> (Qwen2.5-Instruct in RAIF);
-    # "think": <think>..</think>answer (DeepSeek-R1-Distill models, whose template opens <think>);
+    # "r1": <think>..</think>answer (DeepSeek-R1-Distill models, whose template opens <think>);
     # "plain": the whole output is the answer (the tiny preset: no format to learn first).
-    response_format: Literal["think_answer", "think", "plain"] = "think_answer"
+    response_format: Literal["think_answer", "r1", "plain"] = "think_answer"
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
     trust_remote_code: bool = False
     gradient_checkpointing: bool = False

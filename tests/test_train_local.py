@@ -122,18 +122,23 @@ def test_load_prompts_and_errors(tmp_path):
 
     bad = tmp_path / "bad"
     bad.mkdir()
+    good = rule(chk(LOWER))
     rows = [
         {
             "data_source": "x",
             "prompt": [{"role": "user", "content": "a"}],
-            "reward_model": {"ground_truth": "{}"},
+            "reward_model": {"ground_truth": good},
         },
-        {"data_source": "x", "prompt": [{"role": "user"}], "reward_model": {"ground_truth": "{}"}},
+        {"data_source": "x", "prompt": [{"role": "user"}], "reward_model": {"ground_truth": good}},
     ]
     pq.write_table(pa.Table.from_pylist(rows), bad / "b.parquet")
     with pytest.raises(InputFileError) as e:
         load_prompts(bad)
     assert "b.parquet:2" in str(e.value) and "'prompt'" in str(e.value)
+    rows[1] = {**rows[0], "reward_model": {"ground_truth": rule(chk("no:such_checker"))}}
+    pq.write_table(pa.Table.from_pylist(rows), bad / "b.parquet")
+    with pytest.raises(InputFileError, match="b.parquet:2: field 'reward_model': bad ground truth"):
+        load_prompts(bad)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFileError, match="no \\*.parquet"):
         load_prompts(tmp_path / "empty")
@@ -232,3 +237,49 @@ def test_import_does_not_pull_verl_or_ray():
     code = "import sys, raif_train, raif_train.algo, raif_train.recipe, raif_train.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('verl', 'ray', 'vllm')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- prompts and the shared reward
+class _R1Template:
+    """A chat template that opens <think> itself, like DeepSeek-R1-Distill's."""
+
+    def apply_chat_template(self, messages, add_generation_prompt, tokenize):
+        return "<user>" + messages[-1]["content"] + "<assistant><think>\n"
+
+
+@pytest.mark.parametrize(
+    "fmt, direct, completion, expected_score, format_ok",
+    [
+        # think_answer: +1 format, +2 all constraints met
+        ("think_answer", False, "<think> i think so </think> <answer> yes the end </answer>", 3.0, True),
+        ("think_answer", False, "<think> i think so </think> <answer> Yes the end </answer>", -1.0, True),
+        ("think_answer", False, "<answer> yes </answer>", -3.0, False),
+        # a direct answer is scored on its answer text by the same checker (no think tags allowed)
+        ("think_answer", True, "<answer> yes the end </answer>", 3.0, True),
+        ("think_answer", True, "<think> </think> <answer> yes </answer>", -3.0, False),
+        ("plain", False, "yes the end", 3.0, True),
+    ],
+)
+def test_render_and_library_score(fmt, direct, completion, expected_score, format_ok):
+    from raif_train.local.rollout import render_prompt
+    from raif_train.local.scoring import LibraryScore
+
+    tok = build_tiny_tokenizer()
+    text, prefix = render_prompt(tok, [{"role": "user", "content": "hi"}], fmt, direct)
+    assert text.rstrip().endswith("</think>") == direct
+    sc = LibraryScore(fmt, "raif")(ScoreRequest("x", prefix + completion, rule(chk(LOWER)), direct))
+    assert (sc.reward, sc.format_ok) == (expected_score, format_ok)
+
+
+def test_r1_template_prefix_completes_the_think_block():
+    from raif_train.local.rollout import render_prompt
+    from raif_train.local.scoring import LibraryScore
+
+    text, prefix = render_prompt(_R1Template(), [{"role": "user", "content": "q"}], "r1", False)
+    assert text.endswith("<think>\n") and prefix == "<think>\n"
+    sc = LibraryScore("r1", "raif")(
+        ScoreRequest("x", prefix + "plan </think> all lowercase", rule(chk(LOWER)))
+    )
+    assert sc.reward == 3.0 and sc.answer_score == 2.0
+    text, prefix = render_prompt(_R1Template(), [{"role": "user", "content": "q"}], "r1", True)
+    assert text.endswith("<think>\n\n\n</think>\n\n") and prefix == ""

@@ -106,7 +106,7 @@ def test_shipped_recipes_exist_and_load():
         assert r.description, f"{p.name} must say what it reproduces"
         assert "#" in p.read_text(), f"{p.name} must be documented with comments"
     r1 = load_recipe(ROOT / "pipelines" / "train_r1_distill_qwen_1.5b.yaml")
-    assert r1.model.response_format == "think"
+    assert r1.model.response_format == "r1"
 
 
 def test_cli_recipe_command_prints_resolved_yaml_and_errors_in_one_line(tmp_path):

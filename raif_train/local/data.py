@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from raif_rewards.errors import InputFileError
+from raif_rewards.compose import parse_ground_truth
+from raif_rewards.errors import InputFileError, RaifError
 
 __all__ = ["PromptRecord", "SFTRecord", "find_shards", "load_prompts", "load_sft", "prune_tree", "Cursor"]
 
@@ -105,6 +106,10 @@ def load_prompts(path: str | Path, subset: Sequence[str] | None = None) -> list[
                 if pruned is None:
                     continue
                 gt = json.dumps(pruned, ensure_ascii=False)
+            try:
+                parse_ground_truth(gt)  # fail here, with file and row, not inside a reward worker
+            except RaifError as e:
+                raise InputFileError(str(f), f"bad ground truth: {e}", i, "reward_model") from None
             uid = str(extra.get("uid") or extra.get("id") or f"{f.stem}:{i}")
             records.append(
                 PromptRecord(

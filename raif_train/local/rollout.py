@@ -26,25 +26,19 @@ class Sample:
 def render_prompt(
     tokenizer, messages: list[dict[str, str]], response_format: str, direct: bool
 ) -> tuple[str, str]:
-    """Chat-template the prompt; return (prompt text, assistant prefix the reward must see).
+    """Chat-template the prompt; return (prompt text, prefix to put before the completion for the reward).
 
-    A direct-answer prompt ends with an empty, closed think block (RAIF's forced fast answer). For the
-    "think" format (DeepSeek-R1-Distill), whose template may already open <think>, that opening tag is
-    part of the assistant turn, so it is returned as prefix and the reward parser sees a full block.
+    A direct-answer prompt ends with an empty, closed think block (RAIF's forced fast answer); the
+    reward then gets the completion alone with `direct=True`. When the template itself opens <think>
+    (DeepSeek-R1-Distill), a reasoning completion starts inside the block, so "<think>" is the prefix
+    that lets the reward parser see a whole block.
     """
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    if response_format == "plain":  # the reward sees only what the model wrote
-        return (text + "<think>\n\n</think>\n" if direct else text), ""
     opened = text.rstrip().endswith("<think>")
-    prefix = ""
-    if opened:
-        prefix = text[text.rstrip().rfind("<think>") :]
     if direct:
-        close = "\n\n</think>\n\n" if response_format == "think" else "\n\n</think>\n"
-        extra = close if opened else "<think>" + close
-        text += extra
-        prefix += extra
-    return text, prefix
+        close = "\n\n</think>\n\n" if response_format == "r1" else "\n\n</think>\n"
+        return text + (close if opened else "<think>" + close), ""
+    return text, ("<think>\n" if opened and response_format != "plain" else "")
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, left: bool) -> tuple[Tensor, Tensor]:

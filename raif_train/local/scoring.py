@@ -11,14 +11,15 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ScoreRequest", "Score", "ScoreFn", "library_score", "score_many", "Scorer"]
+__all__ = ["ScoreRequest", "Score", "ScoreFn", "LibraryScore", "library_score", "score_many", "Scorer"]
 
 
 @dataclass(frozen=True)
 class ScoreRequest:
     data_source: str
-    response: str  # the full assistant turn (a forced prefix such as an empty think block included)
+    response: str  # what the model wrote (plus "<think>" when the chat template opened it)
     ground_truth: str
+    direct: bool = False  # the prompt closed an empty think block: a forced direct answer
     extra_info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -32,29 +33,30 @@ class Score:
 ScoreFn = Callable[[ScoreRequest], Score]
 
 
-def _num(d: dict[str, Any], *keys: str) -> float | None:
-    for k in keys:
-        v = d.get(k)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v)
-    return None
+class LibraryScore:
+    """The shared reward (`raif_rewards.reward.score`) with this run's format and accuracy mode.
+
+    A picklable callable, so the reward process pool can run it. The answer score (RAIF scale: +2 all,
+    -2 none, else k/n; or k/n in "fraction" mode) is what superior-CoT compares; direct answers are
+    scored on their answer text by the same checkers (our fix of RAIF's comparison).
+    """
+
+    def __init__(self, response_format: str = "think_answer", accuracy: str = "raif"):
+        from raif_rewards.reward import RewardConfig
+
+        self.config = RewardConfig(response_format=response_format, accuracy=accuracy)
+
+    def __call__(self, req: ScoreRequest) -> Score:
+        from raif_rewards.reward import score
+
+        res = score(req.response, req.ground_truth, self.config, direct=req.direct)
+        answer = res.answer_score if res.answer_score is not None else self.config.invalid_answer
+        return Score(float(res.score), float(answer), bool(res.format_ok))
 
 
 def library_score(req: ScoreRequest) -> Score:
-    """Score with `raif_rewards.verl_plugin.compute_score` (the same function veRL calls)."""
-    from raif_rewards.verl_plugin import compute_score
-
-    out = compute_score(req.data_source, req.response, req.ground_truth, extra_info=req.extra_info)
-    if not isinstance(out, dict):
-        value = float(out)
-        return Score(value, value, True)
-    reward = float(out["score"])
-    answer = _num(out, "answer_score", "acc", "accuracy")
-    fmt = out.get("format_ok")
-    if fmt is None:
-        fs = _num(out, "format_score")
-        fmt = fs is None or fs > 0
-    return Score(reward, reward if answer is None else answer, bool(fmt))
+    """The default reward (RAIF's think/answer format and accuracy scale)."""
+    return LibraryScore()(req)
 
 
 def score_many(fn: ScoreFn, reqs: Sequence[ScoreRequest]) -> list[Score]:

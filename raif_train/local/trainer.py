@@ -22,7 +22,7 @@ from raif_rewards.errors import RaifError
 from raif_train import algo
 from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts, load_sft
 from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
-from raif_train.local.scoring import Score, ScoreFn, Scorer, ScoreRequest, library_score
+from raif_train.local.scoring import LibraryScore, Score, ScoreFn, Scorer, ScoreRequest
 from raif_train.recipe import Recipe, recipe_to_dict
 
 __all__ = ["TrainError", "GRPOTrainer", "load_model_and_tokenizer", "lr_lambda"]
@@ -94,11 +94,12 @@ class GRPOTrainer:
     def __init__(
         self,
         recipe: Recipe,
-        score_fn: ScoreFn = library_score,
+        score_fn: ScoreFn | None = None,
         on_step: Callable[[dict[str, Any]], None] | None = None,
     ):
         self.r = recipe
-        self.score_fn = score_fn
+        # The shared reward library unless a caller (tests, benchmarks) supplies its own.
+        self.score_fn = score_fn or LibraryScore(recipe.model.response_format, recipe.algo.reward_mode)
         self.on_step = on_step
         self.out = Path(recipe.train.output_dir)
         if recipe.data.data is None:
