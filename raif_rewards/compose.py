@@ -418,7 +418,7 @@ def _run_leaf(leaf: Check, text: str | None, path: str, loose: bool) -> LeafVerd
 @lru_cache(maxsize=256)
 def _header_re(marker: str) -> re.Pattern[str]:
     # "Step 2", "**Step 2:**", "## Step 2 -", "> Step 2." at the start of a line.
-    return re.compile(rf"^[ \t>#*_\-]*{re.escape(marker)}[ \t]*(\d+)[ \t]*[:.)\-–—*_]*[ \t]*", re.MULTILINE)
+    return re.compile(rf"^[ \t>#*_\-]*{re.escape(marker)}[ \t]*(\d+)[ \t]*[:.)\-–—*_：、]*[ \t]*", re.MULTILINE)
 
 
 def split_sections(text: str, marker: str, n_steps: int) -> list[str | None]:
