@@ -33,8 +33,8 @@ _PAIRS = {")": "(", "]": "[", "}": "{"}
     sample=no_kwargs,
     **phrasings(
         (
-            "Nest parentheses (and [brackets {and braces}]) at least 5 levels deep.",
-            "Somewhere in your answer, nest brackets at least five levels deep, e.g. ( [ { ( [ ... ] ) } ] ).",
+            "Nest parentheses (and [brackets {{and braces}}]) at least 5 levels deep.",
+            "Somewhere in your answer, nest brackets at least five levels deep, e.g. ( [ {{ ( [ ... ] ) }} ] ).",
         ),
         ("回答中需要把括号（圆括号、方括号、花括号，用英文半角符号）嵌套至少5层。",),
     ),
