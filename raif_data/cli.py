@@ -1,0 +1,252 @@
+"""The ``raif-data`` command line: ``evolve`` runs every stage; ``seeds``, ``instruct``, ``respond`` and
+``shards`` run one; ``stats`` reports on a finished output folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from raif_rewards.errors import RaifError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Turn ordinary prompts into verifiable complex instructions and veRL-ready Parquet shards.\n\n"
+    "Example: raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0",
+)
+
+Recipe_ = Annotated[Path | None, typer.Option("--recipe", "-r", help="YAML recipe (pipelines/data_*.yaml).")]
+OutDir = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Output folder (recipe: output_dir).")]
+NumPrompts = Annotated[int | None, typer.Option(help="Instructions to make (recipe: num_prompts).")]
+Seeds = Annotated[str | None, typer.Option("--seeds", help="Seed prompts: JSONL/Parquet/CSV file or hf:NAME "
+                                           "(recipe: seeds.path; default: the shipped demo seeds).")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (recipe: seed).")]
+Sources = Annotated[list[str] | None, typer.Option("--source", help="Constraint source(s): ifeval, ifbench, raif "
+                                                   "(recipe: instruct.sources; repeatable).")]
+BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
+                                             "(recipe: llm.base_url). Without one, only offline stages run.")]
+Model = Annotated[str | None, typer.Option(help="Model name at the endpoint (recipe: llm.model).")]
+MathFile = Annotated[str | None, typer.Option("--math", help="DeepScaleR-style JSONL of problem/answer, or 'demo' "
+                                              "(recipe: math.path).")]
+MathRatio = Annotated[float | None, typer.Option(help="Share of math problems in the output (recipe: math.ratio).")]
+SkipBad = Annotated[bool | None, typer.Option("--skip-bad/--no-skip-bad", help="Skip bad input records and count "
+                                              "them instead of stopping (recipe: skip_bad).")]
+Overwrite = Annotated[bool, typer.Option(help="Replace outputs of a run made with a different recipe.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except RaifError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted (rerun the same command to resume)", 130)
+
+
+def _recipe(recipe: Path | None, **flags):
+    from raif_data import recipe as recipe_mod
+
+    r = recipe_mod.load(recipe)
+    overrides = {
+        "output_dir": str(flags["output_dir"]) if flags.get("output_dir") is not None else None,
+        "num_prompts": flags.get("num_prompts"),
+        "seeds.path": flags.get("seeds"),
+        "seed": flags.get("seed"),
+        "instruct.sources": list(flags["source"]) if flags.get("source") else None,
+        "llm.base_url": flags.get("base_url"),
+        "llm.model": flags.get("model"),
+        "math.path": flags.get("math"),
+        "math.ratio": flags.get("math_ratio"),
+        "skip_bad": flags.get("skip_bad"),
+    }
+    r = recipe_mod.override(r, overrides)
+    if not r.output_dir:
+        _fail("no output folder: pass --output-dir (or set output_dir in the recipe)")
+    return r
+
+
+def _progress_factory(quiet: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:,.0f}/s" if task.speed else "", style="progress.data.speed")
+
+    if quiet or not sys.stderr.isatty():
+        return None, (lambda stage, total: (lambda n: None))
+    progress = Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                        TimeRemainingColumn(), transient=False)
+
+    def factory(stage: str, total: int | None) -> Callable[[int], None]:
+        task = progress.add_task(stage, total=total)
+        return lambda n: progress.advance(task, n)
+
+    return progress, factory
+
+
+def _run(step: Callable, quiet: bool):
+    progress, factory = _progress_factory(quiet)
+    if progress is None:
+        return step(factory)
+    with progress:
+        return step(factory)
+
+
+def _summary(manifest: dict) -> None:
+    c = manifest.get("counts", {})
+    typer.echo(f"wrote {c.get('train', 0)} train + {c.get('validation', 0)} validation rows"
+               + (f", {c['sft']} SFT rows" if c.get("sft") else ""))
+
+
+@app.command()
+def evolve(
+    output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
+    seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
+    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run every stage (seeds, instruct, respond when an endpoint is set, shards), resuming where a previous
+    run stopped.
+
+    Example: raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0
+    """
+    from raif_data import pipeline
+
+    with _user_errors():
+        r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
+                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+        manifest = _run(lambda f: pipeline.evolve(r, overwrite=overwrite, progress=f), quiet)
+        _summary(manifest)
+        typer.echo(f"manifest: {Path(r.output_dir) / 'manifest.json'}")
+
+
+@app.command("seeds")
+def seeds_cmd(
+    output_dir: OutDir = None, seeds: Seeds = None, recipe: Recipe_ = None, seed: SeedOpt = None,
+    skip_bad: SkipBad = None, overwrite: Overwrite = False, quiet: Quiet = False,
+) -> None:
+    """Stage 1 only: read, filter, deduplicate and balance the seed prompts into stages/seeds/.
+
+    Example: raif-data seeds --output-dir runs/d --seeds my_prompts.jsonl --skip-bad
+    """
+    from raif_data import pipeline
+
+    with _user_errors():
+        r = _recipe(recipe, output_dir=output_dir, seeds=seeds, seed=seed, skip_bad=skip_bad)
+        m = _run(lambda f: pipeline.run_seeds(r, pipeline.Layout(Path(r.output_dir)), overwrite=overwrite,
+                                              progress=f), quiet)
+        typer.echo(f"kept {m['kept']} of {m['read']} seeds (dropped {m['dropped']}, bad records {m['bad_records']})")
+
+
+@app.command()
+def instruct(
+    output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
+    seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
+    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Stage 2 only: compose constraint instructions from the selected seeds into stages/instruct/.
+
+    Example: raif-data instruct --output-dir runs/d --num-prompts 1000 --source ifeval --source ifbench
+    """
+    from raif_data import pipeline
+
+    with _user_errors():
+        r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
+                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+        m = _run(lambda f: pipeline.run_instruct(r, pipeline.Layout(Path(r.output_dir)), overwrite=overwrite,
+                                                 progress=f), quiet)
+        typer.echo(f"{m['records']} instructions ({m['by_kind']})")
+
+
+@app.command()
+def respond(
+    output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
+    seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
+    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, overwrite: Overwrite = False,
+    quiet: Quiet = False,
+) -> None:
+    """Stage 3 only: sample responses (with and without reasoning) at the endpoint and verify them.
+
+    Example: raif-data respond --output-dir runs/d --base-url http://localhost:8000/v1 --model Qwen/Qwen3-8B
+    """
+    from raif_data import pipeline
+
+    with _user_errors():
+        r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
+                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+        m = _run(lambda f: pipeline.run_respond(r, pipeline.Layout(Path(r.output_dir)), overwrite=overwrite,
+                                                progress=f), quiet)
+        typer.echo(f"{m['records']} prompts verified ({m['by_kind']})")
+
+
+@app.command()
+def shards(
+    output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
+    seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
+    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, quiet: Quiet = False,
+) -> None:
+    """Final stage only: write the train/validation (and SFT) Parquet shards and manifest.json.
+
+    Example: raif-data shards --output-dir runs/d --num-prompts 1000
+    """
+    from raif_data import pipeline
+
+    with _user_errors():
+        r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
+                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+        m = _run(lambda f: pipeline.run_shards(r, pipeline.Layout(Path(r.output_dir)), progress=f), quiet)
+        _summary(m)
+
+
+@app.command()
+def stats(
+    directory: Annotated[Path, typer.Argument(help="An output folder of `raif-data evolve`.")],
+    plots: Annotated[Path | None, typer.Option(help="Folder for the PNG plots (default: DIR/stats).")] = None,
+) -> None:
+    """Constraint-id, composition, source, language, length and pass-rate distributions, as a table and PNGs.
+
+    Example: raif-data stats runs/demo/data
+    """
+    from rich.console import Console
+
+    from raif_data import stats as stats_mod
+
+    with _user_errors():
+        report = stats_mod.collect(directory)
+        out = plots if plots is not None else directory / "stats"
+        written = stats_mod.plot(report, out)
+        stats_mod.write_json(report, out / "stats.json")
+        Console().print(stats_mod.table(report))
+        typer.echo(f"plots: {', '.join(str(p) for p in written)}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

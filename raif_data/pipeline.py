@@ -1,0 +1,495 @@
+"""The staged pipeline behind ``raif-data evolve``: seeds -> instruct -> respond -> shards, each stage
+resumable from its outputs in ``<output_dir>/stages/<stage>/`` and finished by an atomic manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from raif_data import __version__
+from raif_data.dedup import BloomFilter
+from raif_data.files import atomic_open, dumps_line, read_json, remove_stale_temps, sha256_file, write_json
+from raif_data.instruct import compose_instruction
+from raif_data.recipe import Recipe
+from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
+from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, ShardWriter, rl_row
+from raif_rewards import compose, registry
+from raif_rewards.errors import InputFileError, RaifError
+
+log = logging.getLogger(__name__)
+
+STAGES = ("seeds", "instruct", "respond", "shards")
+SCHEMA_VERSION = 1
+
+
+class StaleOutputError(RaifError):
+    """The output folder holds a run made with a different recipe (pass --overwrite to replace it)."""
+
+
+#: progress(stage, total) -> advance(n); the CLI passes rich progress bars, the library a no-op
+ProgressFactory = Callable[[str, int | None], Callable[[int], None]]
+
+
+def _no_progress(stage: str, total: int | None) -> Callable[[int], None]:
+    return lambda n: None
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def uses_llm_in_instruct(r: Recipe) -> bool:
+    return bool(r.llm.base_url) and (r.instruct.rewrite.enabled or r.instruct.soft.enabled)
+
+
+def uses_respond(r: Recipe) -> bool:
+    return bool(r.llm.base_url) and r.respond.enabled
+
+
+def fingerprints(r: Recipe) -> dict[str, str]:
+    """What decides each stage's output (runtime knobs such as concurrency or paths are left out)."""
+    d = r.to_dict()
+    fp = {"seeds": _hash({"seed": r.seed, "skip_bad": r.skip_bad, "seeds": d["seeds"]})}
+    llm_model = r.llm.model if uses_llm_in_instruct(r) else None
+    fp["instruct"] = _hash({"up": fp["seeds"], "num_prompts": r.num_prompts, "instruct": d["instruct"],
+                            "math": d["math"], "chunk": r.output.chunk_size, "model": llm_model,
+                            "schema": SCHEMA_VERSION})
+    fp["respond"] = _hash({"up": fp["instruct"], "respond": d["respond"], "model": r.llm.model}) \
+        if uses_respond(r) else ""
+    out = {k: v for k, v in d["output"].items() if k != "chunk_size"}
+    fp["shards"] = _hash({"up": fp["instruct"], "respond": fp["respond"], "output": out})
+    return fp
+
+
+@dataclass
+class Layout:
+    root: Path
+
+    def stage(self, name: str) -> Path:
+        return self.root / "stages" / name
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    def chunk(self, stage: str, c: int) -> Path:
+        return self.stage(stage) / f"chunk-{c:05d}.jsonl"
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[Path, bool]:
+    """(stage folder, already complete?). A folder made with another recipe is an error unless
+    ``overwrite``, then it and every later stage are cleared."""
+    folder = layout.stage(stage)
+    manifest = read_json(folder / "manifest.json")
+    started = read_json(folder / "started.json")
+    previous = (manifest or started or {}).get("fingerprint")
+    if previous is not None and previous != fp:
+        if not overwrite:
+            raise StaleOutputError(
+                f"{folder}: holds stage {stage!r} of a run with a different recipe or inputs; "
+                "pass --overwrite to replace it, or choose another --output-dir")
+        for later in STAGES[STAGES.index(stage):]:
+            shutil.rmtree(layout.stage(later), ignore_errors=True)
+        manifest = None
+    if manifest is not None:
+        return folder, True
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(folder)
+    write_json(folder / "started.json", {"stage": stage, "fingerprint": fp})
+    return folder, False
+
+
+# ------------------------------------------------------------------------------------------ stage 1
+
+
+def run_seeds(r: Recipe, layout: Layout, *, overwrite: bool = False,
+              progress: ProgressFactory = _no_progress) -> dict:
+    fp = fingerprints(r)["seeds"]
+    folder, done = _begin_stage(layout, "seeds", fp, overwrite)
+    if done:
+        return read_json(folder / "manifest.json")
+    summary = select(r, folder / "seeds.jsonl", progress=progress("seeds", None))
+    manifest = {"stage": "seeds", "fingerprint": fp, **summary,
+                "output": {"file": "seeds.jsonl", "rows": summary["kept"],
+                           "sha256": sha256_file(folder / "seeds.jsonl")}}
+    write_json(folder / "manifest.json", manifest)
+    return manifest
+
+
+# ------------------------------------------------------------------------------------------ stage 2
+
+
+class _Lines:
+    """Line k of a JSONL file, read forwards (reopened when asked for an earlier line)."""
+
+    def __init__(self, path: Path):
+        self.path, self._fh, self._next = path, None, 0
+
+    def get(self, k: int) -> tuple[int, str]:
+        if self._fh is None or k < self._next:
+            if self._fh is not None:
+                self._fh.close()
+            self._fh, self._next = open(self.path, encoding="utf-8"), 0
+        while True:
+            line = self._fh.readline()
+            if not line:
+                raise IndexError(k)
+            if not line.strip():
+                continue
+            self._next += 1
+            if self._next - 1 == k:
+                return self._next, line
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+@dataclass
+class _MathSource:
+    path: Path
+    shown: str
+    count: int
+    cfg: Any
+    lines: _Lines = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lines = _Lines(self.path)
+
+    def item(self, j: int) -> tuple[str, str, str]:
+        """(id, problem, answer) of the j-th non-blank line."""
+        _, line = self.lines.get(j)
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(self.shown, f"malformed JSON ({exc.msg})", j + 1) from None
+        if not isinstance(obj, dict):
+            raise InputFileError(self.shown, "expected a JSON object", j + 1)
+        pf, af = self.cfg.problem_field, self.cfg.answer_field
+        problem, answer = obj.get(pf), obj.get(af)
+        if not isinstance(problem, str) or not problem.strip():
+            raise InputFileError(self.shown, "missing or empty (expected the problem text)", j + 1, pf)
+        if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+            answer = str(answer)
+        if not isinstance(answer, str) or not answer.strip():
+            raise InputFileError(self.shown, "missing or empty (expected the reference answer)", j + 1, af)
+        mid = obj.get("id")
+        return (str(mid) if mid not in (None, "") else f"{Path(self.shown).name}:{j + 1}"), problem.strip(), answer.strip()
+
+
+def _math_source(r: Recipe) -> _MathSource | None:
+    if r.math.ratio <= 0:
+        return None
+    path, shown = resolve_path(r.math.path, DEMO_MATH)
+    if not isinstance(path, Path) or not path.is_file():
+        raise InputFileError(str(path), "no such file (math.path)")
+    n = sum(1 for line in open(path, encoding="utf-8") if line.strip())
+    if n == 0:
+        raise InputFileError(shown, "empty math problem file")
+    return _MathSource(path, shown, n, r.math)
+
+
+def math_before(i: int, ratio: float, available: int) -> int:
+    """Math items among indices [0, i): spread evenly at ``ratio``, capped by the file's size."""
+    return min(int(i * ratio), available) if ratio > 0 else 0
+
+
+def split_of(seed_id: str, r: Recipe) -> str:
+    """Train/validation by seed, so no seed's prompts sit on both sides."""
+    h = int.from_bytes(hashlib.blake2b(f"{r.seed}:{seed_id}".encode(), digest_size=8).digest(), "little")
+    return "validation" if h / 2**64 < r.output.validation_fraction else "train"
+
+
+def _sources(ids: list[str]) -> list[str]:
+    return [registry.get(i).source for i in ids]
+
+
+def build_record(i: int, r: Recipe, seeds: _Lines, n_seeds: int, maths: _MathSource | None,
+                 seen: BloomFilter, counters: Counter) -> dict | None:
+    """Stage-2 record for global index ``i`` (a pure function of i, the inputs and earlier records)."""
+    m_avail = maths.count if maths else 0
+    m_i = math_before(i, r.math.ratio, m_avail)
+    if maths is not None and math_before(i + 1, r.math.ratio, m_avail) > m_i:
+        mid, problem, answer = maths.item(m_i)
+        text = f"{problem}\n\n{r.math.suffix}".strip() if r.math.suffix else problem
+        if seen.add(b"p" + text.encode()):
+            counters["duplicate"] += 1
+            return None
+        return {"index": i, "kind": "math", "seed_id": mid, "lang": "en", "task_type": "math", "prompt": text,
+                "ground_truth": compose.to_json(compose.MathTruth(answer)), "composition": "math",
+                "constraint_ids": [], "constraint_sources": [], "split": split_of(mid, r)}
+    _, line = seeds.get((i - m_i) % n_seeds)
+    d = json.loads(line)
+    seed = Seed(d["id"], d["prompt"], d["lang"], d["task_type"])
+    rng = random.Random(f"instruct:{r.seed}:{i}")
+    for _attempt in range(10):
+        ins = compose_instruction(rng, seed, r.instruct)
+        if not seen.add(b"p" + ins.prompt.encode()):
+            break
+    else:
+        counters["duplicate"] += 1
+        return None
+    ids = ins.constraint_ids
+    return {"index": i, "kind": "rule", "seed_id": seed.id, "lang": seed.lang, "task_type": seed.task_type,
+            "prompt": ins.prompt, "seed_prompt": seed.prompt, "ground_truth": compose.to_json(ins.truth),
+            "composition": ins.composition, "constraint_ids": ids, "constraint_sources": _sources(ids),
+            "split": split_of(seed.id, r)}
+
+
+def iter_chunk(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            yield json.loads(line)
+
+
+def n_chunks(r: Recipe) -> int:
+    return -(-r.num_prompts // r.output.chunk_size)
+
+
+def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
+                 llm_factory: Callable[[], Any] | None = None) -> dict:
+    fps = fingerprints(r)
+    seeds_manifest = read_json(layout.stage("seeds") / "manifest.json")
+    if seeds_manifest is None or seeds_manifest.get("fingerprint") != fps["seeds"]:
+        raise RaifError(f"{layout.stage('seeds')}: stage 'seeds' has not finished for this recipe; "
+                        "run `raif-data seeds` (or `raif-data evolve`) first")
+    folder, done = _begin_stage(layout, "instruct", fps["instruct"], overwrite)
+    if done:
+        return read_json(folder / "manifest.json")
+    seeds_file = layout.stage("seeds") / "seeds.jsonl"
+    n_seeds = count_lines(seeds_file)
+    maths = _math_source(r)
+    seen = BloomFilter(max(r.num_prompts, 1000))
+    counters: Counter = Counter()
+    lines = _Lines(seeds_file)
+    advance = progress("instruct", r.num_prompts)
+    enrich = None
+    if uses_llm_in_instruct(r):
+        from raif_data.llm_stages import InstructEnricher
+
+        enrich = InstructEnricher(r, llm_factory() if llm_factory else None)
+    size = r.output.chunk_size
+    try:
+        for c in range(n_chunks(r)):
+            path = layout.chunk("instruct", c)
+            lo, hi = c * size, min(r.num_prompts, (c + 1) * size)
+            if path.exists():  # finished before a crash: replay its prompts into the duplicate filter
+                for rec in iter_chunk(path):
+                    seen.add(b"p" + rec.get("template_prompt", rec["prompt"]).encode())
+                advance(hi - lo)
+                continue
+            records = []
+            for i in range(lo, hi):
+                rec = build_record(i, r, lines, n_seeds, maths, seen, counters)
+                if rec is not None:
+                    records.append(rec)
+                advance(1)
+            if enrich is not None:
+                enrich.apply(records)
+            with atomic_open(path) as fh:
+                fh.writelines(dumps_line(rec) for rec in records)
+    finally:
+        lines.close()
+        if maths is not None:
+            maths.lines.close()
+        if enrich is not None:
+            enrich.close()
+    manifest = _summarise_chunks(layout, "instruct", r)
+    manifest.update({"fingerprint": fps["instruct"], "requested": r.num_prompts,
+                     "duplicates_dropped": r.num_prompts - manifest["records"],
+                     "math_source": maths.shown if maths else None})
+    if enrich is not None:
+        manifest["llm"] = enrich.summary()
+    write_json(folder / "manifest.json", manifest)
+    return manifest
+
+
+def _summarise_chunks(layout: Layout, stage: str, r: Recipe) -> dict:
+    files, total = [], 0
+    kinds: Counter = Counter()
+    for c in range(n_chunks(r)):
+        path = layout.chunk(stage, c)
+        rows = 0
+        for rec in iter_chunk(path):
+            rows += 1
+            kinds[rec.get("kind", rec.get("drop") or "kept")] += 1
+        total += rows
+        files.append({"file": path.name, "rows": rows, "sha256": sha256_file(path)})
+    return {"stage": stage, "records": total, "by_kind": dict(sorted(kinds.items())), "chunks": files}
+
+
+# ------------------------------------------------------------------------------------------ stage 3
+
+
+def run_respond(r: Recipe, layout: Layout, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
+                llm_factory: Callable[[str], Any] | None = None) -> dict:
+    from raif_data.respond import Responder
+
+    fps = fingerprints(r)
+    if not uses_respond(r):
+        raise RaifError("stage 'respond' needs an endpoint: set llm.base_url and llm.model (or --base-url/--model)")
+    inst = read_json(layout.stage("instruct") / "manifest.json")
+    if inst is None or inst.get("fingerprint") != fps["instruct"]:
+        raise RaifError(f"{layout.stage('instruct')}: stage 'instruct' has not finished for this recipe; "
+                        "run `raif-data instruct` (or `raif-data evolve`) first")
+    folder, done = _begin_stage(layout, "respond", fps["respond"], overwrite)
+    if done:
+        return read_json(folder / "manifest.json")
+    responder = Responder(r, layout.root, llm_factory)
+    advance = progress("respond", inst["records"])
+    try:
+        for c in range(n_chunks(r)):
+            path = layout.chunk("respond", c)
+            src = list(iter_chunk(layout.chunk("instruct", c)))
+            if path.exists():
+                advance(len(src))
+                continue
+            verdicts = responder.run_chunk(src, advance)
+            with atomic_open(path) as fh:
+                fh.writelines(dumps_line(v) for v in verdicts)
+    finally:
+        responder.close()
+    manifest = _summarise_chunks(layout, "respond", r)
+    manifest.update({"fingerprint": fps["respond"], "llm": responder.summary()})
+    write_json(folder / "manifest.json", manifest)
+    return manifest
+
+
+# ------------------------------------------------------------------------------------------ shards
+
+
+def _versions() -> dict:
+    import pyarrow
+
+    return {
+        "raif": __version__,
+        "pyarrow": pyarrow.__version__,
+        "git_revision": _git_revision(),
+        "checkers": {c.id: c.version for c in registry.all_checkers()},
+    }
+
+
+def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_progress) -> dict:
+    """Write train/validation RL shards (and SFT shards when expert responses exist), then the manifest."""
+    fps = fingerprints(r)
+    inst = read_json(layout.stage("instruct") / "manifest.json")
+    if inst is None or inst.get("fingerprint") != fps["instruct"]:
+        raise RaifError(f"{layout.stage('instruct')}: stage 'instruct' has not finished for this recipe")
+    with_respond = uses_respond(r)
+    if with_respond:
+        resp = read_json(layout.stage("respond") / "manifest.json")
+        if resp is None or resp.get("fingerprint") != fps["respond"]:
+            raise RaifError(f"{layout.stage('respond')}: stage 'respond' has not finished for this recipe")
+    out = r.output
+    writers = {s: ShardWriter(layout.root / s, RL_SCHEMA, out.rows_per_shard, out.compression)
+               for s in ("train", "validation")}
+    sft = ShardWriter(layout.root / "sft" / "train", SFT_SCHEMA, out.rows_per_shard, out.compression)
+    provenance = {"generator": f"raif-data {__version__}", "recipe": fps["shards"][:16],
+                  "response_model": r.llm.model if with_respond else None}
+    counts: Counter = Counter()
+    advance = progress("shards", inst["records"])
+    try:
+        for c in range(n_chunks(r)):
+            verdicts = iter_chunk(layout.chunk("respond", c)) if with_respond else None
+            for rec in iter_chunk(layout.chunk("instruct", c)):
+                advance(1)
+                v = next(verdicts) if verdicts is not None else None
+                if v is not None and v["index"] != rec["index"]:
+                    raise RaifError(f"{layout.chunk('respond', c)}: out of step with stage 'instruct' "
+                                    f"(index {v['index']} vs {rec['index']}); rerun with --overwrite")
+                if v is not None and v.get("drop"):
+                    counts[f"dropped_{v['drop']}"] += 1
+                    continue
+                split = rec["split"]
+                writers[split].add(rl_row(rec, split, v, provenance))
+                counts[split] += 1
+                if v is not None and split == "train":
+                    for acc in v.get("accepted", []):
+                        sft.add({"data_source": "raif/instruct", "prompt": [{"role": "user", "content": rec["prompt"]}],
+                                 "response": acc["response"],
+                                 "extra_info": {"index": rec["index"], "uid": f"{rec['seed_id']}#{rec['index']}",
+                                                "seed_id": rec["seed_id"], "model": acc["model"],
+                                                "score": acc["score"], "reasoning": acc["reasoning"]}})
+                        counts["sft"] += 1
+    except BaseException:
+        for w in (*writers.values(), sft):
+            w.abort()
+        raise
+    files = {s: w.close() for s, w in writers.items()}
+    sft_files = sft.close()
+    if not sft_files:
+        shutil.rmtree(layout.root / "sft", ignore_errors=True)
+    seeds_m = read_json(layout.stage("seeds") / "manifest.json")
+    manifest = {
+        "format": "raif-data/1",
+        "fingerprint": fps["shards"],
+        "counts": {"train": counts["train"], "validation": counts["validation"], "sft": counts["sft"],
+                   **{k: v for k, v in sorted(counts.items()) if k.startswith("dropped_")},
+                   "duplicates_dropped": inst["duplicates_dropped"]},
+        "shards": {s: [dict(f, file=f"{s}/{f['file']}") for f in fl] for s, fl in files.items()},
+        "sft_shards": [dict(f, file=f"sft/train/{f['file']}") for f in sft_files],
+        "schema": {"rl": RL_SCHEMA.to_string(show_schema_metadata=False),
+                   "sft": SFT_SCHEMA.to_string(show_schema_metadata=False)},
+        "seeds": {"seed": r.seed, "source": seeds_m["source"], "kept": seeds_m["kept"], "read": seeds_m["read"],
+                  "dropped": seeds_m["dropped"], "bad_records": seeds_m["bad_records"],
+                  "math_source": inst.get("math_source")},
+        "config": {k: v for k, v in r.to_dict().items() if k != "output_dir"},
+        "versions": _versions(),
+        "stages": {s: read_json(layout.stage(s) / "manifest.json").get("fingerprint")
+                   for s in STAGES[:3] if (layout.stage(s) / "manifest.json").exists()},
+    }
+    write_json(layout.manifest, manifest)
+    return manifest
+
+
+def up_to_date(r: Recipe, layout: Layout) -> bool:
+    """The final manifest matches this recipe and every shard it lists is present and unchanged in size."""
+    m = read_json(layout.manifest)
+    if not m or m.get("fingerprint") != fingerprints(r)["shards"]:
+        return False
+    listed = [f for fl in m.get("shards", {}).values() for f in fl] + m.get("sft_shards", [])
+    return all((layout.root / f["file"]).is_file() for f in listed)
+
+
+def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
+           llm_factory: Callable[..., Any] | None = None) -> dict:
+    """Run every stage (skipping those already complete) and return the final manifest."""
+    if not r.output_dir:
+        raise RaifError("no output folder: pass --output-dir (or set output_dir in the recipe)")
+    layout = Layout(Path(r.output_dir))
+    if not overwrite and up_to_date(r, layout):
+        log.info("%s is up to date; nothing to do", layout.manifest)
+        return read_json(layout.manifest)
+    if overwrite and layout.manifest.exists():
+        m = read_json(layout.manifest)
+        if m and m.get("fingerprint") != fingerprints(r)["shards"]:
+            layout.manifest.unlink()
+    elif layout.manifest.exists():
+        m = read_json(layout.manifest)
+        if m and m.get("fingerprint") != fingerprints(r)["shards"]:
+            raise StaleOutputError(f"{layout.manifest}: this folder holds a run made with a different recipe; "
+                                   "pass --overwrite to replace it, or choose another --output-dir")
+    run_seeds(r, layout, overwrite=overwrite, progress=progress)
+    run_instruct(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)
+    if uses_respond(r):
+        run_respond(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)
+    return run_shards(r, layout, progress=progress)

@@ -1,0 +1,313 @@
+"""Typed data-pipeline recipe: YAML in ``pipelines/data_*.yaml`` validated into dataclasses.
+
+Unknown keys and wrong types fail at load time with the key's path; CLI flags override fields by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from raif_rewards.errors import RaifError
+
+SOURCES = ("ifeval", "ifbench", "raif")
+COMPOSITIONS = ("and", "chain", "selection", "nested")
+
+
+class RecipeError(RaifError, ValueError):
+    """A recipe key with a wrong type, an unknown key, or an out-of-range value (names the key path)."""
+
+    def __init__(self, path: str, message: str, file: str | None = None):
+        self.key, self.file, self.detail = path, file, message
+        where = f"{file}: " if file else ""
+        super().__init__(f"{where}recipe key {path!r}: {message}")
+
+
+@dataclass
+class DedupConfig:
+    exact: bool = True
+    near: bool = True
+    #: MinHash permutations and LSH bands (rows per band = num_perm / bands); 64/8 flags Jaccard >~0.75
+    num_perm: int = 64
+    bands: int = 8
+    shingle: int = 3
+    #: distinct seeds the fixed-size dedup filters are sized for (memory does not grow past it)
+    capacity: int = 1_000_000
+
+
+@dataclass
+class SeedsConfig:
+    #: JSONL / Parquet / CSV file, or ``hf:NAME`` for a Hugging Face dataset; empty = shipped demo seeds
+    path: str = ""
+    format: str = "auto"  # auto | jsonl | parquet | csv | hf
+    #: our field -> field name in the input (prompt is required, the others optional)
+    fields: dict[str, str] = field(
+        default_factory=lambda: {"id": "id", "prompt": "prompt", "lang": "lang", "task_type": "task_type"}
+    )
+    hf_split: str = "train"
+    languages: list[str] = field(default_factory=lambda: ["en", "zh"])
+    detect_language: str = "missing"  # never | missing | always
+    min_chars: int = 8
+    max_chars: int = 4000
+    max_seeds: int = 0  # 0: read the whole input
+    balance: bool = True  # round-robin over task types
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+
+
+@dataclass
+class RewriteConfig:
+    enabled: bool = False
+    ratio: float = 1.0
+    temperature: float = 0.7
+    max_tokens: int = 1024
+
+
+@dataclass
+class SoftConfig:
+    enabled: bool = False
+    ratio: float = 0.2
+    max_questions: int = 3
+    temperature: float = 0.7
+    max_tokens: int = 512
+
+
+@dataclass
+class InstructConfig:
+    sources: list[str] = field(default_factory=lambda: ["ifeval"])
+    min_constraints: int = 1
+    max_constraints: int = 4
+    compositions: dict[str, float] = field(
+        default_factory=lambda: {"and": 0.55, "chain": 0.15, "selection": 0.15, "nested": 0.15}
+    )
+    include_ids: list[str] = field(default_factory=list)
+    exclude_ids: list[str] = field(default_factory=list)
+    rewrite: RewriteConfig = field(default_factory=RewriteConfig)
+    soft: SoftConfig = field(default_factory=SoftConfig)
+
+
+@dataclass
+class MathConfig:
+    #: DeepScaleR-style JSONL (``problem``, ``answer``); empty = none, ``demo`` = shipped demo file
+    path: str = ""
+    ratio: float = 0.0
+    problem_field: str = "problem"
+    answer_field: str = "answer"
+    suffix: str = "Let's think step by step and output the final answer within \\boxed{}."
+
+
+@dataclass
+class ExpertConfig:
+    base_url: str = ""
+    model: str = ""
+    samples: int = 1
+
+
+@dataclass
+class RespondConfig:
+    enabled: bool = True  # runs only when llm.base_url is set
+    samples: int = 4  # base-model responses with reasoning
+    direct_samples: int = 2  # base-model direct answers (empty think block)
+    temperature: float = 0.8
+    max_tokens: int = 2048
+    #: how a direct answer is asked for: "prefill" an empty think block (vLLM continue_final_message),
+    #: or "template" (chat_template_kwargs enable_thinking=false)
+    direct_mode: str = "prefill"
+    min_pass_rate: float = 0.0  # drop prompts with pass rate below (unless an expert response passed)
+    max_pass_rate: float = 1.0  # drop prompts with pass rate above (too easy); 1.0 keeps all
+    drop_impossible: bool = True  # pass rate 0 and no accepted expert response
+    expert: ExpertConfig = field(default_factory=ExpertConfig)
+
+
+@dataclass
+class LLMConfig:
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 64
+    timeout: float = 120.0
+    max_retries: int = 5
+    cache: str = ""  # default: <output_dir>/llm_cache.sqlite
+
+
+@dataclass
+class OutputConfig:
+    validation_fraction: float = 0.05
+    rows_per_shard: int = 50_000
+    compression: str = "zstd"
+    #: stage records per chunk file: the unit of resume after a crash
+    chunk_size: int = 4096
+
+
+@dataclass
+class Recipe:
+    output_dir: str = ""
+    num_prompts: int = 512
+    seed: int = 0
+    skip_bad: bool = False
+    seeds: SeedsConfig = field(default_factory=SeedsConfig)
+    instruct: InstructConfig = field(default_factory=InstructConfig)
+    math: MathConfig = field(default_factory=MathConfig)
+    respond: RespondConfig = field(default_factory=RespondConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self, *, exclude: tuple[str, ...] = ("output_dir",)) -> str:
+        """sha256 of everything that decides the output (not where it is written)."""
+        data = {k: v for k, v in self.to_dict().items() if k not in exclude}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise RecipeError(path, f"expected a mapping, got {type(value).__name__}")
+        return _build(tp, value, path)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if value is None else _coerce(value, args[0], path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise RecipeError(path, f"expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecipeError(path, f"expected a mapping, got {type(value).__name__}")
+        _, vt = typing.get_args(tp)
+        return {str(k): _coerce(v, vt, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise RecipeError(path, f"expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecipeError(path, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecipeError(path, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if value is None:
+            return ""
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise RecipeError(path, f"expected a string, got {value!r}")
+        return str(value)
+    raise RecipeError(path, f"unsupported type {_type_name(tp)}")
+
+
+def _build(cls: type, data: dict, prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise RecipeError(key, f"unknown key (known keys here: {', '.join(sorted(names))})")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(value, hints[name], f"{prefix}.{name}" if prefix else name)
+    return cls(**kwargs)
+
+
+def _check_ranges(r: Recipe) -> None:
+    def need(ok: bool, key: str, msg: str) -> None:
+        if not ok:
+            raise RecipeError(key, msg)
+
+    need(r.num_prompts >= 1, "num_prompts", "must be at least 1")
+    need(r.seeds.format in ("auto", "jsonl", "parquet", "csv", "hf"), "seeds.format",
+         "expected one of auto, jsonl, parquet, csv, hf")
+    need("prompt" in r.seeds.fields, "seeds.fields.prompt", "the prompt field mapping is required")
+    need(r.seeds.detect_language in ("never", "missing", "always"), "seeds.detect_language",
+         "expected never, missing or always")
+    need(0 <= r.seeds.min_chars <= r.seeds.max_chars, "seeds.min_chars", "must be between 0 and max_chars")
+    d = r.seeds.dedup
+    need(d.num_perm >= 2 and d.bands >= 1 and d.num_perm % d.bands == 0, "seeds.dedup.bands",
+         "must divide seeds.dedup.num_perm")
+    need(d.shingle >= 1, "seeds.dedup.shingle", "must be at least 1")
+    need(d.capacity >= 1000, "seeds.dedup.capacity", "must be at least 1000")
+    ins = r.instruct
+    for i, s in enumerate(ins.sources):
+        need(s in SOURCES, f"instruct.sources[{i}]", f"{s!r} is not one of {list(SOURCES)}")
+    need(bool(ins.sources), "instruct.sources", "needs at least one constraint source")
+    need(1 <= ins.min_constraints <= ins.max_constraints, "instruct.min_constraints",
+         "must be at least 1 and at most instruct.max_constraints")
+    for name, w in ins.compositions.items():
+        need(name in COMPOSITIONS, f"instruct.compositions.{name}", f"not one of {list(COMPOSITIONS)}")
+        need(w >= 0, f"instruct.compositions.{name}", "weights must be >= 0")
+    need(sum(ins.compositions.values()) > 0, "instruct.compositions", "needs a positive weight")
+    for key, v in (("instruct.rewrite.ratio", ins.rewrite.ratio), ("instruct.soft.ratio", ins.soft.ratio),
+                   ("math.ratio", r.math.ratio), ("output.validation_fraction", r.output.validation_fraction),
+                   ("respond.min_pass_rate", r.respond.min_pass_rate),
+                   ("respond.max_pass_rate", r.respond.max_pass_rate)):
+        need(0.0 <= v <= 1.0, key, "must be between 0 and 1")
+    need(r.math.ratio < 1.0 or bool(r.math.path), "math.ratio", "needs math.path")
+    need(r.math.ratio == 0.0 or bool(r.math.path), "math.path", "is required when math.ratio > 0")
+    need(r.respond.direct_mode in ("prefill", "template"), "respond.direct_mode", "expected prefill or template")
+    need(r.respond.samples >= 0 and r.respond.direct_samples >= 0, "respond.samples", "must be >= 0")
+    need(r.output.rows_per_shard >= 1, "output.rows_per_shard", "must be at least 1")
+    need(r.output.chunk_size >= 1, "output.chunk_size", "must be at least 1")
+    need(r.output.compression in ("zstd", "snappy", "gzip", "none"), "output.compression",
+         "expected zstd, snappy, gzip or none")
+    need(r.llm.concurrency >= 1, "llm.concurrency", "must be at least 1")
+    need(r.llm.timeout > 0, "llm.timeout", "must be positive")
+
+
+def from_dict(data: dict | None, file: str | None = None) -> Recipe:
+    """A validated recipe from a mapping (a parsed YAML document)."""
+    try:
+        recipe = _build(Recipe, data or {}, "")
+        _check_ranges(recipe)
+    except RecipeError as exc:
+        if file and exc.file is None:
+            raise RecipeError(exc.key, exc.detail, file) from None
+        raise
+    return recipe
+
+
+def load(path: str | Path | None = None) -> Recipe:
+    """The recipe in ``path`` (YAML), or the defaults when ``path`` is None."""
+    if path is None:
+        return from_dict({})
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RecipeError("(file)", f"cannot read: {exc.strerror}", str(p)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RecipeError("(file)", f"not valid YAML: {exc}", str(p)) from None
+    if data is not None and not isinstance(data, dict):
+        raise RecipeError("(root)", "expected a mapping of recipe keys", str(p))
+    return from_dict(data, str(p))
+
+
+def override(recipe: Recipe, dotted: dict[str, Any]) -> Recipe:
+    """A copy of ``recipe`` with ``{"seeds.path": ..., "num_prompts": ...}`` applied (None = unset)."""
+    data = recipe.to_dict()
+    for key, value in dotted.items():
+        if value is None:
+            continue
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = value
+    return from_dict(data)

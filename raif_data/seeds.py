@@ -1,0 +1,337 @@
+"""Stage 1, seed selection: read JSONL / Parquet / CSV / Hugging Face prompts, normalise, filter by
+language, length and quality, drop exact and near duplicates, and order them balanced by task type.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+import re
+import unicodedata
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from raif_data.dedup import Deduplicator
+from raif_data.files import atomic_open, dumps_line, sha256_file
+from raif_data.recipe import Recipe, SeedsConfig
+from raif_rewards.errors import InputFileError
+
+log = logging.getLogger(__name__)
+
+DEMO_SEEDS = "seeds_demo.jsonl"
+DEMO_MATH = "math_demo.jsonl"
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_GOOD_CHAR = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Seed:
+    id: str
+    prompt: str
+    lang: str
+    task_type: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "prompt": self.prompt, "lang": self.lang, "task_type": self.task_type}
+
+
+class BadRecords:
+    """Counts records skipped under ``--skip-bad`` and keeps the first few reasons for the report."""
+
+    def __init__(self, skip: bool):
+        self.skip, self.count, self.examples = skip, 0, []
+
+    def handle(self, error: InputFileError) -> None:
+        if not self.skip:
+            raise error
+        self.count += 1
+        if len(self.examples) < 5:
+            self.examples.append(str(error))
+        log.warning("skipped bad record: %s", error)
+
+
+def asset_path(name: str) -> Path:
+    """A data file shipped inside the package (works from a wheel as well as a checkout)."""
+    return Path(str(resources.files("raif_data").joinpath("assets", name)))
+
+
+def resolve_path(path: str, demo_name: str) -> tuple[Path | str, str]:
+    """(path to read, how the manifest names it): '' or 'demo' means the shipped demo file."""
+    if path in ("", "demo"):
+        return asset_path(demo_name), f"demo:{demo_name}"
+    if path.startswith("hf:"):
+        return path, path
+    return Path(path), str(path)
+
+
+def _format_of(path: Path | str, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    if isinstance(path, str) and path.startswith("hf:"):
+        return "hf"
+    suffix = "".join(Path(path).suffixes[-2:]).lower()
+    for ext, name in ((".jsonl", "jsonl"), (".json", "jsonl"), (".parquet", "parquet"), (".csv", "csv"),
+                      (".tsv", "csv")):
+        if suffix.endswith(ext):
+            return name
+    raise InputFileError(str(path), "cannot tell the format from the extension; set seeds.format "
+                         "(jsonl, parquet, csv or hf)")
+
+
+def read_records(path: Path | str, fmt: str, bad: BadRecords, hf_split: str = "train") -> Iterator[tuple[int, dict]]:
+    """(line or row number, raw record) from any supported source, streaming."""
+    fmt = _format_of(path, fmt)
+    if fmt == "hf":
+        yield from _read_hf(str(path)[3:] if str(path).startswith("hf:") else str(path), hf_split)
+        return
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(str(p), "no such file")
+    if fmt == "jsonl":
+        yield from _read_jsonl(p, bad)
+    elif fmt == "csv":
+        with open(p, encoding="utf-8", newline="") as fh:
+            delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            for row in reader:
+                yield reader.line_num, dict(row)
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(p)
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise InputFileError(str(p), f"not a readable Parquet file: {exc}") from None
+        row = 0
+        for batch in pf.iter_batches(batch_size=4096):
+            for rec in batch.to_pylist():
+                row += 1
+                yield row, rec
+    else:
+        raise InputFileError(str(p), f"unknown seeds.format {fmt!r}")
+
+
+def _read_jsonl(p: Path, bad: BadRecords) -> Iterator[tuple[int, dict]]:
+    import json
+
+    with open(p, encoding="utf-8", errors="strict") as fh:
+        lineno = 0
+        while True:
+            try:
+                line = fh.readline()
+            except UnicodeDecodeError as exc:
+                raise InputFileError(str(p), f"not UTF-8 text ({exc.reason})", lineno + 1) from None
+            if not line:
+                return
+            lineno += 1
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                bad.handle(InputFileError(str(p), f"malformed JSON ({exc.msg} at column {exc.colno})", lineno))
+                continue
+            if not isinstance(obj, dict):
+                bad.handle(InputFileError(str(p), f"expected a JSON object, got {type(obj).__name__}", lineno))
+                continue
+            yield lineno, obj
+
+
+def _read_hf(name: str, split: str) -> Iterator[tuple[int, dict]]:
+    try:
+        import datasets
+    except ImportError:
+        raise InputFileError(f"hf:{name}", "reading a Hugging Face dataset needs `pip install datasets` "
+                             "(and network access)") from None
+    try:
+        ds = datasets.load_dataset(name, split=split, streaming=True)
+    except Exception as exc:  # network, missing dataset, bad split: all user-facing
+        raise InputFileError(f"hf:{name}", f"cannot load dataset (split {split!r}): {exc}") from None
+    for i, rec in enumerate(ds, start=1):
+        yield i, dict(rec)
+
+
+def detect_lang(text: str) -> str | None:
+    """'en', 'zh', ... (langdetect with a fixed seed; Chinese variants folded into 'zh')."""
+    from raif_rewards.langid import detect
+
+    code = detect(text)
+    if code is None:
+        return None
+    return "zh" if code.startswith("zh") else code.split("-")[0]
+
+
+def to_seed(raw: dict, where: tuple[str, int], cfg: SeedsConfig) -> Seed:
+    """A normalised seed, or InputFileError naming the file, line and field."""
+    path, line = where
+    fields = cfg.fields
+    pf = fields["prompt"]
+    if pf not in raw:
+        raise InputFileError(path, "missing field (expected the prompt text; see seeds.fields.prompt)", line, pf)
+    prompt = raw[pf]
+    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
+        prompt = prompt[-1].get("content")  # chat messages: the last user turn
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputFileError(path, "expected a non-empty string", line, pf)
+    prompt = unicodedata.normalize("NFC", prompt).replace("\r\n", "\n").strip()
+    sid = raw.get(fields.get("id", "id"))
+    sid = str(sid) if sid not in (None, "") else f"{Path(path).name}:{line}"
+    lang = raw.get(fields.get("lang", "lang"))
+    if lang is not None and not isinstance(lang, str):
+        raise InputFileError(path, f"expected a language code string, got {lang!r}", line, fields.get("lang"))
+    task = raw.get(fields.get("task_type", "task_type"))
+    task = str(task).strip() if task not in (None, "") else "general"
+    lang = (lang or "").strip().lower()
+    lang = "zh" if lang.startswith("zh") else lang
+    return Seed(sid, prompt, lang, task)
+
+
+def quality_problem(prompt: str, lang: str, cfg: SeedsConfig) -> str | None:
+    """Why a prompt is unusable as a seed (length, mostly symbols, one repeated character), or None."""
+    n = len(prompt)
+    if n < cfg.min_chars or n > cfg.max_chars:
+        return "length"
+    dense = prompt.replace(" ", "").replace("\n", "")
+    good = len(_GOOD_CHAR.findall(dense))
+    if good < 0.5 * len(dense):
+        return "quality"
+    if len(dense) > 20 and Counter(dense).most_common(1)[0][1] > 0.3 * len(dense):
+        return "quality"
+    if lang != "zh" and len(prompt.split()) < 3:
+        return "quality"
+    return None
+
+
+@dataclass
+class SeedStats:
+    read: int = 0
+    kept: int = 0
+    dropped: Counter | None = None
+    task_types: Counter | None = None
+    languages: Counter | None = None
+
+    def __post_init__(self) -> None:
+        self.dropped, self.task_types, self.languages = Counter(), Counter(), Counter()
+
+
+def select(
+    recipe: Recipe,
+    out_file: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Run stage 1 into ``out_file`` (balanced order, JSONL); return the stage summary for the manifest."""
+    cfg = recipe.seeds
+    src, shown = resolve_path(cfg.path, DEMO_SEEDS)
+    bad = BadRecords(recipe.skip_bad)
+    dedup = Deduplicator(exact=cfg.dedup.exact, near=cfg.dedup.near, num_perm=cfg.dedup.num_perm,
+                         bands=cfg.dedup.bands, shingle=cfg.dedup.shingle, capacity=cfg.dedup.capacity)
+    stats = SeedStats()
+    allowed = set(cfg.languages)
+    offsets: dict[str, array] = {}
+    kept_file = out_file.with_name(f".{out_file.name}.kept")
+    path_text = str(src)
+    with open(kept_file, "wb") as kept:
+        for line, raw in read_records(src, cfg.format, bad, cfg.hf_split):
+            stats.read += 1
+            if progress is not None:
+                progress(1)
+            try:
+                seed = to_seed(raw, (path_text, line), cfg)
+            except InputFileError as exc:
+                bad.handle(exc)
+                continue
+            lang = seed.lang
+            if cfg.detect_language == "always" or (cfg.detect_language == "missing" and not lang):
+                lang = detect_lang(seed.prompt) or ""
+            if not lang:
+                lang = "zh" if _CJK.search(seed.prompt) else "en"
+            if allowed and lang not in allowed:
+                stats.dropped["language"] += 1
+                continue
+            why = quality_problem(seed.prompt, lang, cfg)
+            if why is None:
+                why = dedup.seen(seed.prompt)
+                why = f"duplicate_{why}" if why else None
+            if why is not None:
+                stats.dropped[why] += 1
+                continue
+            seed = Seed(seed.id, seed.prompt, lang, seed.task_type)
+            offsets.setdefault(seed.task_type, array("q")).append(kept.tell())
+            kept.write(dumps_line(seed.to_dict()).encode())
+            stats.kept += 1
+            stats.task_types[seed.task_type] += 1
+            stats.languages[lang] += 1
+            if cfg.max_seeds and stats.kept >= cfg.max_seeds:
+                break
+    try:
+        if stats.kept == 0:
+            raise InputFileError(path_text, f"no usable seed prompts (read {stats.read}, dropped "
+                                 f"{dict(stats.dropped)}, bad {bad.count})")
+        order = _balanced_order(offsets, random.Random(f"seeds:{recipe.seed}"), cfg.balance)
+        with open(kept_file, "rb") as kept, atomic_open(out_file, "wb") as out:
+            for off in order:
+                kept.seek(off)
+                out.write(kept.readline())
+    finally:
+        kept_file.unlink(missing_ok=True)
+    source: dict[str, Any] = {"path": shown}
+    if isinstance(src, Path):
+        source["sha256"] = sha256_file(src)
+    return {
+        "source": source,
+        "read": stats.read,
+        "kept": stats.kept,
+        "dropped": dict(sorted(stats.dropped.items())),
+        "bad_records": bad.count,
+        "bad_examples": bad.examples,
+        "task_types": dict(sorted(stats.task_types.items())),
+        "languages": dict(sorted(stats.languages.items())),
+    }
+
+
+def _balanced_order(offsets: dict[str, array], rng: random.Random, balance: bool) -> Iterator[int]:
+    """Seeds shuffled within each task type, then taken round-robin over the types (sorted by name)."""
+    if not balance:
+        merged = sorted(off for arr in offsets.values() for off in arr)
+        rng.shuffle(merged)
+        yield from merged
+        return
+    queues = []
+    for task in sorted(offsets):
+        arr = offsets[task]
+        rng.shuffle(arr)
+        queues.append(arr)
+    pos = 0
+    while queues:
+        live = []
+        for arr in queues:
+            if pos < len(arr):
+                yield arr[pos]
+                live.append(arr)
+        queues = [a for a in live if pos + 1 < len(a)]
+        pos += 1
+
+
+def iter_seeds(path: Path) -> Iterator[Seed]:
+    """The seeds written by :func:`select`, in order."""
+    import json
+
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            yield Seed(d["id"], d["prompt"], d["lang"], d["task_type"])
+
+
+def count_lines(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            n += block.count(b"\n")
+    return n
