@@ -1,0 +1,307 @@
+"""One dispatcher from (data_source, ground truth) to the right reward: rule, math or judge; single
+samples or batches (rule/math in a process pool, judge questions of a whole batch in one async fan-out).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from raif_rewards import registry
+from raif_rewards.compose import (
+    GroundTruth,
+    GroundTruthError,
+    JudgeTruth,
+    MathTruth,
+    RuleTruth,
+    parse_ground_truth,
+    score_tree,
+)
+from raif_rewards.reward import (
+    DEFAULT_CONFIG,
+    RewardConfig,
+    RewardConfigError,
+    RewardResult,
+    combine_judge,
+    parse_response,
+    score_math,
+    score_rule,
+)
+
+if TYPE_CHECKING:
+    from raif_rewards.judge import Judge
+
+log = logging.getLogger(__name__)
+
+#: data_source names whose plain-string ground truth is a math answer (veRL's DeepScaleR/GSM8K/MATH files)
+MATH_SOURCE_HINTS = ("math", "gsm8k", "deepscaler", "aime", "amc", "olympiad", "numina", "dapo")
+
+
+def is_math_source(data_source: str | None) -> bool:
+    return bool(data_source) and any(h in str(data_source).lower() for h in MATH_SOURCE_HINTS)
+
+
+def route(ground_truth: Any, data_source: str | None = None) -> GroundTruth:
+    """The parsed ground truth; a math source may give the bare reference answer instead of JSON.
+
+    Raises :class:`GroundTruthError` (naming the field) for anything else that is not the schema.
+    """
+    if is_math_source(data_source):
+        if isinstance(ground_truth, (int, float)) and not isinstance(ground_truth, bool):
+            return MathTruth(str(ground_truth))
+        if isinstance(ground_truth, str):
+            try:
+                return parse_ground_truth(ground_truth)
+            except GroundTruthError:
+                if ground_truth.strip():
+                    return MathTruth(ground_truth.strip())
+                raise
+    return parse_ground_truth(ground_truth)
+
+
+@dataclass(frozen=True)
+class Sample:
+    solution_str: str
+    ground_truth: Any
+    data_source: str | None = None
+    extra_info: Mapping[str, Any] | None = None
+
+
+def _options(extra_info: Mapping[str, Any] | None, config: RewardConfig) -> tuple[bool, RewardConfig]:
+    if not extra_info:
+        return False, config
+    direct = bool(extra_info.get("direct_answer", False))
+    fmt = extra_info.get("response_format")
+    if fmt and fmt != config.response_format:
+        config = config.replace(response_format=str(fmt))
+    return direct, config
+
+
+def score_sample(
+    solution_str: str,
+    ground_truth: Any,
+    *,
+    data_source: str | None = None,
+    extra_info: Mapping[str, Any] | None = None,
+    config: RewardConfig = DEFAULT_CONFIG,
+    judge: Judge | None = None,
+) -> RewardResult:
+    """The reward of one rollout, routed by the ground truth's style.
+
+    ``extra_info["direct_answer"]`` marks a direct-answer sample (no reasoning required);
+    ``extra_info["response_format"]`` overrides the config's format for this sample. A bad ground
+    truth raises :class:`GroundTruthError`; a failure inside scoring is logged and returned as a
+    zero reward with ``reward_error`` set, never raised.
+    """
+    gt = route(ground_truth, data_source)
+    direct, cfg = _options(extra_info, config)
+    if isinstance(gt, JudgeTruth):
+        return score_judge_batch([(solution_str, gt, direct, cfg)], judge)[0]
+    return _score_local(solution_str, gt, direct, cfg)
+
+
+def _score_local(solution_str: str, gt: GroundTruth, direct: bool, cfg: RewardConfig) -> RewardResult:
+    try:
+        if isinstance(gt, MathTruth):
+            return score_math(solution_str, gt, cfg, direct=direct)
+        return score_rule(solution_str, gt, cfg, direct=direct)  # type: ignore[arg-type]
+    except Exception as exc:  # a reward must never take the trainer down
+        log.exception("reward computation failed; the sample gets 0 with reward_error set")
+        return _failed(gt, direct, exc)
+
+
+def _failed(gt: GroundTruth, direct: bool, exc: BaseException) -> RewardResult:
+    return RewardResult(score=0.0, format_ok=False, format_score=0.0, answer_score=None, style=gt.style,
+                        direct=direct, problem="reward error", reward_error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def score_judge_batch(
+    items: Sequence[tuple[str, JudgeTruth, bool, RewardConfig]], judge: Judge | None
+) -> list[RewardResult]:
+    """Judge-style rewards for many rollouts with every question of the batch asked in one fan-out."""
+    if judge is None:
+        raise RewardConfigError("judge", "a judge ground truth needs a judge endpoint (judge_base_url, judge_model)")
+    parsed = [parse_response(s, cfg, direct=direct) for s, _gt, direct, cfg in items]
+    asks: list[tuple[str, str]] = []
+    spans: list[tuple[int, int]] = []
+    for p, (_s, gt, direct, cfg) in zip(parsed, items, strict=True):
+        from raif_rewards.reward import gate
+
+        start = len(asks)
+        if not gate(p, cfg, direct=direct):
+            asks.extend((p.answer, q) for q in gt.questions)
+        spans.append((start, len(asks)))
+    verdicts = judge.ask_many_sync(asks) if asks else []
+    out = []
+    for p, (a, b), (_s, gt, direct, cfg) in zip(parsed, spans, items, strict=True):
+        try:
+            ts = score_tree(gt, p.answer, loose=cfg.loose) if gt.tree is not None and p.answer else None
+            answers = [v.yes for v in verdicts[a:b]] if b > a else [None] * len(gt.questions)
+            result = combine_judge(p, cfg, direct=direct, verdicts=answers, tree_score=ts)
+            if result.unscored:
+                errors = sorted({v.error for v in verdicts[a:b] if v.yes is None})
+                log.warning("judge left %d of %d questions unscored: %s", result.unscored, len(answers), errors[:2])
+            out.append(result)
+        except Exception as exc:
+            log.exception("judge reward failed; the sample gets 0 with reward_error set")
+            out.append(_failed(gt, direct, exc))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- batching
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_KEY: tuple[int, str] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int, start_method: str) -> ProcessPoolExecutor:
+    global _POOL, _POOL_KEY
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_KEY != (workers, start_method):
+            if _POOL is not None:
+                _POOL.shutdown(cancel_futures=True)
+            ctx = multiprocessing.get_context(start_method)
+            if start_method == "forkserver":
+                # workers fork from a server that has the checkers imported: cheap to start, and the
+                # caller's threads and __main__ are never copied or re-run
+                ctx.set_forkserver_preload(["raif_rewards.dispatch"])
+            _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_warm)
+            _POOL_KEY = (workers, start_method)
+        return _POOL
+
+
+def shutdown_pool() -> None:
+    global _POOL, _POOL_KEY
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(cancel_futures=True)
+        _POOL, _POOL_KEY = None, None
+
+
+def _warm() -> None:
+    registry.all_checkers()
+
+
+def _score_chunk(chunk: list[tuple[str, Any, str | None, Mapping | None]], config: RewardConfig) -> list[RewardResult]:
+    return [_score_local(s, route(gt, ds), *_options(ei, config)) for s, gt, ds, ei in chunk]
+
+
+def score_batch(
+    samples: Sequence[Sample],
+    *,
+    config: RewardConfig = DEFAULT_CONFIG,
+    judge: Judge | None = None,
+    workers: int | None = None,
+    start_method: str = "forkserver",
+    min_pool_batch: int = 64,
+) -> list[RewardResult]:
+    """Rewards for many rollouts, in order. Rule and math samples are scored in a process pool of
+    ``workers`` (default: the CPUs available; 1 = in this process); judge samples share one batch
+    of judge requests. Ground truths are validated here first, so a bad one raises before any work."""
+    routed = [route(s.ground_truth, s.data_source) for s in samples]
+    results: list[RewardResult | None] = [None] * len(samples)
+    judge_idx = [i for i, gt in enumerate(routed) if isinstance(gt, JudgeTruth)]
+    local_idx = [i for i, gt in enumerate(routed) if not isinstance(gt, JudgeTruth)]
+    if judge_idx:
+        items = []
+        for i in judge_idx:
+            direct, cfg = _options(samples[i].extra_info, config)
+            items.append((samples[i].solution_str, routed[i], direct, cfg))
+        for i, r in zip(judge_idx, score_judge_batch(items, judge), strict=True):  # type: ignore[arg-type]
+            results[i] = r
+    n_workers = workers if workers is not None else _available_cpus()
+    if n_workers <= 1 or len(local_idx) < min_pool_batch:
+        for i in local_idx:
+            results[i] = _score_local(samples[i].solution_str, routed[i], *_options(samples[i].extra_info, config))
+    else:
+        payload = [(samples[i].solution_str, _portable(samples[i].ground_truth, routed[i]), samples[i].data_source,
+                    _plain_info(samples[i].extra_info)) for i in local_idx]
+        size = max(1, math.ceil(len(payload) / (n_workers * 4)))
+        chunks = [payload[k : k + size] for k in range(0, len(payload), size)]
+        pool = _pool(n_workers, start_method)
+        futures = [pool.submit(_score_chunk, chunk, config) for chunk in chunks]
+        flat = [r for f in futures for r in f.result()]
+        for i, r in zip(local_idx, flat, strict=True):
+            results[i] = r
+    return results  # type: ignore[return-value]
+
+
+def _portable(raw: Any, gt: GroundTruth) -> Any:
+    """What to send to a worker: the original JSON string (its parse is cached there), else canonical JSON."""
+    if isinstance(raw, str):
+        return raw
+    from raif_rewards.compose import to_json
+
+    return to_json(gt) if isinstance(gt, (RuleTruth, JudgeTruth)) else gt.to_dict()
+
+
+def _plain_info(extra_info: Mapping[str, Any] | None) -> dict | None:
+    if not extra_info:
+        return None
+    out = {}
+    for key in ("direct_answer", "response_format"):
+        if key in extra_info:
+            value = extra_info[key]
+            out[key] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------------------------------------ metrics
+
+GROUPS = registry.GROUPS
+_BASE_KEYS = (
+    "score", "format_ok", "answered", "answer_score", "accuracy", "constraints_satisfied", "constraints_total",
+    "style_rule", "style_math", "style_judge", "direct_answer", "math_correct", "math_no_boxed", "math_timeout",
+    "judge_yes", "judge_questions", "judge_unscored", "unscored", "checker_errors", "reward_error",
+)
+#: every key of :func:`metrics`, the same for every sample (veRL requires that)
+METRIC_KEYS = _BASE_KEYS + tuple(f"{g}_{kind}" for g in GROUPS for kind in ("satisfied", "total"))
+
+
+def metrics(result: RewardResult) -> dict[str, float]:
+    """Flat numeric metrics with a fixed key set: per-group ``<group>_satisfied`` / ``<group>_total``
+    counts (a batch's group rate is sum(satisfied) / sum(total); absent groups count 0, not NaN)."""
+    out = {
+        "score": float(result.score),
+        "format_ok": float(result.format_ok),
+        "answered": float(result.answered),
+        "answer_score": float(result.answer_score) if result.answer_score is not None else 0.0,
+        "accuracy": result.accuracy,
+        "constraints_satisfied": float(result.satisfied),
+        "constraints_total": float(result.total),
+        "style_rule": float(result.style == "rule"),
+        "style_math": float(result.style == "math"),
+        "style_judge": float(result.style == "judge"),
+        "direct_answer": float(result.direct),
+        "math_correct": float(result.math == "correct"),
+        "math_no_boxed": float(result.math == "no_boxed"),
+        "math_timeout": float(result.math == "timeout"),
+        "judge_yes": float(result.judge_yes),
+        "judge_questions": float(result.judge_questions),
+        "judge_unscored": float(result.unscored),
+        "unscored": float(result.answer_score is None or result.unscored > 0),
+        "checker_errors": float(result.checker_errors),
+        "reward_error": float(bool(result.reward_error)),
+    }
+    for g in GROUPS:
+        out[f"{g}_satisfied"] = 0.0
+        out[f"{g}_total"] = 0.0
+    for v in result.verdicts:
+        out[f"{v.group}_total"] += 1.0
+        out[f"{v.group}_satisfied"] += float(v.passed)
+    return out

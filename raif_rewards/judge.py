@@ -1,0 +1,136 @@
+"""LLM-judged soft constraints: one YES/NO question about the answer text, decided by the judge's
+probability of YES against NO from its top logprobs (temperature 0, one token, no sampling).
+
+Batched and cached by content hash; a judge outage is retried and then reported as unscored (``None``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from raif_rewards.errors import EndpointError
+from raif_rewards.llm import ChatResult, LLMClient, run_sync
+
+DEFAULT_SYSTEM = (
+    "You are a strict and impartial grader. You will see a response and one yes/no question about it. "
+    "Judge only the response as written. Reply with exactly one word: YES or NO."
+)
+DEFAULT_TEMPLATE = (
+    "[Response]\n{answer}\n[End of response]\n\n"
+    "Question: {question}\n"
+    "Answer YES or NO."
+)
+
+
+@dataclass(frozen=True)
+class JudgeVerdict:
+    """``yes`` is ``None`` when the question could not be scored (``error`` says why)."""
+
+    yes: bool | None
+    p_yes: float = 0.0
+    p_no: float = 0.0
+    error: str = ""
+    cached: bool = False
+
+
+def yes_no_probabilities(top: dict[str, float]) -> tuple[float, float]:
+    """P(YES) and P(NO) summed over the spellings a tokenizer may produce (``YES``, `` Yes``, ``yes.``)."""
+    p_yes = p_no = 0.0
+    for token, logprob in top.items():
+        word = token.strip().strip(".!:\"'").upper()
+        if word == "YES":
+            p_yes += math.exp(logprob)
+        elif word == "NO":
+            p_no += math.exp(logprob)
+    return p_yes, p_no
+
+
+def verdict_from_result(result: ChatResult) -> JudgeVerdict:
+    """YES when P(YES) > P(NO) at the first generated token (a tie is NO: the judge must be sure)."""
+    if result.logprobs:
+        p_yes, p_no = yes_no_probabilities(result.logprobs[0])
+        if p_yes or p_no:
+            return JudgeVerdict(p_yes > p_no, p_yes, p_no, cached=result.cached)
+        return JudgeVerdict(None, 0.0, 0.0, f"neither YES nor NO among the top logprobs ({sorted(result.logprobs[0])[:5]})",
+                            cached=result.cached)
+    # an endpoint without logprobs: its greedy token is the verdict
+    word = result.text.strip().strip(".!:\"'").upper()
+    if word in ("YES", "NO"):
+        return JudgeVerdict(word == "YES", float(word == "YES"), float(word == "NO"), cached=result.cached)
+    return JudgeVerdict(None, error=f"judge answered {result.text[:40]!r}, not YES/NO", cached=result.cached)
+
+
+class Judge:
+    """Asks YES/NO questions about answers through any OpenAI-compatible endpoint."""
+
+    def __init__(
+        self,
+        client: LLMClient,
+        *,
+        system: str = DEFAULT_SYSTEM,
+        template: str = DEFAULT_TEMPLATE,
+        top_logprobs: int = 20,
+    ):
+        if "{answer}" not in template or "{question}" not in template:
+            raise ValueError("judge template needs {answer} and {question} fields")
+        self.client, self.system, self.template, self.top_logprobs = client, system, template, top_logprobs
+        self._memo: dict[str, JudgeVerdict] = {}
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        cache_path: str | Path | None = None,
+        concurrency: int = 32,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        **kwargs,
+    ) -> Judge:
+        client = LLMClient(base_url, model, api_key=api_key, concurrency=concurrency, timeout=timeout,
+                           max_retries=max_retries, cache_path=cache_path)
+        return cls(client, **kwargs)
+
+    def _messages(self, answer: str, question: str) -> list[dict]:
+        user = self.template.format(answer=answer, question=question)
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+    def _params(self) -> dict:
+        return {"temperature": 0.0, "max_tokens": 1, "logprobs": True, "top_logprobs": self.top_logprobs}
+
+    def _key(self, answer: str, question: str) -> str:
+        body = [self.client.model, self.system, self.template, answer, question, self.top_logprobs]
+        return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode()).hexdigest()
+
+    async def ask_many(self, items: Sequence[tuple[str, str]]) -> list[JudgeVerdict]:
+        """Verdicts for ``(answer, question)`` pairs, in order; identical pairs are asked once, and
+        an endpoint failure after retries gives ``JudgeVerdict(yes=None, error=...)``."""
+        keys = [self._key(a, q) for a, q in items]
+        todo: dict[str, tuple[str, str]] = {}
+        for key, item in zip(keys, items, strict=True):
+            if key not in self._memo and key not in todo:
+                todo[key] = item
+        errors: dict[str, JudgeVerdict] = {}
+        if todo:
+            results = await self.client.chat_many([(self._messages(a, q), self._params()) for a, q in todo.values()])
+            for key, result in zip(todo, results, strict=True):
+                # failures are not memoised: the next batch asks again once the endpoint is back
+                if isinstance(result, EndpointError):
+                    errors[key] = JudgeVerdict(None, error=str(result))
+                    continue
+                verdict = verdict_from_result(result)
+                if verdict.yes is None:
+                    errors[key] = verdict
+                else:
+                    self._memo[key] = verdict
+        return [self._memo.get(k) or errors[k] for k in keys]
+
+    def ask_many_sync(self, items: Sequence[tuple[str, str]]) -> list[JudgeVerdict]:
+        return run_sync(self.ask_many(items))
