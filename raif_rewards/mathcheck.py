@@ -132,6 +132,7 @@ class _Expired(BaseException):
 
 
 def _verify_with_alarm(predicted: str, reference: str, timeout: float) -> Verdict:
+    _math_verify()  # import sympy & co. outside the bound: an interrupted import leaves broken modules
     fired = False
 
     def on_alarm(signum, frame):
