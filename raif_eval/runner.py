@@ -89,6 +89,7 @@ def _settings(cfg: RunConfig, saved: dict | None) -> dict:
 
 async def _generate_missing(cfg: RunConfig, run: RunDir, name: str, items: list[Item], client, judge: Judge | None,
                             progress: Progress | None) -> int:
+    run.repair_rollouts(name)
     saved = run.load_rollouts(name)
     todo = [it for it in items if it.id not in saved or saved[it.id].get("error")]
     done = len(items) - len(todo)

@@ -98,6 +98,25 @@ class RunDir:
             out[str(obj["id"])] = obj
         return out
 
+    def repair_rollouts(self, bench: str) -> bool:
+        """Cut off a last line left unfinished by a crash (so appends start clean); True if cut."""
+        path = self.rollouts_path(bench)
+        if not path.exists():
+            return False
+        data = path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return False
+        cut = data.rfind(b"\n") + 1
+        try:
+            json.loads(data[cut:])
+            return False  # complete record, only the newline is missing
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+        with path.open("r+b") as handle:
+            handle.truncate(cut)
+        log.warning("%s: removed a partial last line (interrupted write)", path)
+        return True
+
     def append_rollout(self, bench: str, rollout: dict) -> None:
         path = self.rollouts_path(bench)
         path.parent.mkdir(parents=True, exist_ok=True)
