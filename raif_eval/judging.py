@@ -6,8 +6,6 @@ re-asks nothing the judge has already answered.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 from raif_eval.answer import split_reasoning
@@ -15,7 +13,8 @@ from raif_eval.answer import split_reasoning
 
 class Judge:
     """``text(messages)`` -> the judge's answer (reasoning removed), greedy;
-    ``yes_no(messages)`` -> True / False / None (neither)."""
+    ``yes_no(messages)`` -> True / False / None (neither). Endpoint failures raise
+    :class:`~raif_rewards.errors.EndpointError`: a judge outage must not read as NO."""
 
     def __init__(self, client: Any, *, max_tokens: int = 4096):
         self.client = client
@@ -27,34 +26,24 @@ class Judge:
         return answer
 
     async def yes_no(self, messages: list[dict]) -> bool | None:
-        result = await self.client.chat(messages, temperature=0.0, max_tokens=8, logprobs=True, top_logprobs=20)
-        return verdict_from(result.text, result.logprobs)
+        # same request and decision rule as raif_rewards.judge: one token, P(YES) vs P(NO)
+        result = await self.client.chat(messages, temperature=0.0, max_tokens=1, logprobs=True, top_logprobs=20)
+        return decide(result)
 
 
-_WORD = re.compile(r"[A-Za-z]+")
+def decide(result: Any) -> bool | None:
+    """YES/NO of a judge reply: ``raif_rewards.judge``'s rule (probability mass of YES against NO in
+    the first token's top log-probabilities, or the reply word itself); a reply it cannot read is
+    read as InFoBench's scorer reads text (starts with yes/no, else exactly one of YES/NO in it)."""
+    from raif_rewards.judge import verdict_from_result
+
+    verdict = verdict_from_result(result)
+    if verdict.yes is not None:
+        return verdict.yes
+    return text_verdict(result.text)
 
 
-def _label(token: str) -> str | None:
-    word = token.strip().strip("'\"*.:`").lower()
-    if word in ("yes", "是"):
-        return "yes"
-    if word in ("no", "否"):
-        return "no"
-    return None
-
-
-def verdict_from(text: str | None, logprobs: list[dict[str, float]] | None) -> bool | None:
-    """YES/NO from the first generated token's top log-probabilities (probability mass of YES-like
-    versus NO-like tokens); without usable log-probabilities, from the text as InFoBench's scorer
-    reads it (starts with yes/no, else YES xor NO in it)."""
-    if logprobs:
-        mass = {"yes": 0.0, "no": 0.0}
-        for token, lp in logprobs[0].items():
-            label = _label(token)
-            if label:
-                mass[label] += math.exp(lp)
-        if mass["yes"] or mass["no"]:
-            return mass["yes"] > mass["no"]
+def text_verdict(text: str | None) -> bool | None:
     answer = (text or "").strip()
     low = answer.lower()
     if low.startswith("yes") or answer.startswith("是"):

@@ -136,3 +136,71 @@ def judge_responder(request: dict) -> str | dict:
     if "Extracted:" in last:  # ComplexBench extractor
         return "The whole response.\nExtracted: all"
     return "unexpected judge prompt"
+
+
+# ------------------------------------------------------------------ the tests of this module
+import pytest  # noqa: E402
+
+from raif_eval.benchmarks import BENCHMARKS  # noqa: E402
+from raif_rewards.errors import InputFileError  # noqa: E402
+
+
+def test_every_adapter_reads_its_released_format(tmp_path):
+    paths = write_benchmarks(tmp_path)
+    counts = {name: len(cls().load(paths[name])) for name, cls in BENCHMARKS.items()}
+    # followbench: level 0 seeds are not answered
+    assert counts == {"ifeval": 2, "infobench": 2, "cfbench": 2, "fbbench": 2, "followbench": 3, "complexbench": 1, "cello": 2}
+    fb = BENCHMARKS["fbbench"]().load(paths["fbbench"])
+    assert [m["role"] for m in fb[0].messages] == ["user", "assistant", "user"]
+    en = BENCHMARKS["complexbench"](lang="en").load(paths["complexbench"])
+    assert en[0].messages[0]["content"] == "CB1 write (en)"
+
+
+BAD_CASES = [
+    # (benchmark, file name, content, line, field, message part)
+    ("infobench", "InfoBench.json", '{"id": "a", "instruction": "x", "decomposed_questions": ["q"]}\n{"id": "b", "instruction": "y"}\n',
+     2, "decomposed_questions", "missing"),
+    ("infobench", "InfoBench.json", '{"id": "a", "instruction": "x", "decomposed_questions": ["q", 3]}\n', 1, "decomposed_questions", "element 1"),
+    ("infobench", "InfoBench.json", '{"id": "a", "instruction": "x", "decomposed_questions": ["q"]}\n{"id": "a", "instruction": "x", "decomposed_questions": ["q"]}\n',
+     2, None, "duplicate id"),
+    ("cfbench", "cfbench_data.json", '[\n  {"idx": 0, "prompt": "p", "criteria": [["c", "主需"]]},\n  {"idx": 1, "prompt": "p",\n   "criteria": [["c", "must"]]}\n]',
+     3, "criteria", "主需"),
+    ("cfbench", "cfbench_data.json", '[\n  {"idx": 0, "prompt": 5, "criteria": [["c", "主需"]]}\n]', 2, "prompt", "expected a string, got int"),
+    ("fbbench", "fb.json", '[{"user_query": "q", "origin_first_response": "r", "feedback": "f", "bench_type": "Error Correction",'
+     ' "task_type": "Coding", "checklist": [["c", 2]]}]', 1, "checklist", "weight"),
+    ("complexbench", "data_final.json", '[\n{"main_id": 1, "instruction": "i", "scoring_questions": [{"question": "q", "rule": null, "dep": [4]}]}\n]',
+     2, "scoring_questions[0].dep", "indices"),
+    ("ifeval", "input_data.jsonl", '{"key": 1, "prompt": "p", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{"x": 1}]}\n',
+     1, "kwargs", "no_comma"),
+    ("cfbench", "cfbench_data.json", '[\n  {"idx": 0, "prompt": "p" "criteria": []}\n]', 2, None, "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("bench", "name", "content", "line", "field", "part"), BAD_CASES)
+def test_bad_data_names_file_line_and_field(tmp_path, bench, name, content, line, field, part):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputFileError) as info:
+        BENCHMARKS[bench]().load(path)
+    err = info.value
+    assert err.path == str(path) and err.line == line and err.field == field
+    assert part in str(err) and str(path) in str(err)
+
+
+def test_bad_data_in_a_benchmark_folder(tmp_path):
+    fb = tmp_path / "followbench"
+    fb.mkdir()
+    (fb / "style_constraints.json").write_text(
+        '[{"example_id": 1, "category": "style", "source": "s", "level": 0, "instruction": "a", "target": ""},\n'
+        ' {"example_id": 1, "category": "style", "source": "s", "level": 2, "instruction": "b", "target": ""}]')
+    with pytest.raises(InputFileError, match=r"style_constraints.json:2: field 'level'"):
+        BENCHMARKS["followbench"]().load(fb)
+    cello = tmp_path / "cello"
+    cello.mkdir()
+    (cello / "closed_qa.json").write_text('[{"Instruction": "x", "Instruction_id": "1", "Count_limit": [], "Answer_format": [],'
+                                          ' "Task_prescribed_phrases": [], "Input_depdent_query": [{"limit": 1}]}]')
+    with pytest.raises(InputFileError, match=r"closed_qa.json:1: field 'Input_depdent_query'"):
+        BENCHMARKS["cello"]().load(cello)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputFileError, match="no \\*.json task files"):
+        BENCHMARKS["cello"]().load(tmp_path / "empty")

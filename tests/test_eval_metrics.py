@@ -11,8 +11,9 @@ from raif_eval.answer import split_reasoning
 from raif_eval.benchmarks import cello, cfbench, complexbench, fbbench, followbench, infobench
 from raif_eval.benchmarks import complexbench_rules as cbr
 from raif_eval.benchmarks import followbench_rules as fbr
-from raif_eval.judging import verdict_from
+from raif_eval.judging import decide
 from raif_eval.modes import agreement_order
+from raif_rewards.llm import ChatResult
 
 NAN = math.nan
 
@@ -45,8 +46,8 @@ def test_split_reasoning(text, server, answer, reasoning):
         ("是", None, True),
     ],
 )
-def test_verdict_from(text, logprobs, expected):
-    assert verdict_from(text, logprobs) is expected
+def test_judge_decision(text, logprobs, expected):
+    assert decide(ChatResult(text=text, logprobs=logprobs)) is expected
 
 
 def test_agreement_order_picks_the_medoid():

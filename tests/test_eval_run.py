@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from raif_eval.cli import app
-from tests.eval_fixtures import EXPECTED, judge_responder, model_responder, write_benchmarks
 from tests.openai_stub import OpenAIStub
+from tests.test_eval_data import EXPECTED, judge_responder, model_responder, write_benchmarks
 
 runner = CliRunner()
 
