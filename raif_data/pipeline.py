@@ -284,9 +284,9 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
     advance = progress("instruct", r.num_prompts)
     enrich = None
     if uses_llm_in_instruct(r):
-        from raif_data.llm_stages import InstructEnricher
+        from raif_data.enrich import InstructEnricher
 
-        enrich = InstructEnricher(r, llm_factory() if llm_factory else None)
+        enrich = InstructEnricher(r, layout.root, llm_factory)
     size = r.output.chunk_size
     try:
         for c in range(n_chunks(r)):

@@ -1,0 +1,184 @@
+"""Optional LLM steps of stage 2: rewrite an instruction for naturalness (kept only if every constraint's
+numbers, keywords and markers survive) and add soft constraints with yes/no judge questions.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from raif_data.llm import LLMClient, make_client, run_sync
+from raif_data.recipe import Recipe
+from raif_rewards import compose
+from raif_rewards.errors import EndpointError
+
+# Constraints without kwargs: words that show the rewrite still states them (any one of a group).
+_NO_KWARG_ANCHORS: dict[str, list[list[str]]] = {
+    "change_case:english_capital": [["capital", "uppercase", "upper case", "大写"]],
+    "change_case:english_lowercase": [["lowercase", "lower case", "小写"]],
+    "combination:two_responses": [["******"]],
+    "detectable_format:constrained_response": [["My answer is yes."]],
+    "detectable_format:json_format": [["JSON"]],
+    "detectable_format:xml_format": [["XML"]],
+    "detectable_format:title": [["<<"]],
+    "startend:quotation": [["quotation", "引号"]],
+    "punctuation:no_comma": [["comma", "逗号"]],
+}
+_RELATION_WORDS = {"at least": ["at least", "no fewer than", "minimum", "至少", "不少于"],
+                   "less than": ["less than", "fewer than", "under", "少于", "不到"]}
+_NUMBER = re.compile(r"\d+")
+
+REWRITE_PROMPT = (
+    "Rewrite the following instruction so that it reads like one natural request from a user. Keep every "
+    "requirement. Copy every number, quoted word, keyword, marker and symbol exactly as written. Output only "
+    "the rewritten instruction.\n\n---\n{text}\n---"
+)
+SOFT_PROMPT = (
+    "Here is a user request:\n---\n{text}\n---\nPropose {k} additional soft requirements about the content, "
+    "tone or style of a good answer that a reader could verify, each with one yes/no question that checks it. "
+    'Reply with JSON only: {{"constraints": ["..."], "questions": ["Does the answer ...?"]}}'
+)
+
+
+def _leaves(node: dict) -> Iterator[dict]:
+    op = node.get("op")
+    if op == "check":
+        yield node
+    for key in ("children", "steps", "branches"):
+        for child in node.get(key, ()):
+            yield from _leaves(child)
+
+
+def anchors(rec: dict) -> list[list[str]] | None:
+    """Groups of strings a faithful rewrite must keep (one of each group), or None if some constraint
+    cannot be verified this way (then the template text stays)."""
+    gt = json.loads(rec["ground_truth"])
+    tree = gt.get("tree")
+    if tree is None:
+        return None
+    text = rec["prompt"]
+    groups: list[list[str]] = []
+    for leaf in _leaves(tree):
+        kwargs = leaf.get("kwargs") or {}
+        found = []
+        for name, value in kwargs.items():
+            values = value if isinstance(value, list) else [value]
+            for v in values:
+                if isinstance(v, bool):
+                    continue
+                if name.endswith("relation") and v in _RELATION_WORDS:
+                    found.append(_RELATION_WORDS[v])
+                elif str(v) in text:
+                    found.append([str(v)])
+        found += _NO_KWARG_ANCHORS.get(leaf["id"], [])
+        if not found:
+            return None
+        groups += found
+    if tree.get("op") == "chain":
+        marker = tree.get("marker", "Step")
+        groups += [[f"{marker} {i}", f"{marker}{i}"] for i in range(1, len(tree["steps"]) + 1)]
+    if tree.get("op") == "selection":
+        groups += [[n] for n in _NUMBER.findall(tree.get("condition", ""))]
+    return groups
+
+
+def faithful(rewrite: str, groups: list[list[str]]) -> bool:
+    low = rewrite.lower()
+    return all(any(a.lower() in low for a in group) for group in groups)
+
+
+def parse_soft(text: str, max_questions: int) -> tuple[list[str], list[str]] | None:
+    """(constraints, questions) from the model's JSON reply, or None when it is unusable."""
+    body = text.strip()
+    if body.startswith("```"):
+        body = body.strip("`")
+        body = body[body.find("{"):]
+    start, end = body.find("{"), body.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        obj = json.loads(body[start : end + 1])
+    except json.JSONDecodeError:
+        return None
+    cons, qs = obj.get("constraints") if isinstance(obj, dict) else None, obj.get("questions") if isinstance(obj, dict) else None
+    if not (isinstance(cons, list) and isinstance(qs, list)) or not qs or len(cons) != len(qs):
+        return None
+    if not all(isinstance(s, str) and s.strip() for s in cons + qs):
+        return None
+    return [c.strip() for c in cons[:max_questions]], [q.strip() for q in qs[:max_questions]]
+
+
+class InstructEnricher:
+    """Applies rewrite and soft constraints to a chunk of stage-2 records in place."""
+
+    def __init__(self, r: Recipe, output_dir: Path, llm_factory: Callable[[str], LLMClient] | None = None):
+        self.r = r
+        self.client = llm_factory("instruct") if llm_factory else make_client(r.llm, output_dir)
+        self.counts: Counter = Counter()
+
+    def _choose(self, rec: dict, what: str, ratio: float) -> bool:
+        return random.Random(f"{what}:{self.r.seed}:{rec['index']}").random() < ratio
+
+    async def _run(self, jobs: list[tuple[list[dict], dict]]) -> list[Any]:
+        try:
+            return await self.client.chat_many(jobs)
+        finally:
+            await self.client.aclose()
+
+    def apply(self, records: list[dict]) -> None:
+        ins = self.r.instruct
+        rw = [rec for rec in records if rec["kind"] == "rule" and ins.rewrite.enabled
+              and self._choose(rec, "rewrite", ins.rewrite.ratio)]
+        rw_groups = [anchors(rec) for rec in rw]
+        todo = [(rec, g) for rec, g in zip(rw, rw_groups, strict=True) if g is not None]
+        self.counts["rewrite_unverifiable"] += len(rw) - len(todo)
+        soft = [rec for rec in records if rec["kind"] == "rule" and ins.soft.enabled
+                and self._choose(rec, "soft", ins.soft.ratio)]
+        jobs = [([{"role": "user", "content": REWRITE_PROMPT.format(text=rec["prompt"])}],
+                 {"temperature": ins.rewrite.temperature, "max_tokens": ins.rewrite.max_tokens,
+                  "seed": rec["index"] % 2**31}) for rec, _ in todo]
+        results = run_sync(self._run(jobs)) if jobs else []
+        self._raise_failures(results)
+        for (rec, groups), res in zip(todo, results, strict=True):
+            text = res.text.strip()
+            if text and res.finish_reason != "length" and faithful(text, groups):
+                rec["template_prompt"], rec["prompt"], rec["rewritten"] = rec["prompt"], text, True
+                self.counts["rewrite_accepted"] += 1
+            else:
+                self.counts["rewrite_rejected"] += 1
+        k = ins.soft.max_questions
+        jobs = [([{"role": "user", "content": SOFT_PROMPT.format(text=rec["prompt"], k=k)}],
+                 {"temperature": ins.soft.temperature, "max_tokens": ins.soft.max_tokens,
+                  "seed": rec["index"] % 2**31}) for rec in soft]
+        results = run_sync(self._run(jobs)) if jobs else []
+        self._raise_failures(results)
+        for rec, res in zip(soft, results, strict=True):
+            parsed = parse_soft(res.text, k)
+            if parsed is None:
+                self.counts["soft_unparsable"] += 1
+                continue
+            cons, qs = parsed
+            rule = compose.parse_ground_truth(rec["ground_truth"])
+            rec["ground_truth"] = compose.to_json(compose.JudgeTruth(tuple(qs), rule.tree, rule.lang))
+            sep = "" if rule.lang == "zh" else " "
+            rec["prompt"] = rec["prompt"] + "\n" + sep.join(cons)
+            rec["kind"] = "judge"
+            self.counts["soft_added"] += 1
+
+    @staticmethod
+    def _raise_failures(results: list[Any]) -> None:
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise EndpointError(f"{len(errors)} of {len(results)} requests failed after retries (first: "
+                                f"{errors[0]}); rerun the same command to resume (finished calls are cached)")
+
+    def summary(self) -> dict:
+        return {"model": self.client.model, **dict(sorted(self.counts.items()))}
+
+    def close(self) -> None:
+        self.client.close()

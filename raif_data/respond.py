@@ -1,0 +1,161 @@
+"""Stage 3, responses and quality control: sample answers with and without reasoning (and from an expert),
+verify them with the reward's own checkers, record pass rate and direct-answer baseline, filter prompts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from raif_data.llm import LLMClient, as_training_text, make_client, run_sync, split_answer
+from raif_data.recipe import Recipe
+from raif_rewards import compose
+from raif_rewards.errors import EndpointError
+
+log = logging.getLogger(__name__)
+
+#: what a direct answer's prompt ends with: an empty, closed think block (RAIF's baseline)
+EMPTY_THINK = "<think>\n\n</think>\n\n"
+
+
+def verify(ground_truth: str, answer: str) -> tuple[float, bool] | None:
+    """(fraction of constraints satisfied, all satisfied) with the reward's checkers, or None when the
+    ground truth has nothing checkable without a judge."""
+    gt = compose.parse_ground_truth(ground_truth)
+    if isinstance(gt, compose.MathTruth):
+        from raif_rewards.mathcheck import check_answer
+
+        ok = check_answer(answer, gt.answer) == "correct"
+        return (1.0 if ok else 0.0), ok
+    if getattr(gt, "tree", None) is None:
+        return None
+    ts = compose.score_tree(gt, answer)
+    return ts.fraction, ts.applicable > 0 and ts.satisfied == ts.applicable
+
+
+class Responder:
+    """Runs stage 3 chunk by chunk; every call goes through the cached async client."""
+
+    def __init__(self, r: Recipe, output_dir: Path, llm_factory: Callable[[str], LLMClient] | None = None):
+        self.r = r
+        factory = llm_factory or self._default_factory(output_dir)
+        self.base = factory("base")
+        ex = r.respond.expert
+        self.expert = factory("expert") if ex.model and ex.samples > 0 else None
+        self.failed = 0
+        self.calls: Counter = Counter()
+
+    def _default_factory(self, output_dir: Path) -> Callable[[str], LLMClient]:
+        def factory(kind: str) -> LLMClient:
+            if kind == "expert":
+                ex = self.r.respond.expert
+                return make_client(self.r.llm, output_dir, base_url=ex.base_url or self.r.llm.base_url, model=ex.model)
+            return make_client(self.r.llm, output_dir)
+
+        return factory
+
+    def _params(self, index: int, n: int, kind: str) -> dict[str, Any]:
+        rc = self.r.respond
+        p: dict[str, Any] = {"temperature": rc.temperature, "max_tokens": rc.max_tokens, "n": n,
+                             "seed": (self.r.seed * 1_000_003 + index) % 2**31}
+        if kind == "direct":
+            p["extra_body"] = ({"continue_final_message": True, "add_generation_prompt": False}
+                               if rc.direct_mode == "prefill" else
+                               {"chat_template_kwargs": {"enable_thinking": False}})
+        return p
+
+    def _requests(self, rec: dict) -> list[tuple[str, LLMClient, list[dict], dict]]:
+        rc = self.r.respond
+        user = [{"role": "user", "content": rec["prompt"]}]
+        out = []
+        if rc.samples:
+            out.append(("reason", self.base, user, self._params(rec["index"], rc.samples, "reason")))
+        if rc.direct_samples:
+            msgs = user + [{"role": "assistant", "content": EMPTY_THINK}] if rc.direct_mode == "prefill" else user
+            out.append(("direct", self.base, msgs, self._params(rec["index"], rc.direct_samples, "direct")))
+        if self.expert is not None:
+            out.append(("expert", self.expert, user, self._params(rec["index"], rc.expert.samples, "reason")))
+        return out
+
+    async def _gather(self, jobs: list[tuple[LLMClient, list[dict], dict]], advance: Callable[[int], None] | None):
+        async def one(client: LLMClient, msgs: list[dict], params: dict):
+            try:
+                return await client.chat(msgs, **params)
+            except EndpointError as exc:
+                return exc
+
+        try:
+            return await asyncio.gather(*(one(c, m, p) for c, m, p in jobs))
+        finally:
+            for client in {id(c): c for c, _, _ in jobs}.values():
+                await client.aclose()
+
+    def run_chunk(self, records: list[dict], advance: Callable[[int], None] | None = None) -> list[dict]:
+        """One verdict per record, in order. Raises EndpointError (nothing written) if any call failed
+        after its retries: a rerun resumes with every finished call served from the cache."""
+        plan = [(rec, self._requests(rec)) for rec in records]
+        jobs = [(client, msgs, params) for _, reqs in plan for _, client, msgs, params in reqs]
+        results = run_sync(self._gather(jobs, advance))
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            self.failed += len(errors)
+            raise EndpointError(f"{len(errors)} of {len(results)} requests failed after retries "
+                                f"(first: {errors[0]}); rerun the same command to resume (finished calls are cached)")
+        self.calls["requests"] += len(results)
+        self.calls["cached"] += sum(1 for r in results if r.cached)
+        it = iter(results)
+        verdicts = []
+        for rec, reqs in plan:
+            got = {kind: next(it) for kind, *_ in reqs}
+            verdicts.append(self._verdict(rec, got))
+            if advance is not None:
+                advance(1)
+        return verdicts
+
+    def _verdict(self, rec: dict, got: dict) -> dict:
+        rc = self.r.respond
+        gt = rec["ground_truth"]
+
+        def scored(result) -> list[tuple[float, bool, str, str]]:
+            out = []
+            for choice in result.choices or (result,):
+                reasoning, answer = split_answer(choice)
+                v = verify(gt, answer) if answer else (0.0, False)
+                if v is None:
+                    continue
+                out.append((v[0], v[1], reasoning, answer))
+            return out
+
+        reason = scored(got["reason"]) if "reason" in got else []
+        direct = scored(got["direct"]) if "direct" in got else []
+        pass_rate = sum(full for _, full, *_ in reason) / len(reason) if reason else None
+        baseline = sum(frac for frac, *_ in direct) / len(direct) if direct else None
+        accepted = []
+        if "expert" in got:
+            for frac, full, reasoning, answer in scored(got["expert"]):
+                if full:
+                    accepted.append({"response": as_training_text(reasoning, answer) if reasoning else answer,
+                                     "model": self.expert.model, "score": frac, "reasoning": bool(reasoning)})
+        drop = None
+        if pass_rate is not None:
+            if pass_rate > rc.max_pass_rate:
+                drop = "too_easy"
+            elif not accepted and (pass_rate < rc.min_pass_rate or (rc.drop_impossible and pass_rate == 0.0)):
+                drop = "impossible" if pass_rate == 0.0 else "too_hard"
+        return {"index": rec["index"], "pass_rate": pass_rate, "baseline_score": baseline,
+                "mean_score": sum(f for f, *_ in reason) / len(reason) if reason else None,
+                "n_samples": len(reason), "n_direct": len(direct), "accepted": accepted, "drop": drop}
+
+    def summary(self) -> dict:
+        return {"model": self.base.model, "expert": self.expert.model if self.expert else None,
+                "requests_this_run": self.calls["requests"], "cache_hits_this_run": self.calls["cached"]}
+
+    def close(self) -> None:
+        for c in (self.base, self.expert):
+            if c is not None:
+                c.close()
+
