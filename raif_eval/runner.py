@@ -56,8 +56,10 @@ def _client(url: str, model: str, cfg: RunConfig, cache: Path):
                      timeout=cfg.timeout, max_retries=cfg.max_retries, cache_path=cache)
 
 
-def _judge(cfg: RunConfig, run: RunDir, names: Sequence[str]) -> Judge | None:
+def _judge(cfg: RunConfig, run: RunDir, names: Sequence[str], generating: bool = False) -> Judge | None:
     needing = [n for n in names if BENCHMARKS[n].needs_judge]
+    if generating and cfg.mode == "self-consistency" and cfg.sc_select == "judge":
+        needing.append("self-consistency with --sc-select judge")
     if not needing:
         return None
     if not (cfg.judge_url and cfg.judge_id):
@@ -167,7 +169,7 @@ async def run_async(cfg: RunConfig, progress: Progress | None = None) -> dict:
     saved = run.load_settings()
     _check_identity(saved, cfg, run.root)
     loaded = load_items(cfg, cfg.benchmarks)  # every data file is checked before any model call
-    judge = _judge(cfg, run, cfg.benchmarks)
+    judge = _judge(cfg, run, cfg.benchmarks, generating=True)
     run.save_settings(_settings(cfg, saved))
     client = _client(cfg.model_url, cfg.model_id, cfg, run.cache_dir / "model.sqlite")
     failed: dict[str, int] = {}
