@@ -183,6 +183,13 @@ def _validator():
     return jsonschema.Draft202012Validator(schema())
 
 
+def validate_against_schema(doc: Any) -> None:
+    """Validate a decoded ground truth with jsonschema itself (for data QA and tests; slow)."""
+    error = next(iter(_validator().iter_errors(doc)), None)
+    if error is not None:
+        raise GroundTruthError(".".join(map(str, error.absolute_path)) or "(root)", error.message)
+
+
 def parse_ground_truth(gt: str | Mapping[str, Any] | Sequence[Any] | GroundTruth) -> GroundTruth:
     """A ground truth from its JSON string, its decoded dict, or the list shorthand.
 
@@ -259,10 +266,8 @@ def _parse_obj(obj: Any) -> GroundTruth:
                 raise GroundTruthError(f"questions[{i}]", "expected a non-empty question string")
         tree = _parse_node(obj["tree"], "tree") if obj.get("tree") is not None else None
         result = JudgeTruth(tuple(questions), tree, lang)
-    # Backstop: the hand-written walk above gives precise messages; the schema stays the definition.
-    error = next(iter(_validator().iter_errors(result.to_dict())), None)
-    if error is not None:  # pragma: no cover - the walk and the schema are tested to agree
-        raise GroundTruthError(".".join(map(str, error.absolute_path)) or "(root)", error.message)
+    # The hand-written walk above enforces the schema's rules with precise messages and is ~50x
+    # faster than jsonschema's oneOf; tests check that the two agree (see validate_against_schema).
     return result
 
 

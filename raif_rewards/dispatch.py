@@ -273,34 +273,32 @@ _BASE_KEYS = (
 METRIC_KEYS = _BASE_KEYS + tuple(f"{g}_{kind}" for g in GROUPS for kind in ("satisfied", "total"))
 
 
+_ZEROS = dict.fromkeys(METRIC_KEYS, 0.0)
+
+
 def metrics(result: RewardResult) -> dict[str, float]:
     """Flat numeric metrics with a fixed key set: per-group ``<group>_satisfied`` / ``<group>_total``
     counts (a batch's group rate is sum(satisfied) / sum(total); absent groups count 0, not NaN)."""
-    out = {
-        "score": float(result.score),
-        "format_ok": float(result.format_ok),
-        "answered": float(result.answered),
-        "answer_score": float(result.answer_score) if result.answer_score is not None else 0.0,
-        "accuracy": result.accuracy,
-        "constraints_satisfied": float(result.satisfied),
-        "constraints_total": float(result.total),
-        "style_rule": float(result.style == "rule"),
-        "style_math": float(result.style == "math"),
-        "style_judge": float(result.style == "judge"),
-        "direct_answer": float(result.direct),
-        "math_correct": float(result.math == "correct"),
-        "math_no_boxed": float(result.math == "no_boxed"),
-        "math_timeout": float(result.math == "timeout"),
-        "judge_yes": float(result.judge_yes),
-        "judge_questions": float(result.judge_questions),
-        "judge_unscored": float(result.unscored),
-        "unscored": float(result.answer_score is None or result.unscored > 0),
-        "checker_errors": float(result.checker_errors),
-        "reward_error": float(bool(result.reward_error)),
-    }
-    for g in GROUPS:
-        out[f"{g}_satisfied"] = 0.0
-        out[f"{g}_total"] = 0.0
+    out = dict(_ZEROS)
+    out.update(
+        score=float(result.score),
+        format_ok=float(result.format_ok),
+        answered=float(result.answered),
+        answer_score=float(result.answer_score) if result.answer_score is not None else 0.0,
+        accuracy=result.accuracy,
+        constraints_satisfied=float(result.satisfied),
+        constraints_total=float(result.total),
+        direct_answer=float(result.direct),
+        judge_yes=float(result.judge_yes),
+        judge_questions=float(result.judge_questions),
+        judge_unscored=float(result.unscored),
+        unscored=float(result.answer_score is None or result.unscored > 0),
+        checker_errors=float(result.checker_errors),
+        reward_error=float(bool(result.reward_error)),
+    )
+    out[f"style_{result.style}"] = 1.0
+    if result.math and f"math_{result.math}" in _ZEROS:  # "wrong" has no flag of its own
+        out[f"math_{result.math}"] = 1.0
     for v in result.verdicts:
         out[f"{v.group}_total"] += 1.0
         out[f"{v.group}_satisfied"] += float(v.passed)

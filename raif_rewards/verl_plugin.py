@@ -54,6 +54,8 @@ def _settings(frozen: str) -> tuple[RewardConfig, Any, dict]:
 
 
 def _resolve(kwargs: Mapping[str, Any]) -> tuple[RewardConfig, Any, dict]:
+    if not kwargs:
+        return _settings("{}")
     return _settings(json.dumps(dict(kwargs), sort_keys=True, default=str))
 
 

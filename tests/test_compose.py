@@ -112,7 +112,7 @@ _trees = st.recursive(
 @given(_trees)
 def test_valid_trees_validate_against_schema_and_round_trip(tree):
     doc = {"style": "rule", "lang": "en", "tree": tree}
-    jsonschema.validate(doc, C.schema())
+    C.validate_against_schema(doc)
     gt = parse_ground_truth(json.dumps(doc))
     again = parse_ground_truth(to_json(gt))
     assert again == gt
@@ -132,6 +132,8 @@ def test_valid_trees_validate_against_schema_and_round_trip(tree):
 def test_schema_rejects_what_the_parser_rejects(doc):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, C.schema())
+    with pytest.raises(GroundTruthError):
+        C.validate_against_schema(doc)
     with pytest.raises(GroundTruthError):
         parse_ground_truth(doc)
 
