@@ -49,10 +49,11 @@ KIND_TEXT = {
 }
 
 
-def judge_prompt(category: str, evolved: Sequence[str], answer: str) -> str:
-    """The authors' discriminative prompt for ``evolved`` = [seed, level 1, ..., level L] instructions."""
+def judge_prompt(constraint_type: str, evolved: Sequence[str], answer: str) -> str:
+    """The authors' discriminative prompt for ``evolved`` = [seed, level 1, ..., level L] instructions;
+    ``constraint_type`` is the data file's (content, situation, style, format, mixed)."""
     level = len(evolved) - 1
-    kind = KIND_TEXT.get(category, "constraint")
+    kind = KIND_TEXT.get(constraint_type, "constraint")
     if level == 1:
         text = (
             f"Given an initial instruction, we add one {kind} and obtain the final instruction with 1 additional constraint.\n\n"
@@ -158,7 +159,8 @@ class FollowBench(Benchmark):
                     raise InputFileError(str(file), f"duplicate example_id/level (first at line {seen[ident]})", line, "level")
                 seen[ident] = line
                 record = {
-                    "example_id": ex_id, "category": category, "source": source, "level": level, "target": target,
+                    # the judge prompt's wording follows the file (the authors pick it by constraint type)
+                    "kind": file.stem.split("_")[0], "example_id": ex_id, "category": category, "source": source, "level": level, "target": target,
                     "evolved": list(seeds[ex_id]) if category != "example" else [], "group": f"{file.stem}:{ex_id}",
                 }
                 items.append(Item(id=ident, messages=[{"role": "user", "content": instruction}], record=record, group=category))
@@ -179,7 +181,7 @@ class FollowBench(Benchmark):
             verdict = (hard, float(hard))
         else:
             how = "judge"
-            reply = await judge.text([{"role": "user", "content": judge_prompt(rec["category"], rec["evolved"], answer)}])
+            reply = await judge.text([{"role": "user", "content": judge_prompt(rec["kind"], rec["evolved"], answer)}])
             verdict = parse_judgement(reply, level)
         hard, soft = verdict if verdict is not None else (0, 0.0)
         return {"id": item.id, "group": rec["group"], "category": rec["category"], "level": level, "by": how,
