@@ -42,12 +42,16 @@ JUDGE_PROMPT = (
     "response fully satisfies the scoring question, otherwise NO. Answer YES or NO."
 )
 EXTRACT_PROMPT = (
-    "You are given an instruction, a model's response to it, and a scoring question about the response. "
-    "Copy out, verbatim, the part(s) of the response that the scoring question is about, so that a program "
-    "can check them.\n\n[Instruction]\n{instruction}\n\n[Model response]\n{output}\n\n[Scoring question]\n"
-    "{question}\n\nEnd your reply with one line of the form\nExtracted: <parts>\nwhere <parts> is the exact "
-    "text of each relevant part, separated by ||; write `Extracted: all` if the whole response is the object "
-    "of the question, or `Extracted: None` if the response contains no such part."
+    "You are an information-extraction expert. You are given an instruction, a model's response to it, and a "
+    "scoring question written to check one requirement of the instruction. Extract from the response the object "
+    "the scoring question is about (for example: for \"Is the second essay at least 500 words?\" the second "
+    "essay; for \"Does the output end with X?\" the last sentence of the response).\n"
+    "Copy contiguous text of the response exactly: do not edit, add, drop or join anything. Extract the object "
+    "even if it does not satisfy the question; do not judge it. \"Beginning\" means the first sentence and "
+    "\"end\" the last sentence. If the question is about several objects (each title, each item...), give each "
+    "one, separated by ||.\n\n[Instruction]\n{instruction}\n\n[Model response]\n{output}\n\n[Scoring question]\n"
+    "{question}\n\nFirst explain briefly, then end your reply with one line of the form\nExtracted: <object>\n"
+    "writing `Extracted: all` if the object is the whole response, or `Extracted: None` if the response has no such part."
 )
 
 

@@ -164,10 +164,15 @@ def check_rule(rule: str, segments: list[str]) -> bool:
     raise UnknownRule(f"unknown rule {name!r}")
 
 
-def parse_extraction(answer: str, reply: str, marker: str = "Extracted:") -> list[str]:
-    """Segments from the extractor's reply: text after the last ``marker`` (or the whole reply);
-    ``all`` -> the whole answer, ``None`` -> nothing, else parts split on ``||``."""
-    tail = reply.rsplit(marker, 1)[1] if marker in reply else reply
+def parse_extraction(answer: str, reply: str, markers: tuple[str, ...] = ("Extracted:", "评分对象：", "评测对象：")) -> list[str]:
+    """Segments from the extractor's reply: the text after the last marker (ours, or the authors'
+    Chinese ones; else the whole reply); ``all`` -> the whole answer, ``None`` -> nothing, else the
+    parts split on ``||`` (the authors' ``preprocess``)."""
+    tail = reply
+    for marker in markers:
+        if marker in reply:
+            tail = reply.rsplit(marker, 1)[1]
+            break
     tail = tail.strip()
     if tail.startswith("all"):
         return [answer]
