@@ -173,3 +173,22 @@ def test_run_dir_refuses_other_settings(stubs, tmp_path):
     assert runner.invoke(app, run_args(model, judge, data, out, ["ifeval"])).exit_code == 0
     result = runner.invoke(app, run_args(model, judge, data, out, ["ifeval"], "--mode", "cot"))
     assert result.exit_code == 2 and "other settings" in result.output
+
+
+def test_yaml_recipe_drives_a_run_and_flags_override_it(stubs, tmp_path):
+    model, judge = stubs
+    data = write_benchmarks(tmp_path / "data")
+    recipe = tmp_path / "eval.yaml"
+    recipe.write_text(f"output_dir: {tmp_path / 'from-recipe'}\nbenchmarks: [ifeval]\nmode: cot\nmax_retries: 1\n"
+                      f"data:\n  ifeval: {data['ifeval']}\nmodel_url: {model.base_url}\nmodel_id: tiny-model\n")
+    out = tmp_path / "from-flag"
+    result = runner.invoke(app, ["run", "--config", str(recipe), "--output-dir", str(out), "--run-name", "recipe-run"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "from-recipe").exists()
+    settings = json.loads((out / "run.json").read_text())["config"]
+    assert (settings["mode"], settings["run_name"]) == ("cot", "recipe-run")
+    assert all(r["messages"][-1]["content"].endswith("write only the final response.") for r in model.requests)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("output_dir: x\nbenchmarks: [ifeval]\ntemprature: 0.2\n")
+    result = runner.invoke(app, ["run", "--config", str(bad)])
+    assert result.exit_code == 2 and "temprature: unknown key; did you mean temperature?" in " ".join(result.output.split())
