@@ -4,6 +4,7 @@ samples or batches (rule/math in a process pool, judge questions of a whole batc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import multiprocessing
@@ -19,6 +20,7 @@ from raif_rewards.compose import (
     GroundTruth,
     GroundTruthError,
     JudgeTruth,
+    LeafVerdict,
     MathTruth,
     RuleTruth,
     parse_ground_truth,
@@ -190,8 +192,25 @@ def _warm() -> None:
     registry.all_checkers()
 
 
-def _score_chunk(chunk: list[tuple[str, Any, str | None, Mapping | None]], config: RewardConfig) -> list[RewardResult]:
-    return [_score_local(s, route(gt, ds), *_options(ei, config)) for s, gt, ds, ei in chunk]
+def _score_chunk(chunk: list[tuple[str, Any, str | None, Mapping | None]], config: RewardConfig) -> list[tuple]:
+    return [_pack(_score_local(s, route(gt, ds), *_options(ei, config))) for s, gt, ds, ei in chunk]
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(RewardResult))
+_VERDICTS = _FIELDS.index("verdicts")
+
+
+def _pack(result: RewardResult) -> tuple:
+    """Plain tuples cross the process boundary ~5x faster than pickled dataclasses."""
+    values = [getattr(result, name) for name in _FIELDS]
+    values[_VERDICTS] = tuple((v.path, v.id, v.group, v.passed, v.error) for v in result.verdicts)
+    return tuple(values)
+
+
+def _unpack(packed: tuple) -> RewardResult:
+    values = list(packed)
+    values[_VERDICTS] = tuple(LeafVerdict(*v) for v in packed[_VERDICTS])
+    return RewardResult(*values)
 
 
 def score_batch(
@@ -228,7 +247,7 @@ def score_batch(
         chunks = [payload[k : k + size] for k in range(0, len(payload), size)]
         pool = _pool(n_workers, start_method)
         futures = [pool.submit(_score_chunk, chunk, config) for chunk in chunks]
-        flat = [r for f in futures for r in f.result()]
+        flat = [_unpack(r) for f in futures for r in f.result()]
         for i, r in zip(local_idx, flat, strict=True):
             results[i] = r
     return results  # type: ignore[return-value]
