@@ -240,3 +240,28 @@ def test_config_errors_name_the_key(data, path):
     with pytest.raises(RewardConfigError) as info:
         RewardConfig.from_mapping(data)
     assert str(info.value).startswith(path)
+
+
+# ------------------------------------------------------------------------------------------ properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_pieces = st.sampled_from(["<think>", "</think>", "<answer>", "</answer>", "<|im_end|>", "river", ", ", "\n",
+                           "Step 1", "the", " ", "\\boxed{1}"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_pieces, max_size=12).map("".join), st.booleans(), st.sampled_from(["think_answer", "r1", "plain"]))
+def test_reward_never_raises_and_stays_on_the_scale(completion, direct, fmt):
+    cfg = RewardConfig(response_format=fmt)
+    r = score_rule(completion, GT, cfg, direct=direct)
+    assert -3.0 <= r.score <= 3.0
+    assert r.score == pytest.approx(r.format_score + r.answer_score)
+    # the answer is checked only through the gate, and then against every applicable constraint
+    if r.answered:
+        assert len(r.verdicts) == r.total == 2 and r.problem == ""
+    else:
+        assert r.answer_score == -2.0 and r.verdicts == () and r.problem
+    m = score_math(completion, "1", cfg, direct=direct)
+    assert -3.0 <= m.score <= 3.0
