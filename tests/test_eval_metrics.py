@@ -250,6 +250,10 @@ def test_cello_sample_and_sentence_counts():
     # header + separator + limit rows: limit + 1 newlines inside the table
     assert cello.sample_count_score("|a|b|\n|-|-|\n|1|2|", crit("sample-table", 1)) == 1.0
     assert cello.sample_count_score("|a|b|\n|-|-|\n|1|2|", crit("sample-table", 2)) == 0.0
+    # authors' quirk: a sample-table criterion narrows the answer to the table for later criteria
+    both = [{"criterion": "sample-table", "limit": 5}, {"criterion": "sample-number", "limit": 5}]
+    assert cello.sample_count_score("5 items | 2", both) == 0.0
+    assert cello.sample_count_score("5 items", [both[1]]) == 1.0
     assert cello.sentence_count_score("一句。两句！三句？", crit("sentence-min", 6), "ch") == 0.5
     assert cello.sentence_count_score("One. Two. Three.", crit("sentence-exact", 3), "eg") == 1.0
     assert math.isnan(cello.sentence_count_score("One.", crit("sentence-max", 1), "eg"))  # authors' quirk
@@ -261,6 +265,7 @@ def test_cello_format_input_task_scores():
     assert cello.format_score('[1, "a"]', fmt) == pytest.approx((0 + 0.5) / 2)
     kw = crit("keywords", ["红", "绿", "蓝", "黄"])
     assert cello.task_score("红和绿", kw) == 0.5
+    assert cello.task_score("成就", crit("keywords", "成功")) == 0.5  # a string limit is read by character
     assert cello.input_score("红和绿", kw, "NULL") == 0.5
     assert cello.input_score("红绿蓝黄", kw, "红绿蓝黄") == 0.0  # copying the input: BLEU 1
     assert 0.0 < cello.input_score("红绿蓝黄是四种颜色", kw, "这是红绿蓝黄的原文内容") < 1.0

@@ -73,6 +73,7 @@ def _select(criteria: Sequence[dict], names: Sequence[str]):
 
 
 def keyword_share(answer: str, keywords: Sequence[str]) -> float:
+    # a keyword "list" given as one string in the data is iterated like the authors do: by character
     return sum(1 for k in keywords if k in answer) / len(keywords) if keywords else NAN
 
 
@@ -100,7 +101,7 @@ def resolve_score(answer: str, criteria: Sequence[dict]) -> float:
 
 def format_score(answer: str, criteria: Sequence[dict]) -> float:
     c = _select(criteria, ("keywords",))
-    keywords = keyword_share(answer, c["limit"]) if c is not None and isinstance(c.get("limit"), list) else NAN
+    keywords = keyword_share(answer, c["limit"]) if c is not None and isinstance(c.get("limit"), (list, str)) else NAN
     return nanmean([resolve_score(answer, criteria), keywords])
 
 
@@ -115,7 +116,7 @@ def char_bleu4(candidate: str, reference: str) -> float:
 
 def input_score(answer: str, criteria: Sequence[dict], input_text) -> float:
     c = _select(criteria, ("keywords",))
-    if c is None or not isinstance(c.get("limit"), list):
+    if c is None or not isinstance(c.get("limit"), (list, str)):
         return NAN
     score = keyword_share(answer, c["limit"])
     if isinstance(input_text, str) and input_text != "NULL":
@@ -125,7 +126,7 @@ def input_score(answer: str, criteria: Sequence[dict], input_text) -> float:
 
 def task_score(answer: str, criteria: Sequence[dict]) -> float:
     c = _select(criteria, ("keywords",))
-    if c is None or not isinstance(c.get("limit"), list):
+    if c is None or not isinstance(c.get("limit"), (list, str)):
         return NAN
     return keyword_share(answer, c["limit"])
 
@@ -171,8 +172,10 @@ def sample_count_score(answer: str, criteria: Sequence[dict]) -> float:
             score = sum(1 for text, k in limit if answer.count(text) >= k) / len(limit)
         elif mode == "sample-table":
             if "|" in answer:
-                table = answer[answer.index("|") : answer.rfind("|") + 1]
-                score = 1.0 if table.count("\n") == limit + 1 else 0.0
+                # the authors overwrite the answer with the table slice, so criteria after this one
+                # look at the table only
+                answer = answer[answer.index("|") : answer.rfind("|") + 1]
+                score = 1.0 if answer.count("\n") == limit + 1 else 0.0
             else:
                 score = 0.0
         else:
