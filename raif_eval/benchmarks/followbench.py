@@ -21,8 +21,9 @@ Verdicts per answered instruction (``hard`` in {0, 1}, ``soft`` in [0, 1]):
 Metrics: ``hsr_l{1..5}`` / ``ssr_l{1..5}``: mean hard / soft verdict of the answers at that level;
 ``hsr`` / ``ssr``: mean over the five levels (headline: ``hsr``); ``csl``: Consistent Satisfaction
 Levels, per example group (file category, example_id) the number of consecutive levels from 1 whose
-hard verdict is 1, averaged over groups with all five levels. The authors compute these per
-constraint category; we pool categories (per-category values are in ``hsr:<category>``).
+hard verdict is 1, averaged over groups with all five levels. The authors report these per
+constraint type (data file); ``hsr:<type>``, ``ssr:<type>``, ``csl:<type>`` are those, and the
+unsuffixed ones pool all types.
 """
 
 from __future__ import annotations
@@ -184,16 +185,17 @@ class FollowBench(Benchmark):
             reply = await judge.text([{"role": "user", "content": judge_prompt(rec["kind"], rec["evolved"], answer)}])
             verdict = parse_judgement(reply, level)
         hard, soft = verdict if verdict is not None else (0, 0.0)
-        return {"id": item.id, "group": rec["group"], "category": rec["category"], "level": level, "by": how,
+        return {"id": item.id, "group": rec["group"], "kind": rec["kind"], "category": rec["category"], "level": level, "by": how,
                 "hard": hard, "soft": soft, "parsed": verdict is not None}
 
     async def score(self, items: Sequence[Item], answers: Mapping[str, str], judge) -> BenchScore:
         scored = [it for it in items if it.id in answers]
         details = list(await asyncio.gather(*(self._verdict(it, answers[it.id], judge) for it in scored)))
         metrics = level_metrics([(d["group"], d["level"], d["hard"], d["soft"]) for d in details])
-        for category in sorted({d["category"] for d in details}):
-            sub = level_metrics([(d["group"], d["level"], d["hard"], d["soft"]) for d in details if d["category"] == category])
-            metrics[f"hsr:{category}"] = sub["hsr"]
+        for kind in sorted({d["kind"] for d in details}):
+            sub = level_metrics([(d["group"], d["level"], d["hard"], d["soft"]) for d in details if d["kind"] == kind])
+            for name in ("hsr", "ssr", "csl"):
+                metrics[f"{name}:{kind}"] = sub[name]
         unparsed = sum(not d["parsed"] for d in details)
         notes = [f"{unparsed} judge repl(y/ies) did not follow the list format and scored 0"] if unparsed else []
         return BenchScore(metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes)
