@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from raif_rewards import registry
@@ -32,6 +33,7 @@ from raif_rewards.reward import (
     RewardConfigError,
     RewardResult,
     combine_judge,
+    gate,
     parse_response,
     score_math,
     score_rule,
@@ -82,8 +84,13 @@ def _options(extra_info: Mapping[str, Any] | None, config: RewardConfig) -> tupl
     direct = bool(extra_info.get("direct_answer", False))
     fmt = extra_info.get("response_format")
     if fmt and fmt != config.response_format:
-        config = config.replace(response_format=str(fmt))
+        config = _with_format(config, str(fmt))
     return direct, config
+
+
+@lru_cache(maxsize=64)
+def _with_format(config: RewardConfig, response_format: str) -> RewardConfig:
+    return config.replace(response_format=response_format)
 
 
 def score_sample(
@@ -134,8 +141,6 @@ def score_judge_batch(
     asks: list[tuple[str, str]] = []
     spans: list[tuple[int, int]] = []
     for p, (_s, gt, direct, cfg) in zip(parsed, items, strict=True):
-        from raif_rewards.reward import gate
-
         start = len(asks)
         if not gate(p, cfg, direct=direct):
             asks.extend((p.answer, q) for q in gt.questions)
