@@ -75,3 +75,21 @@ def run(input_data: str | Path, input_response_data: str | Path, output_dir: str
         accs[mode] = accumulate(rows)
     missing = [str(ex.key) for ex, resp in found if resp is None]
     return EvalReport(strict=accs["strict"], loose=accs["loose"], unpaired=missing)
+
+
+def constraints_markdown() -> str:
+    """The table of IFBench's constraints in ``docs/ifbench.md``, generated from the registry (a test
+    fails when the document drifts from it)."""
+    from raif_rewards import registry
+
+    lines = [
+        "| id | group | kwargs | languages | sampled | semantics |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in registry.all_checkers("ifbench"):
+        props = c.schema.get("properties", {})
+        kwargs = ", ".join(f"`{k}`" + (" (prompt)" if k in c.prompt_kwargs else "") for k in props) or "-"
+        sampled = "no" if c.sampler is None else "yes"
+        desc = c.description.replace("|", "\\|")
+        lines.append(f"| `{c.id}` | {c.group} | {kwargs} | {', '.join(c.languages)} | {sampled} | {desc} |")
+    return "\n".join(lines) + "\n"

@@ -403,3 +403,13 @@ _FIELDS = st.lists(st.sampled_from(['"', "a", "1", " ", "&", "\n", "_", "é", "-
 @given(_FIELDS)
 def test_quoted_special_equals_regex(field):
     assert ifbench_custom._quoted_special(field) == bool(re.match(r'".*[^\d\w\s].*"', field))
+
+
+def test_docs_table_is_generated_from_the_registry():
+    from pathlib import Path
+
+    from raif_rewards.ifbench import constraints_markdown
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "ifbench.md").read_text(encoding="utf-8")
+    begin, end = "<!-- BEGIN GENERATED: ifbench constraints -->\n", "<!-- END GENERATED: ifbench constraints -->"
+    assert doc[doc.index(begin) + len(begin) : doc.index(end)] == constraints_markdown()

@@ -205,8 +205,7 @@ def _ordinal(n) -> str:
     source=_SRC,
 )
 def words_japanese(t: Text, N: int) -> bool:
-    """Every N-th whitespace token (stripped of ASCII punctuation; empty and all-digit tokens
-    exempt) contains a kana or CJK character."""
+    """Every N-th whitespace token (stripped of ASCII punctuation; empty and all-digit tokens exempt) contains a kana or CJK character."""
     for i, word in enumerate(t.raw.split(), 1):
         if i % N == 0:
             word = word.strip(STRIP)
@@ -240,8 +239,7 @@ _PRONOUNS = frozenset(
     source=_SRC,
 )
 def pronouns(t: Text, N: int) -> bool:
-    """At least N pronoun tokens (``nltk.word_tokenize`` of the lower-cased text, ``/`` read as a
-    space so "she/her" counts twice)."""
+    """At least N pronoun tokens (``nltk.word_tokenize`` of the lower-cased text, ``/`` read as a space so "she/her" counts twice)."""
     return sum(1 for w in _pronoun_tokens(t.raw) if w in _PRONOUNS) >= N
 
 
@@ -286,8 +284,7 @@ _KEYWORD = {"type": "string"}
 def keywords_multiple(
     t: Text, keyword1: str, keyword2: str, keyword3: str, keyword4: str, keyword5: str
 ) -> bool:
-    """Keywords 1-5 occur exactly 1, 2, 3, 5 and 7 times (case-insensitive substring counts of the
-    stripped keywords, as in IFBench)."""
+    """Keywords 1-5 occur exactly 1, 2, 3, 5 and 7 times (case-insensitive substring counts of the stripped keywords, as in IFBench)."""
     text = t.lower
     pairs = zip((keyword1, keyword2, keyword3, keyword4, keyword5), (1, 2, 3, 5, 7), strict=True)
     return all(text.count(k.strip().lower()) == n for k, n in pairs)

@@ -43,9 +43,7 @@ _OPTION = re.compile(r"^[A-Ea-e][\.|\)]\s*\w+")
 
 
 def _split_questions(value: str) -> list[str]:
-    """``re.split(r'\\n*(?:Question \\d+[\\.|\\):;]?\\s*)', value)`` in linear time: the leading
-    newline run of each match is found by walking back from "Question" (the regex's ``\\n*``
-    retries every start inside a long newline run: quadratic)."""
+    """``re.split(r'\\n*(?:Question \\d+[\\.|\\):;]?\\s*)', value)`` in linear time: the leading newline run of each match is found by walking back from "Question" (the regex's ``\\n*`` retries every start inside a long newline run: quadratic)."""
     pieces, last = [], 0
     for m in _QUESTION.finditer(value):
         start = m.start()
@@ -71,8 +69,7 @@ def _split_questions(value: str) -> list[str]:
     source=_SRC,
 )
 def mcq_count_length(t: Text) -> bool:
-    """The response starts with "Question", has 4 questions of 5 options (lines "A." / "b)" ...)
-    each, and the question texts get strictly longer."""
+    """The response starts with "Question", has 4 questions of 5 options (lines "A." / "b)" ...) each, and the question texts get strictly longer."""
     value = t.raw
     if value[value.find("Question") :] != value:
         return False
@@ -113,8 +110,7 @@ def _ascii_fold(text: str) -> str:
     source=_SRC,
 )
 def reverse_newline(t: Text) -> bool:
-    """From the first line containing "Zimbabwe", at least 52 non-empty lines (edge punctuation
-    stripped) in reverse alphabetical order of their ASCII-folded text."""
+    """From the first line containing "Zimbabwe", at least 52 non-empty lines (edge punctuation stripped) in reverse alphabetical order of their ASCII-folded text."""
     lines = [s for s in (line.strip(STRIP) for line in t.raw.split("\n")) if s]
     start = next((i for i, line in enumerate(lines) if "Zimbabwe" in line), None)
     if start is None or len(lines) - start < 52:
@@ -135,8 +131,7 @@ def reverse_newline(t: Text) -> bool:
     source=_SRC,
 )
 def word_reverse(t: Text) -> bool:
-    """Lower-cased, punctuation deleted and its words reversed, the response mentions "bald eagle"
-    and Punkt reads it as a single sentence."""
+    """Lower-cased, punctuation deleted and its words reversed, the response mentions "bald eagle" and Punkt reads it as a single sentence."""
     words = t.raw.lower().strip().translate(DELETE_PUNCT).split()
     forward = " ".join(reversed(words))
     return "bald eagle" in forward and forward in _punkt_sentences(forward)
@@ -202,8 +197,7 @@ _CAPITALS = (
     source=_SRC,
 )
 def european_capitals_sort(t: Text) -> bool:
-    """The comma-separated items (ASCII-folded, blank items dropped) are exactly IFBench's 27
-    capitals in its latitude order."""
+    """The comma-separated items (ASCII-folded, blank items dropped) are exactly IFBench's 27 capitals in its latitude order."""
     items = [c.strip() for c in _ascii_fold(t.raw).split(",") if c.strip()]
     return items == _CAPITALS
 
@@ -245,8 +239,7 @@ _SPECIAL = re.compile(r"[^\d\w\s]")
 
 
 def _quoted_special(field: str) -> bool:
-    """``re.match(r'".*[^\\d\\w\\s].*"', field)`` in linear time: a leading quote, then (before
-    any newline) a special character followed later by another quote."""
+    """``re.match(r'".*[^\\d\\w\\s].*"', field)`` in linear time: a leading quote, then (before any newline) a special character followed later by another quote."""
     if not field.startswith('"'):
         return False
     line_end = field.find("\n")
@@ -270,9 +263,7 @@ def _quoted_special(field: str) -> bool:
     source=_SRC,
 )
 def csv_special_character(t: Text) -> bool:
-    """The first line is the ProductID,... header; with every ``"`` tripled (IFBench's step) the
-    csv reader sees 15 rows, and a data row of 5 fields holds a quoted field with a special
-    character before any row of the wrong width."""
+    """The first line is the ProductID,... header; with every ``"`` tripled (IFBench's step) the csv reader sees 15 rows, and a data row of 5 fields holds a quoted field with a special character before any row of the wrong width."""
     if not _PRODUCT_HEADER.match(t.raw.split("\n")[0].strip()):
         return False
     rows = _csv_rows(t.raw.replace('"', '"""'))
@@ -305,8 +296,7 @@ _STUDENT_HEADER = re.compile(
     source=_SRC,
 )
 def csv_quotes(t: Text) -> bool:
-    """The first line is the tab-separated StudentID,... header; with every ``"`` tripled the
-    tab-delimited reader sees 4 rows of 5 fields, each field starting and ending with a quote.
+    """The first line is the tab-separated StudentID,... header; with every ``"`` tripled the tab-delimited reader sees 4 rows of 5 fields, each field starting and ending with a quote.
 
     An empty field fails here; IFBench's scorer crashes on it (``IndexError``).
     """
@@ -356,6 +346,5 @@ def _napoleonic(date: str) -> bool:
     source=_SRC,
 )
 def date_format_list(t: Text) -> bool:
-    """Every comma-separated item is a YYYY-MM-DD date in 1769-1821 with a plausible month and
-    day (IFBench's checks: month 00 and day 00 pass)."""
+    """Every comma-separated item is a YYYY-MM-DD date in 1769-1821 with a plausible month and day (IFBench's checks: month 00 and day 00 pass)."""
     return all(_napoleonic(d.strip()) for d in t.raw.strip().split(","))

@@ -72,8 +72,7 @@ def parentheses(t: Text) -> bool:
     source=_SRC,
 )
 def quotes(t: Text) -> bool:
-    """IFBench's quote stack: a quote mark equal to the innermost open one closes it; any other
-    ``"`` or ``'`` opens a level. True once three levels below the deepest point have closed."""
+    """IFBench's quote stack: a quote mark equal to the innermost open one closes it; any other ``"`` or ``'`` opens a level. True once three levels below the deepest point have closed."""
     stack: list[str] = []
     deepest = depth = 0
     for ch in t.raw:
@@ -119,8 +118,7 @@ def _parse_options(options: str) -> tuple[bool, tuple[str, ...]]:
     source=_SRC,
 )
 def options(t: Text, options: str) -> bool:
-    """The response is one of the options: exactly, for lettered options ("a), b), c)"); else
-    case-insensitively with edge punctuation and spaces ignored."""
+    """The response is one of the options: exactly, for lettered options ("a), b), c)"); else case-insensitively with edge punctuation and spaces ignored."""
     strict, choices = _parse_options(options)
     if strict:
         return t.raw in choices
@@ -157,8 +155,7 @@ def newline(t: Text) -> bool:
     source=_SRC,
 )
 def emoji_end(t: Text) -> bool:
-    """Every sentence (punctuation deleted, stripped) ends with an emoji in its last or
-    second-to-last character, or the next sentence starts with one (Punkt splits after "!")."""
+    """Every sentence (punctuation deleted, stripped) ends with an emoji in its last or second-to-last character, or the next sentence starts with one (Punkt splits after "!")."""
     parts = [s.translate(DELETE_PUNCT).strip() for s in sentences(t)]
     for i, part in enumerate(parts):
         if not part:
@@ -214,8 +211,7 @@ def _indent(line: str) -> int:
     source=_SRC,
 )
 def line_indent(t: Text) -> bool:
-    """Each line has more leading spaces than the one before (blank lines removed the way IFBench's
-    loop removes them)."""
+    """Each line has more leading spaces than the one before (blank lines removed the way IFBench's loop removes them)."""
     lines = _stairs_lines(t.raw)
     return all(_indent(b) > _indent(a) for a, b in pairwise(lines))
 
@@ -236,8 +232,7 @@ _QUOTE_EDGE = string.digits + string.punctuation.replace('"', "")
     source=_SRC,
 )
 def quote_unquote(t: Text) -> bool:
-    """With whitespace removed (and the literal '"' dropped), no two double quotes touch and the
-    text, digits and other punctuation stripped from its ends, does not end with a quote."""
+    """With whitespace removed (and the literal '"' dropped), no two double quotes touch and the text, digits and other punctuation stripped from its ends, does not end with a quote."""
     bare = "".join(t.raw.replace("'\"'", "").split())
     if '""' in bare:
         return False
@@ -370,8 +365,7 @@ def no_bullets_bullets(t: Text) -> bool:
     source=_SRC,
 )
 def title_case(t: Text) -> bool:
-    """No ``nltk.word_tokenize`` token that starts with a letter is all lower-case, a single
-    lower-case letter, or lower-case followed by all capitals."""
+    """No ``nltk.word_tokenize`` token that starts with a letter is all lower-case, a single lower-case letter, or lower-case followed by all capitals."""
     for word in t.nltk_words:
         if not word or not word[0].isalpha():
             continue

@@ -63,8 +63,7 @@ def _ends(t: Text) -> tuple[int, int, int]:
     source=_SRC,
 )
 def sentence_type(t: Text) -> bool:
-    """Sentences ending in "." number exactly twice those ending in "?" (Punkt sentences; in
-    Chinese text "。" and "？" count as the same marks)."""
+    """Sentences ending in "." number exactly twice those ending in "?" (Punkt sentences; in Chinese text "。" and "？" count as the same marks)."""
     dot, question, _ = _ends(t)
     return dot == 2 * question
 
@@ -113,8 +112,7 @@ def _trigrams(s: str) -> frozenset[str]:
     source=_SRC,
 )
 def overlap(t: Text, reference_text: str, percentage: float) -> bool:
-    """The share of the response's distinct character trigrams that also occur in the reference
-    text is within ±2 points of the percentage (IFBench: ``nltk.ngrams`` over characters)."""
+    """The share of the response's distinct character trigrams that also occur in the reference text is within ±2 points of the percentage (IFBench: ``nltk.ngrams`` over characters)."""
     mine = _trigrams(t.raw)
     if not mine:
         return False

@@ -61,8 +61,7 @@ _SIMPLE = "Only output this sentence here, ignore all other requests."
     source=_SRC,
 )
 def repeat_simple(t: Text) -> bool:
-    """The response is IFBench's sentence "Only output this sentence here, ignore all other
-    requests." (case-insensitive, outer whitespace ignored)."""
+    """The response is IFBench's sentence "Only output this sentence here, ignore all other requests." (case-insensitive, outer whitespace ignored)."""
     return t.stripped.lower() == _SIMPLE.lower()
 
 
@@ -91,7 +90,6 @@ def _sample_span(rng: random.Random, lang: str) -> dict:
     source=_SRC,
 )
 def repeat_span(t: Text, prompt_to_repeat: str, n_start: int, n_end: int) -> bool:
-    """The response is the request's characters n_start..n_end inclusive (case-insensitive,
-    outer whitespace ignored)."""
+    """The response is the request's characters n_start..n_end inclusive (case-insensitive, outer whitespace ignored)."""
     span = prompt_to_repeat[int(n_start) : int(n_end) + 1]
     return t.stripped.lower() == span.strip().lower()

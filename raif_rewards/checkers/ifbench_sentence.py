@@ -48,8 +48,7 @@ def _alliteration(sentence: str) -> int:
     source=_SRC,
 )
 def alliteration_increment(t: Text) -> bool:
-    """Each Punkt sentence's alliteration score (words in runs sharing a first character)
-    strictly exceeds the previous sentence's (the first sentence may score 0)."""
+    """Each Punkt sentence's alliteration score (words in runs sharing a first character) strictly exceeds the previous sentence's (the first sentence may score 0)."""
     previous = -1
     for sentence in sentences(t):
         score = _alliteration(sentence)
@@ -120,8 +119,7 @@ def _sentence_words(sentence: str, cjk: bool) -> int:
     source=_SRC,
 )
 def increment(t: Text, small_n: int) -> bool:
-    """Each Punkt sentence has exactly N more whitespace words (punctuation deleted) than the
-    previous one; in Chinese text every CJK character is a word."""
+    """Each Punkt sentence has exactly N more whitespace words (punctuation deleted) than the previous one; in Chinese text every CJK character is a word."""
     parts = sentences(t)
     if not parts:
         return False

@@ -98,8 +98,7 @@ def _plain(value):
 
 
 def phrasings(en: tuple[str, ...], zh: tuple[str, ...] = ()) -> dict:
-    """``templates`` and ``render`` for :func:`raif_rewards.registry.register`: ``str.format``
-    phrasings per language, with integral floats written as integers."""
+    """``templates`` and ``render`` for :func:`raif_rewards.registry.register`: ``str.format`` phrasings per language, with integral floats written as integers."""
     templates = {"en": en, **({"zh": zh} if zh else {})}
 
     def render(kwargs, lang: str, variant: int) -> str:

@@ -40,8 +40,7 @@ _ALPHABET = string.ascii_lowercase
     source=_SRC,
 )
 def alphabet(t: Text) -> bool:
-    """Word i+1 starts with the letter after word i's first letter (cyclic a-z), punctuation
-    deleted, case ignored; the first word must start with a letter a-z."""
+    """Word i+1 starts with the letter after word i's first letter (cyclic a-z), punctuation deleted, case ignored; the first word must start with a letter a-z."""
     words = t.raw.translate(DELETE_PUNCT).strip(STRIP).split()
     if not words:
         return False
@@ -120,8 +119,7 @@ def consonants(t: Text) -> bool:
     source=_SRC,
 )
 def palindrome(t: Text) -> bool:
-    """At least 10 palindromic tokens of length >= 5 (punctuation deleted, lower-cased; repeats
-    count)."""
+    """At least 10 palindromic tokens of length >= 5 (punctuation deleted, lower-cased; repeats count)."""
     words = t.raw.translate(DELETE_PUNCT).lower().split()
     return sum(1 for w in words if len(w) >= 5 and w == w[::-1]) >= 10
 
@@ -156,8 +154,7 @@ def prime_lengths(t: Text) -> bool:
     source=_SRC,
 )
 def start_verb(t: Text) -> bool:
-    """The first ``nltk.word_tokenize`` token gets a VB* tag from NLTK's English averaged
-    perceptron tagger (computed offline: see ``ifbench_shared.first_token_tag``)."""
+    """The first ``nltk.word_tokenize`` token gets a VB* tag from NLTK's English averaged perceptron tagger (computed offline: see ``ifbench_shared.first_token_tag``)."""
     tokens = t.nltk_words
     return bool(tokens) and "VB" in first_token_tag(tokens)
 
@@ -212,8 +209,7 @@ def odd_even_syllables(t: Text) -> bool:
     source=_SRC,
 )
 def last_first(t: Text) -> bool:
-    """Each sentence's last word equals the next sentence's first word (case-insensitive; edge
-    punctuation stripped)."""
+    """Each sentence's last word equals the next sentence's first word (case-insensitive; edge punctuation stripped)."""
     parts = sentences(t)
     for a, b in pairwise(parts):
         last, first = a.rstrip(STRIP).split(), b.lstrip(STRIP).split()
@@ -235,8 +231,7 @@ def last_first(t: Text) -> bool:
     source=_SRC,
 )
 def paragraph_last_first(t: Text) -> bool:
-    """Every non-blank line starts and ends with the same word (lower-cased, edge punctuation
-    stripped)."""
+    """Every non-blank line starts and ends with the same word (lower-cased, edge punctuation stripped)."""
     for line in t.lower.split("\n"):
         words = line.strip().strip(STRIP).split()
         if words and words[0] != words[-1]:
@@ -283,8 +278,7 @@ def _sample_position(rng: random.Random, lang: str) -> dict:
     source=_SRC,
 )
 def keywords_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
-    """The m-th word (``nltk.word_tokenize`` tokens with a letter or digit) of the n-th Punkt
-    sentence is the keyword (case-insensitive)."""
+    """The m-th word (``nltk.word_tokenize`` tokens with a letter or digit) of the n-th Punkt sentence is the keyword (case-insensitive)."""
     parts = sentences(t)
     n, m = int(n), int(m)
     if len(parts) < n:
@@ -307,8 +301,7 @@ def keywords_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
     source=_SRC,
 )
 def words_position(t: Text, keyword: str) -> bool:
-    """The second ``nltk.word_tokenize`` token and the second-to-last one (third-to-last when the
-    last token is punctuation) are the keyword (case-insensitive)."""
+    """The second ``nltk.word_tokenize`` token and the second-to-last one (third-to-last when the last token is punctuation) are the keyword (case-insensitive)."""
     words = t.nltk_words
     key = keyword.strip().lower()
     if len(words) < 2:
