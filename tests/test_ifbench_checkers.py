@@ -411,5 +411,8 @@ def test_docs_table_is_generated_from_the_registry():
     from raif_rewards.ifbench import constraints_markdown
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "ifbench.md").read_text(encoding="utf-8")
-    begin, end = "<!-- BEGIN GENERATED: ifbench constraints -->\n", "<!-- END GENERATED: ifbench constraints -->"
+    begin, end = (
+        "<!-- BEGIN GENERATED: ifbench constraints -->\n",
+        "<!-- END GENERATED: ifbench constraints -->",
+    )
     assert doc[doc.index(begin) + len(begin) : doc.index(end)] == constraints_markdown()
