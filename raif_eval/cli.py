@@ -55,9 +55,18 @@ def _print_summary(summary: dict) -> None:
     for bench, entry in summary.get("benchmarks", {}).items():
         metrics = entry.get("metrics", {})
         head = metrics.get(entry["headline"])
-        others = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k != entry["headline"] and isinstance(v, float) and ":" not in k)
-        table.add_row(DISPLAY.get(bench, bench), entry["headline"], "–" if head is None else f"{100 * head:.2f}",
-                      f"{entry.get('n_items')}/{entry.get('n_total', entry.get('n_items'))}", others)
+        others = ", ".join(
+            f"{k}={v:.4f}"
+            for k, v in metrics.items()
+            if k != entry["headline"] and isinstance(v, float) and ":" not in k
+        )
+        table.add_row(
+            DISPLAY.get(bench, bench),
+            entry["headline"],
+            "–" if head is None else f"{100 * head:.2f}",
+            f"{entry.get('n_items')}/{entry.get('n_total', entry.get('n_items'))}",
+            others,
+        )
     console.print(table)
     for bench, entry in summary.get("benchmarks", {}).items():
         for note in entry.get("notes", []):
@@ -66,27 +75,55 @@ def _print_summary(summary: dict) -> None:
 
 @app.command()
 def run(
-    output_dir: Annotated[Path | None, typer.Option(help="Run directory (rollouts, scores, caches). Rerun to resume.")] = None,
-    model_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of the model, e.g. http://localhost:8000/v1.")] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Run directory (rollouts, scores, caches). Rerun to resume.")
+    ] = None,
+    model_url: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible base URL of the model, e.g. http://localhost:8000/v1."),
+    ] = None,
     model_id: Annotated[str | None, typer.Option(help="Model name the endpoint serves.")] = None,
-    judge_url: Annotated[str | None, typer.Option(help="Base URL of the judge (needed by all but IFEval and CELLO).")] = None,
+    judge_url: Annotated[
+        str | None, typer.Option(help="Base URL of the judge (needed by all but IFEval and CELLO).")
+    ] = None,
     judge_id: Annotated[str | None, typer.Option(help="Judge model name.")] = None,
     benchmarks: Annotated[str | None, typer.Option(help=f"Comma list of: {','.join(BENCHMARKS)}.")] = None,
-    data: Annotated[list[str] | None, typer.Option(help="BENCHMARK=PATH (file or folder); repeatable.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with each benchmark at its default place (see `raif-eval list`).")] = None,
+    data: Annotated[
+        list[str] | None, typer.Option(help="BENCHMARK=PATH (file or folder); repeatable.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder with each benchmark at its default place (see `raif-eval list`)."),
+    ] = None,
     mode: Annotated[str | None, typer.Option(help=f"Inference mode: {', '.join(MODES)}.")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML recipe with the same keys (flags override it).")] = None,
-    run_name: Annotated[str | None, typer.Option(help="Label in reports (default: the output folder name).")] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature (default 0: greedy).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML recipe with the same keys (flags override it).")
+    ] = None,
+    run_name: Annotated[
+        str | None, typer.Option(help="Label in reports (default: the output folder name).")
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature (default 0: greedy).")
+    ] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Max new tokens per call (default 4096).")] = None,
     k: Annotated[int | None, typer.Option(help="Self-consistency samples (default 5).")] = None,
     sc_select: Annotated[str | None, typer.Option(help="Self-consistency pick: agreement or judge.")] = None,
-    refine_rounds: Annotated[int | None, typer.Option(help="Self-refine critique/revise rounds (default 1).")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Concurrent requests per endpoint (default 16).")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Per-request timeout in seconds (default 600).")] = None,
+    refine_rounds: Annotated[
+        int | None, typer.Option(help="Self-refine critique/revise rounds (default 1).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Concurrent requests per endpoint (default 16).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Per-request timeout in seconds (default 600).")
+    ] = None,
     max_retries: Annotated[int | None, typer.Option(help="Retries per request (default 5).")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N items of each benchmark (smoke test).")] = None,
-    complexbench_lang: Annotated[str | None, typer.Option(help="ComplexBench language: zh (default) or en.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first N items of each benchmark (smoke test).")
+    ] = None,
+    complexbench_lang: Annotated[
+        str | None, typer.Option(help="ComplexBench language: zh (default) or en.")
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
 ) -> None:
     """Generate rollouts (resuming any saved ones) and score them.
@@ -99,16 +136,39 @@ def run(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
     try:
         base = cfgmod.load_yaml(config) if config else cfgmod.RunConfig()
-        cfg = cfgmod.merge(base, {
-            "output_dir": str(output_dir) if output_dir else None, "model_url": model_url, "model_id": model_id,
-            "judge_url": judge_url, "judge_id": judge_id, "benchmarks": _split(benchmarks), "data": _parse_data(data),
-            "data_dir": str(data_dir) if data_dir else None, "mode": mode, "run_name": run_name, "temperature": temperature,
-            "max_tokens": max_tokens, "k": k, "sc_select": sc_select, "refine_rounds": refine_rounds,
-            "concurrency": concurrency, "timeout": timeout, "max_retries": max_retries, "limit": limit,
-            "complexbench_lang": complexbench_lang,
-        })
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=False) as bar:
+        cfg = cfgmod.merge(
+            base,
+            {
+                "output_dir": str(output_dir) if output_dir else None,
+                "model_url": model_url,
+                "model_id": model_id,
+                "judge_url": judge_url,
+                "judge_id": judge_id,
+                "benchmarks": _split(benchmarks),
+                "data": _parse_data(data),
+                "data_dir": str(data_dir) if data_dir else None,
+                "mode": mode,
+                "run_name": run_name,
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                "k": k,
+                "sc_select": sc_select,
+                "refine_rounds": refine_rounds,
+                "concurrency": concurrency,
+                "timeout": timeout,
+                "max_retries": max_retries,
+                "limit": limit,
+                "complexbench_lang": complexbench_lang,
+            },
+        )
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+        ) as bar:
             tasks: dict[str, int] = {}
 
             def progress(bench: str, done: int, total: int) -> None:
@@ -128,10 +188,14 @@ def run(
 @app.command()
 def rescore(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by `raif-eval run`.")],
-    benchmarks: Annotated[str | None, typer.Option(help="Comma list (default: every benchmark with rollouts).")] = None,
+    benchmarks: Annotated[
+        str | None, typer.Option(help="Comma list (default: every benchmark with rollouts).")
+    ] = None,
     judge_url: Annotated[str | None, typer.Option(help="Use another judge endpoint.")] = None,
     judge_id: Annotated[str | None, typer.Option(help="Use another judge model.")] = None,
-    data: Annotated[list[str] | None, typer.Option(help="BENCHMARK=PATH if the data moved; repeatable.")] = None,
+    data: Annotated[
+        list[str] | None, typer.Option(help="BENCHMARK=PATH if the data moved; repeatable.")
+    ] = None,
 ) -> None:
     """Score the saved rollouts again without calling the model (judge replies are cached).
 
@@ -140,7 +204,11 @@ def rescore(
     from raif_eval import runner
 
     try:
-        summary = runner.rescore(run_dir, {"judge_url": judge_url, "judge_id": judge_id, "data": _parse_data(data)}, _split(benchmarks))
+        summary = runner.rescore(
+            run_dir,
+            {"judge_url": judge_url, "judge_id": judge_id, "data": _parse_data(data)},
+            _split(benchmarks),
+        )
     except (RaifError, OSError) as exc:
         _fail(str(exc))
     _print_summary(summary)
@@ -149,8 +217,12 @@ def rescore(
 @app.command()
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run directories to tabulate.")],
-    baseline: Annotated[Path | None, typer.Option(help="Run directory to compare against (delta rows).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Where report.csv/.md/.png go (default: <first run>/report).")] = None,
+    baseline: Annotated[
+        Path | None, typer.Option(help="Run directory to compare against (delta rows).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where report.csv/.md/.png go (default: <first run>/report).")
+    ] = None,
 ) -> None:
     """Table-1-style table: headline score per benchmark, average, delta against a baseline.
 
@@ -166,8 +238,12 @@ def report(
     for col in ["Model", "Mode", *[DISPLAY[c] for c in columns], "Avg."]:
         table.add_column(col)
     for r in rows:
-        table.add_row(r.label, rep.MODE_NAMES.get(r.mode, r.mode), *[rep._fmt(r.scores.get(c), r.is_delta) for c in columns],
-                      rep._fmt(r.average, r.is_delta))
+        table.add_row(
+            r.label,
+            rep.MODE_NAMES.get(r.mode, r.mode),
+            *[rep._fmt(r.scores.get(c), r.is_delta) for c in columns],
+            rep._fmt(r.average, r.is_delta),
+        )
     console.print(table)
     console.print("wrote " + ", ".join(str(p) for p in files.values()), highlight=False)
 

@@ -52,9 +52,16 @@ class RunConfig:
     complexbench_lang: str = "zh"
 
     def gen_params(self) -> GenParams:
-        return GenParams(temperature=self.temperature, max_tokens=self.max_tokens, top_p=self.top_p, k=self.k,
-                         sc_temperature=self.sc_temperature, sc_select=self.sc_select,
-                         refine_rounds=self.refine_rounds, seed=self.seed)
+        return GenParams(
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            top_p=self.top_p,
+            k=self.k,
+            sc_temperature=self.sc_temperature,
+            sc_select=self.sc_select,
+            refine_rounds=self.refine_rounds,
+            seed=self.seed,
+        )
 
     def validate(self) -> RunConfig:
         if not self.output_dir:
@@ -134,7 +141,9 @@ def from_mapping(raw: Any, where: str = "") -> RunConfig:
             import difflib
 
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
-            raise ConfigError(f"{prefix}{key}: unknown key" + (f"; did you mean {close[0]}?" if close else ""))
+            raise ConfigError(
+                f"{prefix}{key}: unknown key" + (f"; did you mean {close[0]}?" if close else "")
+            )
         try:
             values[key] = _check_type(value, hints[key], key)
         except ConfigError as exc:

@@ -27,7 +27,9 @@ class Judge:
 
     async def yes_no(self, messages: list[dict]) -> bool | None:
         # same request and decision rule as raif_rewards.judge: one token, P(YES) vs P(NO)
-        result = await self.client.chat(messages, temperature=0.0, max_tokens=1, logprobs=True, top_logprobs=20)
+        result = await self.client.chat(
+            messages, temperature=0.0, max_tokens=1, logprobs=True, top_logprobs=20
+        )
         return decide(result)
 
 

@@ -83,7 +83,9 @@ class Rollout:
     completion_tokens: int = 0
     calls: int = 0
     error: str | None = None
-    trace: list[dict] = field(default_factory=list)  # intermediate steps: decomposition, critiques, candidates
+    trace: list[dict] = field(
+        default_factory=list
+    )  # intermediate steps: decomposition, critiques, candidates
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -163,7 +165,9 @@ async def generate(
         return s.finish(*await s.ask(_with_last_user(messages, instruction + COT_SUFFIX), greedy))
 
     if mode == "sdc":
-        decomposition, _, _ = await s.ask(_with_last_user(messages, DECOMPOSE_PROMPT.format(instruction=instruction)), greedy)
+        decomposition, _, _ = await s.ask(
+            _with_last_user(messages, DECOMPOSE_PROMPT.format(instruction=instruction)), greedy
+        )
         rollout.trace.append({"step": "decompose", "text": decomposition})
         prompt = SDC_ANSWER.format(instruction=instruction, decomposition=decomposition)
         return s.finish(*await s.ask(_with_last_user(messages, prompt), greedy))
@@ -171,25 +175,39 @@ async def generate(
     if mode == "self-consistency":
         samples = []
         for i in range(params.k):
-            samples.append(await s.ask(messages, params.request(temperature=params.sc_temperature, seed=params.seed + i)))
+            samples.append(
+                await s.ask(messages, params.request(temperature=params.sc_temperature, seed=params.seed + i))
+            )
         answers = [a for a, _, _ in samples]
         order = agreement_order(answers)
         chosen, how = order[0], "agreement"
         verdicts: list[bool | None] = []
         if params.sc_select == "judge" and judge_yes_no is not None:
             for i in order:
-                verdict = await judge_yes_no([{"role": "user", "content": SC_JUDGE_PROMPT.format(instruction=instruction, response=answers[i])}])
+                verdict = await judge_yes_no(
+                    [
+                        {
+                            "role": "user",
+                            "content": SC_JUDGE_PROMPT.format(instruction=instruction, response=answers[i]),
+                        }
+                    ]
+                )
                 verdicts.append(verdict)
                 if verdict:
                     chosen, how = i, "judge"
                     break
-        rollout.trace.append({"step": "candidates", "answers": answers, "chosen": chosen, "by": how, "judge": verdicts})
+        rollout.trace.append(
+            {"step": "candidates", "answers": answers, "chosen": chosen, "by": how, "judge": verdicts}
+        )
         return s.finish(*samples[chosen])
 
     # self-refine: answer, critique against the constraints, revise while the critique finds faults
     answer, reasoning, result = await s.ask(messages, greedy)
     for _ in range(params.refine_rounds):
-        critique, _, _ = await s.ask(_with_last_user(messages, CRITIQUE_PROMPT.format(instruction=instruction, response=answer)), greedy)
+        critique, _, _ = await s.ask(
+            _with_last_user(messages, CRITIQUE_PROMPT.format(instruction=instruction, response=answer)),
+            greedy,
+        )
         rollout.trace.append({"step": "critique", "draft": answer, "text": critique})
         if SATISFIED in critique.upper():
             break

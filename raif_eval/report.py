@@ -38,8 +38,12 @@ def run_row(summary: dict) -> Row:
             continue
         scores[bench] = _pct(entry["metrics"].get(entry["headline"]))
     vals = [v for v in scores.values() if v is not None]
-    return Row(label=summary.get("run_name") or summary.get("model_id") or "run", mode=summary.get("mode", "io"),
-               scores=scores, average=sum(vals) / len(vals) if vals else None)
+    return Row(
+        label=summary.get("run_name") or summary.get("model_id") or "run",
+        mode=summary.get("mode", "io"),
+        scores=scores,
+        average=sum(vals) / len(vals) if vals else None,
+    )
 
 
 def build_rows(summaries: Sequence[dict], baseline: dict | None = None) -> tuple[list[str], list[Row]]:
@@ -58,9 +62,16 @@ def build_rows(summaries: Sequence[dict], baseline: dict | None = None) -> tuple
     base, out = runs[0], [runs[0]]
     for r in runs[1:]:
         out.append(r)
-        delta = {b: (r.scores[b] - base.scores[b]) if r.scores.get(b) is not None and base.scores.get(b) is not None else None for b in columns}
+        delta = {
+            b: (r.scores[b] - base.scores[b])
+            if r.scores.get(b) is not None and base.scores.get(b) is not None
+            else None
+            for b in columns
+        }
         avg = r.average - base.average if r.average is not None and base.average is not None else None
-        out.append(Row(label=f"Δ {r.label} vs {base.label}", mode=r.mode, scores=delta, average=avg, is_delta=True))
+        out.append(
+            Row(label=f"Δ {r.label} vs {base.label}", mode=r.mode, scores=delta, average=avg, is_delta=True)
+        )
     return columns, out
 
 
@@ -75,16 +86,29 @@ def write_csv(path: Path, columns: list[str], rows: list[Row]) -> None:
         w = csv.writer(handle)
         w.writerow(["model", "mode", *[DISPLAY[c] for c in columns], "Avg"])
         for r in rows:
-            w.writerow([r.label, MODE_NAMES.get(r.mode, r.mode),
-                        *["" if r.scores.get(c) is None else f"{r.scores[c]:.4f}" for c in columns],
-                        "" if r.average is None else f"{r.average:.4f}"])
+            w.writerow(
+                [
+                    r.label,
+                    MODE_NAMES.get(r.mode, r.mode),
+                    *["" if r.scores.get(c) is None else f"{r.scores[c]:.4f}" for c in columns],
+                    "" if r.average is None else f"{r.average:.4f}",
+                ]
+            )
 
 
 def markdown(columns: list[str], rows: list[Row]) -> str:
     head = ["Model", "Mode", *[DISPLAY[c] for c in columns], "Avg."]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(columns) + 1)) + "|"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] * 2 + ["---:"] * (len(columns) + 1)) + "|",
+    ]
     for r in rows:
-        cells = [r.label, MODE_NAMES.get(r.mode, r.mode), *[_fmt(r.scores.get(c), r.is_delta) for c in columns], _fmt(r.average, r.is_delta)]
+        cells = [
+            r.label,
+            MODE_NAMES.get(r.mode, r.mode),
+            *[_fmt(r.scores.get(c), r.is_delta) for c in columns],
+            _fmt(r.average, r.is_delta),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -102,7 +126,12 @@ def write_png(path: Path, columns: list[str], rows: list[Row]) -> None:
     for i, r in enumerate(runs):
         vals = [r.scores.get(c) for c in columns] + [r.average]
         xs = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(labels))]
-        ax.bar(xs, [v if v is not None else 0.0 for v in vals], width, label=f"{r.label} ({MODE_NAMES.get(r.mode, r.mode)})")
+        ax.bar(
+            xs,
+            [v if v is not None else 0.0 for v in vals],
+            width,
+            label=f"{r.label} ({MODE_NAMES.get(r.mode, r.mode)})",
+        )
     ax.set_xticks(range(len(labels)), labels, rotation=20)
     ax.set_ylabel("score (%)")
     ax.set_ylim(0, 100)
@@ -113,7 +142,9 @@ def write_png(path: Path, columns: list[str], rows: list[Row]) -> None:
     plt.close(fig)
 
 
-def report(run_dirs: Sequence[str | Path], out_dir: str | Path, baseline: str | Path | None = None) -> tuple[list[str], list[Row], dict[str, Path]]:
+def report(
+    run_dirs: Sequence[str | Path], out_dir: str | Path, baseline: str | Path | None = None
+) -> tuple[list[str], list[Row], dict[str, Path]]:
     summaries = [RunDir(d).load_summary() for d in run_dirs]
     base = RunDir(baseline).load_summary() if baseline else None
     columns, rows = build_rows(summaries, base)

@@ -24,7 +24,18 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (benchmark, done, total)
 
 # settings that change what the model is asked: a run directory holds one combination of them
-IDENTITY = ("model_id", "mode", "temperature", "max_tokens", "top_p", "k", "sc_temperature", "sc_select", "refine_rounds", "seed")
+IDENTITY = (
+    "model_id",
+    "mode",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "k",
+    "sc_temperature",
+    "sc_select",
+    "refine_rounds",
+    "seed",
+)
 
 
 class IncompleteRun(RuntimeError):
@@ -52,8 +63,15 @@ def load_items(cfg: RunConfig, names: Sequence[str]) -> dict[str, tuple[Benchmar
 def _client(url: str, model: str, cfg: RunConfig, cache: Path):
     from raif_rewards.llm import LLMClient
 
-    return LLMClient(url, model, api_key=os.environ.get(cfg.api_key_env), concurrency=cfg.concurrency,
-                     timeout=cfg.timeout, max_retries=cfg.max_retries, cache_path=cache)
+    return LLMClient(
+        url,
+        model,
+        api_key=os.environ.get(cfg.api_key_env),
+        concurrency=cfg.concurrency,
+        timeout=cfg.timeout,
+        max_retries=cfg.max_retries,
+        cache_path=cache,
+    )
 
 
 def _judge(cfg: RunConfig, run: RunDir, names: Sequence[str], generating: bool = False) -> Judge | None:
@@ -63,17 +81,28 @@ def _judge(cfg: RunConfig, run: RunDir, names: Sequence[str], generating: bool =
     if not needing:
         return None
     if not (cfg.judge_url and cfg.judge_id):
-        raise ConfigError(f"judge_url/judge_id: {', '.join(needing)} need a judge; pass --judge-url and --judge-id")
-    return Judge(_client(cfg.judge_url, cfg.judge_id, cfg, run.cache_dir / "judge.sqlite"), max_tokens=cfg.judge_max_tokens)
+        raise ConfigError(
+            f"judge_url/judge_id: {', '.join(needing)} need a judge; pass --judge-url and --judge-id"
+        )
+    return Judge(
+        _client(cfg.judge_url, cfg.judge_id, cfg, run.cache_dir / "judge.sqlite"),
+        max_tokens=cfg.judge_max_tokens,
+    )
 
 
 def _check_identity(saved: dict | None, cfg: RunConfig, root: Path) -> None:
     if not saved:
         return
     old = saved.get("config", {})
-    diffs = [f"{k}: {old.get(k)!r} -> {getattr(cfg, k)!r}" for k in IDENTITY if k in old and old.get(k) != getattr(cfg, k)]
+    diffs = [
+        f"{k}: {old.get(k)!r} -> {getattr(cfg, k)!r}"
+        for k in IDENTITY
+        if k in old and old.get(k) != getattr(cfg, k)
+    ]
     if diffs:
-        raise RunDirError(f"{root} holds a run with other settings ({'; '.join(diffs)}); use another --output-dir")
+        raise RunDirError(
+            f"{root} holds a run with other settings ({'; '.join(diffs)}); use another --output-dir"
+        )
 
 
 def _settings(cfg: RunConfig, saved: dict | None) -> dict:
@@ -85,12 +114,22 @@ def _settings(cfg: RunConfig, saved: dict | None) -> dict:
     else:
         conf["data"] = {b: str(cfg.data_path(b)) for b in cfg.benchmarks}
     conf["data_dir"] = None  # resolved into data above
-    return {"config": conf, "created": (saved or {}).get("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
-            "git_revision": git_revision()}
+    return {
+        "config": conf,
+        "created": (saved or {}).get("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+        "git_revision": git_revision(),
+    }
 
 
-async def _generate_missing(cfg: RunConfig, run: RunDir, name: str, items: list[Item], client, judge: Judge | None,
-                            progress: Progress | None) -> int:
+async def _generate_missing(
+    cfg: RunConfig,
+    run: RunDir,
+    name: str,
+    items: list[Item],
+    client,
+    judge: Judge | None,
+    progress: Progress | None,
+) -> int:
     run.repair_rollouts(name)
     saved = run.load_rollouts(name)
     todo = [it for it in items if it.id not in saved or saved[it.id].get("error")]
@@ -103,8 +142,14 @@ async def _generate_missing(cfg: RunConfig, run: RunDir, name: str, items: list[
     async def one(item: Item) -> None:
         nonlocal done, failures
         try:
-            rollout = await generate(item.id, item.messages, cfg.mode, client.chat, params,
-                                     judge.yes_no if judge is not None else None)
+            rollout = await generate(
+                item.id,
+                item.messages,
+                cfg.mode,
+                client.chat,
+                params,
+                judge.yes_no if judge is not None else None,
+            )
             row = rollout.to_json()
         except EndpointError as exc:
             failures += 1
@@ -122,9 +167,13 @@ def _usage(rollouts: Sequence[dict]) -> dict:
     n = len(rollouts) or 1
     prompt = sum(r.get("prompt_tokens", 0) for r in rollouts)
     completion = sum(r.get("completion_tokens", 0) for r in rollouts)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "mean_completion_tokens": completion / n,
-            "calls": sum(r.get("calls", 0) for r in rollouts),
-            "truncated": sum(1 for r in rollouts if r.get("finish_reason") == "length")}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "mean_completion_tokens": completion / n,
+        "calls": sum(r.get("calls", 0) for r in rollouts),
+        "truncated": sum(1 for r in rollouts if r.get("finish_reason") == "length"),
+    }
 
 
 async def _score(run: RunDir, name: str, adapter: Benchmark, items: list[Item], judge: Judge | None) -> dict:
@@ -134,7 +183,9 @@ async def _score(run: RunDir, name: str, adapter: Benchmark, items: list[Item], 
     answers = {i: r.get("answer", "") for i, r in ok.items() if i in ids}
     score: BenchScore = await adapter.score(items, answers, judge)
     out = score.to_json()
-    out.update(complete=len(answers) == len(items), n_total=len(items), usage=_usage([ok[i] for i in answers]))
+    out.update(
+        complete=len(answers) == len(items), n_total=len(items), usage=_usage([ok[i] for i in answers])
+    )
     missing = len(items) - len(answers)
     if missing:
         out["notes"] = [*out["notes"], f"{missing} item(s) have no successful rollout and were not scored"]
@@ -175,7 +226,9 @@ async def run_async(cfg: RunConfig, progress: Progress | None = None) -> dict:
     failed: dict[str, int] = {}
     try:
         for name, (_, items) in loaded.items():
-            n = await _generate_missing(cfg, run, name, items, client, judge if cfg.sc_select == "judge" else None, progress)
+            n = await _generate_missing(
+                cfg, run, name, items, client, judge if cfg.sc_select == "judge" else None, progress
+            )
             if n:
                 failed[name] = n
     finally:
@@ -193,12 +246,16 @@ async def run_async(cfg: RunConfig, progress: Progress | None = None) -> dict:
     summary = _summary(cfg, run, scores)
     if failed:
         detail = ", ".join(f"{b}: {n}" for b, n in failed.items())
-        raise IncompleteRun(f"rollouts failed after retries ({detail}); their benchmarks were not scored. "
-                            f"Rerun the same command to retry only those (see {run.root}/<benchmark>/rollouts.jsonl)")
+        raise IncompleteRun(
+            f"rollouts failed after retries ({detail}); their benchmarks were not scored. "
+            f"Rerun the same command to retry only those (see {run.root}/<benchmark>/rollouts.jsonl)"
+        )
     return summary
 
 
-async def rescore_async(run_dir: str | Path, overrides: dict[str, Any] | None = None, benchmarks: Sequence[str] | None = None) -> dict:
+async def rescore_async(
+    run_dir: str | Path, overrides: dict[str, Any] | None = None, benchmarks: Sequence[str] | None = None
+) -> dict:
     """Score the saved rollouts of ``run_dir`` again (judge replies come from its cache when unchanged);
     the model is never called. ``overrides`` may change the judge or data paths."""
     run = RunDir(run_dir)
@@ -209,7 +266,9 @@ async def rescore_async(run_dir: str | Path, overrides: dict[str, Any] | None = 
     overrides = dict(overrides or {})
     if overrides.get("data"):
         overrides["data"] = {**cfg.data, **overrides["data"]}
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None}, output_dir=str(run.root))
+    cfg = dataclasses.replace(
+        cfg, **{k: v for k, v in overrides.items() if v is not None}, output_dir=str(run.root)
+    )
     names = list(benchmarks) if benchmarks else [b for b in cfg.benchmarks if run.rollouts_path(b).exists()]
     if not names:
         raise RunDirError(f"{run.root}: no saved rollouts to score")
@@ -240,7 +299,9 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> dict:
     return run_sync(run_async(cfg, progress))
 
 
-def rescore(run_dir: str | Path, overrides: dict[str, Any] | None = None, benchmarks: Sequence[str] | None = None) -> dict:
+def rescore(
+    run_dir: str | Path, overrides: dict[str, Any] | None = None, benchmarks: Sequence[str] | None = None
+) -> dict:
     from raif_rewards.llm import run_sync
 
     return run_sync(rescore_async(run_dir, overrides, benchmarks))

@@ -24,8 +24,14 @@ class RunDirError(RaifError, ValueError):
 
 def git_revision() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -43,7 +49,9 @@ def read_json(path: Path) -> Any:
     except OSError as exc:
         raise InputFileError(str(path), f"cannot read: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
-        raise InputFileError(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", exc.lineno) from None
+        raise InputFileError(
+            str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", exc.lineno
+        ) from None
 
 
 class RunDir:
@@ -143,7 +151,9 @@ class RunDir:
     def load_summary(self) -> dict:
         path = self.root / SUMMARY_FILE
         if not path.exists():
-            raise RunDirError(f"{self.root}: no {SUMMARY_FILE}; is this a raif-eval run directory that finished scoring?")
+            raise RunDirError(
+                f"{self.root}: no {SUMMARY_FILE}; is this a raif-eval run directory that finished scoring?"
+            )
         return read_json(path)
 
     def save_summary(self, summary: dict) -> None:

@@ -17,8 +17,17 @@ def test_raif_eval_ifeval_equals_raif_rewards_ifeval(conformance_dir, tmp_path):
     expected = reference.run(inputs, responses, tmp_path / "reference")
 
     run = RunDir(tmp_path / "run")
-    run.save_settings({"config": {"output_dir": str(run.root), "benchmarks": ["ifeval"], "data": {"ifeval": str(inputs)},
-                                  "model_id": "gpt-4-reference", "mode": "io"}})
+    run.save_settings(
+        {
+            "config": {
+                "output_dir": str(run.root),
+                "benchmarks": ["ifeval"],
+                "data": {"ifeval": str(inputs)},
+                "model_id": "gpt-4-reference",
+                "mode": "io",
+            }
+        }
+    )
     by_prompt = reference.read_responses(responses)
     for ex in reference.read_inputs(inputs):
         if ex.prompt in by_prompt:  # key 2785 has no response with its prompt, as in the reference

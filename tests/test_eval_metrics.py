@@ -99,8 +99,12 @@ def test_fbbench_item_score_weights_and_null_weight_shortcut():
 
 
 def test_fbbench_aggregate_is_macro_over_task_types():
-    rows = [("Error Correction", "Math", 1.0), ("Error Correction", "Math", 0.0), ("Error Correction", "Coding", 0.4),
-            ("Response Maintenance", "Math", 1.0)]
+    rows = [
+        ("Error Correction", "Math", 1.0),
+        ("Error Correction", "Math", 0.0),
+        ("Error Correction", "Coding", 0.4),
+        ("Response Maintenance", "Math", 1.0),
+    ]
     out = fbbench.aggregate(rows)
     assert out["error_correction"] == pytest.approx(0.45)  # mean(0.5, 0.4)
     assert out["response_maintenance"] == pytest.approx(1.0)
@@ -109,8 +113,10 @@ def test_fbbench_aggregate_is_macro_over_task_types():
 
 def test_fbbench_parse_judgement():
     cl = [("json ok", 0.5), ("apologises", 0.5)]
-    reply = '```json\n{"json ok": {"judgement reason": "x", "judgement result": "yes", "weight": 0.5},' \
-            ' "apologises": {"judgement reason": "y", "judgement result": "no", "weight": 0.5}}\n```'
+    reply = (
+        '```json\n{"json ok": {"judgement reason": "x", "judgement result": "yes", "weight": 0.5},'
+        ' "apologises": {"judgement reason": "y", "judgement result": "no", "weight": 0.5}}\n```'
+    )
     assert fbbench.parse_judgement(reply, cl) == [True, False]
     renamed = '{"1": {"judgement result": "no"}, "2": {"judgement result": "yes"}}'  # matched by position
     assert fbbench.parse_judgement(renamed, cl) == [False, True]
@@ -137,8 +143,18 @@ def test_followbench_parse_judgement(reply, level, expected):
 
 
 def test_followbench_level_metrics_hsr_ssr_csl():
-    rows = [("g1", 1, 1, 1.0), ("g1", 2, 1, 1.0), ("g1", 3, 0, 2 / 3), ("g1", 4, 1, 1.0), ("g1", 5, 1, 1.0),
-            ("g2", 1, 1, 1.0), ("g2", 2, 1, 1.0), ("g2", 3, 1, 1.0), ("g2", 4, 1, 1.0), ("g2", 5, 0, 0.4)]
+    rows = [
+        ("g1", 1, 1, 1.0),
+        ("g1", 2, 1, 1.0),
+        ("g1", 3, 0, 2 / 3),
+        ("g1", 4, 1, 1.0),
+        ("g1", 5, 1, 1.0),
+        ("g2", 1, 1, 1.0),
+        ("g2", 2, 1, 1.0),
+        ("g2", 3, 1, 1.0),
+        ("g2", 4, 1, 1.0),
+        ("g2", 5, 0, 0.4),
+    ]
     m = followbench.level_metrics(rows)
     assert m["hsr_l3"] == 0.5 and m["hsr_l5"] == 0.5 and m["hsr_l1"] == 1.0
     assert m["hsr"] == pytest.approx((1 + 1 + 0.5 + 1 + 0.5) / 5)
@@ -172,7 +188,7 @@ def test_followbench_rules(source, generation, target, level, ok):
 def test_followbench_example_template():
     assert fbr.example_template_match("{instruction}\nAnswer: {answer}.", "Answer: 42.")
     assert not fbr.example_template_match("{instruction}\nAnswer: {answer}.", "The answer: 42.")
-    assert fbr.example_template_match("{{\"k\": {answer}}}", '{"k": 7}')
+    assert fbr.example_template_match('{{"k": {answer}}}', '{"k": 7}')
 
 
 # ------------------------------------------------------------------ ComplexBench
@@ -218,7 +234,10 @@ def test_complexbench_rules(rule, segments, ok):
 def test_complexbench_unknown_rule_and_extraction():
     with pytest.raises(cbr.UnknownRule):
         cbr.check_rule("model_sparkles:[1]", ["x"])
-    assert cbr.parse_extraction("ANSWER", "reasoning\nExtracted: part one || part two") == ["part one", "part two"]
+    assert cbr.parse_extraction("ANSWER", "reasoning\nExtracted: part one || part two") == [
+        "part one",
+        "part two",
+    ]
     assert cbr.parse_extraction("ANSWER", "Extracted: all") == ["ANSWER"]
     assert cbr.parse_extraction("ANSWER", "Extracted: None") == []
 

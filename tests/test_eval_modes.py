@@ -20,7 +20,9 @@ class Script:
 
     async def __call__(self, messages, **params):
         self.calls.append((messages, params))
-        return ChatResult(text=self.rule(messages, params), usage={"prompt_tokens": 3, "completion_tokens": 2})
+        return ChatResult(
+            text=self.rule(messages, params), usage={"prompt_tokens": 3, "completion_tokens": 2}
+        )
 
 
 def gen(mode, script, params=None, judge=None, messages=None):
@@ -31,7 +33,13 @@ def gen(mode, script, params=None, judge=None, messages=None):
 def test_io_is_one_greedy_call():
     s = Script(lambda m, p: "<think>hmm</think>an answer")
     r = gen("io", s)
-    assert (r.answer, r.reasoning, r.calls, r.prompt_tokens, r.completion_tokens) == ("an answer", "hmm", 1, 3, 2)
+    assert (r.answer, r.reasoning, r.calls, r.prompt_tokens, r.completion_tokens) == (
+        "an answer",
+        "hmm",
+        1,
+        3,
+        2,
+    )
     assert s.calls[0][1]["temperature"] == 0.0
 
 
@@ -43,13 +51,30 @@ def test_cot_asks_for_thinking_and_scores_only_the_answer():
 
 
 def test_sdc_decomposes_then_answers_with_the_decomposition():
-    s = Script(lambda m, p: "1. haiku\n2. no commas" if "Do not carry it out yet" in m[-1]["content"] else "the answer")
-    r = gen("sdc", s, messages=[{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "ok"},
-                                {"role": "user", "content": "Write a haiku, no commas."}])
+    s = Script(
+        lambda m, p: (
+            "1. haiku\n2. no commas" if "Do not carry it out yet" in m[-1]["content"] else "the answer"
+        )
+    )
+    r = gen(
+        "sdc",
+        s,
+        messages=[
+            {"role": "user", "content": "earlier"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "Write a haiku, no commas."},
+        ],
+    )
     assert r.calls == 2 and r.answer == "the answer" and r.trace[0]["text"] == "1. haiku\n2. no commas"
     second = s.calls[1][0]
-    assert second[:2] == [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "ok"}]  # history kept
-    assert "1. haiku\n2. no commas" in second[-1]["content"] and "Write a haiku, no commas." in second[-1]["content"]
+    assert second[:2] == [
+        {"role": "user", "content": "earlier"},
+        {"role": "assistant", "content": "ok"},
+    ]  # history kept
+    assert (
+        "1. haiku\n2. no commas" in second[-1]["content"]
+        and "Write a haiku, no commas." in second[-1]["content"]
+    )
 
 
 def test_self_consistency_picks_by_agreement_with_distinct_seeds():
@@ -57,7 +82,9 @@ def test_self_consistency_picks_by_agreement_with_distinct_seeds():
     s = Script(lambda m, p: answers[p["seed"]])
     r = gen("self-consistency", s, GenParams(k=3, sc_temperature=0.9))
     assert r.calls == 3 and r.answer == "a b c"
-    assert sorted(p["seed"] for _, p in s.calls) == [0, 1, 2] and all(p["temperature"] == 0.9 for _, p in s.calls)
+    assert sorted(p["seed"] for _, p in s.calls) == [0, 1, 2] and all(
+        p["temperature"] == 0.9 for _, p in s.calls
+    )
 
 
 def test_self_consistency_by_judge_takes_the_first_yes_in_agreement_order():
@@ -68,7 +95,9 @@ def test_self_consistency_by_judge_takes_the_first_yes_in_agreement_order():
         asked.append(messages[-1]["content"])
         return "a b d" in messages[-1]["content"]  # NO for the medoid "a b c", YES for "a b d"
 
-    r = gen("self-consistency", Script(lambda m, p: answers[p["seed"]]), GenParams(k=3, sc_select="judge"), judge)
+    r = gen(
+        "self-consistency", Script(lambda m, p: answers[p["seed"]]), GenParams(k=3, sc_select="judge"), judge
+    )
     assert r.answer == "a b d" and len(asked) == 2 and r.trace[0]["by"] == "judge"
 
 
@@ -96,7 +125,9 @@ def test_unknown_mode_is_an_error():
 # ------------------------------------------------------------------ settings
 def test_yaml_recipe_is_typed_and_flags_override(tmp_path):
     recipe = tmp_path / "eval.yaml"
-    recipe.write_text("output_dir: runs/a\nbenchmarks: [ifeval, cello]\nmode: cot\nmax_tokens: 512\ndata:\n  ifeval: x.jsonl\n")
+    recipe.write_text(
+        "output_dir: runs/a\nbenchmarks: [ifeval, cello]\nmode: cot\nmax_tokens: 512\ndata:\n  ifeval: x.jsonl\n"
+    )
     cfg = cfgmod.load_yaml(recipe)
     assert (cfg.mode, cfg.max_tokens, cfg.data) == ("cot", 512, {"ifeval": "x.jsonl"})
     merged = cfgmod.merge(cfg, {"mode": "sdc", "max_tokens": None})

@@ -18,14 +18,33 @@ runner = CliRunner()
 
 @pytest.fixture()
 def stubs():
-    with OpenAIStub(model_responder, model="tiny-model") as model, OpenAIStub(judge_responder, model="tiny-judge") as judge:
+    with (
+        OpenAIStub(model_responder, model="tiny-model") as model,
+        OpenAIStub(judge_responder, model="tiny-judge") as judge,
+    ):
         yield model, judge
 
 
 def run_args(model, judge, data, out, benchmarks, *extra):
-    args = ["run", "--model-url", model.base_url, "--model-id", "tiny-model", "--judge-url", judge.base_url,
-            "--judge-id", "tiny-judge", "--benchmarks", ",".join(benchmarks), "--output-dir", str(out),
-            "--max-retries", "1", "--timeout", "10"]
+    args = [
+        "run",
+        "--model-url",
+        model.base_url,
+        "--model-id",
+        "tiny-model",
+        "--judge-url",
+        judge.base_url,
+        "--judge-id",
+        "tiny-judge",
+        "--benchmarks",
+        ",".join(benchmarks),
+        "--output-dir",
+        str(out),
+        "--max-retries",
+        "1",
+        "--timeout",
+        "10",
+    ]
     for b in benchmarks:
         args += ["--data", f"{b}={data[b]}"]
     return args + list(extra)
@@ -38,7 +57,15 @@ def test_all_benchmarks_end_to_end(stubs, tmp_path):
     result = runner.invoke(app, run_args(model, judge, data, out, list(EXPECTED)))
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert list(summary["benchmarks"]) == ["ifeval", "cello", "cfbench", "complexbench", "fbbench", "followbench", "infobench"]
+    assert list(summary["benchmarks"]) == [
+        "ifeval",
+        "cello",
+        "cfbench",
+        "complexbench",
+        "fbbench",
+        "followbench",
+        "infobench",
+    ]
     for bench, expected in EXPECTED.items():
         entry = summary["benchmarks"][bench]
         assert entry["complete"], bench
@@ -51,12 +78,17 @@ def test_all_benchmarks_end_to_end(stubs, tmp_path):
     first = next(r for r in rollouts if r["id"] == "1")
     assert first["answer"] == "hello world" and "commas" in first["reasoning"]
     assert all(r["completion_tokens"] >= 1 and r["calls"] == 1 for r in rollouts)
-    assert summary["benchmarks"]["ifeval"]["usage"]["completion_tokens"] == sum(r["completion_tokens"] for r in rollouts)
+    assert summary["benchmarks"]["ifeval"]["usage"]["completion_tokens"] == sum(
+        r["completion_tokens"] for r in rollouts
+    )
 
     # generation is greedy by default; InFoBench's judge continues one conversation per instruction
     assert all(r["temperature"] == 0.0 for r in model.requests)
     third = [r for r in judge.requests if r.get("logprobs") and "Q5 [no]" in r["messages"][-1]["content"]][0]
-    assert [m["content"] for m in third["messages"][1::2]] == ["YES", "YES"]  # judge said YES to Q3 and Q4 before Q5
+    assert [m["content"] for m in third["messages"][1::2]] == [
+        "YES",
+        "YES",
+    ]  # judge said YES to Q3 and Q4 before Q5
 
     # a second identical run calls nothing: rollouts are reused and judge replies come from the cache
     n_model, n_judge = model.request_count, judge.request_count
@@ -81,8 +113,12 @@ def test_resume_after_failed_and_interrupted_rollouts(stubs, tmp_path):
 
     # simulate a crash mid-write and lose the HTTP cache: the rollouts file alone drives the resume
     path = out / "cfbench" / "rollouts.jsonl"
-    kept = [x for x in path.read_text().splitlines() if json.loads(x)["id"] != "1"]  # CFBench idx 1 (CF2) lost...
-    path.write_text("".join(x + "\n" for x in kept) + '{"id": "1", "answer": "half-writ')  # ...while being written
+    kept = [
+        x for x in path.read_text().splitlines() if json.loads(x)["id"] != "1"
+    ]  # CFBench idx 1 (CF2) lost...
+    path.write_text(
+        "".join(x + "\n" for x in kept) + '{"id": "1", "answer": "half-writ'
+    )  # ...while being written
     for f in (out / "cache").glob("model.sqlite*"):
         f.unlink()
 
@@ -120,10 +156,17 @@ def test_modes_run_and_are_named_in_the_report(stubs, tmp_path):
     model, judge = stubs
     data = write_benchmarks(tmp_path / "data")
     base, trained = tmp_path / "base", tmp_path / "sdc"
-    assert runner.invoke(app, run_args(model, judge, data, base, ["ifeval", "cello"], "--run-name", "base")).exit_code == 0
+    assert (
+        runner.invoke(
+            app, run_args(model, judge, data, base, ["ifeval", "cello"], "--run-name", "base")
+        ).exit_code
+        == 0
+    )
     # SDC: decomposition call, then the answer call; the stub answers by prompt prefix, so the
     # decomposition prompt (which starts differently) gets "unexpected prompt" and the answer call "IF..."
-    res = runner.invoke(app, run_args(model, judge, data, trained, ["ifeval", "cello"], "--mode", "sdc", "--run-name", "sdc"))
+    res = runner.invoke(
+        app, run_args(model, judge, data, trained, ["ifeval", "cello"], "--mode", "sdc", "--run-name", "sdc")
+    )
     assert res.exit_code == 0, res.output
     sdc_rows = [json.loads(x) for x in (trained / "ifeval" / "rollouts.jsonl").read_text().splitlines()]
     assert all(r["calls"] == 2 and r["mode"] == "sdc" for r in sdc_rows)
@@ -148,10 +191,29 @@ def test_modes_run_and_are_named_in_the_report(stubs, tmp_path):
 def test_cli_reports_bad_data_in_one_line(stubs, tmp_path):
     model, judge = stubs
     bad = tmp_path / "InfoBench.json"
-    bad.write_text('{"id": "a", "instruction": "x", "decomposed_questions": ["q"]}\n{"id": "b", "instruction": "y"}\n')
-    result = runner.invoke(app, ["run", "--model-url", model.base_url, "--model-id", "m", "--judge-url", judge.base_url,
-                                 "--judge-id", "j", "--benchmarks", "infobench", "--data", f"infobench={bad}",
-                                 "--output-dir", str(tmp_path / "o")])
+    bad.write_text(
+        '{"id": "a", "instruction": "x", "decomposed_questions": ["q"]}\n{"id": "b", "instruction": "y"}\n'
+    )
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--model-url",
+            model.base_url,
+            "--model-id",
+            "m",
+            "--judge-url",
+            judge.base_url,
+            "--judge-id",
+            "j",
+            "--benchmarks",
+            "infobench",
+            "--data",
+            f"infobench={bad}",
+            "--output-dir",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 2
     assert f"{bad}:2: field 'decomposed_questions': missing" in " ".join(result.output.split())
     assert model.request_count == 0  # data is checked before any model call
@@ -160,8 +222,22 @@ def test_cli_reports_bad_data_in_one_line(stubs, tmp_path):
 def test_cli_requires_a_judge_for_judged_benchmarks(stubs, tmp_path):
     model, _ = stubs
     data = write_benchmarks(tmp_path / "data")
-    result = runner.invoke(app, ["run", "--model-url", model.base_url, "--model-id", "m", "--benchmarks", "cfbench",
-                                 "--data", f"cfbench={data['cfbench']}", "--output-dir", str(tmp_path / "o")])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--model-url",
+            model.base_url,
+            "--model-id",
+            "m",
+            "--benchmarks",
+            "cfbench",
+            "--data",
+            f"cfbench={data['cfbench']}",
+            "--output-dir",
+            str(tmp_path / "o"),
+        ],
+    )
     assert result.exit_code == 2 and "need a judge" in result.output
     assert model.request_count == 0
 
@@ -179,16 +255,24 @@ def test_yaml_recipe_drives_a_run_and_flags_override_it(stubs, tmp_path):
     model, judge = stubs
     data = write_benchmarks(tmp_path / "data")
     recipe = tmp_path / "eval.yaml"
-    recipe.write_text(f"output_dir: {tmp_path / 'from-recipe'}\nbenchmarks: [ifeval]\nmode: cot\nmax_retries: 1\n"
-                      f"data:\n  ifeval: {data['ifeval']}\nmodel_url: {model.base_url}\nmodel_id: tiny-model\n")
+    recipe.write_text(
+        f"output_dir: {tmp_path / 'from-recipe'}\nbenchmarks: [ifeval]\nmode: cot\nmax_retries: 1\n"
+        f"data:\n  ifeval: {data['ifeval']}\nmodel_url: {model.base_url}\nmodel_id: tiny-model\n"
+    )
     out = tmp_path / "from-flag"
-    result = runner.invoke(app, ["run", "--config", str(recipe), "--output-dir", str(out), "--run-name", "recipe-run"])
+    result = runner.invoke(
+        app, ["run", "--config", str(recipe), "--output-dir", str(out), "--run-name", "recipe-run"]
+    )
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "from-recipe").exists()
     settings = json.loads((out / "run.json").read_text())["config"]
     assert (settings["mode"], settings["run_name"]) == ("cot", "recipe-run")
-    assert all(r["messages"][-1]["content"].endswith("write only the final response.") for r in model.requests)
+    assert all(
+        r["messages"][-1]["content"].endswith("write only the final response.") for r in model.requests
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("output_dir: x\nbenchmarks: [ifeval]\ntemprature: 0.2\n")
     result = runner.invoke(app, ["run", "--config", str(bad)])
-    assert result.exit_code == 2 and "temprature: unknown key; did you mean temperature?" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "temprature: unknown key; did you mean temperature?" in " ".join(
+        result.output.split()
+    )

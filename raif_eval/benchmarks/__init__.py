@@ -22,8 +22,13 @@ BENCHMARKS: dict[str, type[Benchmark]] = {
     "infobench": InfoBench,
 }
 DISPLAY = {
-    "ifeval": "IFEval", "cello": "CELLO", "cfbench": "CFBench", "complexbench": "ComplexBench",
-    "fbbench": "FB-Bench", "followbench": "FollowBench", "infobench": "InfoBench",
+    "ifeval": "IFEval",
+    "cello": "CELLO",
+    "cfbench": "CFBench",
+    "complexbench": "ComplexBench",
+    "fbbench": "FB-Bench",
+    "followbench": "FollowBench",
+    "infobench": "InfoBench",
 }
 
 __all__ = ["BENCHMARKS", "DISPLAY", "Benchmark", "BenchScore", "Item"]

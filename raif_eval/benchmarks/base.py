@@ -38,7 +38,9 @@ class BenchScore:
     def to_json(self) -> dict:
         return {
             "headline": self.headline,
-            "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.metrics.items()},
+            "metrics": {
+                k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.metrics.items()
+            },
             "n_items": self.n_items,
             "notes": self.notes,
         }
@@ -57,7 +59,9 @@ class Benchmark(ABC):
     def load(self, path: Path) -> list[Item]: ...
 
     @abstractmethod
-    async def score(self, items: Sequence[Item], answers: Mapping[str, str], judge: Judge | None) -> BenchScore: ...
+    async def score(
+        self, items: Sequence[Item], answers: Mapping[str, str], judge: Judge | None
+    ) -> BenchScore: ...
 
 
 # ---------------------------------------------------------------- readers
@@ -91,7 +95,9 @@ def read_records(path: str | Path) -> list[tuple[int, Any]]:
         try:
             out.append((lineno, json.loads(line)))
         except json.JSONDecodeError as exc:
-            raise InputFileError(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", lineno) from None
+            raise InputFileError(
+                str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", lineno
+            ) from None
     return out
 
 
@@ -115,7 +121,9 @@ def _read_array(path: Path, text: str) -> list[tuple[int, Any]]:
         try:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise InputFileError(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", exc.lineno) from None
+            raise InputFileError(
+                str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", exc.lineno
+            ) from None
         out.append((_line_of(text, start), obj))
         pos = skip(pos)
         if pos >= n:
@@ -123,14 +131,34 @@ def _read_array(path: Path, text: str) -> list[tuple[int, Any]]:
         if text[pos] == "]":
             return out
         if text[pos] != ",":
-            raise InputFileError(str(path), f"expected ',' or ']' between array elements, got {text[pos]!r}", _line_of(text, pos))
+            raise InputFileError(
+                str(path),
+                f"expected ',' or ']' between array elements, got {text[pos]!r}",
+                _line_of(text, pos),
+            )
         pos += 1
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "an object", float: "a number", bool: "a boolean"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    list: "a list",
+    dict: "an object",
+    float: "a number",
+    bool: "a boolean",
+}
 
 
-def need(path: Path | str, line: int, obj: Any, name: str, kind: type | tuple[type, ...], *, optional: bool = False, default: Any = None) -> Any:
+def need(
+    path: Path | str,
+    line: int,
+    obj: Any,
+    name: str,
+    kind: type | tuple[type, ...],
+    *,
+    optional: bool = False,
+    default: Any = None,
+) -> Any:
     """``obj[name]`` checked to be of ``kind``; otherwise an :class:`InputFileError` naming file, line, field."""
     if not isinstance(obj, dict):
         raise InputFileError(str(path), f"expected a JSON object, got {type(obj).__name__}", line)
@@ -147,13 +175,17 @@ def need(path: Path | str, line: int, obj: Any, name: str, kind: type | tuple[ty
     return value
 
 
-def need_str_list(path: Path | str, line: int, obj: Any, name: str, *, allow_empty: bool = False) -> list[str]:
+def need_str_list(
+    path: Path | str, line: int, obj: Any, name: str, *, allow_empty: bool = False
+) -> list[str]:
     values = need(path, line, obj, name, list)
     if not values and not allow_empty:
         raise InputFileError(str(path), "expected a non-empty list", line, name)
     for i, v in enumerate(values):
         if not isinstance(v, str):
-            raise InputFileError(str(path), f"element {i} is {type(v).__name__}, expected a string", line, name)
+            raise InputFileError(
+                str(path), f"element {i} is {type(v).__name__}, expected a string", line, name
+            )
     return values
 
 

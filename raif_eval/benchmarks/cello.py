@@ -54,8 +54,21 @@ from raif_rewards.errors import InputFileError
 
 NAN = math.nan
 CRITERIA = ("Answer_format", "Input_depdent_query", "Task_prescribed_phrases", "Count_limit")
-COMPLEX_INSTRUCTION = ("extraction", "Planning", "meta_prompt", "brainstorming_single_round", "writing_single_round")
-COMPLEX_INPUT = ("keywords_extraction", "closed_qa", "Summarization", "Structure", "brainstorming_multi_rounds", "writing_multi_rounds")
+COMPLEX_INSTRUCTION = (
+    "extraction",
+    "Planning",
+    "meta_prompt",
+    "brainstorming_single_round",
+    "writing_single_round",
+)
+COMPLEX_INPUT = (
+    "keywords_extraction",
+    "closed_qa",
+    "Summarization",
+    "Structure",
+    "brainstorming_multi_rounds",
+    "writing_multi_rounds",
+)
 _CJK = re.compile("[\u4e00-\u9fa5]")
 _ZH_SENTENCE = re.compile(r"[^。！？；\n]+[。！？；\n]")
 _VALID = set(string.ascii_letters + string.digits)
@@ -101,7 +114,11 @@ def resolve_score(answer: str, criteria: Sequence[dict]) -> float:
 
 def format_score(answer: str, criteria: Sequence[dict]) -> float:
     c = _select(criteria, ("keywords",))
-    keywords = keyword_share(answer, c["limit"]) if c is not None and isinstance(c.get("limit"), (list, str)) else NAN
+    keywords = (
+        keyword_share(answer, c["limit"])
+        if c is not None and isinstance(c.get("limit"), (list, str))
+        else NAN
+    )
     return nanmean([resolve_score(answer, criteria), keywords])
 
 
@@ -208,12 +225,14 @@ def revise_score(criteria: Sequence[dict], has_history: bool) -> float:
 
 
 def count_limit_score(answer: str, criteria: Sequence[dict], lang: str, has_history: bool) -> float:
-    return nanmean([
-        word_count_score(answer, criteria, lang),
-        sample_count_score(answer, criteria),
-        sentence_count_score(answer, criteria, lang),
-        revise_score(criteria, has_history),
-    ])
+    return nanmean(
+        [
+            word_count_score(answer, criteria, lang),
+            sample_count_score(answer, criteria),
+            sentence_count_score(answer, criteria, lang),
+            revise_score(criteria, has_history),
+        ]
+    )
 
 
 def sample_scores(answer: str, record: dict) -> list[float]:
@@ -222,7 +241,9 @@ def sample_scores(answer: str, record: dict) -> list[float]:
         format_score(answer, record["Answer_format"]),
         input_score(answer, record["Input_depdent_query"], record.get("input_text")),
         task_score(answer, record["Task_prescribed_phrases"]),
-        count_limit_score(answer, record["Count_limit"], record.get("lang", "ch"), bool(record.get("histories"))),
+        count_limit_score(
+            answer, record["Count_limit"], record.get("lang", "ch"), bool(record.get("histories"))
+        ),
     ]
 
 
@@ -269,23 +290,45 @@ class CELLO(Benchmark):
             for line, rec in read_records(file):
                 ident = f"{task}:{need(file, line, rec, 'Instruction_id', (str, int))}"
                 if ident in seen:
-                    raise InputFileError(str(file), f"duplicate Instruction_id (first at line {seen[ident]})", line, "Instruction_id")
+                    raise InputFileError(
+                        str(file),
+                        f"duplicate Instruction_id (first at line {seen[ident]})",
+                        line,
+                        "Instruction_id",
+                    )
                 seen[ident] = line
                 instruction = need(file, line, rec, "Instruction", str)
                 for crit in CRITERIA:
                     value = need(file, line, rec, crit, list)
                     for i, c in enumerate(value):
                         if not isinstance(c, dict) or "criterion" not in c or "limit" not in c:
-                            raise InputFileError(str(file), f"element {i} must be an object with 'criterion' and 'limit'", line, crit)
+                            raise InputFileError(
+                                str(file),
+                                f"element {i} must be an object with 'criterion' and 'limit'",
+                                line,
+                                crit,
+                            )
                 histories = need(file, line, rec, "histories", list, optional=True, default=[])
                 messages = []
                 for i, turn in enumerate(histories):
-                    if not (isinstance(turn, list) and len(turn) == 2 and all(isinstance(t, str) for t in turn)):
-                        raise InputFileError(str(file), f"element {i} must be a [user, assistant] pair of strings", line, "histories")
-                    messages += [{"role": "user", "content": turn[0]}, {"role": "assistant", "content": turn[1]}]
+                    if not (
+                        isinstance(turn, list) and len(turn) == 2 and all(isinstance(t, str) for t in turn)
+                    ):
+                        raise InputFileError(
+                            str(file),
+                            f"element {i} must be a [user, assistant] pair of strings",
+                            line,
+                            "histories",
+                        )
+                    messages += [
+                        {"role": "user", "content": turn[0]},
+                        {"role": "assistant", "content": turn[1]},
+                    ]
                 messages.append({"role": "user", "content": instruction})
                 record = {k: rec[k] for k in CRITERIA}
-                record.update(input_text=rec.get("input_text"), lang=rec.get("lang", "ch"), histories=histories)
+                record.update(
+                    input_text=rec.get("input_text"), lang=rec.get("lang", "ch"), histories=histories
+                )
                 items.append(Item(id=ident, messages=messages, record=record, group=task))
         return items
 
@@ -297,6 +340,8 @@ class CELLO(Benchmark):
                 continue
             scores = sample_scores(answers[item.id], item.record)
             per_task[item.group].append(scores)
-            details.append({"id": item.id, "task": item.group, "scores": [None if math.isnan(s) else s for s in scores]})
+            details.append(
+                {"id": item.id, "task": item.group, "scores": [None if math.isnan(s) else s for s in scores]}
+            )
         metrics = aggregate(per_task) if per_task else {"average": NAN}
         return BenchScore(metrics=metrics, headline=self.headline, n_items=len(details), details=details)

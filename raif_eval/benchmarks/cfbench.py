@@ -125,15 +125,28 @@ class CFBench(Benchmark):
             if not criteria:
                 raise InputFileError(str(path), "expected a non-empty list", line, "criteria")
             for i, crit in enumerate(criteria):
-                if not (isinstance(crit, list) and len(crit) >= 2 and isinstance(crit[0], str) and crit[1] in (PRIMARY, SECONDARY)):
+                if not (
+                    isinstance(crit, list)
+                    and len(crit) >= 2
+                    and isinstance(crit[0], str)
+                    and crit[1] in (PRIMARY, SECONDARY)
+                ):
                     raise InputFileError(
-                        str(path), f"element {i} must be [text, \"{PRIMARY}\" or \"{SECONDARY}\", ...], got {crit!r}", line, "criteria"
+                        str(path),
+                        f'element {i} must be [text, "{PRIMARY}" or "{SECONDARY}", ...], got {crit!r}',
+                        line,
+                        "criteria",
                     )
             items.append(
                 Item(
                     id=str(ident),
                     messages=[{"role": "user", "content": prompt}],
-                    record={"prompt": prompt, "gold": need(path, line, rec, "gold", str, optional=True, default=""), "criteria": criteria, "line": line},
+                    record={
+                        "prompt": prompt,
+                        "gold": need(path, line, rec, "gold", str, optional=True, default=""),
+                        "criteria": criteria,
+                        "line": line,
+                    },
                     group=need(path, line, rec, "split", str, optional=True, default=""),
                 )
             )
@@ -142,11 +155,21 @@ class CFBench(Benchmark):
 
     async def _judge(self, item: Item, answer: str, judge) -> dict:
         crits = [c[0] for c in item.record["criteria"]]
-        prompt = JUDGE_PROMPT.format(prompt=item.record["prompt"], gold=item.record["gold"], response=answer, criteria="\n\n".join(crits))
+        prompt = JUDGE_PROMPT.format(
+            prompt=item.record["prompt"],
+            gold=item.record["gold"],
+            response=answer,
+            criteria="\n\n".join(crits),
+        )
         reply = await judge.text([{"role": "user", "content": prompt}])
         scores, parsing = parse_judgement(reply, crits)
-        return {"id": item.id, "split": item.group, "judge_scores": scores, "judge_parsing": parsing,
-                **item_metrics(scores, parsing, [c[1] for c in item.record["criteria"]])}
+        return {
+            "id": item.id,
+            "split": item.group,
+            "judge_scores": scores,
+            "judge_parsing": parsing,
+            **item_metrics(scores, parsing, [c[1] for c in item.record["criteria"]]),
+        }
 
     async def score(self, items: Sequence[Item], answers: Mapping[str, str], judge) -> BenchScore:
         scored = [it for it in items if it.id in answers]
@@ -162,4 +185,6 @@ class CFBench(Benchmark):
         failed = sum(d["judge_parsing"] == "-1" for d in details)
         if partial or failed:
             notes.append(f"judge replies: {partial} partially parsed, {failed} unparsed (scored [0])")
-        return BenchScore(metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes)
+        return BenchScore(
+            metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes
+        )

@@ -44,11 +44,11 @@ JUDGE_PROMPT = (
 EXTRACT_PROMPT = (
     "You are an information-extraction expert. You are given an instruction, a model's response to it, and a "
     "scoring question written to check one requirement of the instruction. Extract from the response the object "
-    "the scoring question is about (for example: for \"Is the second essay at least 500 words?\" the second "
-    "essay; for \"Does the output end with X?\" the last sentence of the response).\n"
+    'the scoring question is about (for example: for "Is the second essay at least 500 words?" the second '
+    'essay; for "Does the output end with X?" the last sentence of the response).\n'
     "Copy contiguous text of the response exactly: do not edit, add, drop or join anything. Extract the object "
-    "even if it does not satisfy the question; do not judge it. \"Beginning\" means the first sentence and "
-    "\"end\" the last sentence. If the question is about several objects (each title, each item...), give each "
+    'even if it does not satisfy the question; do not judge it. "Beginning" means the first sentence and '
+    '"end" the last sentence. If the question is about several objects (each title, each item...), give each '
     "one, separated by ||.\n\n[Instruction]\n{instruction}\n\n[Model response]\n{output}\n\n[Scoring question]\n"
     "{question}\n\nFirst explain briefly, then end your reply with one line of the form\nExtracted: <object>\n"
     "writing `Extracted: all` if the object is the whole response, or `Extracted: None` if the response has no such part."
@@ -92,20 +92,34 @@ class ComplexBench(Benchmark):
                     raise InputFileError(str(path), "expected an object", line, where)
                 text = q.get(f"question{suffix}")
                 if not isinstance(text, str):
-                    raise InputFileError(str(path), "missing or not a string", line, f"{where}.question{suffix}")
+                    raise InputFileError(
+                        str(path), "missing or not a string", line, f"{where}.question{suffix}"
+                    )
                 rule = q.get("rule")
                 if rule is not None and not isinstance(rule, str):
                     raise InputFileError(str(path), "expected a string or null", line, f"{where}.rule")
                 dep = q.get("dep", [])
-                if not isinstance(dep, list) or any(not isinstance(d, int) or isinstance(d, bool) or not 0 <= d < len(questions) for d in dep):
-                    raise InputFileError(str(path), f"expected a list of question indices 0..{len(questions) - 1}", line, f"{where}.dep")
+                if not isinstance(dep, list) or any(
+                    not isinstance(d, int) or isinstance(d, bool) or not 0 <= d < len(questions) for d in dep
+                ):
+                    raise InputFileError(
+                        str(path),
+                        f"expected a list of question indices 0..{len(questions) - 1}",
+                        line,
+                        f"{where}.dep",
+                    )
                 parsed.append({"question": text, "rule": rule, "dep": dep})
             category = need(path, line, rec, "category", str, optional=True, default="")
             items.append(
                 Item(
                     id=str(ident),
                     messages=[{"role": "user", "content": instruction}],
-                    record={"instruction": instruction, "questions": parsed, "category": category, "line": line},
+                    record={
+                        "instruction": instruction,
+                        "questions": parsed,
+                        "category": category,
+                        "line": line,
+                    },
                     group=category.split("_")[0],
                 )
             )
@@ -114,7 +128,16 @@ class ComplexBench(Benchmark):
 
     async def _question(self, instruction: str, answer: str, q: dict, judge) -> tuple[bool, str]:
         if q["rule"] is not None:
-            reply = await judge.text([{"role": "user", "content": EXTRACT_PROMPT.format(instruction=instruction, output=answer, question=q["question"])}])
+            reply = await judge.text(
+                [
+                    {
+                        "role": "user",
+                        "content": EXTRACT_PROMPT.format(
+                            instruction=instruction, output=answer, question=q["question"]
+                        ),
+                    }
+                ]
+            )
             segments = rules.parse_extraction(answer, reply)
             try:
                 return rules.check_rule(q["rule"], segments), "rule"
@@ -122,15 +145,31 @@ class ComplexBench(Benchmark):
                 pass  # judged below; counted in notes
             except (ValueError, SyntaxError):
                 pass
-        verdict = await judge.yes_no([{"role": "user", "content": JUDGE_PROMPT.format(instruction=instruction, output=answer, question=q["question"])}])
+        verdict = await judge.yes_no(
+            [
+                {
+                    "role": "user",
+                    "content": JUDGE_PROMPT.format(
+                        instruction=instruction, output=answer, question=q["question"]
+                    ),
+                }
+            ]
+        )
         return bool(verdict), "judge" if q["rule"] is None else "judge-fallback"
 
     async def _item(self, item: Item, answer: str, judge) -> dict:
         qs = item.record["questions"]
-        results = await asyncio.gather(*(self._question(item.record["instruction"], answer, q, judge) for q in qs))
+        results = await asyncio.gather(
+            *(self._question(item.record["instruction"], answer, q, judge) for q in qs)
+        )
         verdicts = [ok for ok, _ in results]
-        return {"id": item.id, "category": item.record["category"], "point_judges": verdicts,
-                "point_judges_rely": rely(verdicts, [q["dep"] for q in qs]), "by": [how for _, how in results]}
+        return {
+            "id": item.id,
+            "category": item.record["category"],
+            "point_judges": verdicts,
+            "point_judges_rely": rely(verdicts, [q["dep"] for q in qs]),
+            "by": [how for _, how in results],
+        }
 
     async def score(self, items: Sequence[Item], answers: Mapping[str, str], judge) -> BenchScore:
         scored = [it for it in items if it.id in answers]
@@ -142,9 +181,12 @@ class ComplexBench(Benchmark):
         for family, rows in sorted(by_family.items()):
             metrics[f"drfr:{family}"] = drfr(rows)
         fallbacks = sum(how == "judge-fallback" for d in details for how in d["by"])
-        notes = [f"{fallbacks} rule question(s) had a rule this implementation cannot check and were judged"] if fallbacks else []
+        notes = (
+            [f"{fallbacks} rule question(s) had a rule this implementation cannot check and were judged"]
+            if fallbacks
+            else []
+        )
         notes.append(f"rule-checked questions: {sum(how == 'rule' for d in details for how in d['by'])}")
-        return BenchScore(metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes)
-
-
-
+        return BenchScore(
+            metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes
+        )

@@ -29,7 +29,7 @@ def unquote(s: str) -> str:
     if not s:
         return ""
     s = s.lstrip("\n")
-    if s and s[0] in "\"“`" and s[-1] in "\"”`":
+    if s and s[0] in '"“`' and s[-1] in '"”`':
         return s[1:-1]
     return s
 
@@ -98,7 +98,11 @@ def check_rule(rule: str, segments: list[str]) -> bool:
             return False
         lo, hi, *keys = _list_arg(parts["model_keyword_num_each"])
         banned = _list_arg(parts["model_forbidden_word_each"])
-        return all(int(lo) <= sum(has_keywords(r, [k]) for k in keys) <= int(hi) and not any(has_keywords(r, [f]) for f in banned) for r in nonblank)
+        return all(
+            int(lo) <= sum(has_keywords(r, [k]) for k in keys) <= int(hi)
+            and not any(has_keywords(r, [f]) for f in banned)
+            for r in nonblank
+        )
     if names == {"model_startswith", "model_endswith"}:
         if empty:
             return False
@@ -106,7 +110,7 @@ def check_rule(rule: str, segments: list[str]) -> bool:
         return starts(first, parts["model_startswith"]) and ends(first, parts["model_endswith"])
     if len(names) != 1:
         raise UnknownRule(f"unknown rule combination {sorted(names)}")
-    (name, arg), = parts.items()
+    ((name, arg),) = parts.items()
 
     # rules that pass on an empty extraction
     if name == "model_forbidden_word_each":
@@ -148,7 +152,9 @@ def check_rule(rule: str, segments: list[str]) -> bool:
         return all(starts(zh_punct(r), arg) for r in nonblank)
     if name == "model_starts_with_list_each":
         prefixes = _list_arg(arg)
-        return len(segs) == len(prefixes) and all(r == "" or starts(zh_punct(r), p) for r, p in zip(segs, prefixes, strict=True))
+        return len(segs) == len(prefixes) and all(
+            r == "" or starts(zh_punct(r), p) for r, p in zip(segs, prefixes, strict=True)
+        )
     if name == "model_startswith":
         return starts(zh_punct(segs[0]), arg)
     if name == "model_endswith_each":
@@ -158,13 +164,17 @@ def check_rule(rule: str, segments: list[str]) -> bool:
         return ends(zh_punct(segs[0]), arg)
     if name == "model_constraint_punc_each":
         allowed = _list_arg(arg)
-        return all(only_punct(unquote(zh_punct(r)), allowed) or only_punct(zh_punct(r), allowed) for r in nonblank)
+        return all(
+            only_punct(unquote(zh_punct(r)), allowed) or only_punct(zh_punct(r), allowed) for r in nonblank
+        )
     if name == "model_constraint_punc":
         return only_punct(unquote(segs[0]), _list_arg(arg))
     raise UnknownRule(f"unknown rule {name!r}")
 
 
-def parse_extraction(answer: str, reply: str, markers: tuple[str, ...] = ("Extracted:", "评分对象：", "评测对象：")) -> list[str]:
+def parse_extraction(
+    answer: str, reply: str, markers: tuple[str, ...] = ("Extracted:", "评分对象：", "评测对象：")
+) -> list[str]:
     """Segments from the extractor's reply: the text after the last marker (ours, or the authors'
     Chinese ones; else the whole reply); ``all`` -> the whole answer, ``None`` -> nothing, else the
     parts split on ``||`` (the authors' ``preprocess``)."""

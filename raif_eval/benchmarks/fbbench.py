@@ -146,7 +146,10 @@ def aggregate(rows: Sequence[tuple[str, str, float]]) -> dict[str, float]:
         groups[(bench, task)].append(score)
     task_means = {key: mean(v) for key, v in groups.items()}
     out = {"overall": mean(task_means.values())}
-    for bench, name in (("Error Correction", "error_correction"), ("Response Maintenance", "response_maintenance")):
+    for bench, name in (
+        ("Error Correction", "error_correction"),
+        ("Response Maintenance", "response_maintenance"),
+    ):
         vals = [m for (b, _), m in task_means.items() if b == bench]
         if vals:
             out[name] = mean(vals)
@@ -162,17 +165,29 @@ class FBBench(Benchmark):
     def load(self, path: Path) -> list[Item]:
         items = []
         for index, (line, rec) in enumerate(read_records(path)):
-            fields = {k: need(path, line, rec, k, str) for k in ("user_query", "origin_first_response", "feedback")}
+            fields = {
+                k: need(path, line, rec, k, str) for k in ("user_query", "origin_first_response", "feedback")
+            }
             checklist = need(path, line, rec, "checklist", list)
             if not checklist:
                 raise InputFileError(str(path), "expected a non-empty list", line, "checklist")
             for i, c in enumerate(checklist):
                 ok = isinstance(c, str) or (
-                    isinstance(c, list) and len(c) == 2 and isinstance(c[0], str)
-                    and (c[1] is None or (isinstance(c[1], (int, float)) and not isinstance(c[1], bool) and 0 < c[1] <= 1))
+                    isinstance(c, list)
+                    and len(c) == 2
+                    and isinstance(c[0], str)
+                    and (
+                        c[1] is None
+                        or (isinstance(c[1], (int, float)) and not isinstance(c[1], bool) and 0 < c[1] <= 1)
+                    )
                 )
                 if not ok:
-                    raise InputFileError(str(path), f"element {i} must be a string or [checkpoint, weight in (0, 1] or null], got {c!r}", line, "checklist")
+                    raise InputFileError(
+                        str(path),
+                        f"element {i} must be a string or [checkpoint, weight in (0, 1] or null], got {c!r}",
+                        line,
+                        "checklist",
+                    )
             items.append(
                 Item(
                     id=str(index),
@@ -183,7 +198,9 @@ class FBBench(Benchmark):
                     ],
                     record={
                         **fields,
-                        "reference_second_response": need(path, line, rec, "reference_second_response", str, optional=True, default=""),
+                        "reference_second_response": need(
+                            path, line, rec, "reference_second_response", str, optional=True, default=""
+                        ),
                         "checklist": checklist,
                         "bench_type": need(path, line, rec, "bench_type", str),
                         "task_type": need(path, line, rec, "task_type", str),
@@ -198,15 +215,24 @@ class FBBench(Benchmark):
         checklist = normalize_checklist(rec["checklist"])
         skeleton = {c: {"judgement reason": "", "judgement result": "", "weight": w} for c, w in checklist}
         prompt = JUDGE_TEMPLATE.format(
-            user_query=rec["user_query"], origin_first_response=rec["origin_first_response"], feedback=rec["feedback"],
-            second_response=answer, reference_second_response=rec["reference_second_response"],
+            user_query=rec["user_query"],
+            origin_first_response=rec["origin_first_response"],
+            feedback=rec["feedback"],
+            second_response=answer,
+            reference_second_response=rec["reference_second_response"],
             checklist=json.dumps(rec["checklist"], ensure_ascii=False),
             checklist_judgement=json.dumps(skeleton, indent=4, ensure_ascii=False),
         )
         reply = await judge.text([{"role": "user", "content": prompt}])
         verdicts = parse_judgement(re.sub(r"```(?:json)?", "", reply), checklist)
         score = item_score(verdicts, checklist) if verdicts is not None else 0.0
-        return {"id": item.id, "bench_type": rec["bench_type"], "task_type": rec["task_type"], "verdicts": verdicts, "score": score}
+        return {
+            "id": item.id,
+            "bench_type": rec["bench_type"],
+            "task_type": rec["task_type"],
+            "verdicts": verdicts,
+            "score": score,
+        }
 
     async def score(self, items: Sequence[Item], answers: Mapping[str, str], judge) -> BenchScore:
         scored = [it for it in items if it.id in answers]
@@ -214,4 +240,6 @@ class FBBench(Benchmark):
         metrics = aggregate([(d["bench_type"], d["task_type"], d["score"]) for d in details])
         unread = sum(d["verdicts"] is None for d in details)
         notes = [f"{unread} judge repl(y/ies) could not be read and scored 0"] if unread else []
-        return BenchScore(metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes)
+        return BenchScore(
+            metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes
+        )

@@ -95,7 +95,11 @@ def parse_judgement(reply: str, level: int) -> tuple[int, float] | None:
         values = ast.literal_eval(found.group())
     except (ValueError, SyntaxError):
         return None
-    if not isinstance(values, (list, tuple)) or len(values) != level or any(v not in ("YES", "NO") for v in values):
+    if (
+        not isinstance(values, (list, tuple))
+        or len(values) != level
+        or any(v not in ("YES", "NO") for v in values)
+    ):
         return None
     yes = sum(v == "YES" for v in values)
     return int(yes == level), yes / level
@@ -151,20 +155,40 @@ class FollowBench(Benchmark):
                 if category != "example":
                     chain = seeds[ex_id]
                     if len(chain) != level:
-                        raise InputFileError(str(file), f"levels of example {ex_id} must run 0, 1, 2, ... in order; got level {level} after {len(chain)} level(s)", line, "level")
+                        raise InputFileError(
+                            str(file),
+                            f"levels of example {ex_id} must run 0, 1, 2, ... in order; got level {level} after {len(chain)} level(s)",
+                            line,
+                            "level",
+                        )
                     chain.append(instruction)
                 if level == 0:
                     continue
                 ident = f"{file.stem}:{ex_id}:{level}"
                 if ident in seen:
-                    raise InputFileError(str(file), f"duplicate example_id/level (first at line {seen[ident]})", line, "level")
+                    raise InputFileError(
+                        str(file), f"duplicate example_id/level (first at line {seen[ident]})", line, "level"
+                    )
                 seen[ident] = line
                 record = {
                     # the judge prompt's wording follows the file (the authors pick it by constraint type)
-                    "kind": file.stem.split("_")[0], "example_id": ex_id, "category": category, "source": source, "level": level, "target": target,
-                    "evolved": list(seeds[ex_id]) if category != "example" else [], "group": f"{file.stem}:{ex_id}",
+                    "kind": file.stem.split("_")[0],
+                    "example_id": ex_id,
+                    "category": category,
+                    "source": source,
+                    "level": level,
+                    "target": target,
+                    "evolved": list(seeds[ex_id]) if category != "example" else [],
+                    "group": f"{file.stem}:{ex_id}",
                 }
-                items.append(Item(id=ident, messages=[{"role": "user", "content": instruction}], record=record, group=category))
+                items.append(
+                    Item(
+                        id=ident,
+                        messages=[{"role": "user", "content": instruction}],
+                        record=record,
+                        group=category,
+                    )
+                )
         return items
 
     async def _verdict(self, item: Item, answer: str, judge) -> dict:
@@ -182,20 +206,37 @@ class FollowBench(Benchmark):
             verdict = (hard, float(hard))
         else:
             how = "judge"
-            reply = await judge.text([{"role": "user", "content": judge_prompt(rec["kind"], rec["evolved"], answer)}])
+            reply = await judge.text(
+                [{"role": "user", "content": judge_prompt(rec["kind"], rec["evolved"], answer)}]
+            )
             verdict = parse_judgement(reply, level)
         hard, soft = verdict if verdict is not None else (0, 0.0)
-        return {"id": item.id, "group": rec["group"], "kind": rec["kind"], "category": rec["category"], "level": level, "by": how,
-                "hard": hard, "soft": soft, "parsed": verdict is not None}
+        return {
+            "id": item.id,
+            "group": rec["group"],
+            "kind": rec["kind"],
+            "category": rec["category"],
+            "level": level,
+            "by": how,
+            "hard": hard,
+            "soft": soft,
+            "parsed": verdict is not None,
+        }
 
     async def score(self, items: Sequence[Item], answers: Mapping[str, str], judge) -> BenchScore:
         scored = [it for it in items if it.id in answers]
         details = list(await asyncio.gather(*(self._verdict(it, answers[it.id], judge) for it in scored)))
         metrics = level_metrics([(d["group"], d["level"], d["hard"], d["soft"]) for d in details])
         for kind in sorted({d["kind"] for d in details}):
-            sub = level_metrics([(d["group"], d["level"], d["hard"], d["soft"]) for d in details if d["kind"] == kind])
+            sub = level_metrics(
+                [(d["group"], d["level"], d["hard"], d["soft"]) for d in details if d["kind"] == kind]
+            )
             for name in ("hsr", "ssr", "csl"):
                 metrics[f"{name}:{kind}"] = sub[name]
         unparsed = sum(not d["parsed"] for d in details)
-        notes = [f"{unparsed} judge repl(y/ies) did not follow the list format and scored 0"] if unparsed else []
-        return BenchScore(metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes)
+        notes = (
+            [f"{unparsed} judge repl(y/ies) did not follow the list format and scored 0"] if unparsed else []
+        )
+        return BenchScore(
+            metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes
+        )

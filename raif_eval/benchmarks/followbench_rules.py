@@ -74,7 +74,11 @@ RULES: dict[str, Callable[[str, str, int], bool]] = {
     "cnn_dailymail": _levels(
         lambda g: len(sentences(g)) == 3,
         lambda g: all(len(s.split()) < 15 for s in sentences(g)),
-        lambda g: nth_sentence_has(g, 1, "Potter") and nth_sentence_has(g, 2, "actor") and nth_sentence_has(g, 3, "films"),
+        lambda g: (
+            nth_sentence_has(g, 1, "Potter")
+            and nth_sentence_has(g, 2, "actor")
+            and nth_sentence_has(g, 3, "films")
+        ),
         lambda g: not nth_sentence_has(g, 2, "lavish"),
         lambda g: len(sentences(g)) >= 3 and present_perfect(sentences(g)[2]),
     ),

@@ -32,7 +32,12 @@ class IFEval(Benchmark):
             Item(
                 id=str(ex.key),
                 messages=[{"role": "user", "content": ex.prompt}],
-                record={"key": ex.key, "prompt": ex.prompt, "instruction_id_list": ex.instruction_id_list, "kwargs": ex.kwargs},
+                record={
+                    "key": ex.key,
+                    "prompt": ex.prompt,
+                    "instruction_id_list": ex.instruction_id_list,
+                    "kwargs": ex.kwargs,
+                },
             )
             for ex in scorer.read_inputs(path)
         ]
@@ -65,4 +70,10 @@ class IFEval(Benchmark):
             "prompts": strict.prompt_total,
             "instructions": strict.instruction_total,
         }
-        return BenchScore(metrics=metrics, headline=self.headline, n_items=len(details), details=details, notes=[f"counts: {counts}"])
+        return BenchScore(
+            metrics=metrics,
+            headline=self.headline,
+            n_items=len(details),
+            details=details,
+            notes=[f"counts: {counts}"],
+        )

@@ -40,19 +40,21 @@ SYS_MSG = (
     "or NO choice. Your selection should be based on your judgment as well as the following rules:\n\n"
     "- YES: Select 'YES' if the generated text entirely fulfills the condition specified in the question. "
     "However, note that even minor inaccuracies exclude the text from receiving a 'YES' rating. As an "
-    "illustration, consider a question that asks, \"Does each sentence in the generated text use a second "
+    'illustration, consider a question that asks, "Does each sentence in the generated text use a second '
     "person?\" If even one sentence does not use the second person, the answer should NOT be 'YES'. To "
     "qualify for a 'YES' rating, the generated text must be entirely accurate and relevant to the question.\n\n"
     "- NO: Opt for 'NO' if the generated text fails to meet the question's requirements or provides no "
-    "information that could be utilized to answer the question. For instance, if the question asks, \"Is the "
-    "second sentence in the generated text a compound sentence?\" and the generated text only has one "
+    'information that could be utilized to answer the question. For instance, if the question asks, "Is the '
+    'second sentence in the generated text a compound sentence?" and the generated text only has one '
     "sentence, it offers no relevant information to answer the question. Consequently, the answer should be 'NO'."
 )
 
 
 def first_turn(input_text: str, output: str, question: str) -> str:
     if input_text:
-        return f'{SYS_MSG}\n\nInput:\n"{input_text}"\n\nGenerated Text:\n"{output}"\n\nQuestion:\n{question}\n'
+        return (
+            f'{SYS_MSG}\n\nInput:\n"{input_text}"\n\nGenerated Text:\n"{output}"\n\nQuestion:\n{question}\n'
+        )
     return f'{SYS_MSG}\n\nGenerated Text:\n"{output}"\n\nQuestion:\n{question}\n'
 
 
@@ -112,4 +114,6 @@ class InfoBench(Benchmark):
                 metrics[name] = drfr(subset)
         undecided = sum(1 for v in results for x in v if x is None)
         notes = [f"{undecided} judgement(s) were neither YES nor NO and count as NO"] if undecided else []
-        return BenchScore(metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes)
+        return BenchScore(
+            metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes
+        )
