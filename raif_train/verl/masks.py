@@ -1,0 +1,127 @@
+"""The veRL backend's RAIF logic as pure functions (no veRL import): which samples answer directly, which
+keep their policy gradient, and the forced prompt suffix; built on the shared raif_train.algo functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from raif_train import algo
+
+__all__ = [
+    "is_direct_session",
+    "direct_suffix",
+    "RewardFields",
+    "reward_fields",
+    "keep_mask",
+    "mask_advantages",
+]
+
+
+def is_direct_session(session_id: int, group_size: int, direct_per_group: int) -> bool:
+    """Whether sample `session_id` (0..G-1) of its group is forced to answer directly.
+
+    The last `direct_per_group` of the G samples, the native backend's rule (`j >= G - D`).
+    """
+    if not 0 <= session_id < group_size:
+        raise ValueError(f"session_id {session_id} outside the group of {group_size} samples")
+    return session_id >= group_size - direct_per_group
+
+
+def direct_suffix(tokenizer: Any, messages: list[dict[str, str]], response_format: str) -> str:
+    """Text appended after the chat-templated prompt of a direct-answer sample (an empty, closed think
+    block), derived from the native backend's `render_prompt` so both backends force the same text."""
+    from raif_train.local.rollout import render_prompt
+
+    plain, _ = render_prompt(tokenizer, messages, response_format, direct=False)
+    forced, _ = render_prompt(tokenizer, messages, response_format, direct=True)
+    if not forced.startswith(plain):
+        raise ValueError("the direct-answer prompt does not extend the plain prompt; cannot derive a suffix")
+    return forced[len(plain) :]
+
+
+class RewardFields:
+    """Per-sample arrays the mask needs, gathered from the reward's extra info and the dataset row."""
+
+    def __init__(
+        self, score: Tensor, answer_score: Tensor, format_ok: Tensor, direct: Tensor, offline: Tensor
+    ):
+        self.score, self.answer_score, self.format_ok, self.direct, self.offline = (
+            score,
+            answer_score,
+            format_ok,
+            direct,
+            offline,
+        )
+
+
+def _num(value: Any, default: float) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return default
+    return default if math.isnan(x) else x
+
+
+def reward_fields(
+    reward_infos: Sequence[Mapping[str, Any]],
+    row_infos: Sequence[Mapping[str, Any] | None],
+    offline_key: str = "baseline_score",
+) -> RewardFields:
+    """Arrays from `compute_score`'s dicts (score, answer_score, format_ok, direct_answer) and the rows'
+    extra_info (the offline direct-answer baseline, NaN when absent)."""
+    if len(reward_infos) != len(row_infos):
+        raise ValueError(f"{len(reward_infos)} reward results but {len(row_infos)} rows")
+    for i, info in enumerate(reward_infos):
+        missing = [k for k in ("score", "answer_score", "format_ok", "direct_answer") if k not in info]
+        if missing:
+            raise KeyError(
+                f"sample {i}: reward extra info lacks {missing} (is the reward raif_rewards.verl_plugin?)"
+            )
+    f64 = torch.float64
+    return RewardFields(
+        score=torch.tensor([float(i["score"]) for i in reward_infos], dtype=f64),
+        answer_score=torch.tensor([float(i["answer_score"]) for i in reward_infos], dtype=f64),
+        format_ok=torch.tensor([bool(i["format_ok"]) for i in reward_infos]),
+        direct=torch.tensor([bool(i["direct_answer"]) for i in reward_infos]),
+        offline=torch.tensor([_num((r or {}).get(offline_key), float("nan")) for r in row_infos], dtype=f64),
+    )
+
+
+def keep_mask(
+    fields: RewardFields,
+    group_ids: Sequence[Hashable],
+    *,
+    superior_cot: bool = True,
+    baseline: str = "mean",
+    dynamic_sampling: bool = False,
+) -> tuple[Tensor, float]:
+    """Which samples keep their policy gradient, and the kept ratio among reasoning samples.
+
+    The composition the native backend uses: the superior-CoT mask (direct answers never learn; a
+    reasoning sample learns iff it beats the direct baseline or failed the format; all-worse groups
+    drop), then, with dynamic sampling, zero-variance groups drop too.
+    """
+    direct = fields.direct
+    if superior_cot:
+        keep, _ = algo.superior_cot_mask(
+            fields.answer_score, group_ids, direct, ~fields.format_ok, fields.offline, baseline
+        )
+    else:
+        keep = ~direct
+    if dynamic_sampling:
+        keep = keep & algo.nonzero_variance_mask(fields.score, group_ids)
+    n_reason = int((~direct).sum())
+    return keep, (float(keep.sum()) / n_reason if n_reason else 1.0)
+
+
+def mask_advantages(advantages: Tensor, keep: Tensor) -> Tensor:
+    """Zero the advantages of samples that do not keep their gradient (after group normalisation, so the
+    direct answers still shape their group's mean and std); [B] or [B, T] advantages."""
+    k = keep.to(advantages.dtype)
+    return advantages * (k[:, None] if advantages.dim() == 2 else k)
