@@ -27,19 +27,19 @@ def _examples(conformance: Path, subset: str):
     for ex in inputs:
         if ex["prompt"] not in responses:
             continue
-        pairs = [(i, k) for i, k in zip(ex["instruction_id_list"], ex["kwargs"]) if subset == "all" or i not in LANG_IDS]
+        pairs = [(i, k) for i, k in zip(ex["instruction_id_list"], ex["kwargs"], strict=False) if subset == "all" or i not in LANG_IDS]
         if pairs:
             out.append((ex["key"], ex["prompt"], pairs, responses[ex["prompt"]]))
     return out
 
 
 def run_ours(conformance: Path, subset: str, backend: str) -> tuple[float, dict]:
+    import nltk.tokenize.destructive  # noqa: F401
+    import nltk.tokenize.punkt  # noqa: F401
+
     from raif_rewards import langid, registry
     from raif_rewards.checking import check
     from raif_rewards.text import punkt_tokenizer, word_tokenize  # noqa: F401  (imports only)
-
-    import nltk.tokenize.destructive  # noqa: F401
-    import nltk.tokenize.punkt  # noqa: F401
 
     langid.set_backend(backend)
     registry.all_checkers()

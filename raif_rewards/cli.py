@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -63,8 +63,8 @@ def checker_summary(c: registry.Checker) -> dict:
 @app.command("list")
 def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of objects.")] = False,
-    group: Annotated[Optional[str], typer.Option(help="Only this group.")] = None,
-    source: Annotated[Optional[str], typer.Option(help="Only this source: ifeval, ifbench, raif.")] = None,
+    group: Annotated[str | None, typer.Option(help="Only this group.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source: ifeval, ifbench, raif.")] = None,
 ) -> None:
     """List every registered constraint.
 
@@ -115,8 +115,8 @@ def check_cmd(
     constraints: Annotated[
         str, typer.Argument(help='JSON list of {"id", "kwargs"} (inline, @FILE or - for stdin).')
     ],
-    response: Annotated[Optional[str], typer.Option(help="The response text.")] = None,
-    response_file: Annotated[Optional[Path], typer.Option(help="Read the response from a file.")] = None,
+    response: Annotated[str | None, typer.Option(help="The response text.")] = None,
+    response_file: Annotated[Path | None, typer.Option(help="Read the response from a file.")] = None,
     loose: Annotated[bool, typer.Option(help="IFEval's loose variants.")] = False,
 ) -> None:
     """Check one response against constraints; prints per-constraint verdicts as JSON.
@@ -142,7 +142,7 @@ def check_cmd(
         verdicts = check_all([{"id": i, "kwargs": k} for i, k in normalized], response, loose=loose)
     except (RaifError, ValueError, TypeError) as exc:
         _fail(str(exc))
-    out = [{"id": i, "kwargs": k, "followed": v} for (i, k), v in zip(normalized, verdicts)]
+    out = [{"id": i, "kwargs": k, "followed": v} for (i, k), v in zip(normalized, verdicts, strict=False)]
     typer.echo(json.dumps({"follow_all": all(verdicts), "results": out}, ensure_ascii=False, indent=1))
 
 

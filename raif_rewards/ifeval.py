@@ -91,7 +91,7 @@ def read_inputs(path: str | Path) -> list[InputExample]:
             kwargs = [{} for _ in ids]
         if not isinstance(kwargs, list) or len(kwargs) != len(ids):
             raise InputFileError(str(path), f"expected a list of {len(ids)} dicts (one per instruction)", lineno, "kwargs")
-        for cid, kw in zip(ids, kwargs):
+        for cid, kw in zip(ids, kwargs, strict=True):
             try:
                 registry.validate_kwargs(cid, kw if isinstance(kw, dict) else None)
             except RaifError as exc:
@@ -122,7 +122,7 @@ def read_responses(path: str | Path) -> dict[str, str]:
 def evaluate_example(example: InputExample, response: str, *, loose: bool) -> dict:
     """One output row in Google's format (keys in the order its writer uses)."""
     verdicts = [
-        check(cid, response, kw, loose=loose) for cid, kw in zip(example.instruction_id_list, example.kwargs)
+        check(cid, response, kw, loose=loose) for cid, kw in zip(example.instruction_id_list, example.kwargs, strict=True)
     ]
     return {
         "follow_all_instructions": all(verdicts),
@@ -141,7 +141,7 @@ def accumulate(rows: Iterable[Mapping]) -> Accuracy:
         acc.prompt_correct += all(verdicts)
         acc.instruction_total += len(verdicts)
         acc.instruction_correct += sum(verdicts)
-        for cid, ok in zip(row["instruction_id_list"], verdicts):
+        for cid, ok in zip(row["instruction_id_list"], verdicts, strict=True):
             acc.per_id[cid][0] += ok
             acc.per_id[cid][1] += 1
     return acc

@@ -7,8 +7,8 @@ import random
 import pytest
 
 from raif_rewards import check, registry
-from raif_rewards.errors import ConstraintKwargsError, UnknownConstraintError
 from raif_rewards.checkers._common import IFEVAL_IDS
+from raif_rewards.errors import ConstraintKwargsError, UnknownConstraintError
 
 
 def test_all_ifeval_ids_and_xml_registered():

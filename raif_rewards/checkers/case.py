@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from raif_rewards.checkers._common import RELATION_SCHEMA, compare, int_schema, relation_en, relation_zh, sample_relation
+from raif_rewards.checkers._common import (
+    RELATION_SCHEMA,
+    compare,
+    int_schema,
+    relation_en,
+    relation_zh,
+    sample_relation,
+)
 from raif_rewards.registry import register
 from raif_rewards.text import Text
 
