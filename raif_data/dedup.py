@@ -38,12 +38,14 @@ def shingles(text: str, n: int) -> list[bytes]:
 
 
 class BloomFilter:
-    """A fixed-size Bloom filter over byte keys (double hashing on one blake2b digest)."""
+    """A fixed-size Bloom filter (double hashing); ``add`` takes bytes keys, ``add_hashes`` takes pairs of
+    64-bit hashes as numpy arrays and checks many keys in a few vectorised steps."""
 
     def __init__(self, capacity: int, bits_per_key: int = 16):
         self.m = max(64, capacity * bits_per_key)
         self.k = max(1, round(bits_per_key * 0.693))
-        self.bits = bytearray((self.m + 7) // 8)
+        self.bits = np.zeros((self.m + 7) // 8, dtype=np.uint8)
+        self._steps = np.arange(self.k, dtype=np.uint64)
 
     def _positions(self, key: bytes) -> list[int]:
         d = hashlib.blake2b(key, digest_size=16).digest()
@@ -65,6 +67,16 @@ class BloomFilter:
             if not bits[byte] & mask:
                 present = False
                 bits[byte] |= mask
+        return present
+
+    def add_hashes(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
+        """Insert keys given by hash pairs (uint64 arrays); per key, whether it was present already."""
+        with np.errstate(over="ignore"):
+            pos = (h1[:, None] + self._steps[None, :] * (h2[:, None] | np.uint64(1))) % np.uint64(self.m)
+        byte = (pos >> np.uint64(3)).astype(np.int64)
+        mask = (np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)).astype(np.uint8)
+        present = np.all(self.bits[byte] & mask, axis=1)
+        np.bitwise_or.at(self.bits, byte.ravel(), mask.ravel())
         return present
 
 
@@ -90,13 +102,24 @@ class Deduplicator:
         keys_per_item = (bands if near else 0) + (1 if exact else 0)
         self.filter = BloomFilter(max(1, capacity * keys_per_item))
         # fixed permutations (seed 1): signatures, and hence verdicts, are identical on every run
-        template = MinHash(num_perm=num_perm, seed=1, hashfunc=_crc32)
-        self._perm, self._scheme, self._num_perm = template.permutations, template.scheme, num_perm
+        self._minhash = MinHash(num_perm=num_perm, seed=1, hashfunc=_crc32)
+        # two fixed odd multipliers per row fold a band's row values into a pair of 64-bit hashes
+        rng = np.random.default_rng(12345)
+        self._mul = rng.integers(1, 2**63, size=(2, self.rows), dtype=np.uint64) | np.uint64(1)
+        self._salt = rng.integers(1, 2**63, size=(2, bands), dtype=np.uint64)
 
     def signature(self, text: str) -> np.ndarray:
-        m = MinHash(num_perm=self._num_perm, hashfunc=_crc32, permutations=self._perm, scheme=self._scheme)
+        m = self._minhash
+        m.clear()
         m.update_batch(shingles(text, self.shingle))
-        return m.hashvalues
+        return m.hashvalues.copy()
+
+    def band_hashes(self, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = sig[: self.bands * self.rows].astype(np.uint64).reshape(self.bands, self.rows)
+        with np.errstate(over="ignore"):
+            h1 = (rows * self._mul[0]).sum(axis=1, dtype=np.uint64) ^ self._salt[0]
+            h2 = (rows * self._mul[1]).sum(axis=1, dtype=np.uint64) ^ self._salt[1]
+        return h1, h2
 
     def seen(self, text: str) -> str | None:
         """Record ``text``; return "exact" or "near" if it duplicates an earlier text, else None."""
@@ -104,12 +127,7 @@ class Deduplicator:
             if self.filter.add(b"x" + hashlib.blake2b(normalize(text).encode(), digest_size=16).digest()):
                 return "exact"
         if self.near:
-            sig = self.signature(text).astype(np.uint32).tobytes()
-            width = self.rows * 4
-            hit = False
-            for b in range(self.bands):
-                if self.filter.add(b"b" + bytes((b,)) + sig[b * width : (b + 1) * width]):
-                    hit = True
-            if hit:
+            h1, h2 = self.band_hashes(self.signature(text))
+            if self.filter.add_hashes(h1, h2).any():
                 return "near"
         return None

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 
 from raif_data.recipe import InstructConfig
 from raif_data.seeds import Seed
@@ -88,8 +89,13 @@ def make_leaf(rng: random.Random, c: Checker, seed: Seed) -> Leaf:
     return Leaf(c, kwargs, c.render(kwargs, seed.lang, variant).strip())
 
 
+def _check(leaf: Leaf) -> compose.Check:
+    # render() validated these kwargs already: build the leaf without validating them a second time
+    return compose.Check(leaf.checker.id, MappingProxyType({k: v for k, v in leaf.kwargs.items() if v is not None}))
+
+
 def _node(leaves: Sequence[Leaf]) -> compose.Node:
-    checks = [compose.check(leaf.checker.id, **leaf.kwargs) for leaf in leaves]
+    checks = [_check(leaf) for leaf in leaves]
     return checks[0] if len(checks) == 1 else compose.and_(*checks)
 
 
@@ -224,7 +230,7 @@ def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> 
             taken = frozenset(leaf.checker.id for leaf in inner_leaves)
             globals_ = [make_leaf(rng, c, seed) for c in pick_compatible(rng, pool.nestable, n_global, pool, taken)]
             if globals_:
-                node = compose.and_(*[compose.check(g.checker.id, **g.kwargs) for g in globals_], inner_node)
+                node = compose.and_(*[_check(g) for g in globals_], inner_node)
                 extra = _join([g.text for g in globals_], seed.lang)
                 lead = "此外，整个回答还需满足：" if seed.lang == "zh" else "In addition, for the whole answer: "
                 built = (node, inner_text + "\n" + lead + extra, globals_ + inner_leaves)
@@ -232,7 +238,6 @@ def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> 
         kind = "and"
         picked = pick_compatible(rng, pool.all, k, pool)
         leaves = [make_leaf(rng, c, seed) for c in picked]
-        checks = [compose.check(leaf.checker.id, **leaf.kwargs) for leaf in leaves]
-        built = (compose.and_(*checks), _layout(rng, [leaf.text for leaf in leaves], seed.lang), leaves)
+        built = (compose.and_(*[_check(leaf) for leaf in leaves]), _layout(rng, [leaf.text for leaf in leaves], seed.lang), leaves)
     node, text, leaves = built
     return Instruction(f"{seed.prompt}\n\n{text}", compose.RuleTruth(node, seed.lang), kind, leaves)

@@ -28,6 +28,7 @@ DEMO_SEEDS = "seeds_demo.jsonl"
 DEMO_MATH = "math_demo.jsonl"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _GOOD_CHAR = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")
+_RUN = re.compile(r"(.)\1{9,}")
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def quality_problem(prompt: str, lang: str, cfg: SeedsConfig) -> str | None:
     good = len(_GOOD_CHAR.findall(dense))
     if good < 0.5 * len(dense):
         return "quality"
-    if len(dense) > 20 and Counter(dense).most_common(1)[0][1] > 0.3 * len(dense):
+    if _RUN.search(dense):  # "!!!!!!!!!!", "aaaaaaaaaa": spam or noise, not a request
         return "quality"
     if lang != "zh" and len(prompt.split()) < 3:
         return "quality"

@@ -1,0 +1,170 @@
+"""raif-data speed and memory: offline evolve of synthetic seeds (prompts/s, peak memory at 10k vs 100k
+seeds), and endpoint throughput against the loopback stub (achieved req/s vs the bound concurrency/latency).
+
+    python benchmarks/bench_evolve.py                 # both parts, 10k and 100k seeds
+    python benchmarks/bench_evolve.py --sizes 10000 --skip-endpoint
+Targets (issue 4): >= 2,000 prompts/s on 2 cores; memory flat in the number of seeds; >= 0.8 of the bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WORDS = (
+    "river mountain city garden budget robot letter museum winter coffee market teacher bridge camera "
+    "planet recipe forest harbor bicycle library concert island castle desert violin engine festival "
+    "startup hospital rocket ocean village science history poetry network battery kitchen painting "
+    "airport weather candle journal tractor penguin volcano lantern compass orchard glacier meadow"
+).split()
+TASKS = ("writing", "coding", "analysis", "advice", "extraction", "summarization", "planning", "explanation")
+VERBS = ("Write", "Explain", "Describe", "Plan", "Summarize", "Compare", "Analyze", "Suggest")
+
+
+def make_seeds(path: Path, n: int, seed: int = 0) -> None:
+    """n distinct synthetic English seed prompts (random word sequences: no near duplicates)."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 24)))
+            task = TASKS[i % len(TASKS)]
+            prompt = f"{rng.choice(VERBS)} {words} for request {i}."
+            fh.write(json.dumps({"id": f"syn-{i}", "prompt": prompt, "lang": "en", "task_type": task}) + "\n")
+
+
+def offline_worker(n: int, use_tracemalloc: bool) -> dict:
+    from raif_data import pipeline
+    from raif_data import recipe as recipe_mod
+
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = Path(tmp) / "seeds.jsonl"
+        make_seeds(seeds, n)
+        r = recipe_mod.from_dict({"output_dir": str(Path(tmp) / "out"), "num_prompts": n,
+                                  "seeds": {"path": str(seeds)}, "output": {"rows_per_shard": 50_000}})
+        pipeline.fingerprints(r)  # imports and registry load happen before the clock starts
+        from raif_rewards import registry
+
+        registry.all_checkers()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if use_tracemalloc:
+            import tracemalloc
+
+            tracemalloc.start()
+        t0 = time.perf_counter()
+        m = pipeline.evolve(r)
+        wall = time.perf_counter() - t0
+        peak_traced = None
+        if use_tracemalloc:
+            peak_traced = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        rows = m["counts"]["train"] + m["counts"]["validation"]
+    return {"seeds": n, "rows": rows, "seconds": wall, "prompts_per_s": n / wall,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_mb": rss_before / 1024,
+            "peak_traced_mb": peak_traced / 2**20 if peak_traced is not None else None}
+
+
+STUB_SERVER = """
+import http.server, sys
+sys.path.insert(0, {root!r})
+# the stdlib default listen backlog (5) refuses connections under 64-way concurrency
+http.server.ThreadingHTTPServer.request_queue_size = 1024
+from tests.openai_stub import OpenAIStub
+with OpenAIStub(lambda req: "ok", latency={latency!r}) as stub:
+    print(stub.base_url, flush=True)
+    sys.stdin.read()  # serve until the parent closes our stdin
+"""
+
+
+def endpoint_bench(requests: int, concurrency: int, latency: float) -> dict:
+    """The stub runs in its own process (as a real server would), the client here."""
+    from raif_rewards.llm import LLMClient, run_sync
+
+    server = subprocess.Popen([sys.executable, "-c", STUB_SERVER.format(root=str(ROOT), latency=latency)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = server.stdout.readline().strip()
+        client = LLMClient(base_url, "bench", concurrency=concurrency, timeout=30, max_retries=3)
+
+        async def run(jobs):
+            try:
+                return await client.chat_many(jobs)
+            finally:
+                await client.aclose()
+
+        run_sync(run([([{"role": "user", "content": f"warm {i}"}], {}) for i in range(concurrency)]))
+        jobs = [([{"role": "user", "content": f"q {i}"}], {"max_tokens": 8}) for i in range(requests)]
+        sent0 = client.requests_sent
+        t0, c0 = time.perf_counter(), time.process_time()
+        results = run_sync(run(jobs))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        errors = sum(1 for r in results if isinstance(r, BaseException))
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+    achieved = requests / wall
+    bound = concurrency / latency
+    return {"requests": requests, "concurrency": concurrency, "latency_s": latency, "seconds": wall,
+            "req_per_s": achieved, "bound_req_per_s": bound, "fraction_of_bound": achieved / bound,
+            "errors": errors, "retries": client.requests_sent - sent0 - requests,
+            "client_cpu_ms_per_request": 1000 * cpu / requests}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--tracemalloc", action="store_true", help="also report Python-heap peaks (slower)")
+    ap.add_argument("--skip-offline", action="store_true")
+    ap.add_argument("--skip-endpoint", action="store_true")
+    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--latency", type=float, default=0.05)
+    ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(offline_worker(args.worker, args.tracemalloc)))
+        return
+    print(f"cpus available: {len(os.sched_getaffinity(0))}, load average: {os.getloadavg()[0]:.1f}")
+    if not args.skip_offline:
+        results = []
+        for n in args.sizes:
+            # one process per size: peak RSS is a per-process high-water mark
+            cmd = [sys.executable, __file__, "--worker", str(n)] + (["--tracemalloc"] if args.tracemalloc else [])
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            res = json.loads(out.strip().splitlines()[-1])
+            results.append(res)
+            traced = f", Python-heap peak {res['peak_traced_mb']:.1f} MB" if res["peak_traced_mb"] is not None else ""
+            print(f"offline evolve: {n:>7,} seeds -> {res['rows']:,} rows in {res['seconds']:.1f} s = "
+                  f"{res['prompts_per_s']:,.0f} prompts/s (target >= 2,000: "
+                  f"{'met' if res['prompts_per_s'] >= 2000 else 'NOT met'}); peak RSS {res['peak_rss_mb']:.0f} MB "
+                  f"(after imports {res['rss_before_mb']:.0f} MB){traced}")
+        if len(results) >= 2:
+            a, b = results[0], results[-1]
+            grow = (b["peak_rss_mb"] - b["rss_before_mb"]) / max(1e-9, a["peak_rss_mb"] - a["rss_before_mb"])
+            print(f"memory growth {a['seeds']:,} -> {b['seeds']:,} seeds ({b['seeds'] / a['seeds']:.0f}x): "
+                  f"peak RSS above the import baseline x{grow:.2f}")
+    if not args.skip_endpoint:
+        res = endpoint_bench(args.requests, args.concurrency, args.latency)
+        print(f"endpoint: {res['requests']} requests, concurrency {res['concurrency']}, latency "
+              f"{res['latency_s'] * 1000:.0f} ms -> {res['req_per_s']:,.0f} req/s of a bound of "
+              f"{res['bound_req_per_s']:,.0f} = {res['fraction_of_bound']:.2f} (target >= 0.8: "
+              f"{'met' if res['fraction_of_bound'] >= 0.8 else 'NOT met'}); errors {res['errors']}, "
+              f"retries {res['retries']}")
+        cpu = res["client_cpu_ms_per_request"]
+        print(f"  client CPU {cpu:.2f} ms per request (one event loop = one core): CPU-bound ceiling "
+              f"{1000 / cpu:,.0f} req/s = {1000 / cpu / res['bound_req_per_s']:.2f} of the bound")
+
+
+if __name__ == "__main__":
+    main()
