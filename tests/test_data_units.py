@@ -319,3 +319,21 @@ def test_rewrite_is_accepted_only_when_constraints_survive():
 )
 def test_parse_soft(text, ok):
     assert (parse_soft(text, 3) is not None) == ok
+
+
+@pytest.mark.parametrize(
+    "prompt, lang, problem",
+    [
+        ("Write a haiku about autumn leaves.", "en", None),
+        ("请介绍一下长城的历史。", "zh", None),
+        ("hi", "en", "length"),
+        ("Help me!!!!!!!!!!!! please now", "en", "quality"),
+        ("$$$ ### %%% @@@ ^^^ &&& *** (((", "en", "quality"),
+        ("Translate please", "en", "quality"),
+        ("x" * 5000, "en", "length"),
+    ],
+)
+def test_seed_quality_filter(prompt, lang, problem):
+    from raif_data.seeds import quality_problem
+
+    assert quality_problem(prompt, lang, recipe_mod.load(None).seeds) == problem
