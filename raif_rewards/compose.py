@@ -366,6 +366,9 @@ class TreeScore:
     def errors(self) -> int:
         return sum(1 for v in self.verdicts if v.error is not None)
 
+    def __iter__(self):  # ``satisfied, applicable, verdicts = score_tree(...)``
+        return iter((self.satisfied, self.applicable, self.verdicts))
+
 
 def score_tree(tree: Node | GroundTruth, answer: str, *, loose: bool = False) -> TreeScore:
     """Check ``answer`` against every applicable leaf: ``satisfied / applicable`` with per-leaf verdicts.

@@ -194,6 +194,11 @@ def test_verdict_paths_and_groups():
     ]
 
 
+def test_tree_score_unpacks_as_a_triple():
+    satisfied, applicable, verdicts = score_tree(parse_ground_truth(rule(NO_COMMA)), "a, b")
+    assert (satisfied, applicable, [v.passed for v in verdicts]) == (0, 1, [False])
+
+
 def test_blank_answer_satisfies_nothing():
     tree = parse_ground_truth(rule({"op": "and", "children": [NO_COMMA, LOWER]}))
     assert score_tree(tree, "   ").satisfied == 0
