@@ -48,7 +48,12 @@ TINY_PRESET: dict[str, Any] = {
     "name": "tiny",
     "description": "CPU demo: in-code tiny Qwen2 on the offline evolve shards, lowercase/no-comma subset",
     "model": {"model": "tiny", "response_format": "plain"},
-    "data": {"max_prompt_length": 48, "max_response_length": 16, "constraint_subset": list(TINY_CONSTRAINTS)},
+    "data": {
+        "max_prompt_length": 32,
+        "max_response_length": 16,
+        "min_response_length": 16,
+        "constraint_subset": list(TINY_CONSTRAINTS),
+    },
     "rollout": {"rollout_prompts": 8, "group_size": 8, "direct_per_group": 2, "reward_workers": 1},
     "algo": {"reward_mode": "fraction"},
     "optim": {"lr": 3e-3, "min_lr": 3e-4, "warmup_ratio": 0.0, "mini_batch_size": 64, "micro_batch_size": 64},
@@ -75,6 +80,9 @@ class DataSection:
     sft_data: str | None = None  # expert (prompt, response) shards for behaviour cloning
     max_prompt_length: int = 8192  # tokens; longer prompts are left-truncated (the instruction end stays)
     max_response_length: int = 4096
+    # EOS is suppressed before this many new tokens (the tiny preset fixes the length so that
+    # "say less" cannot replace "obey the constraint").
+    min_response_length: int = 0
     shuffle: bool = True
     # Keep only these checker ids in each ground-truth tree (prompts left without any are dropped).
     constraint_subset: list[str] | None = None
@@ -105,7 +113,8 @@ class AlgoSection:
     kl_estimator: Literal["k3"] = "k3"
     superior_cot: bool = True
     direct_baseline: Literal["mean", "max"] = "mean"
-    offline_baseline_key: str = "direct_score"  # extra_info key holding an offline direct-answer score
+    # extra_info key of the offline direct-answer score (`raif-data evolve` writes baseline_score).
+    offline_baseline_key: str = "baseline_score"
     bc_coef: float = 1.0  # used only when sft_data is given
     dynamic_sampling: bool = False  # DAPO: drop zero-variance groups before the update
     # Reward passed to the shared reward library: "raif" (format gate + accuracy, the paper's) or
@@ -216,6 +225,11 @@ class Recipe:
         need(a.clip_ratio_low > 0 and a.clip_ratio_high > 0, "algo.clip_ratio_low", "clip ratios must be > 0")
         need(self.data.max_prompt_length >= 1, "data.max_prompt_length", "must be >= 1")
         need(self.data.max_response_length >= 1, "data.max_response_length", "must be >= 1")
+        need(
+            0 <= self.data.min_response_length <= self.data.max_response_length,
+            "data.min_response_length",
+            "must be in [0, max_response_length]",
+        )
         need(self.train.max_steps is None or self.train.max_steps >= 1, "train.max_steps", "must be >= 1")
         need(self.train.save_every >= 1, "train.save_every", "must be >= 1")
         need(self.backend.nnodes >= 1 and self.backend.n_gpus_per_node >= 1, "backend.nnodes", "must be >= 1")

@@ -36,10 +36,13 @@ class SFTRecord:
 
 
 def find_shards(path: str | Path) -> list[Path]:
-    """All *.parquet files under a directory (sorted, recursive), or the file itself."""
+    """All *.parquet files under a directory (sorted, recursive; only its train/ split when it has
+    one, as `raif-data evolve` writes train/ and validation/), or the file itself."""
     p = Path(path)
     if p.is_file():
         return [p]
+    if (p / "train").is_dir():  # a `raif-data evolve` output folder: train on its train split only
+        p = p / "train"
     if not p.is_dir():
         raise InputFileError(str(p), "no such file or directory (expected Parquet shards)")
     files = sorted(q for q in p.rglob("*.parquet") if q.is_file())

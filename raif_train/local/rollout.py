@@ -65,6 +65,7 @@ def generate(
     pad_id: int,
     eos_id: int,
     max_new_tokens: int,
+    min_new_tokens: int = 0,
     temperature: float,
     top_p: float,
     seed: int,
@@ -90,6 +91,7 @@ def generate(
             top_p=top_p,
             top_k=0,
             max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
             pad_token_id=pad_id,
             eos_token_id=eos_id,
         )

@@ -33,7 +33,10 @@ highlight bullet quotation marks phrase language include keywords section
 """.split()
 # A few capitalised and upper-case words: the tokens that break the lowercase constraint.
 _CAPS = ["The", "A", "I", "It", "This", "We", "Yes", "No", "OK", "YES", "NO", "AND"]
-TINY_VOCAB: list[str] = _SPECIAL + _MARKUP + _PUNCT + _DIGITS + _WORDS + _CAPS
+# Words glued to a comma (generated whole, never produced by encoding): with the bare "," they make a
+# comma likely enough in a random 16-token answer that the no-comma check varies within a group.
+_COMMA_WORDS = ["and,", "so,", "yes,", "no,", "well,", "then,", "now,", "but,", "or,", "too,"]
+TINY_VOCAB: list[str] = _SPECIAL + _MARKUP + _PUNCT + _DIGITS + _WORDS + _CAPS + _COMMA_WORDS
 
 # A pre-tokenizer that keeps tags whole and splits words from punctuation; whitespace is dropped.
 _PIECES = r"<\|?/?[a-z]+\|?>|[A-Za-z]+|[0-9]|[^\sA-Za-z0-9]"

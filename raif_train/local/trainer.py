@@ -240,6 +240,7 @@ class GRPOTrainer:
                 pad_id=tok.pad_token_id,
                 eos_id=tok.eos_token_id,
                 max_new_tokens=r.data.max_response_length,
+                min_new_tokens=r.data.min_response_length,
                 temperature=r.rollout.temperature,
                 top_p=r.rollout.top_p,
                 seed=_mix(r.train.seed, self.step, c0),
