@@ -8,6 +8,7 @@ from functools import lru_cache
 from raif_rewards.checkers._common import int_schema
 from raif_rewards.checkers.ifbench_shared import (
     STOP_WORDS,
+    chinese_sentences,
     no_kwargs,
     phrasings,
     sentence_end,
@@ -41,7 +42,7 @@ def stop_words(t: Text, percentage: float) -> bool:
 
 
 def _ends(t: Text) -> tuple[int, int, int]:
-    if t.cjk_dominant:
+    if chinese_sentences(t):
         ends = [sentence_end(s) for s in sentences(t)]
     else:
         ends = [s[-1:] for s in sentences(t)]

@@ -54,13 +54,19 @@ def _zh_sentences(raw: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in _ZH_SENTENCE.findall(raw) if s.strip())
 
 
+def chinese_sentences(t: Text) -> bool:
+    """Whether ``t`` is split at Chinese end punctuation: CJK-dominant text that uses 。！？
+    (Korean, which ends sentences with ".", keeps Punkt)."""
+    return t.cjk_dominant and ("。" in t.raw or "！" in t.raw or "？" in t.raw)
+
+
 def sentences(t: Text) -> tuple[str, ...]:
     """IFBench's ``split_into_sentences`` (``nltk.sent_tokenize``: the English Punkt model).
 
-    Chinese-dominant text is split at 。！？ instead; Punkt never splits there, so on English text
-    (every IFBench response) the official split is unchanged.
+    Chinese text (:func:`chinese_sentences`) is split at 。！？ instead; IFBench's own responses never
+    take that path, so the official split is unchanged there.
     """
-    if t.cjk_dominant:
+    if chinese_sentences(t):
         return _zh_sentences(t.raw)
     return _punkt_sentences(t.raw)
 
