@@ -181,6 +181,7 @@ def _recipe(data: Path, out: Path, **kw):
         micro_batch_size=2,
         max_prompt_length=16,
         max_response_length=8,
+        min_response_length=0,  # variable lengths: exercises EOS and padding
         reward_workers=0,
         tensorboard=False,
         save_every=2,
