@@ -13,7 +13,13 @@ import re
 import unicodedata
 from itertools import pairwise
 
-from raif_rewards.checkers.ifbench_shared import DELETE_PUNCT, STRIP, _punkt_sentences, phrasings, sentences
+from raif_rewards.checkers.ifbench_shared import (
+    DELETE_PUNCT,
+    STRIP,
+    _punkt_sentences,
+    phrasings,
+    punkt_sentences,
+)
 from raif_rewards.registry import register
 from raif_rewards.text import Text
 
@@ -166,7 +172,7 @@ def character_reverse(t: Text) -> bool:
 )
 def sentence_alphabet(t: Text) -> bool:
     """Exactly 26 Punkt sentences whose first words start with a, b, ..., z (case-insensitive)."""
-    parts = sentences(t)
+    parts = punkt_sentences(t)
     if len(parts) != 26:
         return False
     for i, sentence in enumerate(parts):

@@ -14,6 +14,7 @@ from raif_rewards.checkers.ifbench_shared import (
     cjk_words,
     no_kwargs,
     phrasings,
+    punkt_sentences,
     sentences,
 )
 from raif_rewards.registry import register
@@ -50,7 +51,7 @@ def _alliteration(sentence: str) -> int:
 def alliteration_increment(t: Text) -> bool:
     """Each Punkt sentence's alliteration score (words in runs sharing a first character) strictly exceeds the previous sentence's (the first sentence may score 0)."""
     previous = -1
-    for sentence in sentences(t):
+    for sentence in punkt_sentences(t):
         score = _alliteration(sentence)
         if score <= previous:
             return False

@@ -71,6 +71,11 @@ def sentences(t: Text) -> tuple[str, ...]:
     return _punkt_sentences(t.raw)
 
 
+def punkt_sentences(t: Text) -> tuple[str, ...]:
+    """IFBench's split on any text (checkers declared for English only keep it on CJK text too)."""
+    return _punkt_sentences(t.raw)
+
+
 def sentence_end(sentence: str) -> str:
     """The sentence's last character, with Chinese end punctuation read as its ASCII mark."""
     return sentence[-1:].translate(ZH_END)

@@ -16,7 +16,7 @@ from raif_rewards.checkers.ifbench_shared import (
     first_token_tag,
     no_kwargs,
     phrasings,
-    sentences,
+    punkt_sentences,
     syllables,
 )
 from raif_rewards.registry import register
@@ -210,7 +210,7 @@ def odd_even_syllables(t: Text) -> bool:
 )
 def last_first(t: Text) -> bool:
     """Each sentence's last word equals the next sentence's first word (case-insensitive; edge punctuation stripped)."""
-    parts = sentences(t)
+    parts = punkt_sentences(t)
     for a, b in pairwise(parts):
         last, first = a.rstrip(STRIP).split(), b.lstrip(STRIP).split()
         if not last or not first or last[-1].lower() != first[0].lower():
@@ -279,7 +279,7 @@ def _sample_position(rng: random.Random, lang: str) -> dict:
 )
 def keywords_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
     """The m-th word (``nltk.word_tokenize`` tokens with a letter or digit) of the n-th Punkt sentence is the keyword (case-insensitive)."""
-    parts = sentences(t)
+    parts = punkt_sentences(t)
     n, m = int(n), int(m)
     if len(parts) < n:
         return False
