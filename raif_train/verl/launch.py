@@ -78,10 +78,14 @@ def compose(plan: VerlPlan):
         raise VerlConfigError("overrides", str(e).splitlines()[0]) from None
     try:
         check_config(config)
-    except (AssertionError, ValueError) as e:
+    except (AssertionError, ValueError, HydraException, OmegaConfBaseException) as e:
         if isinstance(e, VerlConfigError):
             raise
-        raise VerlConfigError("config", f"veRL rejects the configuration: {e}") from None
+        # veRL reports through asserts, ValueErrors and its dataclasses' instantiation: keep the reason.
+        reason = str(e.__cause__ or e).strip().splitlines()
+        raise VerlConfigError(
+            "config", f"veRL rejects the configuration: {reason[0] if reason else e!r}"
+        ) from None
     return config
 
 

@@ -1,0 +1,221 @@
+"""veRL backend against veRL itself on CPU: our overrides compose and pass veRL's validation with the plugin
+registered, RLHFDataset reads our shards, veRL's reward manager calls our compute_score through a real
+tokenizer decode, `--dry-run` prints command and config. Needs veRL (scripts/ci_verl.sh runs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import open_dict
+from tensordict import TensorDict
+from verl import DataProto
+from verl.trainer.ppo.reward import get_custom_reward_fn, resolve_reward_manager_cls
+from verl.utils.dataset.rl_dataset import RLHFDataset
+
+from raif_rewards.verl_plugin import compute_score
+from raif_train.local.tiny import build_tiny_tokenizer
+from raif_train.recipe import load_recipe
+from raif_train.verl.launch import compose, run_verl
+from raif_train.verl.overrides import VerlConfigError, build_plan
+from tests.verl_fixtures import LOWERCASE_GT, write_shards
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "pipelines").glob("verl_*.yaml"))
+PROMPTS = ["write one short answer in lowercase words", "give a title", "say yes or no", "name three things"]
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    long = " ".join(["word"] * 200)  # longer than the dataset test's max_prompt_length
+    return write_shards(tmp_path_factory.mktemp("shards"), PROMPTS + [long])
+
+
+def test_the_paper_recipes_exist():
+    assert {p.name for p in RECIPES} == {
+        "verl_qwen2.5_1.5b_4gpu.yaml",
+        "verl_qwen2.5_7b_16gpu.yaml",
+        "verl_llama3.1_8b_16gpu.yaml",
+        "verl_ministral_8b_16gpu.yaml",
+    }
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipe_overrides_compose_and_pass_verl_validation(recipe, shards, tmp_path):
+    rec = load_recipe(recipe, data=str(shards), output_dir=str(tmp_path / "run"))
+    config = compose(build_plan(rec))  # veRL's validate_config + our check_config, both raise on failure
+    a, aro = config.algorithm, config.actor_rollout_ref
+    assert a.adv_estimator == "grpo" and a.use_kl_in_reward is False and a.filter_groups.enable is False
+    assert (
+        aro.actor.use_kl_loss
+        and aro.actor.kl_loss_type == "low_var_kl"
+        and aro.actor.kl_loss_coef == rec.algo.kl_coef
+    )
+    assert aro.rollout.n == rec.rollout.group_size and aro.rollout.agent.default_agent_loop == "raif_agent"
+    assert aro.actor.ppo_mini_batch_size * rec.rollout.group_size == rec.optim.mini_batch_size
+    assert list(aro.actor.optim.betas) == [rec.optim.adam_beta1, rec.optim.adam_beta2]
+    assert aro.actor.optim.min_lr_ratio * rec.optim.lr == pytest.approx(rec.optim.min_lr)
+    assert (
+        config.trainer.n_gpus_per_node * config.trainer.nnodes
+        == rec.backend.n_gpus_per_node * rec.backend.nnodes
+    )
+    assert config.raif.direct_per_group == 2 and config.raif.superior_cot
+    assert Path(config.reward.custom_reward_function.path).name == "verl_plugin.py"
+    assert list(config.data.train_files) == [str(p) for p in sorted((shards / "train").glob("*.parquet"))]
+    assert list(config.data.val_files) == [str(p) for p in sorted((shards / "validation").glob("*.parquet"))]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["actor_rollout_ref.rollout.no_such_knob=1"], "no_such_knob"),
+        (["actor_rollout_ref.actor.ppo_micro_batch_size=3"], "veRL rejects"),
+    ],
+)
+def test_bad_verl_overrides_fail_before_any_gpu(extra, message, shards, tmp_path):
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"))
+    with pytest.raises(VerlConfigError, match=message):
+        compose(build_plan(rec, extra))
+
+
+def test_dynamic_sampling_turns_on_verl_filter_groups(shards, tmp_path):
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"))
+    rec.override(dynamic_sampling=True)
+    config = compose(build_plan(rec))
+    assert config.algorithm.filter_groups.enable is True and config.algorithm.filter_groups.metric == "score"
+    assert config.raif.dynamic_sampling is True
+
+
+def test_dry_run_prints_command_job_form_and_resolved_config(shards, tmp_path):
+    rec = load_recipe(RECIPES[1], data=str(shards), output_dir=str(tmp_path / "run"))
+    lines: list[str] = []
+    assert (
+        run_verl(
+            rec,
+            dry_run=True,
+            ray_address="10.0.0.1:6379",
+            extra_overrides=["trainer.balance_batch=false"],
+            echo=lines.append,
+        )
+        == 0
+    )
+    text = "\n".join(lines)
+    assert "RAY_ADDRESS=10.0.0.1:6379" in text and "-m raif_train.verl.main" in text
+    assert "ray job submit --address http://HEAD_NODE:8265" in text and "trainer.balance_batch=false" in text
+    assert "adv_estimator: grpo" in text and "default_agent_loop: raif_agent" in text
+    assert not (tmp_path / "run").exists()  # a dry run writes nothing
+
+
+def test_entry_point_registers_the_plugin_in_a_fresh_process():
+    """`import verl` alone (what every Ray worker does) must load our plugin: veRL hides plugin errors."""
+    code = (
+        "import sys, verl\n"
+        "from verl.experimental.agent_loop.agent_loop import _agent_loop_registry\n"
+        "assert 'raif_train.verl.plugin' in sys.modules, 'entry point not loaded'\n"
+        "assert 'raif_agent' in _agent_loop_registry, sorted(_agent_loop_registry)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------- dataset
+
+
+def test_rlhf_dataset_reads_our_shards_and_filters_overlong_prompts(shards, tmp_path):
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"), max_prompt_length=64)
+    config = compose(build_plan(rec))
+    with open_dict(config.data):
+        config.data.filter_overlong_prompts_workers = 1
+        config.data.cache_dir = str(tmp_path / "cache")
+    tok = build_tiny_tokenizer()
+    ds = RLHFDataset(list(config.data.train_files), tok, config.data)
+    assert len(ds) == len(PROMPTS)  # the 200-word prompt is filtered out
+    rows = [ds[i] for i in range(len(ds))]
+    assert sorted(r["raw_prompt"][0]["content"] for r in rows) == sorted(PROMPTS)
+    for r in rows:
+        assert r["reward_model"]["ground_truth"] == LOWERCASE_GT and r["data_source"] == "raif/instruct"
+        assert r["extra_info"]["baseline_score"] == 0.5  # the offline baseline the mask can fall back on
+
+
+# ----------------------------------------------------------------------------- reward manager
+
+
+@pytest.fixture(scope="module")
+def reward_config(shards, tmp_path_factory):
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path_factory.mktemp("run")))
+    return compose(build_plan(rec))
+
+
+def _score(config, tokenizer, data: DataProto) -> dict:
+    fn = get_custom_reward_fn(config)  # veRL's loader: our file path, name and reward_kwargs
+    cls = resolve_reward_manager_cls(config)
+    assert cls.__name__ == "NaiveRewardManager"
+
+    async def go():
+        # veRL's reward managers bind the running event loop when constructed: build one inside it.
+        return await cls(config, tokenizer, fn).run_single(data)
+
+    return asyncio.run(go())
+
+
+def _one(tokenizer, response: str, direct: bool) -> DataProto:
+    prompt = tokenizer.encode("<|user|> write <|assistant|>", add_special_tokens=False)
+    resp = tokenizer.encode(response, add_special_tokens=False) + [tokenizer.eos_token_id]
+    pad = 4  # right padding of the response, as veRL batches it
+    batch = TensorDict(
+        {
+            "prompts": torch.tensor([prompt]),
+            "responses": torch.tensor([resp + [tokenizer.pad_token_id] * pad]),
+            "attention_mask": torch.tensor([[1] * (len(prompt) + len(resp)) + [0] * pad]),
+        },
+        batch_size=1,
+    )
+    non_tensor = {
+        "data_source": np.array(["raif/instruct"], dtype=object),
+        "reward_model": np.array([{"style": "rule", "ground_truth": LOWERCASE_GT}], dtype=object),
+        "extra_info": np.array([{"index": 0}], dtype=object),
+        # what our agent loop puts in its output's extra_fields; the manager merges it into extra_info
+        "tool_extra_fields": np.array([{"direct_answer": direct}], dtype=object),
+    }
+    return DataProto(batch=batch, non_tensor_batch=non_tensor)
+
+
+CASES = [
+    # response, direct, RAIF score by hand: format +1 / -1, all constraints +2, none -2, invalid answer -2
+    ("<think> i think so </think> <answer> yes this is all lowercase </answer>", False, 3.0),
+    ("<think> i think so </think> <answer> YES this is NOT lowercase </answer>", False, -1.0),
+    ("<answer> yes this is all lowercase </answer>", False, None),  # no think block: format fails
+    ("<answer> yes this is all lowercase </answer>", True, None),  # direct answer: no think needed
+]
+
+
+@pytest.mark.parametrize(("response", "direct", "expected"), CASES)
+def test_verl_reward_manager_scores_our_compute_score_through_decode(
+    response, direct, expected, reward_config
+):
+    tok = build_tiny_tokenizer()
+    out = _score(reward_config, tok, _one(tok, response, direct))
+    info = out["reward_extra_info"]
+    decoded = tok.decode(tok.encode(response, add_special_tokens=False), skip_special_tokens=True)
+    reference = compute_score("raif/instruct", decoded, LOWERCASE_GT, {"direct_answer": direct})
+    assert out["reward_score"] == reference["score"]
+    assert info["direct_answer"] == float(direct)
+    assert set(info) >= {"score", "answer_score", "format_ok", "direct_answer"}
+    if expected is not None:
+        assert out["reward_score"] == pytest.approx(expected)
+    if response.startswith("<answer>"):
+        assert info["format_ok"] == float(direct)  # the flag is what makes a bare answer well-formed
+
+
+def test_a_tokenizer_with_special_think_tags_can_never_pass_the_format(reward_config):
+    """veRL decodes with skip_special_tokens=True: special <think> tags vanish before the reward sees them."""
+    tok = build_tiny_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<think>", "</think>"]})
+    out = _score(reward_config, tok, _one(tok, CASES[0][0], False))
+    assert out["reward_extra_info"]["format_ok"] == 0.0 and out["reward_score"] < 0
