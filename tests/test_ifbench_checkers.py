@@ -416,3 +416,37 @@ def test_docs_table_is_generated_from_the_registry():
         "<!-- END GENERATED: ifbench constraints -->",
     )
     assert doc[doc.index(begin) + len(begin) : doc.index(end)] == constraints_markdown()
+
+
+_NAME_TEXT = st.lists(
+    st.sampled_from(
+        ["Emma", "Emmanuel", "Liam", "Leo", "Leon", " ", "_", "-", "Ava", "Avatar", "é", "Ella", "x"]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NAME_TEXT, st.integers(1, 4))
+def test_person_names_alternation_equals_one_search_per_name(text, n):
+    from raif_rewards.checkers.ifbench_count import _NAMES
+
+    found = sum(1 for name in _NAMES if re.search(rf"\b{re.escape(name)}\b", text))
+    assert check("count:person_names", text, {"N": n}) is (found >= n)
+
+
+_TOKEN_TEXT = st.lists(
+    st.sampled_from(
+        ["Dr. ", "Smith", ". ", "Go", "!", "\n", " ", "U.S.", "it's", "(a)", "1999", "...", "e.g.", "x"]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TOKEN_TEXT)
+def test_leading_tokens_equal_the_first_word_tokenize_tokens(text):
+    from raif_rewards.checkers.ifbench_shared import leading_tokens
+    from raif_rewards.text import word_tokenize
+
+    assert leading_tokens(Text(text), 3) == word_tokenize(text)[:3]

@@ -109,7 +109,9 @@ _NAMES = (
     "Jacob Scarlett Nathan Victoria Elijah Layla Nicholas Audrey David Hannah Christopher Penelope "
     "Thomas Nora Andrew Aria Joseph Claire Ryan Stella Jonathan"
 ).split()
-_NAME_RES = tuple(re.compile(rf"\b{re.escape(n)}\b") for n in _NAMES)
+# One alternation instead of IFBench's 50 searches: whole-word matches cannot overlap, so the set
+# of names found is the same.
+_NAME_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _NAMES)) + r")\b")
 _NAME_LIST = ", ".join(_NAMES)
 
 
@@ -130,7 +132,7 @@ _NAME_LIST = ", ".join(_NAMES)
 )
 def person_names(t: Text, N: int) -> bool:
     """At least N of IFBench's 50 first names occur as whole words (case-sensitive)."""
-    return sum(1 for rx in _NAME_RES if rx.search(t.raw)) >= N
+    return len(set(_NAME_RE.findall(t.raw))) >= N
 
 
 _DIGITS = re.compile(r"\d+")

@@ -10,7 +10,7 @@ import string
 from functools import lru_cache
 from importlib import resources
 
-from raif_rewards.text import _CJK_WORD_RE, Text, punkt_tokenizer, view
+from raif_rewards.text import _CJK_WORD_RE, Text, _treebank, punkt_tokenizer, view
 
 #: IFBench's 58 out-of-distribution instruction ids (for conflict tables and tests).
 IFBENCH_IDS = tuple(
@@ -188,6 +188,25 @@ def _normalize(word: str) -> str:
     if word and word[0].isdigit():
         return "!DIGITS"
     return word.lower()
+
+
+def leading_tokens(t: Text, k: int = 3) -> list[str]:
+    """The first ``k`` tokens of ``nltk.word_tokenize(t.raw)``, tokenising only the leading Punkt
+    sentences (Punkt's span generator is lazy) unless the full token list is already cached."""
+    if "nltk_words" in t.__dict__:
+        return t.nltk_words[:k]
+    return list(_leading_tokens(t.raw, k))
+
+
+@lru_cache(maxsize=4096)
+def _leading_tokens(raw: str, k: int) -> tuple[str, ...]:
+    out: list[str] = []
+    treebank = _treebank()
+    for start, end in punkt_tokenizer().span_tokenize(raw):
+        out.extend(treebank.tokenize(raw[start:end]))
+        if len(out) >= k:
+            break
+    return tuple(out[:k])
 
 
 def first_token_tag(tokens: list[str]) -> str:

@@ -14,6 +14,7 @@ from raif_rewards.checkers.ifbench_shared import (
     PUNCT,
     STRIP,
     first_token_tag,
+    leading_tokens,
     no_kwargs,
     phrasings,
     punkt_sentences,
@@ -155,7 +156,7 @@ def prime_lengths(t: Text) -> bool:
 )
 def start_verb(t: Text) -> bool:
     """The first ``nltk.word_tokenize`` token gets a VB* tag from NLTK's English averaged perceptron tagger (computed offline: see ``ifbench_shared.first_token_tag``)."""
-    tokens = t.nltk_words
+    tokens = leading_tokens(t, 3)
     return bool(tokens) and "VB" in first_token_tag(tokens)
 
 
