@@ -1,6 +1,6 @@
 """Exact and near-duplicate detection for streams of prompts in fixed memory.
 
-Near duplicates: MinHash signatures (datasketch) cut into LSH bands; a prompt whose band hashes were
+Near duplicates: MinHash signatures cut into LSH bands; a prompt whose band hashes were
 seen before is a near duplicate. Seen keys live in a Bloom filter sized once for ``capacity`` prompts,
 so memory does not grow with the stream (a false positive only costs one prompt, deterministically).
 """
@@ -13,7 +13,6 @@ import unicodedata
 import zlib
 
 import numpy as np
-from datasketch import MinHash
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -38,14 +37,12 @@ def shingles(text: str, n: int) -> list[bytes]:
 
 
 class BloomFilter:
-    """A fixed-size Bloom filter (double hashing); ``add`` takes bytes keys, ``add_hashes`` takes pairs of
-    64-bit hashes as numpy arrays and checks many keys in a few vectorised steps."""
+    """A fixed-size Bloom filter over byte keys, one key at a time (double hashing on a blake2b digest)."""
 
     def __init__(self, capacity: int, bits_per_key: int = 16):
         self.m = max(64, capacity * bits_per_key)
         self.k = max(1, round(bits_per_key * 0.693))
-        self.bits = np.zeros((self.m + 7) // 8, dtype=np.uint8)
-        self._steps = np.arange(self.k, dtype=np.uint64)
+        self.bits = bytearray((self.m + 7) // 8)
 
     def _positions(self, key: bytes) -> list[int]:
         d = hashlib.blake2b(key, digest_size=16).digest()
@@ -69,23 +66,47 @@ class BloomFilter:
                 bits[byte] |= mask
         return present
 
+
+class BlockedBloom:
+    """A fixed-size blocked Bloom filter: each key sets ``k`` bits inside one 64-bit word, so a batch of
+    keys is tested and inserted in a few vectorised numpy steps (``add_hashes``)."""
+
+    def __init__(self, capacity: int, bits_per_key: int = 16, k: int = 8):
+        self.n = max(1, -(-capacity * bits_per_key // 64))
+        self.k = k
+        self.words = np.zeros(self.n, dtype=np.uint64)
+        self._shifts = np.arange(k, dtype=np.uint64) * np.uint64(6)
+
+    @staticmethod
+    def _pair(key: bytes) -> tuple[np.ndarray, np.ndarray]:
+        d = hashlib.blake2b(key, digest_size=16).digest()
+        h = np.frombuffer(d, dtype="<u8")
+        return h[:1], h[1:]
+
+    def _where(self, h1: np.ndarray, h2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = (h1 % np.uint64(self.n)).astype(np.intp)
+        bits = (h2[:, None] >> self._shifts[None, :]) & np.uint64(63)
+        masks = np.bitwise_or.reduce(np.left_shift(np.uint64(1), bits), axis=1)
+        return idx, masks
+
     def add_hashes(self, h1: np.ndarray, h2: np.ndarray) -> np.ndarray:
-        """Insert keys given by hash pairs (uint64 arrays); per key, whether it was present already."""
-        with np.errstate(over="ignore"):
-            pos = (h1[:, None] + self._steps[None, :] * (h2[:, None] | np.uint64(1))) % np.uint64(self.m)
-        byte = (pos >> np.uint64(3)).astype(np.int64)
-        mask = (np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)).astype(np.uint8)
-        present = np.all(self.bits[byte] & mask, axis=1)
-        np.bitwise_or.at(self.bits, byte.ravel(), mask.ravel())
+        """Insert the keys given by 64-bit hash pairs; per key, whether it was (probably) present."""
+        idx, masks = self._where(h1, h2)
+        present = (self.words[idx] & masks) == masks
+        np.bitwise_or.at(self.words, idx, masks)  # two keys may share a word: accumulate
         return present
 
-
-def _crc32(data: bytes) -> int:
-    return zlib.crc32(data)
+    def add(self, key: bytes) -> bool:
+        """Insert ``key``; True if it was (probably) present already."""
+        return bool(self.add_hashes(*self._pair(key))[0])
 
 
 class Deduplicator:
-    """Streaming exact + near-duplicate filter: ``seen(text)`` says why a text is a duplicate, or None."""
+    """Streaming exact + near-duplicate filter: ``seen(text)`` says why a text is a duplicate, or None.
+
+    MinHash uses multiply-shift hashes of CRC-32 shingle hashes (one numpy expression per text); the
+    permutations are fixed (seeded), so verdicts are identical on every run.
+    """
 
     def __init__(
         self,
@@ -100,34 +121,88 @@ class Deduplicator:
         self.exact, self.near = exact, near
         self.bands, self.rows, self.shingle = bands, num_perm // bands, shingle
         keys_per_item = (bands if near else 0) + (1 if exact else 0)
-        self.filter = BloomFilter(max(1, capacity * keys_per_item))
-        # fixed permutations (seed 1): signatures, and hence verdicts, are identical on every run
-        self._minhash = MinHash(num_perm=num_perm, seed=1, hashfunc=_crc32)
+        self.filter = BlockedBloom(max(1, capacity * keys_per_item))
+        rng = np.random.default_rng(20251)
+        self._a = rng.integers(0, 2**64 - 1, size=num_perm, dtype=np.uint64, endpoint=True) | np.uint64(1)
+        self._b = rng.integers(0, 2**64 - 1, size=num_perm, dtype=np.uint64, endpoint=True)
         # two fixed odd multipliers per row fold a band's row values into a pair of 64-bit hashes
-        rng = np.random.default_rng(12345)
         self._mul = rng.integers(1, 2**63, size=(2, self.rows), dtype=np.uint64) | np.uint64(1)
         self._salt = rng.integers(1, 2**63, size=(2, bands), dtype=np.uint64)
 
     def signature(self, text: str) -> np.ndarray:
-        m = self._minhash
-        m.clear()
-        m.update_batch(shingles(text, self.shingle))
-        return m.hashvalues.copy()
+        """The MinHash signature (``num_perm`` values below 2**32) of the text's shingles."""
+        sh = shingles(text, self.shingle)
+        hv = np.fromiter((zlib.crc32(s) for s in sh), dtype=np.uint64, count=len(sh))
+        with np.errstate(over="ignore"):
+            return ((hv[:, None] * self._a[None, :] + self._b[None, :]) >> np.uint64(32)).min(axis=0)
 
     def band_hashes(self, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = sig[: self.bands * self.rows].astype(np.uint64).reshape(self.bands, self.rows)
+        rows = sig[: self.bands * self.rows].reshape(self.bands, self.rows)
         with np.errstate(over="ignore"):
             h1 = (rows * self._mul[0]).sum(axis=1, dtype=np.uint64) ^ self._salt[0]
             h2 = (rows * self._mul[1]).sum(axis=1, dtype=np.uint64) ^ self._salt[1]
         return h1, h2
 
+    def seen_batch(self, texts: list[str]) -> list[str | None]:
+        """``seen`` for many texts at once, in order (a text duplicating an earlier one of the same
+        batch is caught too); one set of numpy operations per batch instead of per text."""
+        if not texts:
+            return []
+        if not (self.exact or self.near):
+            return [None] * len(texts)
+        h1s, h2s = [], []
+        if self.exact:
+            digests = b"".join(hashlib.blake2b(b"x" + normalize(t).encode(), digest_size=16).digest() for t in texts)
+            pairs = np.frombuffer(digests, dtype="<u8").reshape(len(texts), 2)
+            h1s.append(pairs[:, :1])
+            h2s.append(pairs[:, 1:])
+        if self.near:
+            shs = [shingles(t, self.shingle) for t in texts]
+            lengths = np.fromiter((len(s) for s in shs), dtype=np.intp, count=len(shs))
+            hv = np.fromiter((zlib.crc32(x) for s in shs for x in s), dtype=np.uint64, count=int(lengths.sum()))
+            starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            with np.errstate(over="ignore"):
+                phv = (hv[:, None] * self._a[None, :] + self._b[None, :]) >> np.uint64(32)
+                sig = np.minimum.reduceat(phv, starts, axis=0)
+                rows = sig[:, : self.bands * self.rows].reshape(len(texts), self.bands, self.rows)
+                h1s.append((rows * self._mul[0]).sum(axis=2, dtype=np.uint64) ^ self._salt[0])
+                h2s.append((rows * self._mul[1]).sum(axis=2, dtype=np.uint64) ^ self._salt[1])
+        h1, h2 = np.concatenate(h1s, axis=1), np.concatenate(h2s, axis=1)
+        n_items, per = h1.shape
+        idx, masks = self.filter._where(h1.ravel(), h2.ravel())
+        present = (self.filter.words[idx] & masks) == masks
+        # keys repeated inside this batch: every occurrence after the first counts as seen
+        pairs = np.stack([idx.astype(np.uint64), masks], axis=1)
+        _, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
+        present |= first[inverse.ravel()] < np.arange(len(pairs))
+        np.bitwise_or.at(self.filter.words, idx, masks)
+        present = present.reshape(n_items, per)
+        out: list[str | None] = []
+        for row in present:
+            if self.exact and row[0]:
+                out.append("exact")
+            elif self.near and row[1 if self.exact else 0 :].any():
+                out.append("near")
+            else:
+                out.append(None)
+        return out
+
     def seen(self, text: str) -> str | None:
         """Record ``text``; return "exact" or "near" if it duplicates an earlier text, else None."""
+        h1s, h2s = [], []
         if self.exact:
-            if self.filter.add(b"x" + hashlib.blake2b(normalize(text).encode(), digest_size=16).digest()):
-                return "exact"
+            e1, e2 = BlockedBloom._pair(b"x" + normalize(text).encode())
+            h1s.append(e1)
+            h2s.append(e2)
         if self.near:
-            h1, h2 = self.band_hashes(self.signature(text))
-            if self.filter.add_hashes(h1, h2).any():
-                return "near"
+            b1, b2 = self.band_hashes(self.signature(text))
+            h1s.append(b1)
+            h2s.append(b2)
+        if not h1s:
+            return None
+        present = self.filter.add_hashes(np.concatenate(h1s), np.concatenate(h2s))
+        if self.exact and present[0]:
+            return "exact"
+        if self.near and present[1 if self.exact else 0 :].any():
+            return "near"
         return None

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DEMO_SEEDS = "seeds_demo.jsonl"
 DEMO_MATH = "math_demo.jsonl"
+DEDUP_BATCH = 256
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _GOOD_CHAR = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")
 _RUN = re.compile(r"(.)\1{9,}")
@@ -238,6 +239,23 @@ def select(
     offsets: dict[str, array] = {}
     kept_file = out_file.with_name(f".{out_file.name}.kept")
     path_text = str(src)
+    pending: list[Seed] = []
+
+    def flush(kept) -> None:
+        # dedup runs on batches: one set of vectorised steps per batch (same verdicts as one by one)
+        for seed, dup in zip(pending, dedup.seen_batch([p.prompt for p in pending]), strict=True):
+            if dup is not None:
+                stats.dropped[f"duplicate_{dup}"] += 1
+                continue
+            if cfg.max_seeds and stats.kept >= cfg.max_seeds:
+                break
+            offsets.setdefault(seed.task_type, array("q")).append(kept.tell())
+            kept.write(dumps_line(seed.to_dict()).encode())
+            stats.kept += 1
+            stats.task_types[seed.task_type] += 1
+            stats.languages[seed.lang] += 1
+        pending.clear()
+
     with open(kept_file, "wb") as kept:
         for line, raw in read_records(src, cfg.format, bad, cfg.hf_split):
             stats.read += 1
@@ -257,20 +275,15 @@ def select(
                 stats.dropped["language"] += 1
                 continue
             why = quality_problem(seed.prompt, lang, cfg)
-            if why is None:
-                why = dedup.seen(seed.prompt)
-                why = f"duplicate_{why}" if why else None
             if why is not None:
                 stats.dropped[why] += 1
                 continue
-            seed = Seed(seed.id, seed.prompt, lang, seed.task_type)
-            offsets.setdefault(seed.task_type, array("q")).append(kept.tell())
-            kept.write(dumps_line(seed.to_dict()).encode())
-            stats.kept += 1
-            stats.task_types[seed.task_type] += 1
-            stats.languages[lang] += 1
-            if cfg.max_seeds and stats.kept >= cfg.max_seeds:
-                break
+            pending.append(Seed(seed.id, seed.prompt, lang, seed.task_type))
+            if len(pending) >= DEDUP_BATCH:
+                flush(kept)
+                if cfg.max_seeds and stats.kept >= cfg.max_seeds:
+                    break
+        flush(kept)
     try:
         if stats.kept == 0:
             raise InputFileError(path_text, f"no usable seed prompts (read {stats.read}, dropped "

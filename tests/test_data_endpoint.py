@@ -200,3 +200,28 @@ def test_unreachable_endpoint_is_one_clear_line(tmp_path):
     assert res.exit_code == 1
     lines = [x for x in res.output.splitlines() if x.strip()]
     assert len(lines) == 1 and "unreachable" in lines[0] and str(port) in lines[0]
+
+
+def test_math_rows_are_verified_with_the_math_checker(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    answers = {}
+    for line in open(root / "data" / "math_demo.jsonl", encoding="utf-8"):
+        d = json.loads(line)
+        answers[d["problem"]] = d["answer"]
+
+    def solver(request):
+        msgs = request["messages"]
+        problem = msgs[0]["content"].split("\n\n")[0]
+        if problem not in answers:
+            return responder(request)
+        if msgs[-1]["role"] == "assistant":
+            return "The answer is \\boxed{0.123}"  # direct answers are wrong
+        return {"content": f"So the result is \\boxed{{{answers[problem]}}}.", "reasoning_content": "work"}
+
+    with OpenAIStub(solver) as s:
+        out = tmp_path / "d"
+        pipeline.evolve(_recipe(out, s.base_url, num_prompts=20, math={"path": "demo", "ratio": 0.5}))
+    rows = _read(out, "train")
+    maths = [r for r in rows if r["reward_model"]["style"] == "math"]
+    assert len(maths) == 10 and len(rows) == 20
+    assert all(r["extra_info"]["pass_rate"] == 1.0 and r["extra_info"]["baseline_score"] == 0.0 for r in maths)

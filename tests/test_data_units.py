@@ -337,3 +337,17 @@ def test_seed_quality_filter(prompt, lang, problem):
     from raif_data.seeds import quality_problem
 
     assert quality_problem(prompt, lang, recipe_mod.load(None).seeds) == problem
+
+
+def test_blocked_bloom_batches_match_one_by_one():
+    from raif_data.dedup import BlockedBloom
+
+    keys = [f"key{i % 700}".encode() for i in range(1000)]  # 300 repeats
+    one = BlockedBloom(2000)
+    seq = [one.add(k) for k in keys]
+    assert sum(seq) >= 300 and all(seq[i] for i in range(700, 1000))
+    texts = [f"Plan a trip number {i % 90} to the mountains with some friends and a dog" for i in range(120)]
+    a, b = Deduplicator(capacity=1000), Deduplicator(capacity=1000)
+    batched = a.seen_batch(texts[:50]) + a.seen_batch(texts[50:])
+    assert batched == [b.seen(t) for t in texts]
+    assert batched[90:] == ["exact"] * 30
