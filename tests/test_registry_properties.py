@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from raif_rewards import check, registry
+from raif_rewards.errors import ConstraintKwargsError
 from raif_rewards.text import Text
 
 CHECKERS = registry.all_checkers()
@@ -125,3 +126,45 @@ def test_no_checker_raises_on_pathological_texts(cid):
     ]
     for text in texts:
         assert checker.fn(Text(text), **kwargs) in (True, False)
+
+
+def _schema_value(prop: dict, draw):
+    """A value admitted by one kwargs property schema (the shapes the registry uses)."""
+    if "enum" in prop:
+        return draw(st.sampled_from(prop["enum"]))
+    kind = prop.get("type")
+    if kind == "integer":
+        low = prop.get("minimum", 0)
+        return draw(st.integers(low, prop.get("maximum", low + 60)))
+    if kind == "number":
+        return draw(st.floats(prop.get("minimum", 0), prop.get("maximum", 100), allow_nan=False))
+    if kind == "boolean":
+        return draw(st.booleans())
+    if kind == "array":
+        item = prop.get("items", {"type": "string"})
+        size = draw(st.integers(prop.get("minItems", 0), max(prop.get("minItems", 0), 3)))
+        return [_schema_value(item, draw) for _ in range(size)]
+    # strings: short, odd, regex-special, CJK; respecting length bounds
+    value = draw(st.text(alphabet=st.sampled_from("a .*()[]?+\\|猫😀\n'\"-,/or"), max_size=12))
+    value = value.ljust(prop.get("minLength", 0), "x")
+    return value[: prop["maxLength"]] if "maxLength" in prop else value
+
+
+@st.composite
+def _edge_kwargs(draw, checker):
+    props = checker.schema.get("properties", {})
+    required = set(checker.schema.get("required", ()))
+    return {k: _schema_value(p, draw) for k, p in props.items() if k in required or draw(st.booleans())}
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), cid=st.sampled_from(IDS), text=_TEXT)
+def test_no_checker_raises_on_any_schema_valid_kwargs(data, cid, text):
+    checker = registry.get(cid)
+    kwargs = data.draw(_edge_kwargs(checker))
+    try:
+        valid = registry.validate_kwargs(cid, kwargs)
+    except ConstraintKwargsError:
+        return  # e.g. a pattern/format rule the generator does not model; the error is the contract
+    assert checker.fn(Text(text), **valid) in (True, False)
+    assert check(cid, text, valid, loose=True) in (True, False)
