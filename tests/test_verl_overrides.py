@@ -1,0 +1,108 @@
+"""veRL backend without veRL: the recipe -> override mapping, the settings it refuses before any GPU is
+touched, and `import raif_train` / the launcher never importing veRL or Ray. Runs in every venv.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from raif_train.recipe import load_recipe
+from raif_train.verl.overrides import VerlConfigError, build_plan, override_key
+from tests.verl_fixtures import write_shards
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "pipelines" / "verl_qwen2.5_7b_16gpu.yaml"
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    return write_shards(tmp_path_factory.mktemp("shards"), ["write in lowercase", "give a title"])
+
+
+def _as_dict(overrides: list[str]) -> dict[str, str]:
+    return {override_key(o): o.split("=", 1)[1] for o in overrides}
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "value"),
+    [
+        ({}, "algorithm.adv_estimator", "grpo"),
+        ({}, "algorithm.use_kl_in_reward", "false"),
+        ({}, "actor_rollout_ref.actor.kl_loss_type", "low_var_kl"),
+        ({"kl_coef": 0.01}, "actor_rollout_ref.actor.kl_loss_coef", "0.01"),
+        ({"loss_agg_mode": "token-mean"}, "actor_rollout_ref.actor.loss_agg_mode", "token-mean"),
+        ({}, "actor_rollout_ref.rollout.n", "8"),
+        ({"group_size": 16, "mini_batch_size": 256}, "actor_rollout_ref.actor.ppo_mini_batch_size", "16"),
+        ({}, "actor_rollout_ref.actor.ppo_mini_batch_size", "16"),  # 128 samples = 16 prompts of 8
+        ({}, "data.train_batch_size", "32"),
+        ({}, "actor_rollout_ref.actor.optim.lr_scheduler_type", "cosine"),
+        ({}, "actor_rollout_ref.actor.optim.min_lr_ratio", "0.1"),
+        ({}, "actor_rollout_ref.actor.optim.betas", "[0.9,0.95]"),
+        ({}, "actor_rollout_ref.rollout.prompt_length", "8224"),  # room for the forced think block
+        ({}, "actor_rollout_ref.rollout.agent.default_agent_loop", "raif_agent"),
+        ({}, "algorithm.filter_groups.enable", "false"),
+        ({"dynamic_sampling": True}, "algorithm.filter_groups.enable", "true"),
+        ({"superior_cot": False}, "raif.direct_per_group", "0"),
+        ({}, "raif.direct_per_group", "2"),
+        ({"max_steps": 7}, "trainer.total_training_steps", "7"),
+        ({"resume": False}, "trainer.resume_mode", "disable"),
+        ({"wandb_project": "p"}, "trainer.logger", "[console,tensorboard,wandb]"),
+        ({"reward_mode": "fraction"}, "reward.custom_reward_function.reward_kwargs.accuracy", "fraction"),
+        ({}, "trainer.nnodes", "2"),
+        ({}, "data.filter_overlong_prompts", "true"),
+    ],
+)
+def test_recipe_fields_map_to_verl_keys(fields, key, value, shards, tmp_path):
+    rec = load_recipe(RECIPE, data=str(shards), output_dir=str(tmp_path / "o"), **fields)
+    assert _as_dict(build_plan(rec).overrides)[key] == value
+
+
+@pytest.mark.parametrize(
+    ("fields", "extra", "match"),
+    [
+        ({"model": "tiny"}, [], "model.model"),
+        ({"device": "cpu"}, [], "backend.device"),
+        ({"rollout_engine": "hf"}, [], "rollout.rollout_engine"),
+        ({"adv_eps": 1e-4}, [], "algo.adv_eps"),
+        ({"constraint_subset": ["punctuation:no_comma"]}, [], "data.constraint_subset"),
+        ({"sft_data": "x", "bc_coef": 1.0}, [], "data.sft_data"),
+        ({"tensor_parallel_size": 3}, [], "backend.tensor_parallel_size"),
+        ({"mini_batch_size": 4, "group_size": 8, "rollout_prompts": 1}, [], "optim.mini_batch_size"),
+        ({"rollout_prompts": 3, "mini_batch_size": 24}, [], "rollout.rollout_prompts"),  # 24 samples, 16 GPUs
+        ({}, ["algorithm.adv_estimator=gae"], "set by the recipe"),
+        ({}, ["+raif.bc_coef=1"], "raif section"),
+        ({}, ["trainer.logger"], "KEY=VALUE"),
+    ],
+)
+def test_unhonourable_settings_fail_before_any_gpu(fields, extra, match, shards, tmp_path):
+    with pytest.raises(VerlConfigError, match=match):
+        rec = load_recipe(RECIPE, data=str(shards), output_dir=str(tmp_path / "o"), **fields)
+        build_plan(rec, extra)
+
+
+def test_missing_data_is_an_error_naming_the_path(tmp_path):
+    rec = load_recipe(RECIPE, data=str(tmp_path / "nowhere"))
+    with pytest.raises(VerlConfigError, match="nowhere"):
+        build_plan(rec)
+
+
+def test_extra_overrides_of_other_verl_knobs_pass_through(shards, tmp_path):
+    rec = load_recipe(RECIPE, data=str(shards), output_dir=str(tmp_path / "o"))
+    plan = build_plan(rec, ["trainer.balance_batch=false", "+ray_kwargs.ray_init.num_cpus=8"])
+    assert plan.overrides[-2:] == ["trainer.balance_batch=false", "+ray_kwargs.ray_init.num_cpus=8"]
+
+
+def test_importing_the_backend_pieces_loads_neither_verl_nor_ray():
+    code = (
+        "import sys\n"
+        "import raif_train, raif_train.cli, raif_train.recipe, raif_train.algo\n"
+        "import raif_train.verl, raif_train.verl.overrides, raif_train.verl.launch, raif_train.verl.masks\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('verl', 'ray', 'vllm', 'hydra'))\n"
+        "assert not bad, bad\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,0 +1,119 @@
+"""Fails loudly when the veRL internals the backend extends change: the exact version, and the signatures,
+attributes and behaviours (read from veRL's source) that raif_train/verl relies on. Needs veRL.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+import verl
+from verl.experimental.agent_loop import agent_loop as agent_loop_mod
+from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutput
+from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
+from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
+from verl.trainer import main_ppo
+from verl.trainer.ppo import core_algos
+from verl.trainer.ppo.v1 import agent_loop_tq, replay_buffer, trainer_base
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+from verl.workers import engine_workers
+from verl.workers.utils import losses
+
+from raif_train.verl import VERL_VERSION
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _params(fn) -> list[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_exact_verl_version_everywhere():
+    assert verl.__version__ == VERL_VERSION, (
+        f"veRL {verl.__version__} installed; the backend is written for {VERL_VERSION}"
+    )
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(rf'^verl = \["verl\[verl-core\]=={re.escape(VERL_VERSION)}"\]', pyproject, re.M)
+    assert re.search(rf'^gpu = \["verl\[vllm\]=={re.escape(VERL_VERSION)}"\]', pyproject, re.M)
+
+
+SIGNATURES = [
+    # what we call or override, and the leading parameters we depend on
+    (core_algos.compute_grpo_outcome_advantage, ["token_level_rewards", "response_mask", "index", "epsilon", "norm_adv_by_std_in_grpo"]),
+    (core_algos.kl_penalty, ["logprob", "ref_logprob", "kl_penalty"]),
+    (losses.ppo_loss, ["config", "model_output", "data", "dp_group"]),
+    (AgentLoopBase.__init__, ["self", "trainer_config", "server_manager", "tokenizer", "processor", "dataset_cls", "data_config"]),
+    (AgentLoopBase.ct_build_initial_tokens, ["self", "messages"]),
+    (SingleTurnAgentLoop.run, ["self", "sampling_params"]),
+    (agent_loop_mod.register, ["agent_name"]),
+    (PPOTrainerSync._compute_advantage, ["self", "batch", "metrics"]),
+    (PPOTrainerSync._setup, ["self"]),
+    (PPOTrainerSync.__init__, ["self", "config"]),
+    (main_ppo.run_ppo, ["config", "task_runner_class"]),
+    (agent_loop_mod.AgentLoopManager.__init__, ["self", "config", "llm_client", "teacher_client", "reward_loop_worker_handles"]),
+    (engine_workers.ActorRolloutRefWorker.set_loss_fn, ["self", "loss_fn"]),
+    (NaiveRewardManager.__init__, ["self", "config", "tokenizer", "compute_score"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fn", "leading"), SIGNATURES, ids=lambda x: getattr(x, "__qualname__", ""))
+def test_signatures_we_extend(fn, leading):
+    got = _params(fn)
+    assert got[: len(leading)] == leading, f"{fn.__qualname__} changed: {got}"
+
+
+def test_attributes_we_use():
+    assert isinstance(agent_loop_mod._agent_loop_registry, dict)
+    assert {"extra_fields", "prompt_ids", "response_ids"} <= set(AgentLoopOutput.model_fields)
+    for name in (
+        "get_llm_client",
+        "get_teacher_client",
+        "get_reward_handles",
+        "init",
+        "fit",
+        "actor_rollout_wg",
+    ):
+        assert name in inspect.getsource(trainer_base.PPOTrainer), name
+    assert issubclass(PPOTrainerSync, trainer_base.PPOTrainer)
+
+
+SOURCE_FACTS = [
+    # (module or object, regex, why we depend on it)
+    (verl, r'entry_points\(group="verl\.plugins"\)', "our plugin is loaded through this entry-point group"),
+    (agent_loop_tq, r"session_id=i", "the agent loop learns a sample's index in its group"),
+    (agent_loop_tq, r"field\.update\(kwargs\)", "rows' extra_info reaches TransferQueue"),
+    (agent_loop_tq.AgentLoopManagerTQ, r"@auto_await", "create() is called synchronously by our runner"),
+    (
+        NaiveRewardManager.run_single,
+        r"extra_info\.update\(tool_extra_fields",
+        "direct flag reaches compute_score",
+    ),
+    (
+        NaiveRewardManager.run_single,
+        r"skip_special_tokens=True",
+        "special <think> tags vanish before scoring",
+    ),
+    (replay_buffer, r'"reward_extra_info"', "filter_groups reads compute_score's keys"),
+    (trainer_base.PPOTrainer._compute_advantage, r'"advantages"', "advantages live in TransferQueue"),
+    (
+        trainer_base.PPOTrainer.__init__,
+        r"self\.trainer_mode = self\.config\.trainer\.v1\.trainer_mode",
+        "sync mode",
+    ),
+    (main_ppo.TaskRunnerV1.run, r"tq\.init\(config\.transfer_queue\)", "our runner mirrors veRL's v1 runner"),
+    (
+        engine_workers.ActorRolloutRefWorker.init_model,
+        r"partial\(ppo_loss, config=actor_config\)",
+        "default loss",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obj", "pattern", "why"), SOURCE_FACTS, ids=[f[2] for f in SOURCE_FACTS])
+def test_behaviours_we_rely_on(obj, pattern, why):
+    src = inspect.getsource(obj)
+    assert re.search(pattern, src), (
+        f"veRL changed: {why} ({pattern!r} no longer in {getattr(obj, '__qualname__', obj.__name__)})"
+    )
