@@ -225,3 +225,43 @@ def test_math_rows_are_verified_with_the_math_checker(tmp_path):
     maths = [r for r in rows if r["reward_model"]["style"] == "math"]
     assert len(maths) == 10 and len(rows) == 20
     assert all(r["extra_info"]["pass_rate"] == 1.0 and r["extra_info"]["baseline_score"] == 0.0 for r in maths)
+
+
+@pytest.mark.slow
+def test_sigkill_during_respond_then_resume(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with OpenAIStub(responder, latency=0.05) as s:
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text(
+            "instruct: {include_ids: [detectable_format:title], compositions: {and: 1.0}, max_constraints: 1}\n"
+            "respond: {samples: 2, direct_samples: 1}\n"
+            f"llm: {{base_url: '{s.base_url}', model: base, concurrency: 8, timeout: 5}}\n"
+            "output: {chunk_size: 10, validation_fraction: 0.0}\n")
+        ref = tmp_path / "ref"
+        pipeline.evolve(recipe_mod.override(recipe_mod.load(recipe), {"output_dir": str(ref), "num_prompts": 80}))
+        s.reset()
+        out = tmp_path / "killed"
+        cmd = [sys.executable, "-m", "raif_data.cli", "evolve", "--output-dir", str(out), "--recipe", str(recipe),
+               "--num-prompts", "80", "--quiet"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        chunks = out / "stages" / "respond"
+        deadline = time.time() + 120
+        while time.time() < deadline and len(list(chunks.glob("chunk-*.jsonl"))) < 2 and proc.poll() is None:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert 2 <= len(list(chunks.glob("chunk-*.jsonl"))) < 8
+        first = [json.dumps(q, sort_keys=True) for q in s.requests]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+        second = [json.dumps(q, sort_keys=True) for q in s.requests[len(first):]]
+    assert _bytes(out) == _bytes(ref)
+    assert len(_read(out, "train")) == 80
+    # only calls still in flight at the kill (at most the concurrency) are sent again
+    assert len(set(first) & set(second)) <= 8
+    assert len(set(first) | set(second)) == len(set(first + second)) == 160
