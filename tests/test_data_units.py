@@ -351,3 +351,33 @@ def test_blocked_bloom_batches_match_one_by_one():
     batched = a.seen_batch(texts[:50]) + a.seen_batch(texts[50:])
     assert batched == [b.seen(t) for t in texts]
     assert batched[90:] == ["exact"] * 30
+
+
+def test_hugging_face_seeds_through_datasets(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+
+    def load_dataset(name, split, streaming):
+        calls.append((name, split, streaming))
+        return iter([{"instruction": "Describe the life cycle of a butterfly for children.", "category": "science"},
+                     {"instruction": "Write a limerick about a cat who loves the rain.", "category": "poetry"}])
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    r = recipe_mod.from_dict({"output_dir": str(tmp_path / "o"), "seeds": {
+        "path": "hf:someone/prompts", "hf_split": "test", "detect_language": "never",
+        "fields": {"prompt": "instruction", "task_type": "category"}}})
+    m = run_seeds(r, Layout(tmp_path / "o"))
+    assert calls == [("someone/prompts", "test", True)]
+    assert m["kept"] == 2 and m["task_types"] == {"poetry": 1, "science": 1}
+    assert m["source"] == {"path": "hf:someone/prompts"}
+
+
+def test_hugging_face_without_datasets_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import fails
+    r = recipe_mod.from_dict({"output_dir": str(tmp_path / "o"), "seeds": {"path": "hf:someone/prompts"}})
+    with pytest.raises(InputFileError, match="pip install datasets"):
+        run_seeds(r, Layout(tmp_path / "o"))
