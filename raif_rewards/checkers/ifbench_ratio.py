@@ -88,9 +88,13 @@ def sentence_balance(t: Text) -> bool:
     return dot == question == bang
 
 
-@lru_cache(maxsize=1024)
 def _trigrams(s: str) -> frozenset[str]:
     return frozenset(s[i : i + 3] for i in range(len(s) - 2))
+
+
+# The reference (the prompt) repeats across a group's rollouts; responses do not, and their
+# trigram sets are large, so only the reference side is cached.
+_reference_trigrams = lru_cache(maxsize=256)(_trigrams)
 
 
 @register(
@@ -117,7 +121,7 @@ def overlap(t: Text, reference_text: str, percentage: float) -> bool:
     mine = _trigrams(t.raw)
     if not mine:
         return False
-    share = len(mine & _trigrams(reference_text)) / len(mine)
+    share = len(mine & _reference_trigrams(reference_text)) / len(mine)
     return percentage - 2 <= share * 100 <= percentage + 2
 
 

@@ -44,12 +44,14 @@ _ZH_SENTENCE = re.compile(r"[^。！？!?]*(?:[。！？!?]+[」』”’\"'）)
 ZH_END = str.maketrans({"。": ".", "？": "?", "！": "!"})
 
 
-@lru_cache(maxsize=4096)
+# Sentence tuples are shared by the constraints and loose variants of recent responses; 1024 keeps
+# the cache's memory bounded for long RL responses.
+@lru_cache(maxsize=1024)
 def _punkt_sentences(raw: str) -> tuple[str, ...]:
     return tuple(punkt_tokenizer().tokenize(raw))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _zh_sentences(raw: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in _ZH_SENTENCE.findall(raw) if s.strip())
 
@@ -90,7 +92,7 @@ def no_punct(s: str) -> str:
     return s.translate(DELETE_PUNCT)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def cjk_words(s: str) -> tuple[str, ...]:
     """Words of Chinese text: each CJK character, and each run of other word characters."""
     return tuple(_CJK_WORD_RE.findall(s))
@@ -198,7 +200,7 @@ def leading_tokens(t: Text, k: int = 3) -> list[str]:
     return list(_leading_tokens(t.raw, k))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _leading_tokens(raw: str, k: int) -> tuple[str, ...]:
     out: list[str] = []
     treebank = _treebank()
