@@ -122,6 +122,35 @@ def endpoint_bench(requests: int, concurrency: int, latency: float) -> dict:
             "client_cpu_ms_per_request": 1000 * cpu / requests}
 
 
+def respond_bench(prompts: int, concurrency: int, latency: float) -> dict:
+    """The whole respond stage (requests, verification, chunk files) against the stub in its own process."""
+    from raif_data import pipeline
+    from raif_data import recipe as recipe_mod
+
+    server = subprocess.Popen([sys.executable, "-c", STUB_SERVER.format(root=str(ROOT), latency=latency)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = server.stdout.readline().strip()
+        with tempfile.TemporaryDirectory() as tmp:
+            r = recipe_mod.from_dict({
+                "output_dir": tmp, "num_prompts": prompts,
+                "respond": {"samples": 1, "direct_samples": 1},
+                "llm": {"base_url": base_url, "model": "bench", "concurrency": concurrency},
+                "output": {"chunk_size": 1024}})
+            layout = pipeline.Layout(Path(tmp))
+            pipeline.run_seeds(r, layout)
+            pipeline.run_instruct(r, layout)
+            t0 = time.perf_counter()
+            pipeline.run_respond(r, layout)
+            wall = time.perf_counter() - t0
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+    requests = 2 * prompts
+    return {"requests": requests, "seconds": wall, "req_per_s": requests / wall,
+            "fraction_of_bound": requests / wall / (concurrency / latency)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
@@ -165,6 +194,9 @@ def main() -> None:
               f"{res['bound_req_per_s']:,.0f} = {res['fraction_of_bound']:.2f} (target >= 0.8: "
               f"{'met' if res['fraction_of_bound'] >= 0.8 else 'NOT met'}); errors {res['errors']}, "
               f"retries {res['retries']}")
+        stage = respond_bench(args.requests // 2, args.concurrency, args.latency)
+        print(f"respond stage (requests + verification + chunk files): {stage['requests']} requests in "
+              f"{stage['seconds']:.1f} s = {stage['req_per_s']:,.0f} req/s = {stage['fraction_of_bound']:.2f} of the bound")
         cpu = res["client_cpu_ms_per_request"]
         print(f"  client CPU {cpu:.2f} ms per request (one event loop = one core): CPU-bound ceiling "
               f"{1000 / cpu:,.0f} req/s = {1000 / cpu / res['bound_req_per_s']:.2f} of the bound")
