@@ -122,7 +122,7 @@ def endpoint_bench(requests: int, concurrency: int, latency: float) -> dict:
             "client_cpu_ms_per_request": 1000 * cpu / requests}
 
 
-def respond_bench(prompts: int, concurrency: int, latency: float) -> dict:
+def respond_bench(prompts: int, concurrency: int, latency: float, workers: int = 1) -> dict:
     """The whole respond stage (requests, verification, chunk files) against the stub in its own process."""
     from raif_data import pipeline
     from raif_data import recipe as recipe_mod
@@ -135,7 +135,7 @@ def respond_bench(prompts: int, concurrency: int, latency: float) -> dict:
             r = recipe_mod.from_dict({
                 "output_dir": tmp, "num_prompts": prompts,
                 "respond": {"samples": 1, "direct_samples": 1},
-                "llm": {"base_url": base_url, "model": "bench", "concurrency": concurrency},
+                "llm": {"base_url": base_url, "model": "bench", "concurrency": concurrency, "workers": workers},
                 "output": {"chunk_size": 1024}})
             layout = pipeline.Layout(Path(tmp))
             pipeline.run_seeds(r, layout)
@@ -160,6 +160,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency", type=float, default=0.05)
+    ap.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="llm.workers values for the respond stage")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -194,9 +195,11 @@ def main() -> None:
               f"{res['bound_req_per_s']:,.0f} = {res['fraction_of_bound']:.2f} (target >= 0.8: "
               f"{'met' if res['fraction_of_bound'] >= 0.8 else 'NOT met'}); errors {res['errors']}, "
               f"retries {res['retries']}")
-        stage = respond_bench(args.requests // 2, args.concurrency, args.latency)
-        print(f"respond stage (requests + verification + chunk files): {stage['requests']} requests in "
-              f"{stage['seconds']:.1f} s = {stage['req_per_s']:,.0f} req/s = {stage['fraction_of_bound']:.2f} of the bound")
+        for workers in args.workers:
+            stage = respond_bench(args.requests // 2, args.concurrency, args.latency, workers)
+            print(f"respond stage, llm.workers={workers} (requests + verification + chunk files): "
+                  f"{stage['requests']} requests in {stage['seconds']:.1f} s = {stage['req_per_s']:,.0f} req/s = "
+                  f"{stage['fraction_of_bound']:.2f} of the bound")
         cpu = res["client_cpu_ms_per_request"]
         print(f"  client CPU {cpu:.2f} ms per request (one event loop = one core): CPU-bound ceiling "
               f"{1000 / cpu:,.0f} req/s = {1000 / cpu / res['bound_req_per_s']:.2f} of the bound")

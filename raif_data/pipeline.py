@@ -342,7 +342,7 @@ def _summarise_chunks(layout: Layout, stage: str, r: Recipe) -> dict:
 
 def run_respond(r: Recipe, layout: Layout, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
                 llm_factory: Callable[[str], Any] | None = None) -> dict:
-    from raif_data.respond import Responder
+    from raif_data.respond import ParallelResponder, Responder
 
     fps = fingerprints(r)
     if not uses_respond(r):
@@ -354,7 +354,13 @@ def run_respond(r: Recipe, layout: Layout, *, overwrite: bool = False, progress:
     folder, done = _begin_stage(layout, "respond", fps["respond"], overwrite)
     if done:
         return read_json(folder / "manifest.json")
-    responder = Responder(r, layout.root, llm_factory)
+    if r.llm.workers > 1 and llm_factory is None:
+        from raif_data.llm import preflight
+
+        preflight(r.llm.base_url, timeout=min(r.llm.timeout, 10.0))  # fail once, here, not in every worker
+        responder = ParallelResponder(r, layout.root, r.llm.workers)
+    else:
+        responder = Responder(r, layout.root, llm_factory)
     advance = progress("respond", inst["records"])
     try:
         for c in range(n_chunks(r)):

@@ -135,6 +135,8 @@ class LLMConfig:
     timeout: float = 120.0
     max_retries: int = 5
     cache: str = ""  # default: <output_dir>/llm_cache.sqlite
+    #: processes for stage 3, each with its own client (concurrency is shared out among them)
+    workers: int = 1
 
 
 @dataclass
@@ -266,6 +268,7 @@ def _check_ranges(r: Recipe) -> None:
     need(r.output.compression in ("zstd", "snappy", "gzip", "none"), "output.compression",
          "expected zstd, snappy, gzip or none")
     need(r.llm.concurrency >= 1, "llm.concurrency", "must be at least 1")
+    need(1 <= r.llm.workers <= 256, "llm.workers", "must be between 1 and 256")
     need(r.llm.timeout > 0, "llm.timeout", "must be positive")
 
 

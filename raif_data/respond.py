@@ -5,12 +5,16 @@ verify them with the reward's own checkers, record pass rate and direct-answer b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import multiprocessing
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from raif_data import recipe as recipe_mod
 from raif_data.llm import LLMClient, as_training_text, make_client, run_sync, split_answer
 from raif_data.recipe import Recipe
 from raif_rewards import compose
@@ -159,3 +163,57 @@ class Responder:
             if c is not None:
                 c.close()
 
+
+
+# ------------------------------------------------------------------------------- several processes
+
+_WORKER: Responder | None = None
+
+
+def _init_worker(recipe: dict, output_dir: str) -> None:
+    global _WORKER
+    _WORKER = Responder(recipe_mod.from_dict(recipe), Path(output_dir))
+
+
+def _work(records: list[dict]) -> tuple[list[dict], int, int]:
+    assert _WORKER is not None
+    before = Counter(_WORKER.calls)
+    verdicts = _WORKER.run_chunk(records)
+    return verdicts, _WORKER.calls["requests"] - before["requests"], _WORKER.calls["cached"] - before["cached"]
+
+
+class ParallelResponder:
+    """``llm.workers`` processes, each with its own client and event loop (one Python event loop tops out
+    at a few hundred requests/s of client CPU); the recipe's concurrency is shared out among them and
+    the SQLite cache is shared. Verdicts come back in order, so the output equals a one-process run."""
+
+    def __init__(self, r: Recipe, output_dir: Path, workers: int):
+        per = max(1, r.llm.concurrency // workers)
+        local = dataclasses.replace(r, llm=dataclasses.replace(r.llm, concurrency=per))
+        self.r, self.workers = r, workers
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(local.to_dict(), str(output_dir)))
+        self.calls: Counter = Counter()
+
+    def run_chunk(self, records: list[dict], advance: Callable[[int], None] | None = None) -> list[dict]:
+        size = -(-len(records) // self.workers) if records else 0
+        parts = [records[i : i + size] for i in range(0, len(records), size)] if size else []
+        futures = [self.pool.submit(_work, part) for part in parts]
+        out: list[dict] = []
+        for part, fut in zip(parts, futures, strict=True):
+            verdicts, sent, cached = fut.result()
+            out += verdicts
+            self.calls["requests"] += sent
+            self.calls["cached"] += cached
+            if advance is not None:
+                advance(len(part))
+        return out
+
+    def summary(self) -> dict:
+        ex = self.r.respond.expert
+        return {"model": self.r.llm.model, "expert": ex.model if ex.model and ex.samples > 0 else None,
+                "requests_this_run": self.calls["requests"], "cache_hits_this_run": self.calls["cached"],
+                "workers": self.workers}
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -265,3 +265,15 @@ def test_sigkill_during_respond_then_resume(tmp_path):
     # only calls still in flight at the kill (at most the concurrency) are sent again
     assert len(set(first) & set(second)) <= 8
     assert len(set(first) | set(second)) == len(set(first + second)) == 160
+
+
+@pytest.mark.slow
+def test_several_respond_workers_give_the_same_shards(tmp_path, stub):
+    one, two = tmp_path / "one", tmp_path / "two"
+    pipeline.evolve(_recipe(one, stub.base_url, num_prompts=16))
+    sent = stub.request_count
+    m = pipeline.evolve(_recipe(two, stub.base_url, num_prompts=16,
+                                llm={"workers": 2, "cache": str(tmp_path / "two.sqlite")}))
+    assert _bytes(two) == _bytes(one) and m["counts"]["sft"] == 16
+    assert stub.request_count - sent == sent  # the second run asked everything again, once
+    assert json.loads((two / "stages" / "respond" / "manifest.json").read_text())["llm"]["workers"] == 2
