@@ -450,3 +450,45 @@ def test_leading_tokens_equal_the_first_word_tokenize_tokens(text):
     from raif_rewards.text import word_tokenize
 
     assert leading_tokens(Text(text), 3) == word_tokenize(text)[:3]
+
+
+_TAGS = ("NN", "VB", "DT", "JJ", "VBZ", "NNP")
+_VOCAB = ("the", "The", "run", "Run", "1999", "42", "x-ray", "-a", "cat", "Let", "'s", "go", "", "ab")
+
+
+@st.composite
+def _synthetic_tagger(draw):
+    """A random averaged perceptron over IFBench-like features (prefixes and words from a tiny
+    vocabulary) with random weights, including ties and features that never fire first."""
+    from raif_rewards.checkers.ifbench_shared import _normalize
+
+    words = list(_VOCAB)
+    norms = sorted({_normalize(w) for w in words if w} | {"-END-", "-END2-"})
+    feats = ["bias", "i-1 tag -START-", "i-2 tag -START2-", "i tag+i-2 tag -START- -START2-"]
+    feats += ["i-1 word -START2-", "i-1 suffix T2-", "i-2 word -START-", "i-1 tag NN", "i-1 word the"]
+    feats += [f"i suffix {w[-3:]}" for w in words] + [f"i pref1 {w[:1]}" for w in words]
+    feats += [f"{p} {n}" for p in ("i word", "i-1 tag+i word -START-", "i+1 word", "i+2 word") for n in norms]
+    feats += [f"i+1 suffix {n[-3:]}" for n in norms]
+    weight = st.sampled_from([0.0, 0.5, -0.5, 1.0, 1.25, -2.0, 0.001])
+    row = st.dictionaries(st.sampled_from(_TAGS), weight, max_size=4)
+    weights = draw(st.dictionaries(st.sampled_from(feats), row, max_size=40))
+    tagdict = draw(
+        st.dictionaries(st.sampled_from([w for w in words if w]), st.sampled_from(_TAGS), max_size=2)
+    )
+    return weights, tagdict, tuple(sorted(_TAGS))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_synthetic_tagger(), st.lists(st.sampled_from([w for w in _VOCAB if w]), min_size=1, max_size=4))
+def test_first_token_scoring_equals_nltk_perceptron_tagger(model, tokens):
+    """The first-token scorer on the cut-down table agrees with NLTK's own PerceptronTagger on the
+    full model (same features, same float sums, same tie-break)."""
+    from nltk.tag.perceptron import PerceptronTagger
+
+    from raif_rewards.checkers.ifbench_shared import first_token_subset
+
+    weights, tagdict, classes = model
+    nltk_tagger = PerceptronTagger(load=False)
+    nltk_tagger.decode_json_params((weights, tagdict, list(classes)))
+    expected = nltk_tagger.tag(tokens)[0][1]
+    assert first_token_tag(tokens, (first_token_subset(weights), tagdict, classes)) == expected

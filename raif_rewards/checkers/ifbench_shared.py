@@ -211,9 +211,37 @@ def _leading_tokens(raw: str, k: int) -> tuple[str, ...]:
     return tuple(out[:k])
 
 
-def first_token_tag(tokens: list[str]) -> str:
-    """The tag NLTK's English perceptron tagger gives ``tokens[0]`` (``tokens`` non-empty)."""
-    weights, tagdict, classes = _first_token_model()
+_FIRST_TOKEN_CONSTANT = frozenset(
+    (*_START_FEATURES, "i-1 word -START2-", "i-1 suffix T2-", "i-2 word -START-")
+)
+_FIRST_TOKEN_PREFIXES = (
+    "i suffix ",
+    "i pref1 ",
+    "i word ",
+    "i-1 tag+i word -START- ",
+    "i+1 word ",
+    "i+1 suffix ",
+    "i+2 word ",
+)
+
+
+def first_token_subset(weights: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The rows of an averaged perceptron's weights that can fire at the first position, zero
+    weights dropped: how ``assets/ifbench_pos_first_token.json.gz`` was cut from NLTK's model
+    (``averaged_perceptron_tagger_eng.weights.json``)."""
+    out = {}
+    for feat, row in weights.items():
+        if feat in _FIRST_TOKEN_CONSTANT or feat.startswith(_FIRST_TOKEN_PREFIXES):
+            kept = {label: w for label, w in row.items() if w}
+            if kept:
+                out[feat] = kept
+    return out
+
+
+def first_token_tag(tokens: list[str], model: tuple[dict, dict, tuple[str, ...]] | None = None) -> str:
+    """The tag NLTK's English perceptron tagger gives ``tokens[0]`` (``tokens`` non-empty);
+    ``model`` (weights, tagdict, classes) defaults to the shipped first-token table."""
+    weights, tagdict, classes = model or _first_token_model()
     word = tokens[0]
     tag = tagdict.get(word)
     if tag:
