@@ -145,7 +145,8 @@ def run(samples: list[Sample], fresh: list[Sample], workers: int, label: str) ->
     score_batch(samples[:256], workers=workers, min_pool_batch=1)
     pids = list(dispatch._POOL._processes)  # the benchmark may peek: CPU accounting per worker
     w0, c0, k0 = time.perf_counter(), time.process_time(), _cpu_seconds(pids)
-    pooled = score_batch(fresh, workers=workers, min_pool_batch=1)  # new texts: no per-text cache reuse
+    # new texts (no per-text cache reuse), metrics dicts as compute_score_batch returns them to veRL
+    pooled = score_batch(fresh, workers=workers, min_pool_batch=1, as_metrics=True)
     pool_wall, parent_cpu, worker_cpu = time.perf_counter() - w0, time.process_time() - c0, _cpu_seconds(pids) - k0
     assert len(pooled) == len(fresh)
     n = len(samples)

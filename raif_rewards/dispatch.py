@@ -197,8 +197,13 @@ def _warm() -> None:
     registry.all_checkers()
 
 
-def _score_chunk(chunk: list[tuple[str, Any, str | None, Mapping | None]], config: RewardConfig) -> list[tuple]:
-    return [_pack(_score_local(s, route(gt, ds), *_options(ei, config))) for s, gt, ds, ei in chunk]
+def _score_chunk(
+    chunk: list[tuple[str, Any, str | None, Mapping | None]], config: RewardConfig, as_metrics: bool = False
+) -> list[tuple]:
+    results = (_score_local(s, route(gt, ds), *_options(ei, config)) for s, gt, ds, ei in chunk)
+    if as_metrics:  # what veRL needs, as bare float tuples: the cheapest thing to send back
+        return [tuple(metrics(r).values()) for r in results]
+    return [_pack(r) for r in results]
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(RewardResult))
@@ -226,10 +231,12 @@ def score_batch(
     workers: int | None = None,
     start_method: str = "forkserver",
     min_pool_batch: int = 64,
-) -> list[RewardResult]:
+    as_metrics: bool = False,
+) -> list[RewardResult] | list[dict[str, float]]:
     """Rewards for many rollouts, in order. Rule and math samples are scored in a process pool of
     ``workers`` (default: the CPUs available; 1 = in this process); judge samples share one batch
-    of judge requests. Ground truths are validated here first, so a bad one raises before any work."""
+    of judge requests. Ground truths are validated here first, so a bad one raises before any work.
+    ``as_metrics=True`` returns :func:`metrics` dicts instead (cheaper to bring back from the pool)."""
     routed = [route(s.ground_truth, s.data_source) for s in samples]
     results: list[RewardResult | None] = [None] * len(samples)
     judge_idx = [i for i, gt in enumerate(routed) if isinstance(gt, JudgeTruth)]
@@ -251,10 +258,15 @@ def score_batch(
         size = max(1, math.ceil(len(payload) / (n_workers * 4)))
         chunks = [payload[k : k + size] for k in range(0, len(payload), size)]
         pool = _pool(n_workers, start_method)
-        futures = [pool.submit(_score_chunk, chunk, config) for chunk in chunks]
-        flat = [_unpack(r) for f in futures for r in f.result()]
+        futures = [pool.submit(_score_chunk, chunk, config, as_metrics) for chunk in chunks]
+        if as_metrics:
+            flat = [dict(zip(METRIC_KEYS, r, strict=True)) for f in futures for r in f.result()]
+        else:
+            flat = [_unpack(r) for f in futures for r in f.result()]
         for i, r in zip(local_idx, flat, strict=True):
             results[i] = r
+    if as_metrics:
+        return [r if isinstance(r, dict) else metrics(r) for r in results]  # type: ignore[arg-type]
     return results  # type: ignore[return-value]
 
 

@@ -146,6 +146,17 @@ def test_batch_in_a_process_pool_matches_one_process_and_keeps_order():
     assert len({o["score"] for o in pooled}) > 3
 
 
+def test_pool_returns_the_same_reward_results_as_inline():
+    srcs, sols, gts, infos = _rollouts(70)
+    samples = [Sample(x, g, s, e) for s, x, g, e in zip(srcs, sols, gts, infos, strict=True)]
+    try:
+        pooled = score_batch(samples, workers=2)
+    finally:
+        dispatch.shutdown_pool()
+    assert pooled == score_batch(samples, workers=1)
+    assert any(r.verdicts for r in pooled)
+
+
 def test_score_batch_inline_when_small():
     samples = [Sample(GOOD, RULE), Sample("<think>p</think><answer>\\boxed{3/4}</answer>", MATH)]
     out = score_batch(samples, workers=4)  # below min_pool_batch: no pool is started
