@@ -88,10 +88,6 @@ def word_count(t: Text) -> int:
     return t.cjk_word_count if t.cjk_dominant else t.word_count
 
 
-def no_punct(s: str) -> str:
-    return s.translate(DELETE_PUNCT)
-
-
 @lru_cache(maxsize=1024)
 def cjk_words(s: str) -> tuple[str, ...]:
     """Words of Chinese text: each CJK character, and each run of other word characters."""
