@@ -120,7 +120,7 @@ def _summary(manifest: dict) -> None:
                + (f", {c['sft']} SFT rows" if c.get("sft") else ""))
 
 
-@app.command()
+@app.command(epilog="Example: raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0")
 def evolve(
     output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
     seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
@@ -128,10 +128,7 @@ def evolve(
     quiet: Quiet = False,
 ) -> None:
     """Run every stage (seeds, instruct, respond when an endpoint is set, shards), resuming where a previous
-    run stopped.
-
-    Example: raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0
-    """
+    run stopped."""
     from raif_data import pipeline
 
     with _user_errors():
@@ -142,15 +139,12 @@ def evolve(
         typer.echo(f"manifest: {Path(r.output_dir) / 'manifest.json'}")
 
 
-@app.command("seeds")
+@app.command("seeds", epilog="Example: raif-data seeds --output-dir runs/d --seeds my_prompts.jsonl --skip-bad")
 def seeds_cmd(
     output_dir: OutDir = None, seeds: Seeds = None, recipe: Recipe_ = None, seed: SeedOpt = None,
     skip_bad: SkipBad = None, overwrite: Overwrite = False, quiet: Quiet = False,
 ) -> None:
-    """Stage 1 only: read, filter, deduplicate and balance the seed prompts into stages/seeds/.
-
-    Example: raif-data seeds --output-dir runs/d --seeds my_prompts.jsonl --skip-bad
-    """
+    """Stage 1 only: read, filter, deduplicate and balance the seed prompts into stages/seeds/."""
     from raif_data import pipeline
 
     with _user_errors():
@@ -160,17 +154,14 @@ def seeds_cmd(
         typer.echo(f"kept {m['kept']} of {m['read']} seeds (dropped {m['dropped']}, bad records {m['bad_records']})")
 
 
-@app.command()
+@app.command(epilog="Example: raif-data instruct --output-dir runs/d --num-prompts 1000 --source ifeval --source ifbench")
 def instruct(
     output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
     seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
     math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Stage 2 only: compose constraint instructions from the selected seeds into stages/instruct/.
-
-    Example: raif-data instruct --output-dir runs/d --num-prompts 1000 --source ifeval --source ifbench
-    """
+    """Stage 2 only: compose constraint instructions from the selected seeds into stages/instruct/."""
     from raif_data import pipeline
 
     with _user_errors():
@@ -181,17 +172,14 @@ def instruct(
         typer.echo(f"{m['records']} instructions ({m['by_kind']})")
 
 
-@app.command()
+@app.command(epilog="Example: raif-data respond --output-dir runs/d --base-url http://localhost:8000/v1 --model Qwen/Qwen3-8B")
 def respond(
     output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
     seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
     math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, overwrite: Overwrite = False,
     quiet: Quiet = False,
 ) -> None:
-    """Stage 3 only: sample responses (with and without reasoning) at the endpoint and verify them.
-
-    Example: raif-data respond --output-dir runs/d --base-url http://localhost:8000/v1 --model Qwen/Qwen3-8B
-    """
+    """Stage 3 only: sample responses (with and without reasoning) at the endpoint and verify them."""
     from raif_data import pipeline
 
     with _user_errors():
@@ -202,16 +190,13 @@ def respond(
         typer.echo(f"{m['records']} prompts verified ({m['by_kind']})")
 
 
-@app.command()
+@app.command(epilog="Example: raif-data shards --output-dir runs/d --num-prompts 1000")
 def shards(
     output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
     seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
     math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, quiet: Quiet = False,
 ) -> None:
-    """Final stage only: write the train/validation (and SFT) Parquet shards and manifest.json.
-
-    Example: raif-data shards --output-dir runs/d --num-prompts 1000
-    """
+    """Final stage only: write the train/validation (and SFT) Parquet shards and manifest.json."""
     from raif_data import pipeline
 
     with _user_errors():
@@ -221,15 +206,12 @@ def shards(
         _summary(m)
 
 
-@app.command()
+@app.command(epilog="Example: raif-data stats runs/demo/data")
 def stats(
     directory: Annotated[Path, typer.Argument(help="An output folder of `raif-data evolve`.")],
     plots: Annotated[Path | None, typer.Option(help="Folder for the PNG plots (default: DIR/stats).")] = None,
 ) -> None:
-    """Constraint-id, composition, source, language, length and pass-rate distributions, as a table and PNGs.
-
-    Example: raif-data stats runs/demo/data
-    """
+    """Constraint-id, composition, source, language, length and pass-rate distributions, as a table and PNGs."""
     from rich.console import Console
 
     from raif_data import stats as stats_mod

@@ -169,7 +169,9 @@ runner = CliRunner()
 def test_help_ends_with_an_example(command):
     res = runner.invoke(app, [command, "--help"])
     assert res.exit_code == 0
-    assert "Example: raif-data " + (command if command != "seeds" else "seeds") in " ".join(res.output.split())
+    text = " ".join(res.output.split())
+    assert f"Example: raif-data {command} " in text
+    assert text.rfind("Show this message and exit") < text.rfind("Example: raif-data")  # the example comes last
 
 
 def test_cli_stages_one_by_one_then_stats(tmp_path):
