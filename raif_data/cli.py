@@ -18,8 +18,8 @@ from raif_rewards.errors import RaifError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Turn ordinary prompts into verifiable complex instructions and veRL-ready Parquet shards.\n\n"
-    "Example: raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0",
+    help="Turn ordinary prompts into verifiable complex instructions and veRL-ready Parquet shards.",
+    epilog="Example: raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0",
 )
 
 Recipe_ = Annotated[Path | None, typer.Option("--recipe", "-r", help="YAML recipe (pipelines/data_*.yaml).")]
