@@ -2,8 +2,8 @@
 
 Both train the in-code tiny Qwen2 (saved to a folder first: TRL reloads its KL reference by name) on the
 same prompts, G, lengths, KL coefficient and reward, in this one process; prints s/step and the ratio.
-Usage: python benchmarks/bench_train.py [--steps 12] [--prompts 8] [--group 8] [--length 64] [--threads 2]
-       python benchmarks/bench_train.py --gpu-tokens  # tokens/s of a 0.5B-class random model on CUDA
+Usage: python benchmarks/bench_train.py [--steps 12] [--prompts 1] [--group 8] [--length 64] [--threads 1] [--rounds 2]
+       python benchmarks/bench_train.py --throughput  # tokens/s, 0.5B-class random model (CUDA; small on CPU)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from raif_train.local.trainer import GRPOTrainer
 from raif_train.recipe import load_recipe
 
 CHECKS = ("change_case:english_lowercase", "punctuation:no_comma")
+LENGTHS: dict[str, float] = {}
 PROMPT = "write a short answer in lowercase without any comma about your day ."
 
 
@@ -73,6 +74,7 @@ def bench_ours(tmp: Path, a: argparse.Namespace, workers: int) -> list[float]:
         micro_batch_size=a.prompts * a.group,
         max_prompt_length=48,
         max_response_length=a.length,
+        min_response_length=0,  # EOS allowed, as in TRL
         kl_coef=0.001,
         lr=1e-3,
         reward_workers=workers,
@@ -81,6 +83,7 @@ def bench_ours(tmp: Path, a: argparse.Namespace, workers: int) -> list[float]:
         resume=False,
     )
     rows = GRPOTrainer(rec, score_fn=ours_score).train()
+    LENGTHS["raif"] = statistics.mean(r["response_length"] for r in rows)
     return [r["seconds"] for r in rows]
 
 
@@ -96,8 +99,12 @@ def bench_trl(tmp: Path, a: argparse.Namespace, model_dir: Path) -> list[float]:
     )
     ds = Dataset.from_list([{"prompt": text}] * (a.prompts * (a.steps + 2)))
 
-    def reward(completions, **_):
+    def reward(completions, completion_ids=None, **_):
+        if completion_ids is not None:
+            lens.extend(len(c) for c in completion_ids)
         return [reward_value(c) for c in completions]
+
+    lens: list[int] = []
 
     times: list[float] = []
 
@@ -135,22 +142,24 @@ def bench_trl(tmp: Path, a: argparse.Namespace, model_dir: Path) -> list[float]:
         callbacks=[Clock()],
     )
     trainer.train()
+    LENGTHS["trl"] = statistics.mean(lens) if lens else float("nan")
     return times
 
 
-def gpu_tokens(a: argparse.Namespace) -> None:
-    """tokens/s of sampling + one GRPO update for a randomly initialised ~0.5B Qwen2 on CUDA."""
+def throughput(a: argparse.Namespace) -> None:
+    """tokens/s of sampling and of one GRPO update for a randomly initialised Qwen2: the 0.5B-class
+    shape (Qwen2.5-0.5B) on CUDA, or a 2-layer cut of it on CPU so the path is exercised anywhere."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from raif_train.local.rollout import Sample, generate, response_log_probs
 
-    assert torch.cuda.is_available(), "--gpu-tokens needs a CUDA GPU"
-    dev = torch.device("cuda")
+    cuda = torch.cuda.is_available()
+    dev = torch.device("cuda" if cuda else "cpu")
     cfg = Qwen2Config(
-        vocab_size=151936,
+        vocab_size=151936 if cuda else 8192,
         hidden_size=896,
         intermediate_size=4864,
-        num_hidden_layers=24,
+        num_hidden_layers=24 if cuda else 2,
         num_attention_heads=14,
         num_key_value_heads=2,
         tie_word_embeddings=True,
@@ -159,46 +168,44 @@ def gpu_tokens(a: argparse.Namespace) -> None:
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(cfg).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
-    B, P, L = a.prompts * a.group, 128, a.length
+    amp = torch.bfloat16 if cuda else None
+    B, P, L = (a.prompts * a.group, 128, a.length) if cuda else (8, 32, 16)
     prompts = [torch.randint(0, 150000, (P,)).tolist() for _ in range(B)]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
-    for it in range(3):
-        torch.cuda.synchronize()
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for it in range(3 if cuda else 1):
+        sync()
         t0 = time.perf_counter()
         outs = generate(
             model,
             prompts,
             pad_id=151643,
-            eos_id=-1,
+            eos_id=151645,
             max_new_tokens=L,
+            min_new_tokens=L,
             temperature=1.0,
             top_p=1.0,
             seed=it,
             device=dev,
-            autocast_dtype=torch.bfloat16,
+            autocast_dtype=amp,
         )
-        torch.cuda.synchronize()
+        sync()
         t1 = time.perf_counter()
         samples = [Sample(p, o, "") for p, o in zip(prompts, outs, strict=True)]
         mb = 16
         for s0 in range(0, B, mb):
             lp, m = response_log_probs(
-                model,
-                samples[s0 : s0 + mb],
-                pad_id=151643,
-                temperature=1.0,
-                device=dev,
-                autocast_dtype=torch.bfloat16,
+                model, samples[s0 : s0 + mb], pad_id=151643, temperature=1.0, device=dev, autocast_dtype=amp
             )
             (-(lp * m).sum() / m.sum()).backward()
         opt.step()
         opt.zero_grad()
-        torch.cuda.synchronize()
+        sync()
         t2 = time.perf_counter()
         toks = sum(len(o) for o in outs)
         print(
-            f"gpu 0.5B-class ({n_params / 1e6:.0f}M params) iter {it}: {B} x {L} new tokens, "
-            f"generate {toks / (t1 - t0):,.0f} tok/s, update {(B * (P + L)) / (t2 - t1):,.0f} tok/s, "
+            f"{dev.type} Qwen2 {n_params / 1e6:.0f}M params, iter {it}: {B} x {L} new tokens: "
+            f"generate {toks / (t1 - t0):,.0f} tok/s, update {B * (P + L) / (t2 - t1):,.0f} tok/s, "
             f"step {t2 - t0:.2f}s"
         )
 
@@ -209,12 +216,13 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=1)
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--length", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--gpu-tokens", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--throughput", action="store_true", help="tokens/s of a 0.5B-class model (CUDA)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    if a.gpu_tokens:
-        gpu_tokens(a)
+    if a.throughput:
+        throughput(a)
         return
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
@@ -225,14 +233,20 @@ def main() -> None:
         tok.save_pretrained(tmp / "tiny")
         n_params = sum(p.numel() for p in model.parameters())
         skip = 2  # warm-up steps excluded from both
-        trl_t = bench_trl(tmp, a, tmp / "tiny")[skip:]
-        ours0 = bench_ours(tmp, a, workers=0)[skip:]
-        ours1 = bench_ours(tmp, a, workers=1)[skip:]
+        trl_t: list[float] = []
+        ours0: list[float] = []
+        ours1: list[float] = []
+        # Rounds interleave the three so a burst of load from other processes hits all of them alike.
+        for _ in range(a.rounds):
+            trl_t += bench_trl(tmp, a, tmp / "tiny")[skip:]
+            ours0 += bench_ours(tmp, a, workers=0)[skip:]
+            ours1 += bench_ours(tmp, a, workers=1)[skip:]
     med = statistics.median
     print(
         f"tiny Qwen2 {n_params / 1e6:.2f}M params, {a.prompts} prompt(s) x G={a.group} completions x "
         f"{a.length} tokens, KL 0.001, {a.threads} threads, median over {len(trl_t)} steps"
     )
+    print(f"mean completion length: TRL {LENGTHS['trl']:.1f} tokens, raif {LENGTHS['raif']:.1f} tokens")
     print(f"TRL GRPOTrainer         : {med(trl_t):.3f} s/step")
     print(
         f"raif local (inline rwd) : {med(ours0):.3f} s/step   ratio raif/TRL = {med(ours0) / med(trl_t):.2f}"

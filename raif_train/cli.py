@@ -27,6 +27,10 @@ err = Console(stderr=True)
 out = Console()
 
 
+# grpo() parameters that are not recipe fields.
+_CLI_ONLY = ("recipe", "set_", "quiet", "dry_run", "ray_address", "verl_override")
+
+
 def _overrides(local: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     """Flag values (None = not given) plus `--set key=value` pairs (values parsed as YAML scalars)."""
     ov = {k: v for k, v in local.items() if v is not None}
@@ -103,18 +107,30 @@ def grpo(
         list[str] | None, typer.Option("--set", help="any recipe field: --set loss_agg_mode=token-mean")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress display")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="verl backend: print the command and resolved config")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="verl backend: Ray cluster or dashboard address")
+    ] = None,
+    verl_override: Annotated[
+        list[str] | None,
+        typer.Option(help="verl backend: extra raw Hydra override, e.g. trainer.val_before_train=false"),
+    ] = None,
 ) -> None:
     """Run GRPO (RAIF: superior-CoT enforcement, behaviour cloning, k3 KL) from a recipe plus flags."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    flags = {k: v for k, v in locals().items() if k not in ("recipe", "set_", "quiet")}
+    flags = {k: v for k, v in locals().items() if k not in _CLI_ONLY}
     try:
         from raif_train.recipe import load_recipe
 
         ov = _overrides(flags, set_ or [])
         rec = load_recipe(recipe, **ov)
         if rec.backend.backend == "verl":
-            _run_verl(rec)
+            _run_verl(rec, dry_run, ray_address, verl_override or [])
             return
+        if dry_run or ray_address or verl_override:
+            raise typer.BadParameter("--dry-run, --ray-address and --verl-override need --backend verl")
         _run_local(rec, quiet)
     except RaifError as e:
         typer.echo(f"error: {e}", err=True)
@@ -124,14 +140,13 @@ def grpo(
         raise typer.Exit(2) from None
 
 
-def _run_verl(rec) -> None:
-    try:
-        from raif_train.verl import launch  # built by the veRL backend
-    except ImportError as e:
-        from raif_train.local.trainer import TrainError
+def _run_verl(rec, dry_run: bool, ray_address: str | None, verl_overrides: list[str]) -> None:
+    """Hand the recipe to the veRL backend (raif_train/verl), which needs the [verl] extra."""
+    from raif_train.verl.launch import run_verl
 
-        raise TrainError(f"backend verl is unavailable ({e}); install the [verl] extra") from None
-    launch(rec)
+    rc = run_verl(rec, dry_run=dry_run, ray_address=ray_address, extra_overrides=verl_overrides or None)
+    if rc:
+        raise typer.Exit(rc)
 
 
 def _run_local(rec, quiet: bool) -> None:

@@ -66,3 +66,8 @@ def test_cli_user_errors_are_one_line(tmp_path):
     assert res.stderr.strip().count("\n") == 0 and "no such file or directory" in res.stderr
     res = _run([str(EXE / "raif-train"), "grpo", "--model", "tiny", "--set", "group_size=1"], 120)
     assert res.returncode == 1 and "rollout.group_size" in res.stderr
+
+
+def test_verl_only_flags_are_refused_on_the_local_backend(tmp_path):
+    res = _run([str(EXE / "raif-train"), "grpo", "--model", "tiny", "--dry-run"], 120)
+    assert res.returncode == 2 and "need --backend verl" in res.stderr

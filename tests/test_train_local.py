@@ -284,3 +284,28 @@ def test_r1_template_prefix_completes_the_think_block():
     assert sc.reward == 3.0 and sc.answer_score == 2.0
     text, prefix = render_prompt(_R1Template(), [{"role": "user", "content": "q"}], "r1", True)
     assert text.endswith("<think>\n\n\n</think>\n\n") and prefix == ""
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"loss_agg_mode": "token-mean", "dynamic_sampling": True},
+        {"superior_cot": False, "direct_per_group": 0, "kl_coef": 0.0},
+    ],
+)
+def test_behaviour_cloning_and_options_run(tmp_path, extra):
+    data = write_prompt_shard(tmp_path / "data", n=4)
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    rows = [{"prompt": [{"role": "user", "content": "say it"}], "response": "the end of the day ."}] * 3
+    pq.write_table(pa.Table.from_pylist(rows), sft / "sft-00000.parquet")
+    rec = _recipe(data, tmp_path / "o", max_steps=2, sft_data=str(sft), bc_coef=1.0, **extra)
+    trainer = GRPOTrainer(rec, score_fn=fraction_score)
+    out = trainer.train()
+    # BC NLL of a random model over a ~230-word vocabulary is about log(230) ~ 5.4 nats per token
+    assert 3.0 < out[0]["bc_loss"] < 8.0
+    assert (out[-1]["kl"] > 0) == (rec.algo.kl_coef > 0)
+    if not rec.algo.superior_cot:
+        assert all(r["kept_ratio"] == 1.0 for r in out)
+    # the BC term alone moves the expert answer's likelihood up over the two steps
+    assert out[-1]["bc_loss"] < out[0]["bc_loss"]

@@ -6,6 +6,7 @@ Each step is one rollout of `rollout_prompts` x G samples followed by its optimi
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import math
@@ -108,6 +109,20 @@ class GRPOTrainer:
         if recipe.data.max_prompts is not None:
             self.prompts = self.prompts[: recipe.data.max_prompts]
         self.sft: list[SFTRecord] = load_sft(recipe.data.sft_data) if recipe.data.sft_data else []
+        b = recipe.backend
+        if b.backend != "local":
+            raise TrainError(f"GRPOTrainer is the local backend; the recipe asks for backend {b.backend!r}")
+        # Backend-neutral recipes carry cluster fields; the local backend runs on one device and samples
+        # with transformers' generate, so say so instead of silently ignoring them.
+        if recipe.rollout.rollout_engine != "hf":
+            log.warning(
+                "local backend: rollout_engine=%s ignored, sampling with transformers generate",
+                recipe.rollout.rollout_engine,
+            )
+        if b.nnodes * b.n_gpus_per_node > 1 or b.tensor_parallel_size > 1:
+            log.warning(
+                "local backend: runs on one device; nnodes/n_gpus_per_node/tensor_parallel_size ignored"
+            )
         self.device = self._device()
         self.amp = torch.bfloat16 if self._use_bf16() else None
 
@@ -134,6 +149,7 @@ class GRPOTrainer:
         self.sft_cursor = Cursor(max(1, len(self.sft)), recipe.train.seed + 1, True)
         self.step = 0
         self._tb = None
+        self._wandb = None
 
     # ------------------------------------------------------------------ setup helpers
     def _device(self) -> torch.device:
@@ -442,6 +458,8 @@ class GRPOTrainer:
                 if k != "step" and isinstance(v, (int, float)):
                     self._tb.add_scalar(f"train/{k}", v, row["step"])
             self._tb.flush()
+        if self._wandb is not None:
+            self._wandb.log({f"train/{k}": v for k, v in row.items() if k != "step"}, step=row["step"])
         if self.on_step is not None:
             self.on_step(row)
 
@@ -458,6 +476,18 @@ class GRPOTrainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=self.step + 1)
+        if self.r.train.wandb_project:
+            try:
+                import wandb
+            except ImportError:
+                raise TrainError(
+                    "wandb_project is set but wandb is not installed (pip install wandb)"
+                ) from None
+            # One wandb run per output dir, so a resumed run continues the same curves.
+            run_id = "raif-" + hashlib.sha256(str(self.out.resolve()).encode()).hexdigest()[:12]
+            self._wandb = wandb.init(
+                project=self.r.train.wandb_project, id=run_id, resume="allow", config=recipe_to_dict(self.r)
+            )
         rows = []
         try:
             with Scorer(self.score_fn, self.r.rollout.reward_workers) as scorer:
@@ -478,6 +508,9 @@ class GRPOTrainer:
             if self._tb is not None:
                 self._tb.close()
                 self._tb = None
+            if self._wandb is not None:
+                self._wandb.finish()
+                self._wandb = None
         return rows
 
     def export(self, path: Path | None = None) -> Path:
