@@ -15,7 +15,7 @@ _WORD_RE = re.compile(r"\w+")
 # was scored with a whitespace count that made a whole Chinese paragraph "one word").
 _CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
 _CJK_RE = re.compile(f"[{_CJK_CLASS}]")
-_CJK_WORD_RE = re.compile(f"[{_CJK_CLASS}]|(?:(?![{_CJK_CLASS}])\\w)+")
+CJK_WORD_RE = re.compile(f"[{_CJK_CLASS}]|(?:(?![{_CJK_CLASS}])\\w)+")
 # A sentence ends at Chinese or Western end punctuation (with any closing quotes/brackets after it).
 _CJK_SENTENCE_END = re.compile(r"[。！？!?…]+[」』”’\"')）】]*|\.+(?=\s|$)")
 
@@ -36,7 +36,8 @@ def punkt_tokenizer():
 
 
 @lru_cache(maxsize=1)
-def _treebank():
+def treebank_tokenizer():
+    """NLTK's Treebank word tokenizer, as ``nltk.word_tokenize`` uses it."""
     from nltk.tokenize.destructive import NLTKWordTokenizer
 
     return NLTKWordTokenizer()
@@ -58,7 +59,7 @@ def sentence_count_upper_bound(text: str) -> int:
 
 def word_tokenize(text: str) -> list[str]:
     """``nltk.word_tokenize`` without NLTK's data download (Punkt sentences, then Treebank words)."""
-    tb = _treebank()
+    tb = treebank_tokenizer()
     return [tok for sent in punkt_tokenizer().tokenize(text) for tok in tb.tokenize(sent)]
 
 
@@ -78,7 +79,7 @@ def count_upper_words(text: str) -> int:
 def _upper_tokens_in_sentence(sentence: str) -> int:
     if not any(ch.isupper() for ch in sentence):
         return 0
-    return sum(1 for tok in _treebank().tokenize(sentence) if tok.isupper())
+    return sum(1 for tok in treebank_tokenizer().tokenize(sentence) if tok.isupper())
 
 
 def has_cjk(text: str) -> bool:
@@ -122,7 +123,7 @@ class Text:
         """Words with every CJK character counted as one word; equals ``word_count`` without CJK."""
         if not self.has_cjk:
             return self.word_count
-        return len(_CJK_WORD_RE.findall(self.raw))
+        return len(CJK_WORD_RE.findall(self.raw))
 
     @cached_property
     def cjk_dominant(self) -> bool:

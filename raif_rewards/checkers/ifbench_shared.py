@@ -10,7 +10,7 @@ import string
 from functools import lru_cache
 from importlib import resources
 
-from raif_rewards.text import _CJK_WORD_RE, Text, _treebank, punkt_tokenizer, view
+from raif_rewards.text import CJK_WORD_RE, Text, punkt_tokenizer, treebank_tokenizer, view
 
 #: IFBench's 58 out-of-distribution instruction ids (for conflict tables and tests).
 IFBENCH_IDS = tuple(
@@ -91,7 +91,7 @@ def word_count(t: Text) -> int:
 @lru_cache(maxsize=1024)
 def cjk_words(s: str) -> tuple[str, ...]:
     """Words of Chinese text: each CJK character, and each run of other word characters."""
-    return tuple(_CJK_WORD_RE.findall(s))
+    return tuple(CJK_WORD_RE.findall(s))
 
 
 def sentences_of(s: str) -> tuple[str, ...]:
@@ -199,7 +199,7 @@ def leading_tokens(t: Text, k: int = 3) -> list[str]:
 @lru_cache(maxsize=1024)
 def _leading_tokens(raw: str, k: int) -> tuple[str, ...]:
     out: list[str] = []
-    treebank = _treebank()
+    treebank = treebank_tokenizer()
     for start, end in punkt_tokenizer().span_tokenize(raw):
         out.extend(treebank.tokenize(raw[start:end]))
         if len(out) >= k:
