@@ -55,6 +55,11 @@ def english_lowercase(t: Text) -> bool:
     return t.raw.islower() and _is_english(t)
 
 
+def _sample_capitals(rng) -> dict:
+    relation = sample_relation(rng)
+    return {"capital_frequency": rng.randint(2 if relation == "less than" else 1, 20), "capital_relation": relation}
+
+
 @register(
     "change_case:capital_word_frequency",
     group="case",
@@ -62,7 +67,7 @@ def english_lowercase(t: Text) -> bool:
         "properties": {"capital_frequency": int_schema(0), "capital_relation": RELATION_SCHEMA},
         "required": ["capital_frequency", "capital_relation"],
     },
-    sample=lambda rng, lang: {"capital_frequency": rng.randint(1, 20), "capital_relation": sample_relation(rng)},
+    sample=lambda rng, lang: _sample_capitals(rng),
     render=lambda kw, lang, v: (
         (
             f"回答中全大写的英文单词出现次数应{relation_zh(kw['capital_relation'])}{kw['capital_frequency']}次。",

@@ -38,6 +38,13 @@ def existence(t: Text, keywords: list[str]) -> bool:
     return all(user_regex(k).search(t.raw) for k in keywords)
 
 
+def _sample_frequency(rng: random.Random, lang: str) -> dict:
+    relation = sample_relation(rng)
+    # "less than 1 times" reads badly and is forbidden_words in disguise: start at 2 there.
+    low = 2 if relation == "less than" else 1
+    return {"keyword": sample_words(rng, 1, lang)[0], "frequency": rng.randint(low, 4), "relation": relation}
+
+
 @register(
     "keywords:frequency",
     group="lexical",
@@ -49,11 +56,7 @@ def existence(t: Text, keywords: list[str]) -> bool:
         },
         "required": ["keyword", "frequency", "relation"],
     },
-    sample=lambda rng, lang: {
-        "keyword": sample_words(rng, 1, lang)[0],
-        "frequency": rng.randint(1, 4),
-        "relation": sample_relation(rng),
-    },
+    sample=lambda rng, lang: _sample_frequency(rng, lang),
     render=lambda kw, lang, v: (
         (
             f"词语“{kw['keyword']}”在回答中出现的次数应{relation_zh(kw['relation'])}{kw['frequency']}次。",
@@ -91,10 +94,11 @@ def forbidden_words(t: Text, forbidden_words: list[str]) -> bool:
 
 
 def _sample_letter(rng: random.Random, lang: str) -> dict:
+    relation = sample_relation(rng)
     return {
         "letter": rng.choice("abcdefghijklmnopqrstuvwxyz"),
-        "let_frequency": rng.randint(1, 10),
-        "let_relation": sample_relation(rng),
+        "let_frequency": rng.randint(2 if relation == "less than" else 1, 10),
+        "let_relation": relation,
     }
 
 

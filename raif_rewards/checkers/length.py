@@ -60,6 +60,13 @@ def number_words(t: Text, num_words: int, relation: str) -> bool:
     return compare(count, relation, num_words)
 
 
+def _sample_sentences(rng: random.Random, lang: str) -> dict:
+    relation = _relation_for(rng, lang)
+    # "fewer than 1 sentence" cannot be satisfied by any answer.
+    low = 2 if relation in ("less than", "少于") else 1
+    return {"num_sentences": rng.randint(low, 20), "relation": relation}
+
+
 @register(
     "length_constraints:number_sentences",
     group="length",
@@ -67,7 +74,7 @@ def number_words(t: Text, num_words: int, relation: str) -> bool:
         "properties": {"num_sentences": int_schema(0), "relation": RELATION_SCHEMA},
         "required": ["num_sentences", "relation"],
     },
-    sample=lambda rng, lang: {"num_sentences": rng.randint(1, 20), "relation": _relation_for(rng, lang)},
+    sample=lambda rng, lang: _sample_sentences(rng, lang),
     render=lambda kw, lang, v: (
         (
             f"回答应包含{relation_zh(kw['relation'])}{kw['num_sentences']}个句子。",
