@@ -66,18 +66,35 @@ def word_tokenize(text: str) -> list[str]:
 def count_upper_words(text: str) -> int:
     """How many ``nltk.word_tokenize`` tokens are all capitals (IFEval's capital-word count).
 
-    Treebank tokenisation works sentence by sentence: a sentence without an upper-case character
-    cannot yield an upper-case token, and loose variants share most sentences, so each distinct
-    sentence is tokenised once.
+    Treebank tokenisation works sentence by sentence; a sentence that cannot yield an all-capitals
+    token (see :func:`may_have_upper_token`) is skipped, and loose variants share most sentences,
+    so each distinct sentence is tokenised at most once.
     """
     if not any(ch.isupper() for ch in text):
         return 0
     return sum(_upper_tokens_in_sentence(sent) for sent in punkt_tokenizer().tokenize(text))
 
 
+_ASCII_UPPER_ALONE = re.compile(r"[A-Z](?![a-z])")
+
+
+def may_have_upper_token(sentence: str) -> bool:
+    """False when no Treebank token of ``sentence`` can be all capitals.
+
+    A token is all capitals only if it holds an upper-case character and no lower-case one.
+    Treebank never separates two letters except inside its contractions (can|not, gon|na ...),
+    whose first parts are three letters long; so if every upper-case character is directly
+    followed by a lower-case one ("Title case"), each lands in a token with a lower-case letter.
+    """
+    if sentence.isascii():
+        return _ASCII_UPPER_ALONE.search(sentence) is not None
+    last = len(sentence) - 1
+    return any(ch.isupper() and (i == last or not sentence[i + 1].islower()) for i, ch in enumerate(sentence))
+
+
 @lru_cache(maxsize=65536)
 def _upper_tokens_in_sentence(sentence: str) -> int:
-    if not any(ch.isupper() for ch in sentence):
+    if not may_have_upper_token(sentence):
         return 0
     return sum(1 for tok in treebank_tokenizer().tokenize(sentence) if tok.isupper())
 

@@ -171,3 +171,18 @@ def test_no_catastrophic_backtracking(text):
     ]:
         check(cid, text, kw, loose=True)
     assert time.perf_counter() - start < 20
+
+
+_CASE_TEXT = st.text(alphabet=list("aAbBcCnNtTiIoO ..,'’\"-!?()É é\u01c5xX"), max_size=40)
+_CASE_PIECES = ["can", "not", "gon", "na", "I", "n't", "'s", "Can", "NOT", "U.S.", "D'ye", "Gimme", "GIMme", "CANnot",
+                "Hello", "É", "é", "ǅ", "x", "(A)", "--", '"Q"', ".", "!", " ", "wanna", "WANna", "Lemme", "gotta"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_CASE_PIECES) | _CASE_TEXT, max_size=12).map("".join))
+def test_upper_token_shortcut_is_exact(text):
+    from raif_rewards.text import may_have_upper_token, treebank_tokenizer
+
+    count = sum(1 for tok in treebank_tokenizer().tokenize(text) if tok.isupper())
+    if not may_have_upper_token(text):
+        assert count == 0
