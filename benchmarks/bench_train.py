@@ -1,6 +1,6 @@
 """Step time of raif_train's local GRPO backend vs TRL's GRPOTrainer on the same tiny model and batch.
 
-Both train the in-code tiny Qwen2 (saved to a folder first: TRL reloads its KL reference by name) on the
+Both train the in-code tiny Llama (saved to a folder first: TRL reloads its KL reference by name) on the
 same prompts, G, lengths, KL coefficient and reward, in this one process; prints s/step and the ratio.
 Usage: python benchmarks/bench_train.py [--steps 12] [--prompts 1] [--group 8] [--length 64] [--threads 1] [--rounds 2]
        python benchmarks/bench_train.py --throughput  # tokens/s, 0.5B-class random model (CUDA; small on CPU)
@@ -243,7 +243,7 @@ def main() -> None:
             ours1 += bench_ours(tmp, a, workers=1)[skip:]
     med = statistics.median
     print(
-        f"tiny Qwen2 {n_params / 1e6:.2f}M params, {a.prompts} prompt(s) x G={a.group} completions x "
+        f"tiny Llama {n_params / 1e6:.2f}M params, {a.prompts} prompt(s) x G={a.group} completions x "
         f"{a.length} tokens, KL 0.001, {a.threads} threads, median over {len(trl_t)} steps"
     )
     print(f"mean completion length: TRL {LENGTHS['trl']:.1f} tokens, raif {LENGTHS['raif']:.1f} tokens")

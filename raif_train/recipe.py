@@ -46,7 +46,7 @@ TINY_CONSTRAINTS = ("change_case:english_lowercase", "punctuation:no_comma")
 # random-init model learn within 40 CPU steps; the RAIF algorithm itself is unchanged.
 TINY_PRESET: dict[str, Any] = {
     "name": "tiny",
-    "description": "CPU demo: in-code tiny Qwen2 on the offline evolve shards, lowercase/no-comma subset",
+    "description": "CPU demo: in-code tiny Llama on the offline evolve shards, lowercase/no-comma subset",
     "model": {"model": "tiny", "response_format": "plain"},
     "data": {
         "max_prompt_length": 32,

@@ -309,3 +309,16 @@ def test_behaviour_cloning_and_options_run(tmp_path, extra):
         assert all(r["kept_ratio"] == 1.0 for r in out)
     # the BC term alone moves the expert answer's likelihood up over the two steps
     assert out[-1]["bc_loss"] < out[0]["bc_loss"]
+
+
+def test_model_from_a_local_folder(tmp_path):
+    """The path real users take (AutoTokenizer/AutoModelForCausalLM from a folder), on a saved tiny model."""
+    tok = build_tiny_tokenizer()
+    build_tiny_model(tok, seed=0).save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    data = write_prompt_shard(tmp_path / "data", n=4)
+    rec = _recipe(data, tmp_path / "o", model=str(tmp_path / "m"), max_steps=1, response_format="plain")
+    trainer = GRPOTrainer(rec, score_fn=fraction_score)
+    rows = trainer.train()
+    assert rows[0]["step"] == 1 and rows[0]["response_length"] > 0
+    assert trainer.tok.decode(trainer.tok("<think> yes </think>")["input_ids"]) == "<think> yes </think>"

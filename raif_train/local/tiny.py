@@ -1,4 +1,4 @@
-"""The embedded `--model tiny`: a word-level tokenizer and a ~0.3M-parameter Qwen2 built in code.
+"""The embedded `--model tiny`: a word-level tokenizer and a ~0.3M-parameter Llama built in code.
 
 Nothing is downloaded; the same seed gives the same weights. Tags like <think> are ordinary words.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 __all__ = ["TINY_VOCAB", "build_tiny_tokenizer", "build_tiny_model", "TINY_CHAT_TEMPLATE"]
 
@@ -66,9 +66,13 @@ def build_tiny_model(
     hidden_size: int = 128,
     num_layers: int = 2,
     max_positions: int = 1024,
-) -> Qwen2ForCausalLM:
-    """A random-init Qwen2 (tied embeddings) sized for CPU tests; deterministic in `seed`."""
-    config = Qwen2Config(
+) -> LlamaForCausalLM:
+    """A random-init Llama (tied embeddings) sized for CPU tests; deterministic in `seed`.
+
+    Llama rather than Qwen2: transformers 5 forces its Qwen2 tokenizer class on any folder whose
+    config says qwen2, which would replace this word-level tokenizer when an exported run is reloaded.
+    """
+    config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=2 * hidden_size,
@@ -84,7 +88,7 @@ def build_tiny_model(
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = Qwen2ForCausalLM(config)
+        model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model

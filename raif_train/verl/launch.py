@@ -135,5 +135,14 @@ def run_verl(
     if missing:
         raise missing
     compose(plan)  # fail on configuration errors here, before Ray starts or a GPU is allocated
+    if not ray_address and recipe.backend.nnodes == 1:
+        # A local Ray cluster with too few GPUs waits forever for its placement groups: refuse instead.
+        import torch
+
+        have, need = torch.cuda.device_count(), recipe.backend.n_gpus_per_node
+        if have < need:
+            raise VerlConfigError(
+                "backend.n_gpus_per_node", f"the recipe needs {need} GPUs on this node, {have} are visible"
+            )
     Path(recipe.train.output_dir).mkdir(parents=True, exist_ok=True)
     return subprocess.call(cmd, env=env)
