@@ -63,7 +63,7 @@ def generate(
     prompts: Sequence[Sequence[int]],
     *,
     pad_id: int,
-    eos_id: int,
+    eos_id: int | Sequence[int],
     max_new_tokens: int,
     min_new_tokens: int = 0,
     temperature: float,
@@ -76,6 +76,8 @@ def generate(
 
     The global torch RNG (which `generate` uses) is forked, so no outside state changes.
     """
+    eos_ids = [eos_id] if isinstance(eos_id, int) else list(eos_id)
+    stop = set(eos_ids)
     ids, mask = pad_batch(prompts, pad_id, left=True)
     ids, mask = ids.to(device), mask.to(device)
     was_training = model.training
@@ -93,18 +95,18 @@ def generate(
             max_new_tokens=max_new_tokens,
             min_new_tokens=min_new_tokens,
             pad_token_id=pad_id,
-            eos_token_id=eos_id,
+            eos_token_id=eos_ids,
+            # The model's generation_config may carry chat defaults (top_k, repetition penalty); any of
+            # them would make the sampled distribution differ from the one whose log-probs we train.
+            repetition_penalty=1.0,
         )
     model.train(was_training)
     responses = []
     for row in out[:, ids.shape[1] :].tolist():
-        cut = row.index(eos_id) + 1 if eos_id in row else len(row)
-        # After EOS generate pads; without EOS the row is full length. Strip trailing pads either way.
-        resp = row[:cut]
-        if eos_id not in resp:
-            while resp and resp[-1] == pad_id and pad_id != eos_id:
-                resp.pop()
-        responses.append(resp)
+        # Cut after the first stop token; without one the row is full length (generate pads only
+        # after a stop token, so there is nothing else to strip).
+        cut = next((i + 1 for i, t in enumerate(row) if t in stop), len(row))
+        responses.append(row[:cut])
     return responses
 
 

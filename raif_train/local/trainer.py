@@ -128,6 +128,11 @@ class GRPOTrainer:
 
         self.model, self.tok = load_model_and_tokenizer(recipe)
         self.model.to(self.device).train()
+        # Stop at the tokenizer's EOS and at the model's own stop ids (e.g. Qwen2.5's <|im_end|> and
+        # <|endoftext|>), so a response never runs on past the end of its turn.
+        gen_eos = self.model.generation_config.eos_token_id
+        gen_eos = [] if gen_eos is None else [gen_eos] if isinstance(gen_eos, int) else list(gen_eos)
+        self.eos_ids = list(dict.fromkeys([self.tok.eos_token_id, *gen_eos]))
         self.ref = None
         if recipe.algo.use_kl_loss and recipe.algo.kl_coef > 0:
             self.ref = copy.deepcopy(self.model).eval()
@@ -254,7 +259,7 @@ class GRPOTrainer:
                 self.model,
                 [it.sample.prompt_ids for it in part],
                 pad_id=tok.pad_token_id,
-                eos_id=tok.eos_token_id,
+                eos_id=self.eos_ids,
                 max_new_tokens=r.data.max_response_length,
                 min_new_tokens=r.data.min_response_length,
                 temperature=r.rollout.temperature,
