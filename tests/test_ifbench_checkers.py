@@ -3,6 +3,9 @@ the Chinese behaviour, and linear-time rewrites against literal versions of IFBe
 
 from __future__ import annotations
 
+import collections
+import os
+import pickle
 import random
 import re
 
@@ -301,18 +304,94 @@ def test_loose_drops_a_preamble_line():
     assert check("format:no_whitespace", response, loose=True)
 
 
+def _nltk_tagger(model):
+    """NLTK's own PerceptronTagger carrying ``model``: the reference implementation to match."""
+    from nltk.tag.perceptron import PerceptronTagger
+
+    weights, tagdict, classes = model
+    tagger = PerceptronTagger(load=False)
+    tagger.decode_json_params((weights, tagdict, list(classes)))
+    return tagger
+
+
+@pytest.mark.slow
+def test_first_token_tag_equals_nltk_tagger_on_the_installed_model(conformance_dir):
+    """On every Punkt sentence of IFBench's sample responses and test prompts, the first-token scorer
+    with textblob-aptagger's model gives the tag NLTK's full PerceptronTagger gives with that model."""
+    import json
+
+    from raif_rewards.checkers.ifbench_shared import _first_token_model
+    from raif_rewards.text import punkt_tokenizer, word_tokenize
+
+    texts = []
+    for name, field in (("sample_output.jsonl", "response"), ("IFBench_test.jsonl", "prompt")):
+        for line in (conformance_dir / "ifbench" / name).read_text(encoding="utf-8").splitlines():
+            texts.append(json.loads(line)[field])
+    sequences = {
+        tuple(tokens)
+        for text in texts
+        for sent in punkt_tokenizer().tokenize(text)
+        if (tokens := word_tokenize(sent))
+    }
+    model = _first_token_model()
+    reference = _nltk_tagger(model)
+    mismatches = [t[:3] for t in sequences if first_token_tag(list(t)) != reference.tag(list(t))[0][1]]
+    assert len(sequences) > 2000
+    assert mismatches == []
+
+
+def test_installed_model_loads_without_textblob():
+    """The model file is read straight from the package: textblob (which the package's own tagger
+    module imports) is never imported, and the model has the 45 Penn Treebank classes."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from raif_rewards.checkers.ifbench_shared import _first_token_model, first_token_tag\n"
+        "weights, tagdict, classes = _first_token_model()\n"
+        "assert len(classes) == 45 and 'VB' in classes and len(weights) > 90000, len(classes)\n"
+        "first_token_tag(['Run', 'home', '.'])\n"
+        "assert not any(m.split('.')[0] in ('textblob', 'textblob_aptagger') for m in sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class _RunsCode:
+    """Unpickling this calls eval: what a restricted unpickler must refuse."""
+
+    def __reduce__(self):
+        return (eval, ("1/0",))
+
+
 @pytest.mark.parametrize(
-    "tokens,tag",
+    "payload,message",
     [
-        # NLTK's doctests of PerceptronTagger and pos_tag (the genuine model's output).
-        ("The quick brown fox jumps over the lazy dog".split(), "DT"),
-        (["John", "'s", "big", "idea", "is", "n't"], "NNP"),
-        # nltk's PerceptronTagger with nltk_data's weights says VB here (textblob-aptagger's model: NNP).
-        (["Let", "'s", "check"], "VB"),
+        (lambda: pickle.dumps(({}, {}, _RunsCode()), protocol=2), ".eval is not allowed"),
+        (lambda: pickle.dumps(({}, {}, os.system), protocol=2), ".system is not allowed"),
+        (lambda: pickle.dumps(({}, {}, collections.OrderedDict()), protocol=2), "OrderedDict is not allowed"),
+        (lambda: pickle.dumps([{}, {}, set()], protocol=2), "expected a (weights dict"),
+        (lambda: pickle.dumps(({}, {}, ["VB"]), protocol=2), "expected a (weights dict"),
+        (lambda: pickle.dumps(({}, {}, {"VB"}), protocol=2)[:-5], "not a readable tagger model"),
+        (lambda: b"", "not a readable tagger model"),
     ],
 )
-def test_first_token_tag_matches_nltk(tokens, tag):
-    assert first_token_tag(tokens) == tag
+def test_model_loader_refuses_anything_but_plain_data(payload, message):
+    from raif_rewards.checkers.ifbench_shared import TaggerModelError, load_tagger_model
+
+    with pytest.raises(TaggerModelError) as err:
+        load_tagger_model(payload(), "model.pickle")
+    assert message in str(err.value) and str(err.value).startswith("model.pickle: ")
+
+
+def test_model_loader_reads_a_python2_style_pickle():
+    from raif_rewards.checkers.ifbench_shared import load_tagger_model
+
+    model = ({"bias": {"VB": 1.5, "NN": -0.5}}, {"the": "DT"}, {"VB", "NN", "DT"})
+    # Protocol 2 writes set as __builtin__.set, as the Python 2 model file does.
+    data = pickle.dumps(model, protocol=2)
+    assert b"__builtin__" in data
+    assert load_tagger_model(data) == (model[0], model[1], ("DT", "NN", "VB"))
 
 
 # --- Chinese -------------------------------------------------------------------------------------
@@ -481,14 +560,6 @@ def _synthetic_tagger(draw):
 @settings(max_examples=300, deadline=None)
 @given(_synthetic_tagger(), st.lists(st.sampled_from([w for w in _VOCAB if w]), min_size=1, max_size=4))
 def test_first_token_scoring_equals_nltk_perceptron_tagger(model, tokens):
-    """The first-token scorer on the cut-down table agrees with NLTK's own PerceptronTagger on the
-    full model (same features, same float sums, same tie-break)."""
-    from nltk.tag.perceptron import PerceptronTagger
-
-    from raif_rewards.checkers.ifbench_shared import first_token_subset
-
-    weights, tagdict, classes = model
-    nltk_tagger = PerceptronTagger(load=False)
-    nltk_tagger.decode_json_params((weights, tagdict, list(classes)))
-    expected = nltk_tagger.tag(tokens)[0][1]
-    assert first_token_tag(tokens, (first_token_subset(weights), tagdict, classes)) == expected
+    """The first-token scorer agrees with NLTK's own PerceptronTagger on the same model (same
+    features, same float sums, same tie-break)."""
+    assert first_token_tag(tokens, model) == _nltk_tagger(model).tag(tokens)[0][1]

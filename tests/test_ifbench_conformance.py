@@ -12,7 +12,8 @@ from raif_rewards import ifbench
 from raif_rewards.cli import app
 
 # words:start_verb prompts: the shared expected files hold null there (no NLTK tagger data where
-# they were made); the authors' 2025 output is the reference for them.
+# they were made); the authors' 2025 output (NLTK's tagger) is the reference for them. raif tags with
+# textblob-aptagger's model instead, which must still give those six verdicts.
 START_VERB_KEYS = {"257", "258", "259", "260", "261", "262"}
 
 

@@ -3,13 +3,15 @@ emoji and syllable lookups, and the offline first-token POS tagger (``words:star
 
 from __future__ import annotations
 
-import gzip
-import json
+import importlib.util
+import io
+import pickle
 import re
 import string
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
+from raif_rewards.errors import RaifError
 from raif_rewards.text import CJK_WORD_RE, Text, punkt_tokenizer, treebank_tokenizer, view
 
 #: IFBench's 58 out-of-distribution instruction ids (for conflict tables and tests).
@@ -154,13 +156,15 @@ def syllables(word: str) -> int:
     return syllapy.count(word)
 
 
-# --- words:start_verb: the first token's tag under NLTK's averaged perceptron tagger -----------
+# --- words:start_verb: the first token's tag under an averaged perceptron POS tagger ----------
 #
-# ``nltk.pos_tag`` needs ``averaged_perceptron_tagger_eng``, which NLTK downloads at run time. The
-# tag of the FIRST token only depends on the token itself and the next two tokens (the previous
-# tags are the fixed start symbols), so the features that can fire there are a fixed subset of
-# the model. raif ships that subset (assets/ifbench_pos_first_token.json.gz; provenance in
-# docs/ifbench.md) and scores it exactly as NLTK's ``AveragedPerceptron.predict`` does.
+# IFBench calls ``nltk.pos_tag``, whose ``averaged_perceptron_tagger_eng`` data NLTK downloads at run
+# time and raif may not ship. raif instead reads Honnibal's original model, the MIT-licensed
+# ``trontagger-0.1.0.pickle`` that the PyPI package ``textblob-aptagger==0.2.0`` installs (same
+# features and algorithm as NLTK's port, a different training run: docs/ifbench.md gives the
+# measured disagreement). The tag of the FIRST token only depends on the token itself and the next
+# two tokens (the previous tags are the fixed start symbols), so only that position is scored, the
+# way NLTK's ``AveragedPerceptron.predict`` scores it.
 
 _START_FEATURES = (
     "bias",
@@ -168,14 +172,62 @@ _START_FEATURES = (
     "i-2 tag -START2-",
     "i tag+i-2 tag -START- -START2-",
 )
-_ASSET = "ifbench_pos_first_token.json.gz"
+_TAGGER_PACKAGE = "textblob_aptagger"
+_TAGGER_PICKLE = "trontagger-0.1.0.pickle"
+
+TaggerModel = tuple[dict[str, dict[str, float]], dict[str, str], tuple[str, ...]]
+
+
+class TaggerModelError(RaifError):
+    """The POS tagger model of ``words:start_verb`` is missing or not the expected file."""
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    """Unpickles only plain data: the model is a Python 2 pickle of dicts, strings, floats and one
+    ``set``; any other global (the door to code execution) is refused."""
+
+    _ALLOWED = {("__builtin__", "set"): set, ("builtins", "set"): set}
+
+    def find_class(self, module: str, name: str) -> type:
+        try:
+            return self._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a tagger model") from None
+
+
+def load_tagger_model(data: bytes, origin: str = "<bytes>") -> TaggerModel:
+    """(weights, tagdict, classes) from the bytes of a textblob-aptagger model pickle, read with a
+    restricted unpickler; ``classes`` comes back sorted so ties break reproducibly."""
+    try:
+        obj = _ModelUnpickler(io.BytesIO(data)).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, UnicodeDecodeError) as exc:
+        raise TaggerModelError(f"{origin}: not a readable tagger model ({exc})") from exc
+    if not (
+        isinstance(obj, tuple)
+        and len(obj) == 3
+        and isinstance(obj[0], dict)
+        and isinstance(obj[1], dict)
+        and isinstance(obj[2], set)
+    ):
+        raise TaggerModelError(f"{origin}: expected a (weights dict, tagdict dict, classes set) tuple")
+    weights, tagdict, classes = obj
+    return weights, tagdict, tuple(sorted(classes))
 
 
 @lru_cache(maxsize=1)
-def _first_token_model() -> tuple[dict, dict, tuple[str, ...]]:
-    data = resources.files("raif_rewards").joinpath("assets", _ASSET).read_bytes()
-    doc = json.loads(gzip.decompress(data))
-    return doc["weights"], doc["tagdict"], tuple(doc["classes"])
+def _first_token_model() -> TaggerModel:
+    # Read the installed package's data file directly: importing the package pulls in textblob.
+    spec = importlib.util.find_spec(_TAGGER_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise TaggerModelError(
+            f"words:start_verb needs the package textblob-aptagger==0.2.0 (module {_TAGGER_PACKAGE} not found)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / _TAGGER_PICKLE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TaggerModelError(f"{path}: cannot read the tagger model ({exc.strerror})") from exc
+    return load_tagger_model(data, str(path))
 
 
 def _normalize(word: str) -> str:
@@ -207,36 +259,10 @@ def _leading_tokens(raw: str, k: int) -> tuple[str, ...]:
     return tuple(out[:k])
 
 
-_FIRST_TOKEN_CONSTANT = frozenset(
-    (*_START_FEATURES, "i-1 word -START2-", "i-1 suffix T2-", "i-2 word -START-")
-)
-_FIRST_TOKEN_PREFIXES = (
-    "i suffix ",
-    "i pref1 ",
-    "i word ",
-    "i-1 tag+i word -START- ",
-    "i+1 word ",
-    "i+1 suffix ",
-    "i+2 word ",
-)
-
-
-def first_token_subset(weights: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """The rows of an averaged perceptron's weights that can fire at the first position, zero
-    weights dropped: how ``assets/ifbench_pos_first_token.json.gz`` was cut from NLTK's model
-    (``averaged_perceptron_tagger_eng.weights.json``)."""
-    out = {}
-    for feat, row in weights.items():
-        if feat in _FIRST_TOKEN_CONSTANT or feat.startswith(_FIRST_TOKEN_PREFIXES):
-            kept = {label: w for label, w in row.items() if w}
-            if kept:
-                out[feat] = kept
-    return out
-
-
-def first_token_tag(tokens: list[str], model: tuple[dict, dict, tuple[str, ...]] | None = None) -> str:
-    """The tag NLTK's English perceptron tagger gives ``tokens[0]`` (``tokens`` non-empty);
-    ``model`` (weights, tagdict, classes) defaults to the shipped first-token table."""
+def first_token_tag(tokens: list[str], model: TaggerModel | None = None) -> str:
+    """The tag a greedy averaged perceptron tagger gives ``tokens[0]`` (``tokens`` non-empty),
+    scored as NLTK's ``PerceptronTagger`` does; ``model`` (weights, tagdict, classes) defaults to
+    textblob-aptagger's trontagger model."""
     weights, tagdict, classes = model or _first_token_model()
     word = tokens[0]
     tag = tagdict.get(word)

@@ -155,7 +155,7 @@ def prime_lengths(t: Text) -> bool:
     source=_SRC,
 )
 def start_verb(t: Text) -> bool:
-    """The first ``nltk.word_tokenize`` token gets a VB* tag from NLTK's English averaged perceptron tagger (computed offline: see ``ifbench_shared.first_token_tag``)."""
+    """The first ``nltk.word_tokenize`` token gets a VB* tag from an averaged perceptron POS tagger: textblob-aptagger's model, not NLTK's (their verb decisions differ on 2.75% of sentences: docs/ifbench.md)."""
     tokens = leading_tokens(t, 3)
     return bool(tokens) and "VB" in first_token_tag(tokens)
 
