@@ -33,6 +33,9 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_ifeval.py
+	$(BIN)/python benchmarks/bench_reward.py
+	$(BIN)/python benchmarks/bench_evolve.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) runs
