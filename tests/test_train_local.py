@@ -228,10 +228,13 @@ def test_resume_matches_uninterrupted_run(tmp_path):
 
 def test_metrics_rows_have_the_contract_keys(tmp_path):
     data = write_prompt_shard(tmp_path / "data", n=4)
-    rows = GRPOTrainer(_recipe(data, tmp_path / "o", max_steps=1), score_fn=fraction_score).train()
+    rec = _recipe(data, tmp_path / "o", max_steps=1, tensorboard=True)
+    rows = GRPOTrainer(rec, score_fn=fraction_score).train()
     need = {"step", "reward_mean", "kept_ratio", "kl", "loss", "seconds"}
     assert need <= set(rows[0])
     assert 0.0 <= rows[0]["kept_ratio"] <= 1.0
+    assert list((tmp_path / "o" / "tensorboard").glob("events.out.tfevents.*"))
+    assert json.loads((tmp_path / "o" / "recipe.json").read_text())["train"]["max_steps"] == 1
 
 
 def test_import_does_not_pull_verl_or_ray():
@@ -322,3 +325,17 @@ def test_model_from_a_local_folder(tmp_path):
     rows = trainer.train()
     assert rows[0]["step"] == 1 and rows[0]["response_length"] > 0
     assert trainer.tok.decode(trainer.tok("<think> yes </think>")["input_ids"]) == "<think> yes </think>"
+
+
+def test_reward_process_pool_gives_the_same_run(tmp_path):
+    """Scoring in a spawned process while the reference pass runs must not change a single number."""
+    data = write_prompt_shard(tmp_path / "data", n=4)
+    inline = GRPOTrainer(
+        _recipe(data, tmp_path / "a", max_steps=2, reward_workers=0), score_fn=fraction_score
+    )
+    pooled = GRPOTrainer(
+        _recipe(data, tmp_path / "b", max_steps=2, reward_workers=1), score_fn=fraction_score
+    )
+    assert _strip(inline.train()) == _strip(pooled.train())
+    for p1, p2 in zip(inline.model.parameters(), pooled.model.parameters(), strict=True):
+        assert torch.equal(p1, p2)

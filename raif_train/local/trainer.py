@@ -240,7 +240,8 @@ class GRPOTrainer:
         path.write_text("".join(r + "\n" for r in rows))
 
     # ------------------------------------------------------------------ rollout
-    def _rollout(self, scorer: Scorer) -> list[_Item]:
+    def _rollout(self, scorer: Scorer) -> tuple[list[_Item], list]:
+        """Generate all samples of a step; scoring is submitted per chunk and collected by _collect."""
         r, tok = self.r, self.tok
         G, D = r.rollout.group_size, r.rollout.direct_per_group if r.algo.superior_cot else 0
         records = [self.prompts[i] for i in self.cursor.take(r.rollout.rollout_prompts)]
@@ -282,10 +283,13 @@ class GRPOTrainer:
                 )
             # Scoring of this chunk overlaps the generation of the next one.
             pending.append((part, scorer.submit(reqs)))
+        return items, pending
+
+    @staticmethod
+    def _collect(pending: list) -> None:
         for part, fut in pending:
             for it, sc in zip(part, fut.result(), strict=True):
                 it.score = sc
-        return items
 
     # ------------------------------------------------------------------ update
     def _masks(self, items: list[_Item]) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -335,28 +339,41 @@ class GRPOTrainer:
         lm, _ = pad_batch(lmask, 0, left=False)
         return ids.to(self.device), att.to(self.device), lm.to(self.device)
 
-    def _update(self, items: list[_Item], adv: torch.Tensor, keep: torch.Tensor) -> dict[str, float]:
+    def _precompute(self, samples: list[Sample], keep: torch.Tensor | None) -> tuple[list, list]:
+        """Reference (and, with several updates per step, behaviour-policy) log-probs per sample.
+
+        Computed in the same contiguous micro-batches whatever `keep` is, so values do not depend on
+        it; `keep=None` computes all (used while rewards are still being scored in other processes).
+        """
+        n, mb_size = len(samples), self.r.optim.micro_batch_size
+        lp_kw = dict(pad_id=self.tok.pad_token_id, temperature=self.r.rollout.temperature, device=self.device)
+        old_lp: list[torch.Tensor | None] = [None] * n
+        ref_lp: list[torch.Tensor | None] = [None] * n
+        with torch.no_grad():
+            for s0 in range(0, n, mb_size):
+                sl = slice(s0, s0 + mb_size)
+                if keep is not None and not bool(keep[sl].any()):
+                    continue
+                if self.ref is not None:
+                    lp, _ = response_log_probs(self.ref, samples[sl], autocast_dtype=self.amp, **lp_kw)
+                    for k, row in enumerate(lp):
+                        ref_lp[s0 + k] = row
+                if self.updates_per_step > 1:
+                    lp, _ = response_log_probs(self.model, samples[sl], autocast_dtype=self.amp, **lp_kw)
+                    for k, row in enumerate(lp):
+                        old_lp[s0 + k] = row
+        return old_lp, ref_lp
+
+    def _update(
+        self, items: list[_Item], adv: torch.Tensor, keep: torch.Tensor, pre: tuple[list, list] | None = None
+    ) -> dict[str, float]:
         r, a, o = self.r, self.r.algo, self.r.optim
         n = len(items)
         mb_size, mini = o.micro_batch_size, o.mini_batch_size
         lp_kw = dict(pad_id=self.tok.pad_token_id, temperature=r.rollout.temperature, device=self.device)
         samples = [it.sample for it in items]
         need_old = self.updates_per_step > 1
-        old_lp: list[torch.Tensor | None] = [None] * n
-        ref_lp: list[torch.Tensor | None] = [None] * n
-        with torch.no_grad():
-            for s0 in range(0, n, mb_size):
-                sl = slice(s0, s0 + mb_size)
-                if not bool(keep[sl].any()):
-                    continue
-                if self.ref is not None:
-                    lp, _ = response_log_probs(self.ref, samples[sl], autocast_dtype=self.amp, **lp_kw)
-                    for k, row in enumerate(lp):
-                        ref_lp[s0 + k] = row
-                if need_old:
-                    lp, _ = response_log_probs(self.model, samples[sl], autocast_dtype=self.amp, **lp_kw)
-                    for k, row in enumerate(lp):
-                        old_lp[s0 + k] = row
+        old_lp, ref_lp = pre if pre is not None else self._precompute(samples, keep)
         stats = {"pg_loss": 0.0, "kl": 0.0, "bc_loss": 0.0, "clip_frac": 0.0, "grad_norm": 0.0, "loss": 0.0}
         n_updates = 0
         use_bc = bool(self.sft) and a.bc_coef > 0
@@ -498,11 +515,18 @@ class GRPOTrainer:
             with Scorer(self.score_fn, self.r.rollout.reward_workers) as scorer:
                 while self.step < self.total_steps:
                     t0 = time.perf_counter()
-                    items = self._rollout(scorer)
+                    items, pending = self._rollout(scorer)
                     t_roll = time.perf_counter() - t0
+                    pre = None
+                    if self.r.rollout.reward_workers > 0 and (
+                        self.ref is not None or self.updates_per_step > 1
+                    ):
+                        # Rewards are being scored in other processes: use the wait for the reference pass.
+                        pre = self._precompute([it.sample for it in items], None)
+                    self._collect(pending)
                     adv, keep, kept_ratio = self._masks(items)
                     t1 = time.perf_counter()
-                    upd = self._update(items, adv, keep)
+                    upd = self._update(items, adv, keep, pre)
                     self.step += 1
                     row = self._metrics(items, keep, kept_ratio, upd, t0, t_roll, time.perf_counter() - t1)
                     self._log(row)
