@@ -32,6 +32,7 @@ lint: install
 	$(BIN)/ruff check raif_rewards raif_data raif_train raif_eval tests benchmarks
 
 bench: install
+	$(BIN)/pip install -q -e ".[train,dev,fastlang,bench]"
 	$(BIN)/python benchmarks/bench_ifeval.py
 	$(BIN)/python benchmarks/bench_reward.py
 	$(BIN)/python benchmarks/bench_evolve.py
