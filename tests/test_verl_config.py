@@ -22,7 +22,7 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 from raif_rewards.verl_plugin import compute_score
 from raif_train.local.tiny import build_tiny_tokenizer
 from raif_train.recipe import load_recipe
-from raif_train.verl.launch import compose, run_verl
+from raif_train.verl.launch import command, compose, run_verl
 from raif_train.verl.overrides import VerlConfigError, build_plan
 from tests.verl_fixtures import LOWERCASE_GT, write_shards
 
@@ -110,6 +110,32 @@ def test_dry_run_prints_command_job_form_and_resolved_config(shards, tmp_path):
     assert "ray job submit --address http://HEAD_NODE:8265" in text and "trainer.balance_batch=false" in text
     assert "adv_estimator: grpo" in text and "default_agent_loop: raif_agent" in text
     assert not (tmp_path / "run").exists()  # a dry run writes nothing
+
+
+def test_entry_module_parses_the_generated_command_line(shards, tmp_path):
+    """The real command line (shell-quoted values, + keys) through Hydra's own parser; `--cfg job` prints
+    the composed config and stops before our main() (so before Ray)."""
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"))
+    cmd = command(build_plan(rec)) + ["--cfg", "job"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "default_agent_loop: raif_agent" in proc.stdout and "direct_per_group: 2" in proc.stdout
+    assert str(shards / "train") in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [("verl_qwen2.5_1.5b_4gpu", "GPUs on this node"), ("verl_qwen2.5_7b_16gpu", "--ray-address")],
+)
+def test_a_local_run_that_could_only_wait_for_gpus_is_refused_before_ray(
+    name, match, shards, tmp_path, monkeypatch
+):
+    # Without enough GPUs a local Ray cluster would wait forever for its placement groups (this host has none).
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # the same verdict on a GPU host
+    monkeypatch.setattr(subprocess, "call", lambda *a, **k: pytest.fail("the run was started"))
+    rec = load_recipe(ROOT / "pipelines" / f"{name}.yaml", data=str(shards), output_dir=str(tmp_path / "run"))
+    with pytest.raises(VerlConfigError, match=match):
+        run_verl(rec, dry_run=False, ray_address=None, extra_overrides=[], echo=lambda _: None)
 
 
 def test_entry_point_registers_the_plugin_in_a_fresh_process():

@@ -135,7 +135,12 @@ def run_verl(
     if missing:
         raise missing
     compose(plan)  # fail on configuration errors here, before Ray starts or a GPU is allocated
-    if not ray_address and recipe.backend.nnodes == 1:
+    if not ray_address and recipe.backend.nnodes > 1:
+        raise VerlConfigError(
+            "backend.nnodes",
+            f"{recipe.backend.nnodes} nodes need an existing Ray cluster: pass --ray-address",
+        )
+    if not ray_address:
         # A local Ray cluster with too few GPUs waits forever for its placement groups: refuse instead.
         import torch
 
