@@ -285,3 +285,55 @@ def test_agent_loop_forces_the_native_direct_prompt_and_flags_it(fmt):
         assert out.response_ids == reply
         assert out.prompt_ids == outs[0].prompt_ids + (loop.forced_suffix_ids(messages) if direct else [])
     assert "</think>" in direct_suffix(tok, messages, fmt)
+
+
+# ----------------------------------------------------------------------------- trainer glue
+
+
+def test_trainer_masks_the_advantages_it_reads_back_from_transfer_queue(monkeypatch):
+    """RaifTrainer._compute_advantage on veRL's data shapes (nested advantages, NonTensorStack fields),
+    with TransferQueue replaced by a dict: the rows written back are the native mask's."""
+    import sys
+    import types
+
+    from tensordict import NonTensorData, NonTensorStack
+    from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+    from raif_train.verl.trainer import RaifTrainer
+
+    infos = [_info(3.0, 2.0, True, False), _info(0.0, 0.0, True, False), _info(2.0, 1.0, True, True)] * 2
+    uids = ["a"] * 3 + ["b"] * 3
+    lengths = [2, 3, 1, 4, 2, 2]
+    adv = [torch.full((n,), float(i + 1)) for i, n in enumerate(lengths)]
+    store = {
+        "uid": NonTensorStack(*[NonTensorData(u) for u in uids]),
+        "advantages": torch.nested.as_nested_tensor(adv, layout=torch.jagged),
+        "extra_fields": NonTensorStack(*[NonTensorData({"reward_extra_info": i}) for i in infos]),
+        "extra_info": NonTensorStack(*[NonTensorData({"baseline_score": None}) for _ in infos]),
+    }
+    written = {}
+    fake_tq = types.SimpleNamespace(
+        kv_batch_get=lambda keys, partition_id, select_fields: TensorDict(
+            {k: store[k] for k in select_fields}, batch_size=len(keys)
+        ),
+        kv_batch_put=lambda keys, partition_id, fields: written.update(fields=fields),
+    )
+    monkeypatch.setitem(sys.modules, "transfer_queue", fake_tq)
+    monkeypatch.setattr(PPOTrainerSync, "_compute_advantage", lambda self, batch, metrics: batch)
+
+    class Meta:
+        keys, partition_id = [f"k{i}" for i in range(6)], "train"
+
+        def __len__(self):
+            return 6
+
+    trainer = object.__new__(RaifTrainer)  # no Ray, no workers: only the advantage step is exercised
+    trainer.config = OmegaConf.create({"raif": {"superior_cot": True, "direct_baseline": "mean"}})
+    metrics: dict = {}
+    trainer._compute_advantage(Meta(), metrics)
+    out = written["fields"]["advantages"]
+    assert out.is_nested
+    keep = [True, False, False, True, False, False]  # 2.0 >= direct 1.0 kept; 0.0 < 1.0 masked; direct never
+    for row, a, k in zip(out.unbind(0), adv, keep, strict=True):
+        torch.testing.assert_close(row, a if k else torch.zeros_like(a))
+    assert metrics["raif/kept_ratio"] == pytest.approx(0.5)
