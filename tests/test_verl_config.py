@@ -112,6 +112,7 @@ def test_dry_run_prints_command_job_form_and_resolved_config(shards, tmp_path):
     assert not (tmp_path / "run").exists()  # a dry run writes nothing
 
 
+@pytest.mark.slow
 def test_entry_module_parses_the_generated_command_line(shards, tmp_path):
     """The real command line (shell-quoted values, + keys) through Hydra's own parser; `--cfg job` prints
     the composed config and stops before our main() (so before Ray)."""
@@ -138,6 +139,7 @@ def test_a_local_run_that_could_only_wait_for_gpus_is_refused_before_ray(
         run_verl(rec, dry_run=False, ray_address=None, extra_overrides=[], echo=lambda _: None)
 
 
+@pytest.mark.slow
 def test_entry_point_registers_the_plugin_in_a_fresh_process():
     """`import verl` alone (what every Ray worker does) must load our plugin: veRL hides plugin errors."""
     code = (
