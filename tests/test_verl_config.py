@@ -122,6 +122,7 @@ def test_entry_module_parses_the_generated_command_line(shards, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "default_agent_loop: raif_agent" in proc.stdout and "direct_per_group: 2" in proc.stdout
     assert str(shards / "train") in proc.stdout
+    assert not (tmp_path / "outputs").exists()  # Hydra's run folder goes under the run's output_dir
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,15 @@ __all__ = ["ENTRY_MODULE", "command", "job_submit_command", "compose", "run_verl
 ENTRY_MODULE = "raif_train.verl.main"
 
 
+def _hydra_dir(plan: VerlPlan) -> str:
+    # Hydra writes its run folder (resolved config, log) into the working directory unless told otherwise.
+    out = next((o.split("=", 1)[1] for o in plan.overrides if o.startswith("+raif.output_dir=")), "runs/verl")
+    return f"hydra.run.dir={out}/hydra"
+
+
 def command(plan: VerlPlan, python: str | None = None) -> list[str]:
     """The driver command line: our entry module with every override."""
-    return [python or sys.executable, "-m", ENTRY_MODULE, *plan.overrides]
+    return [python or sys.executable, "-m", ENTRY_MODULE, *plan.overrides, _hydra_dir(plan)]
 
 
 def _env(recipe: Recipe) -> dict[str, str]:
@@ -46,6 +52,7 @@ def job_submit_command(plan: VerlPlan, recipe: Recipe, address: str) -> list[str
         "-m",
         ENTRY_MODULE,
         *plan.overrides,
+        _hydra_dir(plan),
     ]
 
 
