@@ -25,8 +25,10 @@ demo: install
 	$(BIN)/raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0
 	$(BIN)/raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40 --seed 0
 
+# The whole suite: the main venv, then the veRL tests in their own venv (scripts/ci_verl.sh).
 test: install
 	$(BIN)/python -m pytest -q
+	bash scripts/ci_verl.sh
 
 lint: install
 	$(BIN)/ruff check raif_rewards raif_data raif_train raif_eval tests benchmarks

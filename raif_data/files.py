@@ -73,22 +73,6 @@ def dumps_line(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """(1-based line number, object) for each non-blank line; a bad line raises naming file and line."""
-    p = Path(path)
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(str(p), f"malformed JSON ({exc.msg} at column {exc.colno})", lineno) from None
-            if not isinstance(obj, dict):
-                raise InputFileError(str(p), f"expected a JSON object, got {type(obj).__name__}", lineno)
-            yield lineno, obj
-
-
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -21,6 +21,7 @@ from raif_data.dedup import Deduplicator
 from raif_data.files import atomic_open, dumps_line, sha256_file
 from raif_data.recipe import Recipe, SeedsConfig
 from raif_rewards.errors import InputFileError
+from raif_rewards.jsonl import iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def read_records(path: Path | str, fmt: str, bad: BadRecords, hf_split: str = "t
     if not p.is_file():
         raise InputFileError(str(p), "no such file")
     if fmt == "jsonl":
-        yield from _read_jsonl(p, bad)
+        yield from iter_jsonl(p, on_error=bad.handle)
     elif fmt == "csv":
         with open(p, encoding="utf-8", newline="") as fh:
             delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
@@ -117,32 +118,6 @@ def read_records(path: Path | str, fmt: str, bad: BadRecords, hf_split: str = "t
                 yield row, rec
     else:
         raise InputFileError(str(p), f"unknown seeds.format {fmt!r}")
-
-
-def _read_jsonl(p: Path, bad: BadRecords) -> Iterator[tuple[int, dict]]:
-    import json
-
-    with open(p, encoding="utf-8", errors="strict") as fh:
-        lineno = 0
-        while True:
-            try:
-                line = fh.readline()
-            except UnicodeDecodeError as exc:
-                raise InputFileError(str(p), f"not UTF-8 text ({exc.reason})", lineno + 1) from None
-            if not line:
-                return
-            lineno += 1
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad.handle(InputFileError(str(p), f"malformed JSON ({exc.msg} at column {exc.colno})", lineno))
-                continue
-            if not isinstance(obj, dict):
-                bad.handle(InputFileError(str(p), f"expected a JSON object, got {type(obj).__name__}", lineno))
-                continue
-            yield lineno, obj
 
 
 def _read_hf(name: str, split: str) -> Iterator[tuple[int, dict]]:

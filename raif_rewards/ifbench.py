@@ -18,9 +18,9 @@ from raif_rewards.ifeval import (
     accumulate,
     evaluate_example,
     read_inputs,
-    read_jsonl,
     write_jsonl,
 )
+from raif_rewards.jsonl import iter_jsonl
 
 __all__ = ["read_responses", "response_for", "evaluate", "run", "read_inputs"]
 
@@ -30,7 +30,7 @@ def read_responses(path: str | Path) -> dict[str, str]:
     differs (a later line overwrites an earlier one, as in IFBench)."""
     path = Path(path)
     out: dict[str, str] = {}
-    for lineno, obj in read_jsonl(path):
+    for lineno, obj in iter_jsonl(path):
         prompt = _field(path, lineno, obj, "prompt", str)
         response = _field(path, lineno, obj, "response", str)
         out[prompt] = response

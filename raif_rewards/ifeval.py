@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from raif_rewards import registry
 from raif_rewards.checking import check
 from raif_rewards.errors import InputFileError, RaifError
+from raif_rewards.jsonl import iter_jsonl
 
 
 @dataclass(frozen=True)
@@ -49,26 +50,6 @@ class EvalReport:
     unpaired: list[str]  # keys of prompts with no response
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; a bad line raises :class:`InputFileError`."""
-    path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise InputFileError(str(path), f"cannot open: {exc.strerror or exc}") from None
-    with handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputFileError(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", lineno) from None
-            if not isinstance(obj, dict):
-                raise InputFileError(str(path), f"expected a JSON object, got {type(obj).__name__}", lineno)
-            yield lineno, obj
-
-
 def _field(path: Path, lineno: int, obj: Mapping, name: str, kind: type | tuple[type, ...]):
     if name not in obj:
         raise InputFileError(str(path), "missing", lineno, name)
@@ -84,7 +65,7 @@ def read_inputs(path: str | Path) -> list[InputExample]:
     instruction id and its kwargs against the registry so errors name the line."""
     path = Path(path)
     out = []
-    for lineno, obj in read_jsonl(path):
+    for lineno, obj in iter_jsonl(path):
         ids = _field(path, lineno, obj, "instruction_id_list", list)
         kwargs = obj.get("kwargs")
         if kwargs is None:
@@ -113,7 +94,7 @@ def read_responses(path: str | Path) -> dict[str, str]:
     """Read a response file (prompt, response per line) into a prompt -> response map."""
     path = Path(path)
     out = {}
-    for lineno, obj in read_jsonl(path):
+    for lineno, obj in iter_jsonl(path):
         prompt = _field(path, lineno, obj, "prompt", str)
         out[prompt] = _field(path, lineno, obj, "response", str)
     return out

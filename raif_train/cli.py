@@ -140,11 +140,22 @@ def grpo(
         raise typer.Exit(2) from None
 
 
+_VERL_STACK = {"verl", "omegaconf", "hydra", "ray", "vllm", "sglang"}
+
+
 def _run_verl(rec, dry_run: bool, ray_address: str | None, verl_overrides: list[str]) -> None:
     """Hand the recipe to the veRL backend (raif_train/verl), which needs the [verl] extra."""
     from raif_train.verl.launch import run_verl
 
-    rc = run_verl(rec, dry_run=dry_run, ray_address=ray_address, extra_overrides=verl_overrides or None)
+    try:
+        rc = run_verl(rec, dry_run=dry_run, ray_address=ray_address, extra_overrides=verl_overrides or None)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _VERL_STACK:
+            raise
+        raise typer.BadParameter(
+            f"--backend verl needs the [verl] extra (missing module {exc.name!r}): "
+            "pip install 'raif[verl]' (CPU tools) or 'raif[gpu]' (vLLM rollouts); see docs/verl.md"
+        ) from None
     if rc:
         raise typer.Exit(rc)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,9 @@ def conformance_dir() -> Path:
     if not CONFORMANCE.is_dir():
         pytest.fail(f"conformance data missing: expected {CONFORMANCE} (../shared beside the checkout)")
     return CONFORMANCE
+
+
+# These need veRL itself, which lives in its own venv (scripts/ci_verl.sh runs them there, and
+# `make test` runs that script): outside it they are not collected rather than skipped.
+if importlib.util.find_spec("verl") is None:
+    collect_ignore_glob = ["test_verl_algo.py", "test_verl_config.py", "test_verl_pin.py"]

@@ -198,7 +198,7 @@ def test_cli_stages_one_by_one_then_stats(tmp_path):
     "args, message",
     [
         (["--recipe", "{dir}/bad.yaml"], "recipe key 'instruct.sourcez'"),
-        (["--seeds", "{dir}/broken.jsonl"], "broken.jsonl:2: malformed JSON"),
+        (["--seeds", "{dir}/broken.jsonl"], "broken.jsonl:2: not valid JSON"),
         (["--seeds", "{dir}/missing.jsonl"], "missing.jsonl: no such file"),
         (["--source", "nope"], "'instruct.sources[0]'"),
     ],

@@ -132,7 +132,7 @@ GOOD = '{"id": "a", "prompt": "Write a short story about a brave little fox."}\n
 @pytest.mark.parametrize(
     "lines, line, field, text",
     [
-        ([GOOD, '{"id": "b", "prompt": "unterminated\n'], 2, None, "malformed JSON"),
+        ([GOOD, '{"id": "b", "prompt": "unterminated\n'], 2, None, "not valid JSON"),
         ([GOOD, '{"id": "c", "text": "no prompt here"}\n'], 2, "prompt", "missing field"),
         (["\n", GOOD, '{"id": "d", "prompt": ""}\n'], 3, "prompt", "non-empty string"),
         ([GOOD, '["a list"]\n'], 2, None, "JSON object"),
