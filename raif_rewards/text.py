@@ -75,21 +75,31 @@ def count_upper_words(text: str) -> int:
     return sum(_upper_tokens_in_sentence(sent) for sent in punkt_tokenizer().tokenize(text))
 
 
-_ASCII_UPPER_ALONE = re.compile(r"[A-Z](?![a-z])")
+# An upper-case letter that might end up in a token without a lower-case letter (see below).
+_ASCII_UPPER_EXPOSED = re.compile(r"'[A-Z]|[A-Z](?![a-z])|[A-Z](?=n't)")
 
 
 def may_have_upper_token(sentence: str) -> bool:
     """False when no Treebank token of ``sentence`` can be all capitals.
 
-    A token is all capitals only if it holds an upper-case character and no lower-case one.
-    Treebank never separates two letters except inside its contractions (can|not, gon|na ...),
-    whose first parts are three letters long; so if every upper-case character is directly
-    followed by a lower-case one ("Title case"), each lands in a token with a lower-case letter.
+    A token is all capitals only if it holds an upper-case character and no lower-case one. Treebank
+    separates two adjacent letters only before ``n't`` (``DOn't`` -> ``DO n't``), after a quote in
+    ``'tis``/``'twas``, and inside its three-letter contractions (can|not, gon|na ...); so if every
+    upper-case character is directly followed by a lower-case one and neither case applies, each
+    lands in a token that also holds a lower-case letter.
     """
     if sentence.isascii():
-        return _ASCII_UPPER_ALONE.search(sentence) is not None
+        return _ASCII_UPPER_EXPOSED.search(sentence) is not None
     last = len(sentence) - 1
-    return any(ch.isupper() and (i == last or not sentence[i + 1].islower()) for i, ch in enumerate(sentence))
+    for i, ch in enumerate(sentence):
+        if ch.isupper() and (
+            i == last
+            or not sentence[i + 1].islower()
+            or sentence.startswith("n't", i + 1)
+            or (i > 0 and sentence[i - 1] == "'")
+        ):
+            return True
+    return False
 
 
 @lru_cache(maxsize=65536)

@@ -175,10 +175,11 @@ def test_no_catastrophic_backtracking(text):
 
 _CASE_TEXT = st.text(alphabet=list("aAbBcCnNtTiIoO ..,'’\"-!?()É é\u01c5xX"), max_size=40)
 _CASE_PIECES = ["can", "not", "gon", "na", "I", "n't", "'s", "Can", "NOT", "U.S.", "D'ye", "Gimme", "GIMme", "CANnot",
-                "Hello", "É", "é", "ǅ", "x", "(A)", "--", '"Q"', ".", "!", " ", "wanna", "WANna", "Lemme", "gotta"]
+                "Hello", "É", "é", "ǅ", "x", "(A)", "--", '"Q"', ".", "!", " ", "wanna", "WANna", "Lemme", "gotta",
+                "An't", "DOn't", "Én't", " 'Tis", " 'Twas", "'É", "N'T", "whaTcha"]
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from(_CASE_PIECES) | _CASE_TEXT, max_size=12).map("".join))
 def test_upper_token_shortcut_is_exact(text):
     from raif_rewards.text import may_have_upper_token, treebank_tokenizer
@@ -186,3 +187,23 @@ def test_upper_token_shortcut_is_exact(text):
     count = sum(1 for tok in treebank_tokenizer().tokenize(text) if tok.isupper())
     if not may_have_upper_token(text):
         assert count == 0
+
+
+@pytest.mark.parametrize("text,upper", [("An't go", 1), ("DOn't stop", 1), ("He said 'Tis fine", 0), ("Hello There", 0)])
+def test_upper_token_known_splits(text, upper):
+    from raif_rewards.text import count_upper_words
+
+    assert count_upper_words(text) == upper
+
+
+def test_upper_word_count_equals_word_tokenize_on_conformance_texts(conformance_dir):
+    import json
+
+    from raif_rewards.text import count_upper_words, word_tokenize
+
+    path = conformance_dir / "ifeval" / "input_response_data_gpt4_20231107_145030.jsonl"
+    texts = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        texts.update(loose_variants(json.loads(line)["response"]))
+    mismatched = [t[:50] for t in texts if count_upper_words(t) != sum(w.isupper() for w in word_tokenize(t))]
+    assert len(texts) > 2000 and mismatched == []
