@@ -70,11 +70,13 @@ class Checker:
     description: str
     #: kwargs the data pipeline fills from the seed prompt itself (e.g. ``prompt_to_repeat``).
     prompt_kwargs: tuple[str, ...] = ()
+    #: languages a ``render_fn`` can write (templates declare theirs by their keys)
+    render_languages: tuple[str, ...] = ("en",)
     _validator: Any = field(default=None, compare=False, repr=False)
 
     @property
     def languages(self) -> tuple[str, ...]:
-        return tuple(sorted(self.templates)) if self.templates else ("en",)
+        return tuple(sorted(self.templates)) if self.templates else self.render_languages
 
     @property
     def conflicts(self) -> frozenset[str]:
@@ -94,15 +96,20 @@ class Checker:
         kw = validate_kwargs(self.id, kwargs)
         if self.render_fn is not None:
             return self.render_fn(kw, lang, variant)
-        phrasings = self.templates.get(lang) or self.templates["en"]
-        return phrasings[variant % len(phrasings)].format(**_format_args(kw))
+        if lang not in self.templates:
+            lang = "en"
+        phrasings = self.templates[lang]
+        return phrasings[variant % len(phrasings)].format(**_format_args(kw, lang))
 
 
-def _format_args(kwargs: Mapping[str, Any]) -> dict:
+def _format_args(kwargs: Mapping[str, Any], lang: str) -> dict:
+    """Template fields: lists quoted and joined, relation words in the template's language."""
     out = {}
     for key, value in kwargs.items():
         if isinstance(value, (list, tuple)):
             out[key] = ", ".join(f'"{v}"' for v in value)
+        elif isinstance(value, str) and value in RELATIONS:
+            out[key] = ("少于" if lang == "zh" else "less than") if value in LESS_THAN else ("至少" if lang == "zh" else "at least")
         else:
             out[key] = value
     return out
@@ -125,6 +132,7 @@ def register(
     source: str = "ifeval",
     uses_language_detection: bool = False,
     prompt_kwargs: Sequence[str] = (),
+    render_languages: Sequence[str] = ("en",),
 ) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
     """Register the decorated ``fn(text, **kwargs) -> bool`` under ``checker_id``."""
     if group not in GROUPS:
@@ -151,6 +159,7 @@ def register(
             uses_language_detection=uses_language_detection,
             description=(fn.__doc__ or "").strip().split("\n")[0],
             prompt_kwargs=tuple(prompt_kwargs),
+            render_languages=tuple(sorted(render_languages)),
             _validator=jsonschema.Draft202012Validator(full_schema),
         )
         if not checker.templates and render is None:

@@ -31,10 +31,6 @@ def relation_zh(relation: str) -> str:
     return "少于" if relation in LESS_THAN else "至少"
 
 
-def relation_en(relation: str) -> str:
-    return "less than" if relation in LESS_THAN else "at least"
-
-
 def sample_relation(rng: random.Random) -> str:
     return rng.choice(("less than", "at least"))
 

@@ -6,8 +6,6 @@ from raif_rewards.checkers._common import (
     RELATION_SCHEMA,
     compare,
     int_schema,
-    relation_en,
-    relation_zh,
     sample_relation,
 )
 from raif_rewards.registry import register
@@ -68,17 +66,13 @@ def _sample_capitals(rng) -> dict:
         "required": ["capital_frequency", "capital_relation"],
     },
     sample=lambda rng, lang: _sample_capitals(rng),
-    render=lambda kw, lang, v: (
-        (
-            f"回答中全大写的英文单词出现次数应{relation_zh(kw['capital_relation'])}{kw['capital_frequency']}次。",
-        )
-        if lang == "zh"
-        else (
-            f"In your response, words with all capital letters should appear {relation_en(kw['capital_relation'])} "
-            f"{kw['capital_frequency']} times.",
-            f"Use {relation_en(kw['capital_relation'])} {kw['capital_frequency']} words written in ALL CAPS.",
-        )
-    )[v % (1 if lang == "zh" else 2)],
+    templates={
+        "en": (
+            "In your response, words with all capital letters should appear {capital_relation} {capital_frequency} times.",
+            "Use {capital_relation} {capital_frequency} words written in ALL CAPS.",
+        ),
+        "zh": ("回答中全大写的英文单词出现次数应{capital_relation}{capital_frequency}次。",),
+    },
     conflicts=("change_case:english_lowercase", "change_case:english_capital"),
 )
 def capital_word_frequency(t: Text, capital_frequency: int, capital_relation: str) -> bool:

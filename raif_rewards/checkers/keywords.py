@@ -8,8 +8,6 @@ from raif_rewards.checkers._common import (
     RELATION_SCHEMA,
     compare,
     int_schema,
-    relation_en,
-    relation_zh,
     sample_relation,
     sample_words,
     user_regex,
@@ -57,17 +55,13 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
         "required": ["keyword", "frequency", "relation"],
     },
     sample=lambda rng, lang: _sample_frequency(rng, lang),
-    render=lambda kw, lang, v: (
-        (
-            f"词语“{kw['keyword']}”在回答中出现的次数应{relation_zh(kw['relation'])}{kw['frequency']}次。",
-            f"请让“{kw['keyword']}”这个词出现{relation_zh(kw['relation'])}{kw['frequency']}次。",
-        )
-        if lang == "zh"
-        else (
-            f"In your response, the word {kw['keyword']} should appear {relation_en(kw['relation'])} {kw['frequency']} times.",
-            f"Use the word \"{kw['keyword']}\" {relation_en(kw['relation'])} {kw['frequency']} times in your answer.",
-        )
-    )[v % 2],
+    templates={
+        "en": (
+            "In your response, the word {keyword} should appear {relation} {frequency} times.",
+            'Use the word "{keyword}" {relation} {frequency} times in your answer.',
+        ),
+        "zh": ("词语“{keyword}”在回答中出现的次数应{relation}{frequency}次。", "请让“{keyword}”这个词出现{relation}{frequency}次。"),
+    },
 )
 def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
     """The keyword occurs at least / less than N times (case-insensitive regex matches)."""
@@ -114,17 +108,16 @@ def _sample_letter(rng: random.Random, lang: str) -> dict:
         "required": ["letter", "let_frequency", "let_relation"],
     },
     sample=_sample_letter,
-    render=lambda kw, lang, v: (
-        (
-            f"回答中字母“{kw['letter']}”出现的次数应{relation_zh(kw['let_relation'])}{kw['let_frequency']}次。",
-            f"请让字母{kw['letter']}在回答里出现{relation_zh(kw['let_relation'])}{kw['let_frequency']}次。",
-        )
-        if lang == "zh"
-        else (
-            f"In your response, the letter {kw['letter']} should appear {relation_en(kw['let_relation'])} {kw['let_frequency']} times.",
-            f"Make the letter '{kw['letter']}' appear {relation_en(kw['let_relation'])} {kw['let_frequency']} times in your answer.",
-        )
-    )[v % 2],
+    templates={
+        "en": (
+            "In your response, the letter {letter} should appear {let_relation} {let_frequency} times.",
+            "Make the letter '{letter}' appear {let_relation} {let_frequency} times in your answer.",
+        ),
+        "zh": (
+            "回答中字母“{letter}”出现的次数应{let_relation}{let_frequency}次。",
+            "请让字母{letter}在回答里出现{let_relation}{let_frequency}次。",
+        ),
+    },
 )
 def letter_frequency(t: Text, letter: str, let_frequency: int, let_relation: str) -> bool:
     """A character occurs at least / less than N times, ignoring case.

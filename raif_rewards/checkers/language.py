@@ -69,6 +69,7 @@ _SAMPLED = ("en", "es", "fr", "de", "it", "pt", "ru", "ja", "ko", "zh")
         "change_case:english_lowercase",
     ),
     uses_language_detection=True,
+    render_languages=("en", "zh"),
 )
 def response_language(t: Text, language: str) -> bool:
     """langdetect identifies the response's language as the requested one (undetectable: followed)."""

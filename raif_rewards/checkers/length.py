@@ -9,7 +9,6 @@ from raif_rewards.checkers._common import (
     RELATION_SCHEMA,
     compare,
     int_schema,
-    relation_en,
     relation_zh,
     sample_relation,
     sample_words,
@@ -42,17 +41,10 @@ def _relation_for(rng: random.Random, lang: str) -> str:
         "num_words": rng.randrange(50, 501, 10) if lang != "zh" else rng.randrange(100, 801, 50),
         "relation": _relation_for(rng, lang),
     },
-    render=lambda kw, lang, v: (
-        (
-            f"回答的字数应{relation_zh(kw['relation'])}{kw['num_words']}字。",
-            f"请用{relation_zh(kw['relation'])}{kw['num_words']}个字作答。",
-        )
-        if lang == "zh"
-        else (
-            f"Answer with {relation_en(kw['relation'])} {kw['num_words']} words.",
-            f"Your response should contain {relation_en(kw['relation'])} {kw['num_words']} words.",
-        )
-    )[v % 2],
+    templates={
+        "en": ("Answer with {relation} {num_words} words.", "Your response should contain {relation} {num_words} words."),
+        "zh": ("回答的字数应{relation}{num_words}字。", "请用{relation}{num_words}个字作答。"),
+    },
 )
 def number_words(t: Text, num_words: int, relation: str) -> bool:
     """The word count is at least / less than N (``\\w+`` runs; each CJK character is a word)."""
@@ -75,17 +67,13 @@ def _sample_sentences(rng: random.Random, lang: str) -> dict:
         "required": ["num_sentences", "relation"],
     },
     sample=lambda rng, lang: _sample_sentences(rng, lang),
-    render=lambda kw, lang, v: (
-        (
-            f"回答应包含{relation_zh(kw['relation'])}{kw['num_sentences']}个句子。",
-            f"请用{relation_zh(kw['relation'])}{kw['num_sentences']}句话回答。",
-        )
-        if lang == "zh"
-        else (
-            f"Your response should contain {relation_en(kw['relation'])} {kw['num_sentences']} sentences.",
-            f"Write {relation_en(kw['relation'])} {kw['num_sentences']} sentences in total.",
-        )
-    )[v % 2],
+    templates={
+        "en": (
+            "Your response should contain {relation} {num_sentences} sentences.",
+            "Write {relation} {num_sentences} sentences in total.",
+        ),
+        "zh": ("回答应包含{relation}{num_sentences}个句子。", "请用{relation}{num_sentences}句话回答。"),
+    },
 )
 def number_sentences(t: Text, num_sentences: int, relation: str) -> bool:
     """The sentence count (NLTK's English Punkt; Chinese end punctuation for Chinese text)."""
