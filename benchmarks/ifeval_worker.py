@@ -1,7 +1,9 @@
 """One timed IFEval scoring pass in a fresh process, for bench_ifeval.py (ours or the reference).
 
 Usage: python ifeval_worker.py {ours|reference} {all|nolang} CONFORMANCE_DIR [--backend langdetect|rs]
-Prints one JSON line: seconds (imports excluded), number of verdicts, and the verdicts themselves.
+Prints one JSON line: seconds, number of verdicts, and the verdicts themselves. Imports and one-time
+model loads (Punkt tables, Treebank tokenizer, langdetect profiles) are excluded on both sides: each
+side scores one short text before the clock starts, so the figure is the steady scoring speed.
 The reference is lm-eval's copy of Google's scorer, imported by file path so that lm-eval's
 heavy package __init__ (datasets, evaluate ...) is not needed; it runs in its own venv.
 """
@@ -43,6 +45,9 @@ def run_ours(conformance: Path, subset: str, backend: str) -> tuple[float, dict]
 
     langid.set_backend(backend)
     registry.all_checkers()
+    _warm(lambda text: check("change_case:capital_word_frequency", text, {"capital_frequency": 1, "capital_relation": "at least"}))
+    _warm(lambda text: check("length_constraints:number_sentences", text, {"num_sentences": 1, "relation": "at least"}))
+    _warm(lambda text: check("language:response_language", text, {"language": "en"}))
     examples = _examples(conformance, subset)
     start = time.perf_counter()
     verdicts = {}
@@ -50,6 +55,13 @@ def run_ours(conformance: Path, subset: str, backend: str) -> tuple[float, dict]
         for key, _, pairs, response in examples:
             verdicts[f"{mode}:{key}"] = [check(i, response, k, loose=mode == "loose") for i, k in pairs]
     return time.perf_counter() - start, verdicts
+
+
+WARM_TEXT = "Warm the models once. This sentence is NOT scored; Dr. Smith said so."
+
+
+def _warm(fn) -> None:
+    fn(WARM_TEXT)
 
 
 def _load_reference():
@@ -93,6 +105,12 @@ def run_reference(conformance: Path, subset: str) -> tuple[float, dict]:
 
     langdetect.DetectorFactory.seed = 0
     ref = _load_reference()
+    import nltk
+    from lm_eval.tasks.ifeval import instructions_util as util
+
+    _warm(util.count_sentences)
+    _warm(nltk.word_tokenize)
+    _warm(langdetect.detect)
     examples = _examples(conformance, subset)
     start = time.perf_counter()
     verdicts = {}

@@ -226,11 +226,14 @@ def validate_kwargs(checker_id: str, kwargs: Mapping[str, Any] | None) -> dict:
     Raises :class:`ConstraintKwargsError` naming the id, the field and what was expected.
     """
     cleaned = {k: v for k, v in (kwargs or {}).items() if v is not None}
+    # The quick acceptance test costs less than building a cache key, so only the full jsonschema
+    # path (unusual or invalid kwargs) is cached.
+    if _surely_valid(get(checker_id).schema, cleaned):
+        return cleaned
     try:
         key = (checker_id, json.dumps(cleaned, sort_keys=True))
     except (TypeError, ValueError):
         return _validate_uncached(checker_id, cleaned)
-    # RL scores the same few kwargs millions of times: validate each distinct one once.
     hit = _VALID.get(key)
     if hit is None:
         hit = _validate_uncached(checker_id, cleaned)

@@ -45,6 +45,23 @@ def user_regex(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern:
         return re.compile(re.escape(pattern), flags)
 
 
+_PLAIN_ASCII = re.compile(r"[A-Za-z0-9 ]+")
+
+
+@lru_cache(maxsize=4096)
+def _plain_lower(pattern: str) -> str | None:
+    return pattern.lower() if _PLAIN_ASCII.fullmatch(pattern) else None
+
+
+def ascii_literal(pattern: str, raw: str) -> str | None:
+    """The lower-cased ``pattern`` when a case-insensitive regex search for it in ``raw`` is the same as
+    a substring search in ``raw.lower()``: a plain ASCII literal (letters, digits, spaces) in an ASCII
+    text. ``None`` otherwise (in Unicode texts, re's case folding also pairs ASCII letters with e.g.
+    U+017F and U+0131), and the caller uses the regex."""
+    plain = _plain_lower(pattern)
+    return plain if plain is not None and raw.isascii() else None
+
+
 # Common, unambiguous English nouns for sampled keywords (written for this project).
 WORDS = (
     "river mountain garden window engine market teacher student doctor village harbor bridge "

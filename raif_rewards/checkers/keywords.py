@@ -6,6 +6,7 @@ import random
 
 from raif_rewards.checkers._common import (
     RELATION_SCHEMA,
+    ascii_literal,
     compare,
     int_schema,
     sample_relation,
@@ -33,7 +34,14 @@ _KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "
 )
 def existence(t: Text, keywords: list[str]) -> bool:
     """Every keyword occurs (case-insensitive; IFEval matches each keyword as a regex)."""
-    return all(user_regex(k).search(t.raw) for k in keywords)
+    return all(_occurs(k, t) for k in keywords)
+
+
+def _occurs(pattern: str, t: Text) -> bool:
+    literal = ascii_literal(pattern, t.raw)
+    if literal is not None:
+        return literal in t.lower
+    return user_regex(pattern).search(t.raw) is not None
 
 
 def _sample_frequency(rng: random.Random, lang: str) -> dict:
@@ -65,7 +73,11 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
 )
 def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
     """The keyword occurs at least / less than N times (case-insensitive regex matches)."""
-    return compare(len(user_regex(keyword.strip()).findall(t.raw)), relation, frequency)
+    keyword = keyword.strip()
+    literal = ascii_literal(keyword, t.raw)
+    # str.count and re.findall both count leftmost non-overlapping matches
+    n = t.lower.count(literal) if literal is not None else len(user_regex(keyword).findall(t.raw))
+    return compare(n, relation, frequency)
 
 
 @register(
@@ -84,7 +96,14 @@ def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
 )
 def forbidden_words(t: Text, forbidden_words: list[str]) -> bool:
     """No forbidden word occurs as a whole word (case-insensitive)."""
-    return not any(user_regex(r"\b" + w + r"\b").search(t.raw) for w in forbidden_words)
+    return not any(_occurs_as_word(w, t) for w in forbidden_words)
+
+
+def _occurs_as_word(word: str, t: Text) -> bool:
+    literal = ascii_literal(word, t.raw)
+    if literal is not None and literal not in t.lower:
+        return False  # the \b-bounded regex cannot match where the bare literal does not
+    return user_regex(r"\b" + word + r"\b").search(t.raw) is not None
 
 
 def _sample_letter(rng: random.Random, lang: str) -> dict:

@@ -1,0 +1,60 @@
+"""The checkers' shortcuts equal the plain computations they stand in for (IFEval's regex semantics)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raif_rewards import registry
+from raif_rewards.checking import check
+
+# Letters that re's case folding pairs with ASCII letters (ſ~s, K~k, ı~i, İ~i) are in the alphabet on purpose.
+TEXT = st.text(alphabet="abcsikKSIT tea TEA Tea\n.,*-'ſKıİé日", max_size=80)
+WORD = st.text(alphabet="abcsikKSITe ", min_size=1, max_size=5)
+
+
+def _kw(cid: str, **kwargs):
+    return registry.validate_kwargs(cid, kwargs)
+
+
+@given(TEXT, st.lists(WORD, min_size=1, max_size=3))
+def test_existence_equals_regex_search(text: str, words: list[str]) -> None:
+    expected = all(re.search(w, text, flags=re.IGNORECASE) for w in words)
+    assert check("keywords:existence", text, _kw("keywords:existence", keywords=words)) is (
+        expected and bool(text.strip())
+    )
+
+
+@given(TEXT, WORD, st.integers(0, 4), st.sampled_from(["at least", "less than"]))
+def test_frequency_equals_regex_findall(text: str, word: str, n: int, relation: str) -> None:
+    count = len(re.findall(word.strip(), text, flags=re.IGNORECASE)) if word.strip() else None
+    if count is None:
+        return  # a blank keyword is rejected by the schema
+    expected = count >= n if relation == "at least" else count < n
+    kwargs = _kw("keywords:frequency", keyword=word, frequency=n, relation=relation)
+    assert check("keywords:frequency", text, kwargs) is (expected and bool(text.strip()))
+
+
+@given(TEXT, st.lists(WORD, min_size=1, max_size=3))
+def test_forbidden_words_equals_bounded_regex(text: str, words: list[str]) -> None:
+    expected = not any(re.search(r"\b" + w + r"\b", text, flags=re.IGNORECASE) for w in words)
+    kwargs = _kw("keywords:forbidden_words", forbidden_words=words)
+    assert check("keywords:forbidden_words", text, kwargs) is (expected and bool(text.strip()))
+
+
+@pytest.mark.parametrize(
+    ("text", "word", "found"),
+    [
+        ("the ſun", "sun", True),  # U+017F folds to s in re, not in str.lower
+        ("the sun", "SUN", True),
+        ("a Kelvin", "kelvin", True),
+        ("sunny", "sun", True),
+        ("moon", "sun", False),
+    ],
+)
+def test_existence_unicode_folding(text: str, word: str, found: bool) -> None:
+    assert check("keywords:existence", text, {"keywords": [word]}) is found
+
