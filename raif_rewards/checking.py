@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from raif_rewards import registry
-from raif_rewards.text import loose_variants, view
+from raif_rewards.text import Text, loose_variants, view
 
 Constraint = Mapping[str, Any]  # {"id": "...", "kwargs": {...}}
 
@@ -21,12 +22,16 @@ def check(
     """
     checker = registry.get(constraint_id)
     kw = registry.validate_kwargs(constraint_id, kwargs)
-    candidates = loose_variants(response) if loose else (response,)
     fn = checker.fn
-    for candidate in candidates:
-        if candidate.strip() and fn(view(candidate), **kw):
-            return True
-    return False
+    return any(fn(t, **kw) for t in _candidates(response, loose))
+
+
+@lru_cache(maxsize=256)
+def _candidates(response: str, loose: bool) -> tuple[Text, ...]:
+    """The non-blank texts to try, each once: a checker is a function of the text, so a loose variant
+    equal to an earlier one (no asterisks to remove, a one-line response ...) cannot change the verdict."""
+    texts = dict.fromkeys(c for c in (loose_variants(response) if loose else (response,)) if c.strip())
+    return tuple(view(c) for c in texts)
 
 
 def normalize_constraint(constraint: Constraint | Sequence) -> tuple[str, dict]:

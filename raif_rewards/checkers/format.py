@@ -24,7 +24,8 @@ def count_bullets(text: str) -> int:
     match then runs to the end of the next line, as the regex does).
     """
     n = len(text)
-    return _count_bullet_kind(text, n, star=True) + _count_bullet_kind(text, n, star=False)
+    stars = _count_bullet_kind(text, n, star=True) if "*" in text else 0
+    return stars + (_count_bullet_kind(text, n, star=False) if "-" in text else 0)
 
 
 def _count_bullet_kind(text: str, n: int, *, star: bool) -> int:
@@ -118,6 +119,8 @@ _DOUBLE_HIGHLIGHT = re.compile(r"\*\*[^\n\*]*\*\*")
 )
 def number_highlighted_sections(t: Text, num_highlights: int) -> bool:
     """At least N non-empty ``*highlighted*`` (or ``**bold**``) spans."""
+    if "*" not in t.raw:
+        return num_highlights <= 0
     count = sum(1 for h in _HIGHLIGHT.findall(t.raw) if h.strip("*").strip())
     count += sum(1 for h in _DOUBLE_HIGHLIGHT.findall(t.raw) if h[2:-2].strip())
     return count >= num_highlights

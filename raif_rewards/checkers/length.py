@@ -106,6 +106,8 @@ _DIVIDER = re.compile(r"\s?\*\*\*\s?")
 )
 def number_paragraphs(t: Text, num_paragraphs: int) -> bool:
     """Exactly N paragraphs separated by ``***`` (empty paragraphs only allowed at the ends)."""
+    if "***" not in t.raw:
+        return num_paragraphs == (1 if t.stripped else 0)
     parts = _DIVIDER.split(t.raw)
     count = len(parts)
     for index, part in enumerate(parts):
