@@ -95,6 +95,15 @@ def _git_revision() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _finished(layout: Layout, stage: str, fp: str) -> dict:
+    """The manifest of ``stage`` when it finished for this recipe (fingerprint ``fp``), else a RaifError."""
+    manifest = read_json(layout.stage(stage) / "manifest.json")
+    if manifest is None or manifest.get("fingerprint") != fp:
+        raise RaifError(f"{layout.stage(stage)}: stage '{stage}' has not finished for this recipe; "
+                        f"run `raif-data {stage}` (or `raif-data evolve`) first")
+    return manifest
+
+
 def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[Path, bool]:
     """(stage folder, already complete?). A folder made with another recipe is an error unless
     ``overwrite``, then it and every later stage are cleared."""
@@ -268,10 +277,7 @@ def n_chunks(r: Recipe) -> int:
 def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
                  llm_factory: Callable[[], Any] | None = None) -> dict:
     fps = fingerprints(r)
-    seeds_manifest = read_json(layout.stage("seeds") / "manifest.json")
-    if seeds_manifest is None or seeds_manifest.get("fingerprint") != fps["seeds"]:
-        raise RaifError(f"{layout.stage('seeds')}: stage 'seeds' has not finished for this recipe; "
-                        "run `raif-data seeds` (or `raif-data evolve`) first")
+    _finished(layout, "seeds", fps["seeds"])
     folder, done = _begin_stage(layout, "instruct", fps["instruct"], overwrite)
     if done:
         return read_json(folder / "manifest.json")
@@ -347,10 +353,7 @@ def run_respond(r: Recipe, layout: Layout, *, overwrite: bool = False, progress:
     fps = fingerprints(r)
     if not uses_respond(r):
         raise RaifError("stage 'respond' needs an endpoint: set llm.base_url and llm.model (or --base-url/--model)")
-    inst = read_json(layout.stage("instruct") / "manifest.json")
-    if inst is None or inst.get("fingerprint") != fps["instruct"]:
-        raise RaifError(f"{layout.stage('instruct')}: stage 'instruct' has not finished for this recipe; "
-                        "run `raif-data instruct` (or `raif-data evolve`) first")
+    inst = _finished(layout, "instruct", fps["instruct"])
     folder, done = _begin_stage(layout, "respond", fps["respond"], overwrite)
     if done:
         return read_json(folder / "manifest.json")
@@ -397,14 +400,10 @@ def _versions() -> dict:
 def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_progress) -> dict:
     """Write train/validation RL shards (and SFT shards when expert responses exist), then the manifest."""
     fps = fingerprints(r)
-    inst = read_json(layout.stage("instruct") / "manifest.json")
-    if inst is None or inst.get("fingerprint") != fps["instruct"]:
-        raise RaifError(f"{layout.stage('instruct')}: stage 'instruct' has not finished for this recipe")
+    inst = _finished(layout, "instruct", fps["instruct"])
     with_respond = uses_respond(r)
     if with_respond:
-        resp = read_json(layout.stage("respond") / "manifest.json")
-        if resp is None or resp.get("fingerprint") != fps["respond"]:
-            raise RaifError(f"{layout.stage('respond')}: stage 'respond' has not finished for this recipe")
+        _finished(layout, "respond", fps["respond"])
     out = r.output
     writers = {s: ShardWriter(layout.root / s, RL_SCHEMA, out.rows_per_shard, out.compression)
                for s in ("train", "validation")}
