@@ -15,10 +15,9 @@ from raif_rewards.ifeval import (
     EvalReport,
     InputExample,
     _field,
-    accumulate,
     evaluate_example,
     read_inputs,
-    write_jsonl,
+    score_and_write,
 )
 from raif_rewards.jsonl import iter_jsonl
 
@@ -66,13 +65,7 @@ def run(input_data: str | Path, input_response_data: str | Path, output_dir: str
     examples = read_inputs(input_data)
     responses = read_responses(input_response_data)
     found = [(ex, response_for(ex, responses)) for ex in examples]
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    accs = {}
-    for mode in ("strict", "loose"):
-        rows = [evaluate(ex, resp, loose=mode == "loose") for ex, resp in found]
-        write_jsonl(out / f"eval_results_{mode}.jsonl", rows)
-        accs[mode] = accumulate(rows)
+    accs = score_and_write(found, evaluate, output_dir)
     missing = [str(ex.key) for ex, resp in found if resp is None]
     return EvalReport(strict=accs["strict"], loose=accs["loose"], unpaired=missing)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from raif_rewards import registry
 from raif_rewards.checking import check
@@ -152,6 +153,22 @@ def write_jsonl(path: Path, rows: Iterable[Mapping]) -> None:
     tmp.replace(path)
 
 
+def score_and_write(
+    found: Iterable[tuple[InputExample, Any]], evaluate: Callable[..., dict], output_dir: str | Path
+) -> dict[str, Accuracy]:
+    """Write ``eval_results_{strict,loose}.jsonl`` (one ``evaluate(example, response, loose=...)`` row
+    per pair) to ``output_dir``; returns the accuracies per mode."""
+    found = list(found)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    accs = {}
+    for mode in ("strict", "loose"):
+        rows = [evaluate(ex, resp, loose=mode == "loose") for ex, resp in found]
+        write_jsonl(out / f"eval_results_{mode}.jsonl", rows)
+        accs[mode] = accumulate(rows)
+    return accs
+
+
 def run(input_data: str | Path, input_response_data: str | Path, output_dir: str | Path) -> EvalReport:
     """Score a response file on IFEval and write ``eval_results_{strict,loose}.jsonl`` to ``output_dir``.
 
@@ -161,11 +178,5 @@ def run(input_data: str | Path, input_response_data: str | Path, output_dir: str
     examples = read_inputs(input_data)
     responses = read_responses(input_response_data)
     paired, missing = pair(examples, responses)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    accs = {}
-    for mode in ("strict", "loose"):
-        rows = [evaluate_example(ex, resp, loose=mode == "loose") for ex, resp in paired]
-        write_jsonl(out / f"eval_results_{mode}.jsonl", rows)
-        accs[mode] = accumulate(rows)
+    accs = score_and_write(paired, evaluate_example, output_dir)
     return EvalReport(strict=accs["strict"], loose=accs["loose"], unpaired=missing)
