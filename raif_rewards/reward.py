@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from raif_rewards import typedconfig
 from raif_rewards.compose import (
     GroundTruth,
     JudgeTruth,
@@ -83,41 +82,19 @@ class RewardConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, path: str = "reward") -> RewardConfig:
         """A config from a YAML/JSON mapping: unknown keys and wrong types fail with their key path."""
-        data = dict(data or {})
-        hints = typing.get_type_hints(cls)
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in hints:
-                known = ", ".join(f.name for f in dataclasses.fields(cls))
-                raise RewardConfigError(f"{path}.{key}", f"unknown key (known: {known})")
-            out[key] = _coerce(value, hints[key], f"{path}.{key}")
         try:
-            return cls(**out)
-        except RewardConfigError as exc:
+            return typedconfig.build(cls, dict(data or {}), _CONFIG_RULES)
+        except RewardConfigError as exc:  # from a field check or __post_init__: add where the mapping is
             raise RewardConfigError(f"{path}.{exc.path}", str(exc).split(": ", 1)[1]) from None
 
     def replace(self, **changes: Any) -> RewardConfig:
         return self.from_mapping({**dataclasses.asdict(self), **changes})
 
 
-def _coerce(value: Any, hint: Any, path: str) -> Any:
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise RewardConfigError(path, f"expected true/false, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RewardConfigError(path, f"expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise RewardConfigError(path, f"expected a string, got {value!r}")
-        return value
-    if typing.get_origin(hint) is tuple or isinstance(hint, types.GenericAlias):
-        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise RewardConfigError(path, f"expected a list of strings, got {value!r}")
-        return tuple(value)
-    return value  # pragma: no cover - every field has one of the hints above
+_CONFIG_RULES = typedconfig.Rules(
+    error=RewardConfigError,
+    unknown_key=lambda key, known: f"unknown key (known: {', '.join(known)})",
+)
 
 
 DEFAULT_CONFIG = RewardConfig()
