@@ -6,8 +6,8 @@ Unknown keys and wrong types fail at load time with the key's path.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import yaml
 
 from raif_eval.benchmarks import BENCHMARKS
 from raif_eval.modes import MODES, GenParams
+from raif_rewards import typedconfig
 from raif_rewards.errors import RaifError
 
 
@@ -95,37 +96,9 @@ class RunConfig:
         raise ConfigError(f"data.{bench}: no data file given; pass --data {bench}=PATH or --data-dir DIR")
 
 
-def _check_type(value: Any, hint: Any, path: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _check_type(value, inner[0], path)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: expected a list, got {type(value).__name__}")
-        (arg,) = typing.get_args(hint)
-        return [_check_type(v, arg, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
-        _, arg = typing.get_args(hint)
-        return {str(k): _check_type(v, arg, f"{path}.{k}") for k, v in value.items()}
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: expected a number, got {type(value).__name__}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: expected an integer, got {type(value).__name__}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: expected a string, got {type(value).__name__}")
-        return value
-    return value
+def _unknown_key(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return "unknown key" + (f"; did you mean {close[0]}?" if close else "")
 
 
 def from_mapping(raw: Any, where: str = "") -> RunConfig:
@@ -133,22 +106,12 @@ def from_mapping(raw: Any, where: str = "") -> RunConfig:
     prefix = f"{where}: " if where else ""
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix}expected a mapping of run settings, got {type(raw).__name__}")
-    hints = typing.get_type_hints(RunConfig)
-    known = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {}
-    for key, value in raw.items():
-        if key not in known:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), sorted(known), n=1)
-            raise ConfigError(
-                f"{prefix}{key}: unknown key" + (f"; did you mean {close[0]}?" if close else "")
-            )
-        try:
-            values[key] = _check_type(value, hints[key], key)
-        except ConfigError as exc:
-            raise ConfigError(f"{prefix}{exc}") from None
-    return RunConfig(**values)
+    rules = typedconfig.Rules(
+        error=lambda key, message: ConfigError(f"{prefix}{key}: {message}"),
+        unknown_key=_unknown_key,
+        shown=typedconfig.show_type,
+    )
+    return typedconfig.build(RunConfig, raw, rules)
 
 
 def load_yaml(path: str | Path) -> RunConfig:
