@@ -8,14 +8,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from raif_rewards import typedconfig
 from raif_rewards.errors import RaifError
 
 SOURCES = ("ifeval", "ifbench", "raif")
@@ -170,61 +169,12 @@ class Recipe:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value: Any, tp: Any, path: str) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise RecipeError(path, f"expected a mapping, got {type(value).__name__}")
-        return _build(tp, value, path)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return None if value is None else _coerce(value, args[0], path)
-    if origin is list:
-        if not isinstance(value, list):
-            raise RecipeError(path, f"expected a list, got {type(value).__name__}")
-        (item,) = typing.get_args(tp)
-        return [_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise RecipeError(path, f"expected a mapping, got {type(value).__name__}")
-        _, vt = typing.get_args(tp)
-        return {str(k): _coerce(v, vt, f"{path}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise RecipeError(path, f"expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise RecipeError(path, f"expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RecipeError(path, f"expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if value is None:
-            return ""
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise RecipeError(path, f"expected a string, got {value!r}")
-        return str(value)
-    raise RecipeError(path, f"unsupported type {_type_name(tp)}")
-
-
-def _build(cls: type, data: dict, prefix: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
-        raise RecipeError(key, f"unknown key (known keys here: {', '.join(sorted(names))})")
-    kwargs = {}
-    for name, value in data.items():
-        kwargs[name] = _coerce(value, hints[name], f"{prefix}.{name}" if prefix else name)
-    return cls(**kwargs)
+_RULES = typedconfig.Rules(
+    error=RecipeError,
+    unknown_key=lambda key, known: f"unknown key (known keys here: {', '.join(sorted(known))})",
+    shown=typedconfig.show_brief,
+    scalar_strings=True,
+)
 
 
 def _check_ranges(r: Recipe) -> None:
@@ -275,7 +225,7 @@ def _check_ranges(r: Recipe) -> None:
 def from_dict(data: dict | None, file: str | None = None) -> Recipe:
     """A validated recipe from a mapping (a parsed YAML document)."""
     try:
-        recipe = _build(Recipe, data or {}, "")
+        recipe = typedconfig.build(Recipe, data or {}, _RULES)
         _check_ranges(recipe)
     except RecipeError as exc:
         if file and exc.file is None:
@@ -304,13 +254,6 @@ def load(path: str | Path | None = None) -> Recipe:
 
 def override(recipe: Recipe, dotted: dict[str, Any]) -> Recipe:
     """A copy of ``recipe`` with ``{"seeds.path": ..., "num_prompts": ...}`` applied (None = unset)."""
-    data = recipe.to_dict()
-    for key, value in dotted.items():
-        if value is None:
-            continue
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node[part]
-        node[parts[-1]] = value
-    return from_dict(data)
+    recipe = typedconfig.override(recipe, dotted, _RULES)
+    _check_ranges(recipe)
+    return recipe
