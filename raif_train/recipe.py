@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import types
+import difflib
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from raif_rewards import typedconfig
 from raif_rewards.errors import RaifError
 
 __all__ = [
@@ -183,8 +185,6 @@ class Recipe:
         for name, value in values.items():
             dotted = name if "." in name else paths.get(name)
             if dotted is None or dotted.count(".") != 1 or dotted.split(".")[0] not in _SECTIONS:
-                import difflib
-
                 close = difflib.get_close_matches(name, sorted(paths), n=3)
                 hint = f" (did you mean {', '.join(close)}?)" if close else " (see `raif-train recipe`)"
                 raise RecipeError(name, f"unknown field{hint}")
@@ -193,7 +193,7 @@ class Recipe:
             hints = typing.get_type_hints(type(sec))
             if leaf not in hints:
                 raise RecipeError(dotted, "unknown field")
-            setattr(sec, leaf, _coerce(value, hints[leaf], dotted, None))
+            setattr(sec, leaf, typedconfig.coerce(value, hints[leaf], _rules(None), dotted))
         self.validate()
         return self
 
@@ -256,83 +256,21 @@ def field_paths() -> dict[str, str]:
     return out
 
 
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
-    if tp is type(None):
-        return "null"
-    return getattr(tp, "__name__", str(tp))
+def _unknown_key(key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f"unknown key (did you mean {close[0]!r}?)" if close else f"unknown key; known: {', '.join(sorted(known))}"
 
 
-def _coerce(value: Any, tp: Any, key: str, path: str | None) -> Any:
-    """Check `value` against annotation `tp`; ints are accepted for floats, nothing else is converted."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        arms = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None and len(arms) < len(typing.get_args(tp)):
-            return None
-        if len(arms) == 1:  # Optional[X]: report X's own, more precise error
-            return _coerce(value, arms[0], key, path)
-        for arg in arms:
-            try:
-                return _coerce(value, arg, key, path)
-            except RecipeError:
-                pass
-        raise RecipeError(key, f"expected {_type_name(tp)}, got {value!r}", path)
-    if origin is Literal:
-        if value in typing.get_args(tp):
-            return value
-        raise RecipeError(key, f"expected {_type_name(tp)}, got {value!r}", path)
-    if origin is list:
-        if not isinstance(value, list):
-            raise RecipeError(key, f"expected {_type_name(tp)}, got {value!r}", path)
-        (item_tp,) = typing.get_args(tp)
-        return [_coerce(v, item_tp, f"{key}[{i}]", path) for i, v in enumerate(value)]
-    if tp is type(None):
-        if value is None:
-            return None
-    elif tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-    elif dataclasses.is_dataclass(tp):
-        return _build(tp, value, key, path)
-    raise RecipeError(key, f"expected {_type_name(tp)}, got {value!r}", path)
-
-
-def _build(cls: type, data: Any, prefix: str, path: str | None) -> Any:
-    if not isinstance(data, dict):
-        raise RecipeError(prefix or "<root>", f"expected a mapping, got {data!r}", path)
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        full = f"{prefix}.{key}" if prefix else str(key)
-        if key not in names:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), sorted(names), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(names))}"
-            raise RecipeError(full, f"unknown key{hint}", path)
-        kwargs[key] = _coerce(value, hints[key], full, path)
-    return cls(**kwargs)
+def _rules(path: str | None) -> typedconfig.Rules:
+    return typedconfig.Rules(
+        error=lambda key, message: RecipeError(key, message, path),
+        unknown_key=_unknown_key,
+        expected=typedconfig.python_name,
+    )
 
 
 def recipe_from_dict(data: dict[str, Any], path: str | None = None) -> Recipe:
-    recipe = _build(Recipe, data, "", path)
+    recipe = typedconfig.build(Recipe, data, _rules(path))
     recipe.validate(path)
     return recipe
 
