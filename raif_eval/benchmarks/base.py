@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raif_rewards.errors import InputFileError
+from raif_rewards.jsonl import iter_jsonl
 
 if TYPE_CHECKING:  # the judge imports the LLM client; adapters only need its type
     from raif_eval.judging import Judge
@@ -74,9 +75,12 @@ def _line_of(text: str, pos: int) -> int:
 def read_records(path: str | Path) -> list[tuple[int, Any]]:
     """(line, record) pairs from a JSON array file or a JSONL file (detected by the first character).
 
-    For a JSON array the line is where the element starts, so errors point into the file.
+    For a JSON array the line is where the element starts, so errors point into the file. JSONL goes
+    through the project's one reader; records may be any JSON value (the adapters' ``need`` checks them).
     """
     path = Path(path)
+    # Read whole first: the first character picks the format, and a non-UTF-8 file is reported here
+    # without a line number (a decoder reading by blocks cannot say which line it failed on).
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -88,17 +92,7 @@ def read_records(path: str | Path) -> list[tuple[int, Any]]:
         raise InputFileError(str(path), "file is empty")
     if stripped[0] == "[":
         return _read_array(path, text)
-    out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise InputFileError(
-                str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", lineno
-            ) from None
-    return out
+    return list(iter_jsonl(path, objects_only=False))
 
 
 def _read_array(path: Path, text: str) -> list[tuple[int, Any]]:
