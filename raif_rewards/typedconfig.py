@@ -34,31 +34,29 @@ _NONE = type(None)
 
 def english_name(tp: Any) -> str:
     """What a value of annotation ``tp`` must be, in words: "an integer", "true/false", "a mapping"."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
-    if origin in _UNIONS:
-        return " or ".join(english_name(a) for a in args)
-    if origin is dict or dataclasses.is_dataclass(tp):
-        return "a mapping"
-    if origin is list:
-        return "a list"  # its items are checked, and named, one by one
-    if origin is tuple:  # checked as one value, so the item type belongs in the expectation
-        return f"a list of {_PLURALS.get(args[0], _plain(args[0]) + ' values')}"
-    return _ENGLISH.get(tp, _plain(tp))
+    return _name(tp, english=True)
 
 
 def python_name(tp: Any) -> str:
     """What a value of annotation ``tp`` must be, as Python type names: "int", "a list of str"."""
+    return _name(tp, english=False)
+
+
+def _name(tp: Any, english: bool) -> str:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
     if origin in _UNIONS:
-        return " or ".join(python_name(a) for a in args)
+        return " or ".join(_name(a, english) for a in args)
     if origin is dict or dataclasses.is_dataclass(tp):
         return "a mapping"
-    if origin in (list, tuple):
-        return f"a list of {python_name(args[0])}"
+    if origin is list and english:
+        return "a list"  # its items are checked, and named, one by one
+    if origin in (list, tuple):  # a tuple is checked as one value, so its item type is named here
+        item = _PLURALS.get(args[0], _plain(args[0]) + " values") if english else _name(args[0], english)
+        return f"a list of {item}"
+    if english:
+        return _ENGLISH.get(tp, _plain(tp))
     return "null" if tp is _NONE else _plain(tp)
 
 
