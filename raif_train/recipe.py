@@ -118,6 +118,7 @@ class AlgoSection:
     # extra_info key of the offline direct-answer score (`raif-data evolve` writes baseline_score).
     offline_baseline_key: str = "baseline_score"
     bc_coef: float = 1.0  # used only when sft_data is given
+    bc_rows_per_step: int | None = None  # veRL backend: expert rows per step; None = one per policy sample
     dynamic_sampling: bool = False  # DAPO: drop zero-variance groups before the update
     # Reward passed to the shared reward library: "raif" (format gate + accuracy, the paper's) or
     # "fraction" (fraction of satisfied constraints on the answer text, no format gate: the tiny preset).
