@@ -457,3 +457,11 @@ def test_bad_data_in_a_benchmark_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFileError, match="no \\*.json task files"):
         BENCHMARKS["cello"]().load(tmp_path / "empty")
+
+
+def test_read_records_keeps_unicode_line_separators_inside_strings(tmp_path: Path) -> None:
+    from raif_eval.benchmarks.base import read_records
+
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps({"a": "x\u2028y"}, ensure_ascii=False) + "\n" + json.dumps({"a": 2}) + "\n", encoding="utf-8")
+    assert read_records(path) == [(1, {"a": "x\u2028y"}), (2, {"a": 2})]
