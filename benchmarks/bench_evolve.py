@@ -77,10 +77,8 @@ def offline_worker(n: int, use_tracemalloc: bool) -> dict:
 
 
 STUB_SERVER = """
-import http.server, sys
+import sys
 sys.path.insert(0, {root!r})
-# the stdlib default listen backlog (5) refuses connections under 64-way concurrency
-http.server.ThreadingHTTPServer.request_queue_size = 1024
 from tests.openai_stub import OpenAIStub
 with OpenAIStub(lambda req: "ok", latency={latency!r}) as stub:
     print(stub.base_url, flush=True)

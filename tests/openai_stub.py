@@ -7,11 +7,12 @@ Use the ``openai_stub`` fixture (``from tests.openai_stub import openai_stub_fix
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -32,8 +33,10 @@ class OpenAIStub:
 
     ``responder(request_json)`` returns the completion text, or a dict with any of ``content``,
     ``reasoning_content``, ``finish_reason``, ``top_logprobs`` (one ``{token: logprob}`` per generated
-    position), ``usage``. ``faults`` is consumed one entry per chat request (``None`` = answer
-    normally); a callable ``faults(index, request) -> fault | None`` is asked instead when given.
+    position), ``usage``. It runs on the server's event loop, so it must answer at once: ``latency``
+    (seconds before every answer) stands for a slow model. ``faults`` is consumed one entry per chat
+    request (``None`` = answer normally); a callable ``faults(index, request) -> fault | None`` is asked
+    instead when given. ``max_in_flight`` is the most chat requests the server held at one time.
     """
 
     def __init__(
@@ -50,86 +53,56 @@ class OpenAIStub:
         self.hang_seconds = hang_seconds
         self.faults: list[str | None] | Callable[[int, dict], str | None] = []
         self.requests: list[dict] = []
+        #: each chat request's HTTP headers (names in lower case), in the order of ``requests``
+        self.headers: list[dict[str, str]] = []
         self.faults_served: list[str] = []
+        self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._address: tuple[str, int] | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
+    # One asyncio loop in a background thread serves every connection (keep-alive HTTP/1.1), so the
+    # stub's own CPU cost stays far below the rates it is benchmarked at: a thread per connection
+    # (http.server) did not keep up with 64 concurrent clients, and handing responders to a thread
+    # pool cost a GIL hand-off per request that delayed the loop by milliseconds.
     def start(self) -> OpenAIStub:
-        stub = self
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            try:
+                server = loop.run_until_complete(
+                    asyncio.start_server(self._serve_connection, "127.0.0.1", 0, backlog=1024))
+            except BaseException as exc:  # reported by start() in the caller's thread
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            self._loop, self._address = loop, server.sockets[0].getsockname()[:2]
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                server.close()
+                loop.run_until_complete(_cancel_all())
+                loop.close()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # keep pytest output clean
-                pass
-
-            def do_GET(self) -> None:
-                if self.path.rstrip("/") == "/v1/models":
-                    body = {"object": "list", "data": [{"id": stub.model, "object": "model", "owned_by": "stub"}]}
-                    self._send(200, json.dumps(body).encode())
-                else:
-                    self._send(404, b'{"error": {"message": "not found"}}')
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                if self.path.rstrip("/") != "/v1/chat/completions":
-                    self._send(404, b'{"error": {"message": "not found"}}')
-                    return
-                try:
-                    request = json.loads(raw)
-                except json.JSONDecodeError:
-                    self._send(400, b'{"error": {"message": "bad json"}}')
-                    return
-                fault = stub._next_fault(request)
-                if stub.latency:
-                    stub._stop.wait(stub.latency)
-                if fault == "429":
-                    self._send(429, b'{"error": {"message": "rate limited", "type": "rate_limit"}}',
-                               extra={"Retry-After": "0"})
-                elif fault == "500":
-                    self._send(500, b'{"error": {"message": "internal error"}}')
-                elif fault == "hang":
-                    stub._stop.wait(stub.hang_seconds)
-                    self.close_connection = True
-                elif fault == "malformed":
-                    self._send(200, b'{"id": "x", "choices": [ this is not json')
-                elif fault == "truncated":
-                    body = json.dumps(stub._completion(request)).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                else:
-                    self._send(200, json.dumps(stub._completion(request)).encode())
-
-            def _send(self, status: int, body: bytes, extra: dict | None = None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for k, v in (extra or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="openai-stub", daemon=True)
+        self._thread = threading.Thread(target=serve, name="openai-stub", daemon=True)
         self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._thread is None:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._thread, self._loop = None, None
 
     def __enter__(self) -> OpenAIStub:
         return self.start()
@@ -137,11 +110,95 @@ class OpenAIStub:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
+    # ------------------------------------------------------------------ HTTP
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+                request_line, *lines = head[:-4].split("\r\n")
+                method, path, version = request_line.split(" ", 2)
+                headers = {}
+                for line in lines:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                if headers.get("expect", "").lower() == "100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if "chunked" in headers.get("transfer-encoding", "").lower():
+                    body = await _read_chunked(reader)
+                else:
+                    body = await reader.readexactly(int(headers.get("content-length") or 0))
+                keep_alive = await self._answer(writer, method, path.split("?", 1)[0].rstrip("/"), body, headers)
+                await writer.drain()
+                connection = headers.get("connection", "").lower()
+                if not keep_alive or connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive"):
+                    break
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
+            pass  # the client went away or sent something that is not HTTP: drop the connection
+        except asyncio.CancelledError:
+            # the stub is stopping; ending quietly keeps asyncio's stream callback (which calls
+            # task.exception() on Python 3.11) from logging every cancelled connection
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, writer: asyncio.StreamWriter, method: str, route: str, raw: bytes,
+                      headers: dict[str, str]) -> bool:
+        """Answer one request; False when the connection must be closed afterwards."""
+        if method == "GET":
+            if route == "/v1/models":
+                body = {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "stub"}]}
+                _send(writer, 200, json.dumps(body).encode())
+            else:
+                _send(writer, 404, b'{"error": {"message": "not found"}}')
+            return True
+        if method != "POST":
+            _send(writer, 501, b'{"error": {"message": "unsupported method"}}')
+            return True
+        if route != "/v1/chat/completions":
+            _send(writer, 404, b'{"error": {"message": "not found"}}')
+            return True
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            _send(writer, 400, b'{"error": {"message": "bad json"}}')
+            return True
+        fault = self._next_fault(request, headers)
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._chat(writer, request, fault)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    async def _chat(self, writer: asyncio.StreamWriter, request: dict, fault: str | None) -> bool:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if fault == "429":
+            _send(writer, 429, b'{"error": {"message": "rate limited", "type": "rate_limit"}}',
+                  {"Retry-After": "0"})
+        elif fault == "500":
+            _send(writer, 500, b'{"error": {"message": "internal error"}}')
+        elif fault == "hang":
+            await asyncio.sleep(self.hang_seconds)
+            return False
+        elif fault == "malformed":
+            _send(writer, 200, b'{"id": "x", "choices": [ this is not json')
+        elif fault == "truncated":
+            body = json.dumps(self._completion(request)).encode()
+            _send(writer, 200, body, cut=len(body) // 2)
+            return False
+        else:
+            _send(writer, 200, json.dumps(self._completion(request)).encode())
+        return True
+
+
     # ------------------------------------------------------------------ state
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "stub not started"
-        host, port = self._server.server_address[:2]
+        assert self._address is not None, "stub not started"
+        host, port = self._address
         return f"http://{host}:{port}/v1"
 
     @property
@@ -160,13 +217,16 @@ class OpenAIStub:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.headers.clear()
             self.faults_served.clear()
             self.faults = []
+            self.max_in_flight = self.in_flight
 
-    def _next_fault(self, request: dict) -> str | None:
+    def _next_fault(self, request: dict, headers: dict[str, str] | None = None) -> str | None:
         with self._lock:
             index = len(self.requests)
             self.requests.append(request)
+            self.headers.append(headers or {})
             if callable(self.faults):
                 fault = self.faults(index, request)
             else:
@@ -205,6 +265,35 @@ class OpenAIStub:
             "choices": choices,
             "usage": dict(usage, **(spec.get("usage") or {})),
         }
+
+
+async def _cancel_all() -> None:
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _send(writer: asyncio.StreamWriter, status: int, body: bytes, extra: dict | None = None,
+          cut: int | None = None) -> None:
+    """One write per answer (headers and body together: no Nagle stall between them); ``cut`` sends
+    only that many body bytes while announcing all of them (a truncated answer)."""
+    head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json",
+            f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in (extra or {}).items())]
+    writer.write("\r\n".join(head).encode() + b"\r\n\r\n" + (body if cut is None else body[:cut]))
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+        if size == 0:
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                pass
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
 
 
 def _logprobs(spec: dict, k: int) -> dict:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import gc
+import sqlite3
 import time
+import warnings
 
 import pytest
 
+from raif_rewards.chat_http import env_proxy
 from raif_rewards.errors import EndpointError
-from raif_rewards.llm import LLMClient, request_key, run_sync
+from raif_rewards.llm import LLMClient, _MalformedResponse, _to_result, request_key, run_sync
 from tests.openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401
 
 MSG = [{"role": "user", "content": "hello"}]
@@ -122,23 +125,12 @@ def test_chat_many_returns_errors_in_place_and_keeps_order(openai_stub):
 
 
 def test_concurrency_is_bounded():
-    active, peak, lock = [0], [0], threading.Lock()
-
-    def responder(req):
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
-        with lock:
-            active[0] -= 1
-        return "ok"
-
-    with OpenAIStub(responder) as stub:
+    with OpenAIStub(lambda req: "ok", latency=0.05) as stub:
         client = client_for(stub, concurrency=3)
         reqs = [([{"role": "user", "content": str(i)}], {}) for i in range(12)]
         out = run_sync(client.chat_many(reqs))
     assert all(r.text == "ok" for r in out)
-    assert peak[0] == 3
+    assert stub.max_in_flight == 3
 
 
 def test_run_sync_inside_running_loop(openai_stub):
@@ -155,3 +147,100 @@ def test_models_endpoint(openai_stub):
 
     with urllib.request.urlopen(openai_stub.base_url + "/models", timeout=5) as resp:
         assert b"stub-model" in resp.read()
+
+
+def test_api_key_extra_headers_extra_body_and_query_reach_the_server(openai_stub):
+    client = client_for(openai_stub, api_key="sk-test")
+    run_sync(client.chat(MSG, max_tokens=5, extra_headers={"X-Trace": "t1"},
+                         extra_body={"chat_template_kwargs": {"enable_thinking": False}}))
+    req, headers = openai_stub.requests[0], openai_stub.headers[0]
+    assert headers["authorization"] == "Bearer sk-test" and headers["x-trace"] == "t1"
+    assert req == {"model": "stub-model", "messages": MSG, "max_tokens": 5,
+                   "chat_template_kwargs": {"enable_thinking": False}}
+    run_sync(client_for(openai_stub).chat(MSG))
+    assert openai_stub.headers[1]["authorization"] == "Bearer EMPTY" and "x-trace" not in openai_stub.headers[1]
+
+
+def test_per_call_timeout_overrides_the_client_timeout(openai_stub):
+    openai_stub.hang_seconds = 5.0
+    openai_stub.set_faults(["hang"])
+    client = client_for(openai_stub, timeout=10.0, max_retries=1)
+    t0 = time.perf_counter()
+    assert run_sync(client.chat(MSG, timeout=0.3)).text == "echo: hello"
+    assert time.perf_counter() - t0 < 3.0 and openai_stub.request_count == 2
+
+
+def test_refused_connection_is_retried_then_reported(openai_stub):
+    url = openai_stub.base_url
+    openai_stub.stop()
+    client = LLMClient(url, "m", backoff_base=0.001, max_retries=2)
+    with pytest.raises(EndpointError, match="failed after 3 attempts"):
+        run_sync(client.chat(MSG))
+    assert client.requests_sent == 3
+
+
+def test_streaming_is_refused_before_sending(openai_stub):
+    client = client_for(openai_stub)
+    with pytest.raises(ValueError, match="stream"):
+        run_sync(client.chat(MSG, stream=True))
+    assert openai_stub.request_count == 0
+
+
+def test_a_result_is_committed_before_chat_returns(openai_stub, tmp_path):
+    db = tmp_path / "c.sqlite"
+    client = client_for(openai_stub, cache_path=db)
+    msgs = [[{"role": "user", "content": f"q{i}"}] for i in range(20)]
+
+    async def ask_then_look():
+        results = await asyncio.gather(*(client.chat(m) for m in msgs))
+        # a separate connection sees only committed rows: every answer handed back is durable
+        with sqlite3.connect(db) as other:
+            stored = other.execute("SELECT COUNT(*) FROM chat").fetchone()[0]
+        return results, stored
+
+    results, stored = run_sync(ask_then_look())
+    assert stored == 20 and [r.text for r in results] == [f"echo: q{i}" for i in range(20)]
+
+
+def test_sync_calls_leave_no_unclosed_session(openai_stub):
+    client = client_for(openai_stub)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            run_sync(client.chat(MSG))
+        gc.collect()
+    assert not [w for w in caught if "Unclosed" in str(w.message)]
+
+
+@pytest.mark.parametrize("raw", [
+    {}, {"choices": []}, {"choices": "x"}, {"choices": [{"message": None}]}, {"choices": [None]},
+    {"choices": [{"message": {"content": 3}}]}, [1, 2],
+    {"choices": [{"message": {"content": "a"}, "logprobs": {"content": [{"token": "a"}]}}]},
+])
+def test_unusable_completions_are_malformed(raw):
+    with pytest.raises(_MalformedResponse):
+        _to_result(raw)
+
+
+def test_completion_fields_are_read_as_the_sdk_read_them():
+    raw = {"choices": [
+        {"message": {"content": None, "reasoning": "thought"}, "finish_reason": "length"},
+        {"message": {"content": "b", "reasoning_content": "r", "reasoning": "ignored"}},
+    ], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "completion_tokens_details": {"x": 1}}}
+    result = _to_result(raw)
+    assert (result.text, result.reasoning, result.finish_reason) == ("", "thought", "length")
+    assert [(c.text, c.reasoning, c.finish_reason) for c in result.choices] == [
+        ("", "thought", "length"), ("b", "r", None)]
+    assert result.usage == {"prompt_tokens": 3, "completion_tokens": 4} and result.logprobs is None
+
+
+def test_proxy_comes_from_the_environment(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                 "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("http://gpu-box:8000/v1") is None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert env_proxy("http://gpu-box:8000/v1") == "http://proxy:3128"
+    assert env_proxy("http://127.0.0.1:8000/v1") is None
+    assert env_proxy("https://api.openai.com/v1") is None
