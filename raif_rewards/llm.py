@@ -187,9 +187,10 @@ class LLMClient:
     async def chat(
         self, messages: Sequence[Mapping[str, Any]], *, cache_salt: str | None = None, **params: Any
     ) -> ChatResult:
-        key_params = dict(params, cache_salt=cache_salt) if cache_salt is not None else params
-        key = request_key(self.model, messages, key_params)
+        key = ""
         if self.cache is not None:
+            key_params = dict(params, cache_salt=cache_salt) if cache_salt is not None else params
+            key = request_key(self.model, messages, key_params)
             hit = self.cache.get(key)
             if hit is not None:
                 return ChatResult.from_json(hit, cached=True)

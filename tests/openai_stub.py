@@ -11,6 +11,7 @@ import asyncio
 import json
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -61,6 +62,7 @@ class OpenAIStub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._address: tuple[str, int] | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[_Connection] = set()
 
     # ------------------------------------------------------------------ lifecycle
     # One asyncio loop in a background thread serves every connection (keep-alive HTTP/1.1), so the
@@ -74,7 +76,7 @@ class OpenAIStub:
             loop = asyncio.new_event_loop()
             try:
                 server = loop.run_until_complete(
-                    asyncio.start_server(self._serve_connection, "127.0.0.1", 0, backlog=1024))
+                    loop.create_server(lambda: _Connection(self), "127.0.0.1", 0, backlog=1024))
             except BaseException as exc:  # reported by start() in the caller's thread
                 failure.append(exc)
                 ready.set()
@@ -86,6 +88,8 @@ class OpenAIStub:
                 loop.run_forever()
             finally:
                 server.close()
+                for connection in list(self._connections):
+                    connection.close()
                 loop.run_until_complete(_cancel_all())
                 loop.close()
 
@@ -111,37 +115,7 @@ class OpenAIStub:
         self.stop()
 
     # ------------------------------------------------------------------ HTTP
-    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-                request_line, *lines = head[:-4].split("\r\n")
-                method, path, version = request_line.split(" ", 2)
-                headers = {}
-                for line in lines:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                if headers.get("expect", "").lower() == "100-continue":
-                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                if "chunked" in headers.get("transfer-encoding", "").lower():
-                    body = await _read_chunked(reader)
-                else:
-                    body = await reader.readexactly(int(headers.get("content-length") or 0))
-                keep_alive = await self._answer(writer, method, path.split("?", 1)[0].rstrip("/"), body, headers)
-                await writer.drain()
-                connection = headers.get("connection", "").lower()
-                if not keep_alive or connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive"):
-                    break
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
-            pass  # the client went away or sent something that is not HTTP: drop the connection
-        except asyncio.CancelledError:
-            # the stub is stopping; ending quietly keeps asyncio's stream callback (which calls
-            # task.exception() on Python 3.11) from logging every cancelled connection
-            pass
-        finally:
-            writer.close()
-
-    async def _answer(self, writer: asyncio.StreamWriter, method: str, route: str, raw: bytes,
+    async def _answer(self, writer: asyncio.WriteTransport, method: str, route: str, raw: bytes,
                       headers: dict[str, str]) -> bool:
         """Answer one request; False when the connection must be closed afterwards."""
         if method == "GET":
@@ -172,7 +146,7 @@ class OpenAIStub:
             with self._lock:
                 self.in_flight -= 1
 
-    async def _chat(self, writer: asyncio.StreamWriter, request: dict, fault: str | None) -> bool:
+    async def _chat(self, writer: asyncio.WriteTransport, request: dict, fault: str | None) -> bool:
         if self.latency:
             await asyncio.sleep(self.latency)
         if fault == "429":
@@ -192,7 +166,6 @@ class OpenAIStub:
         else:
             _send(writer, 200, json.dumps(self._completion(request)).encode())
         return True
-
 
     # ------------------------------------------------------------------ state
     @property
@@ -267,7 +240,87 @@ class OpenAIStub:
         }
 
 
+class _Connection(asyncio.Protocol):
+    """HTTP/1.1 framing of one keep-alive connection: requests are parsed from the byte stream and
+    answered one at a time, in order (a task per request, so that answers can wait)."""
+
+    def __init__(self, stub: OpenAIStub):
+        self.stub = stub
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.answering: asyncio.Task | None = None
+        self.continued = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.stub._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stub._connections.discard(self)
+        if self.answering is not None:
+            self.answering.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.answering is None:
+            self._next_request()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def _next_request(self) -> None:
+        assert self.transport is not None
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > 65536:  # not HTTP
+                self.close()
+            return
+        try:
+            request_line, *lines = self.buffer[:end].decode("latin-1").split("\r\n")
+            method, path, version = request_line.split(" ", 2)
+            headers = {name.strip().lower(): value.strip() for name, _, value in (x.partition(":") for x in lines)}
+            total = end + 4 + int(headers.get("content-length") or 0)
+        except ValueError:
+            self.close()
+            return
+        if "chunked" in headers.get("transfer-encoding", "").lower():  # no client of ours sends it
+            _send(self.transport, 411, b'{"error": {"message": "send a Content-Length"}}')
+            self.close()
+            return
+        if len(self.buffer) < total:
+            if headers.get("expect", "").lower() == "100-continue" and not self.continued:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self.continued = True
+            return
+        body = bytes(self.buffer[end + 4 : total])
+        del self.buffer[:total]
+        self.continued = False
+        connection = headers.get("connection", "").lower()
+        close = connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive")
+        route = path.split("?", 1)[0].rstrip("/")
+        self.answering = asyncio.get_running_loop().create_task(self._answer(method, route, body, headers, close))
+
+    async def _answer(self, method: str, route: str, body: bytes, headers: dict[str, str], close: bool) -> None:
+        assert self.transport is not None
+        try:
+            keep_alive = await self.stub._answer(self.transport, method, route, body, headers)
+        except asyncio.CancelledError:
+            return  # the client went away, or the stub is stopping
+        except Exception as exc:  # a responder bug: show it in the test's output and to the client
+            traceback.print_exc()
+            _send(self.transport, 500, json.dumps({"error": {"message": f"stub responder raised {exc!r}"}}).encode())
+            keep_alive = False
+        self.answering = None
+        if close or not keep_alive:
+            self.close()
+        elif self.buffer:
+            self._next_request()
+
+
 async def _cancel_all() -> None:
+    await asyncio.sleep(0)  # lets the connections closed just before see connection_lost
     current = asyncio.current_task()
     tasks = [t for t in asyncio.all_tasks() if t is not current]
     for task in tasks:
@@ -275,25 +328,13 @@ async def _cancel_all() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _send(writer: asyncio.StreamWriter, status: int, body: bytes, extra: dict | None = None,
+def _send(writer: asyncio.WriteTransport, status: int, body: bytes, extra: dict | None = None,
           cut: int | None = None) -> None:
     """One write per answer (headers and body together: no Nagle stall between them); ``cut`` sends
     only that many body bytes while announcing all of them (a truncated answer)."""
     head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json",
             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in (extra or {}).items())]
     writer.write("\r\n".join(head).encode() + b"\r\n\r\n" + (body if cut is None else body[:cut]))
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                pass
-            return b"".join(parts)
-        parts.append(await reader.readexactly(size))
-        await reader.readexactly(2)
 
 
 def _logprobs(spec: dict, k: int) -> dict:
