@@ -80,8 +80,12 @@ async def _lifetime(connections: int, timeout: float) -> AsyncIterator[Any]:
 
 def env_proxy(url: str) -> str | None:
     """The proxy that HTTP(S)_PROXY / ALL_PROXY / NO_PROXY name for ``url`` (as the OpenAI SDK honoured them)."""
-    parts = urllib.parse.urlsplit(url)
-    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a malformed URL: aiohttp reports it on the request, as an EndpointError
+        return None
+    if not host or urllib.request.proxy_bypass(host):
         return None
     proxies = urllib.request.getproxies()
     return proxies.get(parts.scheme) or proxies.get("all")
@@ -89,10 +93,10 @@ def env_proxy(url: str) -> str | None:
 
 def is_transport_error(exc: BaseException) -> bool:
     """A failure of the connection rather than of the request: refused, reset, closed early,
-    truncated body, timeout. A malformed URL is the caller's mistake, not transient."""
+    truncated body, timeout. A malformed or non-HTTP URL is the caller's mistake, not transient."""
     import aiohttp
 
-    if isinstance(exc, aiohttp.InvalidURL):
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return False
     # asyncio.TimeoutError is its own class before Python 3.11
     return isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | TimeoutError | ConnectionError)

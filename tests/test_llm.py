@@ -179,6 +179,14 @@ def test_refused_connection_is_retried_then_reported(openai_stub):
     assert client.requests_sent == 3
 
 
+@pytest.mark.parametrize("url", ["localhost:8000/v1", "ftp://host/v1", "http://[bad/v1"])
+def test_a_malformed_url_fails_at_once(url):
+    client = LLMClient(url, "m", backoff_base=0.001, max_retries=3)
+    with pytest.raises(EndpointError, match="UrlClientError"):
+        run_sync(client.chat(MSG))
+    assert client.requests_sent == 1
+
+
 def test_streaming_is_refused_before_sending(openai_stub):
     client = client_for(openai_stub)
     with pytest.raises(ValueError, match="stream"):
