@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
+import json
 import sqlite3
 import time
 import warnings
@@ -12,7 +14,15 @@ import pytest
 
 from raif_rewards.chat_http import env_proxy
 from raif_rewards.errors import EndpointError
-from raif_rewards.llm import LLMClient, _MalformedResponse, _to_result, request_key, run_sync
+from raif_rewards.llm import (
+    ChatResult,
+    Choice,
+    LLMClient,
+    _MalformedResponse,
+    _to_result,
+    request_key,
+    run_sync,
+)
 from tests.openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401
 
 MSG = [{"role": "user", "content": "hello"}]
@@ -252,3 +262,16 @@ def test_proxy_comes_from_the_environment(monkeypatch):
     assert env_proxy("http://gpu-box:8000/v1") == "http://proxy:3128"
     assert env_proxy("http://127.0.0.1:8000/v1") is None
     assert env_proxy("https://api.openai.com/v1") is None
+
+
+@pytest.mark.parametrize("result", [
+    ChatResult("a"),
+    ChatResult("é", reasoning="r", finish_reason="length", logprobs=[{"YES": -0.1, "NO": -2.0}],
+               usage={"prompt_tokens": 1}, cached=True,
+               choices=(Choice("é", "r", "length"), Choice("b", None, None))),
+])
+def test_cached_value_format_is_unchanged(result):
+    # the format caches written so far hold: dataclasses.asdict without "cached"
+    reference = {k: v for k, v in dataclasses.asdict(result).items() if k != "cached"}
+    assert result.to_json() == json.dumps(reference, ensure_ascii=False)
+    assert ChatResult.from_json(result.to_json(), cached=False) == dataclasses.replace(result, cached=False)
