@@ -26,7 +26,7 @@ from raif_train import algo
 from raif_train.local.rollout import render_prompt
 from raif_train.local.tiny import build_tiny_tokenizer
 from raif_train.verl.agent_loop import RaifAgentLoop
-from raif_train.verl.loss import EXPERT_KEY, raif_actor_loss
+from raif_train.verl.loss import BC_DENOM_KEY, EXPERT_KEY, KEEP_KEY, PG_DENOM_KEY, raif_actor_loss
 from raif_train.verl.masks import direct_suffix, is_direct_session, keep_mask, mask_advantages, reward_fields
 from raif_train.verl.trainer import mask_rows
 
@@ -161,6 +161,122 @@ def test_bc_nll_matches_native_bc_on_logits():
     torch.testing.assert_close(ours, native)
 
 
+def _subset(full: dict, rows: list[int], **non_tensor):
+    """Rows `rows` of a padded batch laid out as veRL's micro-batches: per-row fields and flat log-probs."""
+    P, R = full["P"], full["R"]
+    resp_len = full["resp_len"][rows]
+    B = len(rows)
+    response_mask = (torch.arange(R)[None, :] < resp_len[:, None]).long()
+    fields = {
+        "prompts": torch.ones(B, P, dtype=torch.long),
+        "responses": torch.ones(B, R, dtype=torch.long),
+        "attention_mask": torch.cat([torch.ones(B, P, dtype=torch.long), response_mask], dim=1),
+        "response_mask": response_mask,
+        "old_log_probs": full["old"][rows],
+        "ref_log_prob": full["ref"][rows],
+        "advantages": full["adv"][rows][:, None] * response_mask,
+    }
+    fields.update({k: v[rows] for k, v in full["flags"].items()})
+    data = TensorDict(fields, batch_size=B)
+    tu.assign_non_tensor(data, **({"dp_size": 1, "batch_num_tokens": None, "global_batch_size": None} | non_tensor))
+    flat = []
+    for i, row in enumerate(rows):
+        seq = torch.zeros(P + int(resp_len[i]))
+        seq[P - 1 : P - 1 + int(resp_len[i])] = full["lp"][row, : int(resp_len[i])]
+        flat.append(seq)
+    return data, {"log_probs": torch.cat(flat)}
+
+
+def _full(seed: int, B: int = 8, P: int = 3, R: int = 6) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    resp_len = torch.randint(1, R + 1, (B,), generator=g)
+    lp = -torch.rand(B, R, generator=g) * 2
+    return {
+        "P": P,
+        "R": R,
+        "resp_len": resp_len,
+        "lp": lp,
+        "old": lp + 0.3 * torch.randn(B, R, generator=g),
+        "ref": lp + 0.5 * torch.randn(B, R, generator=g),
+        "adv": torch.randn(B, generator=g),
+        "flags": {},
+    }
+
+
+def _native_step_loss(full, keep, expert, agg, kl_coef, bc_coef):
+    """The native backend's update on one mini-batch (raif_train/local/trainer.py `_update`): PPO and KL on
+    the response mask times `keep`, denominators of the kept rows, plus bc_coef x token-mean expert NLL."""
+    R = full["R"]
+    mask = (torch.arange(R)[None, :] < full["resp_len"][:, None]).float()
+    pol = ~expert
+    kmask = mask[pol] * keep[pol].float()[:, None]
+    lens = full["resp_len"][pol]
+    denom = float((lens * keep[pol]).sum()) if agg == "token-mean" else float(keep[pol].sum())
+    lp, old, ref = full["lp"][pol], full["old"][pol], full["ref"][pol]
+    pg, _ = algo.ppo_clip_loss(lp, old, full["adv"][pol], kmask, 0.2, 0.28, agg, denom)
+    kl = algo.agg_loss(algo.k3_kl(lp, ref), kmask, agg, denom)
+    nll = algo.agg_loss(-full["lp"][expert], mask[expert], "token-mean")
+    return pg + kl_coef * kl + bc_coef * nll
+
+
+@pytest.mark.parametrize("agg", ["seq-mean-token-mean", "token-mean", "seq-mean-token-sum"])
+@pytest.mark.parametrize("n_micro", [1, 2, 4])
+def test_keep_mask_and_expert_rows_give_the_native_loss_across_micro_batches(agg, n_micro):
+    """Masked rows leave PG, KL and the denominators; expert rows only feed the NLL. With the trainer's
+    per-mini-batch counts the micro-batch losses sum to the native mini-batch loss, veRL's own counts
+    (batch_num_tokens of every loss_mask token, global_batch_size of every row) notwithstanding."""
+    from raif_train.verl.expert import minibatch_denominators
+
+    full = _full(5)
+    expert = torch.tensor([0, 0, 1, 0, 0, 1, 0, 0], dtype=torch.bool)
+    keep = torch.tensor([1, 0, 0, 1, 1, 0, 0, 1], dtype=torch.bool)  # masked policy rows 1 and 6
+    lengths = full["resp_len"].tolist()
+    pg_d, bc_d = minibatch_denominators(lengths, (keep & ~expert).tolist(), expert.tolist(), 1, 1, agg)
+    full["flags"] = {
+        EXPERT_KEY: expert.long(),
+        KEEP_KEY: keep.long(),
+        PG_DENOM_KEY: torch.tensor(pg_d),
+        BC_DENOM_KEY: torch.tensor(bc_d),
+    }
+    cfg = _actor_config(agg, 0.01)
+    B = len(expert)
+    total = torch.zeros(())
+    for k in range(n_micro):
+        rows = list(range(k * B // n_micro, (k + 1) * B // n_micro))
+        # what veRL's engine assigns: every response token of the mini-batch, every row of it
+        data, out = _subset(full, rows, batch_num_tokens=int(sum(lengths)), global_batch_size=B)
+        loss, metrics = raif_actor_loss(cfg, out, data, bc_coef=0.5)
+        total = total + loss
+    expected = _native_step_loss(full, keep, expert, agg, 0.01, 0.5)
+    torch.testing.assert_close(total, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_masked_rows_change_kl_and_denominators_not_only_advantages():
+    """Zeroed advantages alone leave the masked rows in the KL term and the denominators (veRL's plain
+    ppo_loss); the keep flag removes them, which moves the loss."""
+    full = _full(7, B=4)
+    keep = torch.tensor([1, 0, 1, 0], dtype=torch.bool)
+    full["adv"] = full["adv"] * keep  # what mask_rows already did
+    cfg = _actor_config("seq-mean-token-mean", 0.1)
+    plain, out = _subset(full, list(range(4)))
+    verl_loss, _ = ppo_loss(cfg, out, plain)
+    full["flags"] = {KEEP_KEY: keep.long()}
+    flagged, out = _subset(full, list(range(4)))
+    ours, _ = raif_actor_loss(cfg, out, flagged, bc_coef=1.0)
+    native = _native_step_loss(full, keep, torch.zeros(4, dtype=torch.bool), "seq-mean-token-mean", 0.1, 1.0)
+    torch.testing.assert_close(ours, native, rtol=1e-5, atol=1e-6)
+    assert abs(float(verl_loss) - float(ours)) > 1e-4
+
+
+def test_a_micro_batch_of_masked_rows_only_is_a_finite_zero_ppo_term():
+    full = _full(9, B=2)
+    full["flags"] = {KEEP_KEY: torch.zeros(2, dtype=torch.long)}
+    data, out = _subset(full, [0, 1])
+    for agg in ("seq-mean-token-mean", "token-mean"):
+        loss, _ = raif_actor_loss(_actor_config(agg, 0.1), out, data, bc_coef=1.0)
+        assert float(loss) == 0.0
+
+
 # ----------------------------------------------------------------------------- superior-CoT mask
 
 
@@ -189,7 +305,7 @@ def test_mask_rows_matches_native_mask_and_zeroes_after_normalisation():
     scores = torch.tensor([i["score"] for i in infos])
     adv = algo.group_advantages(scores, uids)
     adv_rows = [a * torch.ones(3) for a in adv]
-    new, metrics = mask_rows(uids, [_Wrapped({"reward_extra_info": i}) for i in infos], rows, adv_rows, {})
+    new, flags, metrics = mask_rows(uids, [_Wrapped({"reward_extra_info": i}) for i in infos], rows, adv_rows, {})
     # the native backend's composition on the same inputs
     direct = torch.tensor([bool(i["direct_answer"]) for i in infos])
     keep, ratio = algo.superior_cot_mask(
@@ -201,6 +317,7 @@ def test_mask_rows_matches_native_mask_and_zeroes_after_normalisation():
         "mean",
     )
     assert keep.tolist() == [True, False, False, False, False, False, False, False, True, False, True, True]
+    assert flags.tolist() == keep.tolist()  # the flags the loss drops masked rows by
     for row, a, k in zip(new, adv, keep.tolist(), strict=True):
         torch.testing.assert_close(row, (a if k else 0.0) * torch.ones(3))
     assert metrics["raif/kept_ratio"] == pytest.approx(ratio) == pytest.approx(4 / 8)
@@ -340,3 +457,6 @@ def test_trainer_masks_the_advantages_it_reads_back_from_transfer_queue(monkeypa
     for row, a, k in zip(out.unbind(0), adv, keep, strict=True):
         torch.testing.assert_close(row, a if k else torch.zeros_like(a))
     assert metrics["raif/kept_ratio"] == pytest.approx(0.5)
+    # the loss's row flags travel with the advantages: kept rows, and no row of the rollout is an expert
+    assert written["fields"][KEEP_KEY].tolist() == [int(k) for k in keep]
+    assert written["fields"][EXPERT_KEY].tolist() == [0] * 6

@@ -24,7 +24,7 @@ from raif_train.local.tiny import build_tiny_tokenizer
 from raif_train.recipe import load_recipe
 from raif_train.verl.launch import command, compose, run_verl
 from raif_train.verl.overrides import VerlConfigError, build_plan
-from tests.verl_fixtures import LOWERCASE_GT, write_shards
+from tests.verl_fixtures import LOWERCASE_GT, write_sft_shards, write_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "pipelines").glob("verl_*.yaml"))
@@ -69,6 +69,21 @@ def test_recipe_overrides_compose_and_pass_verl_validation(recipe, shards, tmp_p
     assert Path(config.reward.custom_reward_function.path).name == "verl_plugin.py"
     assert list(config.data.train_files) == [str(p) for p in sorted((shards / "train").glob("*.parquet"))]
     assert list(config.data.val_files) == [str(p) for p in sorted((shards / "validation").glob("*.parquet"))]
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipes_with_expert_shards_compose_behaviour_cloning(recipe, shards, tmp_path):
+    """The paper's BC (bc_coef 1, one expert row per policy sample) passes veRL's validation on every
+    recipe's GPU layout; the trainer gets the expert shards, the count and the native cursor seed."""
+    sft = write_sft_shards(tmp_path / "data", [("say hi", "<answer> hi </answer>")] * 3)
+    rec = load_recipe(recipe, data=str(shards), sft_data=str(sft), output_dir=str(tmp_path / "run"))
+    plan = build_plan(rec)
+    config = compose(plan)
+    assert config.raif.bc_coef == 1.0 and config.raif.sft_data == str(sft.resolve())
+    assert config.raif.bc_rows_per_step == rec.rollout.rollout_prompts * rec.rollout.group_size
+    assert config.raif.bc_seed == rec.train.seed + 1
+    assert config.actor_rollout_ref.actor.shuffle is False
+    assert plan.sft_files == [str(p.resolve()) for p in sorted((sft / "train").glob("*.parquet"))]
 
 
 @pytest.mark.parametrize(

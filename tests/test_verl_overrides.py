@@ -12,7 +12,7 @@ import pytest
 
 from raif_train.recipe import load_recipe
 from raif_train.verl.overrides import VerlConfigError, build_plan, override_key
-from tests.verl_fixtures import write_shards
+from tests.verl_fixtures import write_sft_shards, write_shards
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "pipelines" / "verl_qwen2.5_7b_16gpu.yaml"
@@ -21,6 +21,11 @@ RECIPE = ROOT / "pipelines" / "verl_qwen2.5_7b_16gpu.yaml"
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory) -> Path:
     return write_shards(tmp_path_factory.mktemp("shards"), ["write in lowercase", "give a title"])
+
+
+@pytest.fixture(scope="module")
+def sft(tmp_path_factory) -> Path:
+    return write_sft_shards(tmp_path_factory.mktemp("sft"), [("say hi", "<answer> hi </answer>")])
 
 
 def _as_dict(overrides: list[str]) -> dict[str, str]:
@@ -69,19 +74,52 @@ def test_recipe_fields_map_to_verl_keys(fields, key, value, shards, tmp_path):
         ({"rollout_engine": "hf"}, [], "rollout.rollout_engine"),
         ({"adv_eps": 1e-4}, [], "algo.adv_eps"),
         ({"constraint_subset": ["punctuation:no_comma"]}, [], "data.constraint_subset"),
-        ({"sft_data": "x", "bc_coef": 1.0}, [], "data.sft_data"),
+        ({"sft_data": "x", "bc_coef": 1.0}, [], "data.sft_data"),  # no such shards
+        ({"sft_data": "SFT", "bc_rows_per_step": 24}, [], "algo.bc_rows_per_step"),  # 2 mini-batches x 16 GPUs
+        ({"sft_data": "SFT", "bc_rows_per_step": 0}, [], "must be >= 1"),
         ({"tensor_parallel_size": 3}, [], "backend.tensor_parallel_size"),
         ({"mini_batch_size": 4, "group_size": 8, "rollout_prompts": 1}, [], "optim.mini_batch_size"),
         ({"rollout_prompts": 3, "mini_batch_size": 24}, [], "rollout.rollout_prompts"),  # 24 samples, 16 GPUs
         ({}, ["algorithm.adv_estimator=gae"], "set by the recipe"),
-        ({}, ["+raif.bc_coef=1"], "raif section"),
+        ({}, ["+raif.bc_coef=1"], "set by the recipe"),
+        ({}, ["+raif.other=1"], "raif section"),
         ({}, ["trainer.logger"], "KEY=VALUE"),
     ],
 )
-def test_unhonourable_settings_fail_before_any_gpu(fields, extra, match, shards, tmp_path):
+def test_unhonourable_settings_fail_before_any_gpu(fields, extra, match, shards, sft, tmp_path):
+    if fields.get("sft_data") == "SFT":
+        fields = fields | {"sft_data": str(sft)}
     with pytest.raises(VerlConfigError, match=match):
         rec = load_recipe(RECIPE, data=str(shards), output_dir=str(tmp_path / "o"), **fields)
         build_plan(rec, extra)
+
+
+@pytest.mark.parametrize(("rows", "expected"), [(None, 256), (128, 128), (64, 64)])
+def test_behaviour_cloning_reaches_the_trainer_section(rows, expected, shards, sft, tmp_path):
+    rec = load_recipe(RECIPE, data=str(shards), sft_data=str(sft), bc_rows_per_step=rows, bc_coef=0.5)
+    plan = build_plan(rec)
+    ov = _as_dict(plan.overrides)
+    assert ov["raif.bc_coef"] == "0.5" and ov["raif.bc_rows_per_step"] == str(expected)
+    assert ov["raif.sft_data"].strip("'") == str(sft.resolve()) and ov["actor_rollout_ref.actor.shuffle"] == "false"
+    assert any("behaviour cloning" in n for n in plan.notes)
+    # bc_coef 0 or no expert shards: plain GRPO, the trainer gets no shards
+    off = _as_dict(build_plan(load_recipe(RECIPE, data=str(shards), sft_data=str(sft), bc_coef=0.0)).overrides)
+    assert off["raif.bc_coef"] == "0.0" and off["raif.sft_data"] == "null" and off["raif.bc_rows_per_step"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"bc_rows_per_step": 8}, "groups of 8"),  # 4 expert rows per mini-batch: half a group
+        ({"bc_rows_per_step": 16, "micro_batch_size": 4}, "micro-batches of 4"),  # (128 + 8) / 4 GPUs = 34
+        ({"bc_rows_per_step": 12}, "multiple of 8"),  # 2 mini-batches x 4 GPUs
+    ],
+)
+def test_expert_rows_must_split_like_the_policy_rows(fields, match, shards, sft):
+    rec = load_recipe(ROOT / "pipelines" / "verl_qwen2.5_1.5b_4gpu.yaml", data=str(shards), sft_data=str(sft))
+    rec.override(**fields)
+    with pytest.raises(VerlConfigError, match=match):
+        build_plan(rec)
 
 
 def test_missing_data_is_an_error_naming_the_path(tmp_path):

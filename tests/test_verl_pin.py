@@ -108,6 +108,32 @@ SOURCE_FACTS = [
         r"partial\(ppo_loss, config=actor_config\)",
         "default loss",
     ),
+    # behaviour cloning's placement and the loss denominators (raif_train/verl/expert.py, trainer.py)
+    (
+        trainer_base.PPOTrainer._update_actor,
+        r"ppo_mini_batch_size \* self\.config\.actor_rollout_ref\.rollout\.n",
+        "the actor mini-batch size comes from the config (raised for expert rows)",
+    ),
+    (
+        trainer_base.PPOTrainer._update_actor,
+        r'"dataloader_kwargs": \{"shuffle": self\.config\.actor_rollout_ref\.actor\.shuffle\}',
+        "mini-batches are contiguous with actor.shuffle=false",
+    ),
+    (
+        engine_workers.TrainingWorker.train_mini_batch,
+        r"mini_batch_size // self\.engine\.get_data_parallel_size\(\)[\s\S]*tu\.make_iterator",
+        "each rank walks its chunk in mini-batches of mini_batch_size / dp",
+    ),
+    (
+        trainer_base.PPOTrainer._balance_batch,
+        r"_query_dispatch_info\(role\)",
+        "the actor's data-parallel size is read from the dispatch info",
+    ),
+    (
+        losses.ppo_loss,
+        r'config\.global_batch_info\["batch_num_tokens"\] = data\["batch_num_tokens"\]',
+        "ppo_loss divides by the batch_num_tokens / global_batch_size our loss replaces",
+    ),
 ]
 
 

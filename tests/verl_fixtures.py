@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from raif_data.shards import RL_SCHEMA, ShardWriter, rl_row
+from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, ShardWriter, rl_row
 
 LOWERCASE_GT = json.dumps(
     {
@@ -38,3 +38,26 @@ def write_shards(
             writer.add(rl_row(rec, split, {"baseline_score": baseline, "pass_rate": 0.5}, {"test": True}))
         writer.close()
     return root
+
+
+def write_sft_shards(root: Path, pairs: list[tuple[str, str]]) -> Path:
+    """Expert rows where `raif-data evolve` writes them (DIR/sft/train/), in its SFT schema; returns DIR/sft."""
+    writer = ShardWriter(root / "sft" / "train", SFT_SCHEMA, rows_per_shard=2)
+    for i, (prompt, response) in enumerate(pairs):
+        writer.add(
+            {
+                "data_source": "raif/rule",
+                "prompt": [{"role": "user", "content": prompt}],
+                "response": response,
+                "extra_info": {
+                    "index": i,
+                    "uid": f"u{i}",
+                    "seed_id": "seed",
+                    "model": "expert",
+                    "score": 1.0,
+                    "reasoning": True,
+                },
+            }
+        )
+    writer.close()
+    return root / "sft"

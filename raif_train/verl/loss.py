@@ -1,5 +1,5 @@
-"""The actor loss installed through veRL's `set_loss_fn`: veRL's own PPO loss on policy rows plus
-coefficient x the behaviour-cloning NLL (raif_train.algo) on expert rows, prompt tokens masked.
+"""The actor loss installed through veRL's `set_loss_fn`: veRL's own PPO loss on the policy rows that keep
+their gradient plus coefficient x the behaviour-cloning NLL (raif_train.algo) on expert rows.
 """
 
 from __future__ import annotations
@@ -9,16 +9,15 @@ from typing import Any
 import torch
 from tensordict import TensorDict
 from torch import Tensor
+from verl.utils import tensordict_utils as tu
 from verl.utils.metric import AggregationType, Metric
 from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
 
 from raif_train import algo
+from raif_train.verl.expert import BC_DENOM_KEY, EXPERT_KEY, KEEP_KEY, PG_DENOM_KEY
 
-__all__ = ["EXPERT_KEY", "raif_actor_loss", "rows_to_tokens"]
-
-#: Per-row flag (1 = expert response for behaviour cloning, 0 = policy sample) the trainer adds to a batch.
-EXPERT_KEY = "raif_expert"
+__all__ = ["EXPERT_KEY", "KEEP_KEY", "PG_DENOM_KEY", "BC_DENOM_KEY", "raif_actor_loss", "rows_to_tokens"]
 
 
 def rows_to_tokens(mask: Tensor, row_flag: Tensor) -> Tensor:
@@ -31,6 +30,21 @@ def rows_to_tokens(mask: Tensor, row_flag: Tensor) -> Tensor:
     return mask * flag[:, None]
 
 
+def _row_flag(data: TensorDict, key: str, default: bool) -> Tensor:
+    n = data.batch_size[0]
+    if key not in data.keys():
+        return torch.full((n,), default, dtype=torch.bool)
+    return data[key].reshape(-1).to(torch.bool)
+
+
+def _denominator(data: TensorDict, key: str) -> float | None:
+    # Every row of a micro-batch belongs to the same mini-batch and carries the same count; an empty
+    # count (everything masked) divides a zero sum, so 1 keeps the loss finite, as algo.agg_loss does.
+    if key not in data.keys():
+        return None
+    return max(1.0, float(data[key].reshape(-1)[0]))
+
+
 def raif_actor_loss(
     config: Any,
     model_output: dict[str, Tensor],
@@ -39,24 +53,47 @@ def raif_actor_loss(
     *,
     bc_coef: float = 1.0,
 ) -> tuple[Tensor, dict[str, Any]]:
-    """veRL's `ppo_loss` (clipped PG, k3 KL loss, entropy) over the policy rows, plus `bc_coef` x the
-    token-mean NLL of the expert rows' response tokens. Without expert rows it is exactly `ppo_loss`.
+    """veRL's `ppo_loss` (clipped PG, k3 KL loss, entropy) over the policy rows flagged kept, plus
+    `bc_coef` x the NLL of the expert rows' response tokens. Without RAIF's row flags it is `ppo_loss`.
 
-    Expert rows carry zero advantages; their response mask is removed from the PPO part so they add no
-    PG, KL or entropy term and do not count in its denominators.
+    Rows masked by the superior-CoT mask (`raif_keep` = 0) and expert rows (`raif_expert` = 1) leave the
+    PPO part's token mask, so they add no PG, KL or entropy term. With the per-row mini-batch counts the
+    trainer writes (`raif_pg_denom`, `raif_bc_denom`) the PPO part divides by the kept policy sequences
+    (tokens, for token-mean) of the whole mini-batch, as the native backend does, instead of veRL's count
+    of every row; the BC part is a token mean over the mini-batch's expert tokens. Both are sums of
+    per-micro-batch shares, so gradient accumulation and data parallelism reproduce the mini-batch loss.
     """
-    if EXPERT_KEY not in data.keys() or bc_coef == 0:
+    keys = data.keys()
+    if EXPERT_KEY not in keys and KEEP_KEY not in keys:
         return ppo_loss(config, model_output, data, dp_group)
-    expert = data[EXPERT_KEY].reshape(-1).to(torch.bool)
+    expert = _row_flag(data, EXPERT_KEY, False)
+    policy = _row_flag(data, KEEP_KEY, True) & ~expert
     policy_data = data.clone(recurse=False)
-    policy_data["response_mask"] = rows_to_tokens(data["response_mask"], ~expert)
+    policy_data["response_mask"] = rows_to_tokens(data["response_mask"], policy)
+    pg_denom = _denominator(data, PG_DENOM_KEY)
+    if pg_denom is None and not bool(policy.any()):
+        pg_denom = 1.0  # nothing to average: a zero PPO term instead of veRL's 0 / 0 on a local count
+    if pg_denom is not None:
+        key = "batch_num_tokens" if config.loss_agg_mode == "token-mean" else "global_batch_size"
+        tu.assign_non_tensor(policy_data, **{key: pg_denom})
     loss, metrics = ppo_loss(config, model_output, policy_data, dp_group)
+    if bc_coef == 0 or not bool(expert.any()):
+        return loss, metrics
 
     log_prob = no_padding_2_padding(model_output["log_probs"], data)
     resp_mask = data["response_mask"]
     resp_mask = resp_mask.to_padded_tensor(0) if resp_mask.is_nested else resp_mask
+    # The response mask covers response tokens only: the prompt is never an NLL target.
     expert_mask = resp_mask[:, : log_prob.shape[1]] * expert.to(resp_mask.dtype)[:, None]
-    nll = algo.agg_loss(-log_prob, expert_mask, "token-mean")
+    bc_denom = _denominator(data, BC_DENOM_KEY)
+    if bc_denom is None:
+        nll = algo.agg_loss(-log_prob, expert_mask, "token-mean")
+        aggregation = AggregationType.MEAN
+    else:
+        dp_size = int(tu.get_non_tensor_data(data=data, key="dp_size", default=1) or 1)
+        # DDP averages gradients over ranks: scaling by dp_size turns that average into the global sum.
+        nll = (-log_prob * expert_mask.to(log_prob.dtype)).sum() / bc_denom * dp_size
+        aggregation = AggregationType.SUM
     metrics = dict(metrics)
-    metrics["actor/bc_nll"] = Metric(value=nll.detach(), aggregation=AggregationType.MEAN)
+    metrics["actor/bc_nll"] = Metric(value=nll.detach(), aggregation=aggregation)
     return loss + bc_coef * nll, metrics

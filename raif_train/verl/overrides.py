@@ -110,6 +110,38 @@ def _reward_function_path() -> str:
     return spec.origin
 
 
+def _bc_rows(recipe: Recipe, n_gpus: int) -> int:
+    """Expert rows per step, checked against how veRL splits the actor update: every data-parallel rank
+    gets the same share of every mini-batch, and a mini-batch stays whole groups and whole micro-batches."""
+    ro, o, a = recipe.rollout, recipe.optim, recipe.algo
+    samples = ro.rollout_prompts * ro.group_size
+    rows = samples if a.bc_rows_per_step is None else a.bc_rows_per_step
+    key = "algo.bc_rows_per_step"
+    if rows < 1:
+        raise VerlConfigError(key, f"must be >= 1 with sft_data and bc_coef > 0, got {rows}")
+    n_mb = samples // o.mini_batch_size
+    parts = n_mb * n_gpus
+    if rows % parts:
+        raise VerlConfigError(
+            key,
+            f"{rows} expert rows do not split over {n_mb} mini-batches x {n_gpus} GPUs (use a multiple of {parts})",
+        )
+    per_mb = rows // n_mb
+    if per_mb % ro.group_size:
+        raise VerlConfigError(
+            key,
+            f"{per_mb} expert rows per mini-batch: veRL counts mini-batches in groups of {ro.group_size}; "
+            f"use a multiple of {n_mb * ro.group_size}",
+        )
+    if ((o.mini_batch_size + per_mb) // n_gpus) % o.micro_batch_size:
+        raise VerlConfigError(
+            key,
+            f"a mini-batch of {o.mini_batch_size} samples + {per_mb} expert rows per GPU is not whole "
+            f"micro-batches of {o.micro_batch_size}",
+        )
+    return rows
+
+
 def build_plan(
     recipe: Recipe, extra_overrides: list[str] | None = None, *, check_files: bool = True
 ) -> VerlPlan:
@@ -166,11 +198,19 @@ def build_plan(
     if not 0 < b.gpu_memory_utilization <= 1:
         raise VerlConfigError("backend.gpu_memory_utilization", "must be in (0, 1]")
     bc = d.sft_data is not None and a.bc_coef > 0
+    bc_rows = _bc_rows(r, n_gpus) if bc else 0
+    sft_files: list[str] = []
+    if bc and check_files:
+        from raif_rewards.errors import InputFileError
+        from raif_train.local.data import find_shards
+
+        try:
+            sft_files = [str(f.resolve()) for f in find_shards(d.sft_data)]
+        except InputFileError as e:
+            raise VerlConfigError("data.sft_data", str(e)) from None
     if bc:
-        raise VerlConfigError(
-            "data.sft_data",
-            "behaviour cloning is not wired into veRL's actor update yet (raif_train.verl.loss has the combined "
-            "loss; expert rows do not reach the actor): set bc_coef: 0 or use --backend local",
+        notes.append(
+            f"behaviour cloning: {bc_rows} expert rows per step join the actor update (bc_coef {a.bc_coef})"
         )
 
     if check_files:
@@ -203,6 +243,8 @@ def build_plan(
         (f"{aro}.rollout.log_prob_micro_batch_size_per_gpu", o.micro_batch_size),
         (f"{aro}.ref.log_prob_micro_batch_size_per_gpu", o.micro_batch_size),
         (f"{aro}.actor.ppo_epochs", o.ppo_epochs),
+        # contiguous mini-batches: the trainer computes RAIF's per-mini-batch loss denominators from them
+        (f"{aro}.actor.shuffle", False),
         # --- optimiser and schedule (RAIF: Adam(0.9, 0.95), cosine to min_lr, warm-up ratio, clip 1.0)
         (f"{aro}.actor.optim.lr", o.lr),
         (f"{aro}.actor.optim.lr_scheduler_type", o.lr_schedule),
@@ -275,6 +317,11 @@ def build_plan(
         ("+raif.dynamic_sampling", a.dynamic_sampling),
         ("+raif.output_dir", str(Path(t.output_dir).resolve())),
         ("+raif.wandb_project", t.wandb_project),
+        # behaviour cloning (raif_train.verl.trainer appends expert rows to the actor update)
+        ("+raif.bc_coef", a.bc_coef if bc else 0.0),
+        ("+raif.sft_data", str(Path(d.sft_data).expanduser().resolve()) if bc else None),
+        ("+raif.bc_rows_per_step", bc_rows),
+        ("+raif.bc_seed", t.seed + 1),  # the native backend's expert cursor seed
     ]
     if m.dtype != "auto":
         ov.append((f"{aro}.rollout.dtype", m.dtype))
@@ -300,7 +347,7 @@ def build_plan(
                 key, "the raif section is generated from the recipe; set recipe fields instead"
             )
         items.append(item)
-    return VerlPlan(items, train_files, val_files, [], notes)
+    return VerlPlan(items, train_files, val_files, sft_files, notes)
 
 
 def build_overrides(
