@@ -9,7 +9,6 @@ when the two regex engines could disagree on it (:mod:`raif_rewards.regex_compat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import lru_cache
 
 from raif_rewards.regex_compat import Dual, disagreements
@@ -25,9 +24,7 @@ class FastPunkt:
     def __init__(self, params):
         from nltk.tokenize import punkt
 
-        self.reference = punkt.PunktSentenceTokenizer()
-        self.reference._params = params
-        lv = self.reference._lang_vars
+        lv = punkt.PunktLanguageVars()
         self._candidates = Dual(lv.period_context_re())
         self._words = Dual(lv._word_tokenizer_re())
         self._realign = Dual(lv.re_boundary_realignment)
@@ -58,39 +55,43 @@ class FastPunkt:
 
     # -- NLTK's _match_potential_end_contexts and _slices_from_text ----------------------------
 
-    def _contexts(self, text: str, mask: int) -> Iterator[tuple]:
-        """Each kept candidate with the start of the word before it (NLTK drops a candidate whose
-        word overlaps the next one's, and takes the word back to the previous word's start when
-        no whitespace other than at offset 0 separates them)."""
-        prev_start = prev_stop = 0
+    def _slices(self, text: str, mask: int) -> list[tuple[int, int]]:
+        """NLTK's ``_slices_from_text``: sentence slices before realignment."""
+        # NLTK's _match_potential_end_contexts: each candidate's context starts at the word before
+        # it, found with string.whitespace; with no whitespace but at offset 0 since the previous
+        # candidate, the word reaches back to the previous word's start and the previous
+        # candidate, whose word now overlaps, is dropped.
+        kept = []
         prev = None
+        prev_start = prev_stop = 0
         rfind = text.rfind
         for m in self._candidates.on(mask).finditer(text):
             start = m.start()
             i = rfind(" ", prev_stop, start)
             lo = i + 1 if i >= 0 else prev_stop
-            if not text[lo:start].isprintable():
+            if not text[lo:start].isprintable():  # only then can other whitespace follow the space
                 for ch in _ASCII_SPACE_BUT_BLANK:
                     j = rfind(ch, lo, start)
                     if j > i:
                         i = j
             word_start = i + 1 if i > prev_stop else prev_start
             if prev is not None and prev_stop <= word_start:
-                yield prev, prev_start
+                kept.append((prev, prev_start))
             prev, prev_start, prev_stop = m, word_start, start
         if prev is not None:
-            yield prev, prev_start
+            kept.append((prev, prev_start))
 
-    def _slices(self, text: str, mask: int) -> list[tuple[int, int]]:
         slices = []
         last_break = 0
         breaks = self._breaks
-        for m, word_start in self._contexts(text, mask):
+        for m, word_start in kept:
+            end = m.end()
             # With the stock language variables "?" and "!" are tokens of their own followed by
             # another token, so they always break.
-            if m.group() != "." or breaks(text[word_start : m.end()] + m.group("after_tok")):
-                slices.append((last_break, m.end()))
-                last_break = m.start("next_tok") if m.group("next_tok") else m.end()
+            if text[end - 1] != "." or breaks(text[word_start:end] + m.group("after_tok")):
+                slices.append((last_break, end))
+                next_tok = m.start("next_tok")
+                last_break = next_tok if next_tok >= 0 else end
         slices.append((last_break, len(text.rstrip())))
         return slices
 
@@ -106,10 +107,11 @@ class FastPunkt:
                     out.append((start, stop))
                 break
             next_start, next_stop = slices[k + 1]
-            m = realign_match(text[next_start:next_stop])
+            # endpos makes the pattern see the next slice alone, as NLTK's text[slice] does.
+            m = realign_match(text, next_start, next_stop)
             if m:
                 out.append((start, next_start + len(m.group(0).rstrip())))
-                realign = m.end()
+                realign = m.end() - next_start
             else:
                 realign = 0
                 if start < stop:

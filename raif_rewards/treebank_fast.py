@@ -7,6 +7,7 @@ character it needs is absent.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from raif_rewards.regex_compat import SPACE, Dual, disagreements
 
@@ -36,6 +37,23 @@ _NEEDS = {
     "([^' ])('[sS]|'[mM]|'[dD]|') ": "'",
     "([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ": "'",
 }
+# Substitutions that only pad single characters with spaces (``r" \g<0> "`` or ``r" \1 "`` of a
+# one-character group), done with str.replace; keyed by NLTK's (pattern, replacement).
+_PADS = {
+    ("[;@#$%&]", r" \g<0> "): ";@#$%&",
+    ("[\\u2012-\\u2015]", r" \g<0> "): "\u2012\u2013\u2014\u2015",
+    ("[?!]", r" \g<0> "): "?!",
+    ("[*]", r" \g<0> "): "*",
+    ("[\\]\\[\\(\\)\\{\\}\\<\\>]", r" \g<0> "): "[](){}<>",
+    ("([»”’])", r" \1 "): "»”’",
+}
+# Substitutions of a plain string (leftmost, non-overlapping, as str.replace).
+_LITERALS = {
+    ("(``)", r" \1 "): ("``", " `` "),
+    ("--", r" -- "): ("--", " -- "),
+    ("''", " '' "): ("''", " '' "),
+    ('"', " '' "): ('"', " '' "),
+}
 # The literal text each case-insensitive contraction pattern needs, checked on lower-cased ASCII.
 _CONTRACTION_NEEDS = {
     r"(?i)\b(can)(?#X)(not)\b": "cannot",
@@ -61,6 +79,32 @@ _SPACES_AND_CLOSERS = re.compile(rf"[\s{re.escape(_CLOSERS)}]*")
 _NON_SPACE_OR_EMPTY = re.compile(r"\S*")
 
 
+def _step(rx, repl) -> tuple:
+    key = (rx.pattern, repl)
+    if key in _PADS:
+        return (_PAD, {ch: f" {ch} " for ch in _PADS[key]}, None, None)
+    if key in _LITERALS:
+        return (_LITERAL, *_LITERALS[key], None)
+    return (_REGEX, Dual(rx), repl, _NEEDS.get(rx.pattern))
+
+
+_PAD, _LITERAL, _REGEX = range(3)
+
+
+def _run(steps: list[tuple], text: str, mask: int) -> str:
+    for kind, a, b, needs in steps:
+        if kind == _PAD:
+            for ch, padded in a.items():
+                if ch in text:
+                    text = text.replace(ch, padded)
+        elif kind == _LITERAL:
+            if a in text:
+                text = text.replace(a, b)
+        elif needs is None or any(map(text.__contains__, needs)):
+            text = a.on(mask).sub(b, text)
+    return text
+
+
 class FastTreebank:
     """``tokenize(sentence)`` equal to ``NLTKWordTokenizer().tokenize(sentence)``."""
 
@@ -69,28 +113,23 @@ class FastTreebank:
 
         before = [*nltk_tokenizer.STARTING_QUOTES, *nltk_tokenizer.PUNCTUATION]
         before += [nltk_tokenizer.PARENS_BRACKETS, nltk_tokenizer.DOUBLE_DASHES]
-        self._before_padding = [(Dual(rx), repl, _NEEDS.get(rx.pattern)) for rx, repl in before]
-        self._after_padding = [
-            (Dual(rx), repl, _NEEDS.get(rx.pattern)) for rx, repl in nltk_tokenizer.ENDING_QUOTES
-        ]
+        self._before_padding = [_step(rx, repl) for rx, repl in before]
+        self._after_padding = [_step(rx, repl) for rx, repl in nltk_tokenizer.ENDING_QUOTES]
         # NLTK compiles these with stdlib re itself.
         self._contractions = [
             (rx, _CONTRACTION_NEEDS.get(rx.pattern))
             for rx in (*nltk_tokenizer.CONTRACTIONS2, *nltk_tokenizer.CONTRACTIONS3)
         ]
+        # Collapsed sentences repeat ("a I a ...").
+        self._upper_in = lru_cache(maxsize=1 << 14)(self._count_upper_tokens)
 
     def tokenize(self, text: str) -> list[str]:
         """NLTK's tokens of ``text`` (one sentence, as ``nltk.word_tokenize`` passes it)."""
         # The substitutions only add ASCII spaces and quotes, which both engines class alike, so
         # the input's disagreements hold for every intermediate string.
         mask = disagreements(text)
-        for dual, repl, needs in self._before_padding:
-            if needs is None or any(ch in text for ch in needs):
-                text = dual.on(mask).sub(repl, text)
-        text = " " + text + " "
-        for dual, repl, needs in self._after_padding:
-            if needs is None or any(ch in text for ch in needs):
-                text = dual.on(mask).sub(repl, text)
+        text = " " + _run(self._before_padding, text, mask) + " "
+        text = _run(self._after_padding, text, mask)
         # Case-insensitive literals can be looked up in the lower-cased text when it is ASCII.
         lowered = text.lower() if text.isascii() else None
         for rx, needs in self._contractions:
@@ -99,6 +138,9 @@ class FastTreebank:
                 if n and lowered is not None:
                     lowered = text.lower()  # the added spaces can make " 'tis" appear
         return text.split()
+
+    def _count_upper_tokens(self, text: str) -> int:
+        return sum(1 for tok in self.tokenize(text) if tok.isupper())
 
     def count_upper(self, sentence: str, may_have_upper_token) -> int:
         """How many tokens of ``tokenize(sentence)`` are all capitals.
@@ -111,14 +153,14 @@ class FastTreebank:
         between two tokens changes.
         """
         if disagreements(sentence) & SPACE:
-            return sum(1 for tok in self.tokenize(sentence) if tok.isupper())
+            return self._upper_in(sentence)
         tail_start = self._tail_start(sentence)
         head = sentence[:tail_start]
         if head.isascii():
             head = _ASCII_SAFE_RUN.sub("a", head)
         else:
             head = self._collapse(head, may_have_upper_token)
-        return sum(1 for tok in self.tokenize(head + sentence[tail_start:]) if tok.isupper())
+        return self._upper_in(head + sentence[tail_start:])
 
     @staticmethod
     def _tail_start(sentence: str) -> int:
