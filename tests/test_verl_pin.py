@@ -14,6 +14,7 @@ from verl.experimental.agent_loop import agent_loop as agent_loop_mod
 from verl.experimental.agent_loop.agent_loop import AgentLoopBase, AgentLoopOutput
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
+from verl.single_controller.base import decorator
 from verl.trainer import main_ppo
 from verl.trainer.ppo import core_algos
 from verl.trainer.ppo.v1 import agent_loop_tq, replay_buffer, trainer_base
@@ -123,6 +124,11 @@ SOURCE_FACTS = [
         engine_workers.TrainingWorker.train_mini_batch,
         r"mini_batch_size // self\.engine\.get_data_parallel_size\(\)[\s\S]*tu\.make_iterator",
         "each rank walks its chunk in mini-batches of mini_batch_size / dp",
+    ),
+    (
+        decorator.dispatch_nd_compute_dataproto,
+        r"_split_args_kwargs_data_proto\(dp_size,",
+        "data-parallel rank r gets the r-th contiguous chunk of the batch",
     ),
     (
         trainer_base.PPOTrainer._balance_batch,
