@@ -14,6 +14,9 @@ from raif_rewards.punkt_fast import FastPunkt
 from raif_rewards.treebank_fast import FastTreebank
 
 _WORD_RE = re.compile(r"\w+")
+_ASCII_NON_WORD_TO_SPACE = bytes(
+    b if chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(128)
+) + bytes(b" " * 128)
 # CJK ideographs, kana, hangul syllables: each character counts as one word (RAIF's Chinese data
 # was scored with a whitespace count that made a whole Chinese paragraph "one word").
 _CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
@@ -175,6 +178,10 @@ class Text:
 
     @cached_property
     def word_count(self) -> int:
+        if "words" not in self.__dict__ and self.raw.isascii():
+            # On ASCII, \w is [A-Za-z0-9_]: blank out every other byte and count the pieces,
+            # without building the word list (loose variants ask for counts only).
+            return len(self.raw.encode().translate(_ASCII_NON_WORD_TO_SPACE).split())
         return len(self.words)
 
     @cached_property

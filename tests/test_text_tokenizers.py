@@ -208,3 +208,11 @@ def test_hostile_texts_stay_linear(text):
 def test_features_never_raise(text):
     t = T.Text(text)
     assert t.sentence_count >= 0 and t.upper_word_count >= 0 and isinstance(t.nltk_words, list)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60) | st.text(max_size=30))
+def test_word_count_equals_ifeval_word_regex(text):
+    import re
+
+    assert T.Text(text).word_count == len(re.findall(r"\w+", text))
