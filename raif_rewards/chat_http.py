@@ -1,5 +1,5 @@
-"""The HTTP side of :mod:`raif_rewards.llm`: one pooled keep-alive aiohttp session per event loop and a
-JSON POST returning the decoded body. aiohttp is imported only when a client first sends a request.
+"""The HTTP side of :mod:`raif_rewards.llm`: keep-alive connections per event loop and a JSON POST
+returning the decoded body. aiohttp is imported only when a client first needs it (https, proxies).
 """
 
 from __future__ import annotations
@@ -21,22 +21,67 @@ class HTTPStatusError(Exception):
 
 
 class Session:
-    """Keep-alive connections for one event loop (aiohttp sessions cannot move between loops).
+    """Keep-alive connections to one endpoint, for one event loop: ``post_json`` and ``aclose``.
 
-    The aiohttp session lives inside an async generator on purpose: ``asyncio.run`` (and so
-    ``run_sync``) finalises live async generators before closing its loop, which closes the session
-    there even when the caller never awaits :meth:`aclose`; a session left open until garbage
-    collection would log "Unclosed client session" after every synchronous call.
+    Plain ``http://`` endpoints without a proxy (a local vLLM or SGLang: where request rates are
+    high) go through :class:`raif_rewards.http1.PlainSession`, at a quarter of aiohttp's CPU per
+    request; https and proxies go through aiohttp.
+
+    The connections are closed by an async generator on purpose: ``asyncio.run`` (and so
+    ``run_sync``) finalises live async generators before closing its loop, which closes them there
+    even when the caller never awaits :meth:`aclose`; left to garbage collection they would warn
+    ("Unclosed client session", "unclosed transport") after every synchronous call.
     """
 
-    def __init__(self, lifetime: AsyncIterator[Any], session: Any, proxy: str | None):
-        self._lifetime, self._session, self._proxy = lifetime, session, proxy
+    def __init__(self, transport: Any):
+        self._transport = transport
+        self._lifetime = _closed_at_loop_end(transport)
+        self.post_json = transport.post_json
 
     @classmethod
     async def open(cls, base_url: str, connections: int, timeout: float) -> Session:
         """Connections to ``base_url``'s server, through the proxy the environment names for it."""
-        lifetime = _lifetime(connections, timeout)
-        return cls(lifetime, await anext(lifetime), env_proxy(base_url))
+        proxy = env_proxy(base_url)
+        if PLAIN_HTTP and proxy is None and _is_plain_http(base_url):
+            from raif_rewards.http1 import PlainSession
+
+            transport: Any = PlainSession(base_url, timeout)
+        else:
+            transport = _AiohttpTransport(connections, timeout, proxy)
+        session = cls(transport)
+        await anext(session._lifetime)
+        return session
+
+    @property
+    def kind(self) -> str:
+        return type(self._transport).__name__
+
+    async def aclose(self) -> None:
+        await self._lifetime.aclose()
+
+
+#: tests switch this off to run the aiohttp transport against the loopback stub
+PLAIN_HTTP = True
+
+
+async def _closed_at_loop_end(transport: Any) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        await transport.aclose()
+
+
+class _AiohttpTransport:
+    def __init__(self, connections: int, timeout: float, proxy: str | None):
+        import aiohttp
+
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections),
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            # not trust_env: it re-reads ~/.netrc and the proxy variables in a thread on every
+            # request (two thread hand-offs per request); the proxy is looked up once, in env_proxy
+        )
+        self._proxy = proxy
 
     async def post_json(
         self, url: str, payload: bytes, headers: Mapping[str, str], *, timeout: float | None = None,
@@ -44,7 +89,8 @@ class Session:
     ) -> Any:
         """POST ``payload`` (JSON bytes) and return the decoded JSON answer. Raises
         :class:`HTTPStatusError` for non-2xx answers, ``json.JSONDecodeError`` for a body that is not
-        JSON, and aiohttp's ``ClientError`` or ``TimeoutError`` for transport failures."""
+        JSON, and ``ConnectionError``, aiohttp's ``ClientError`` or ``TimeoutError`` for transport
+        failures."""
         import aiohttp
 
         kwargs: dict[str, Any] = {"data": payload, "headers": headers, "proxy": self._proxy}
@@ -60,22 +106,15 @@ class Session:
         return json.loads(body)
 
     async def aclose(self) -> None:
-        await self._lifetime.aclose()
+        await self._session.close()
 
 
-async def _lifetime(connections: int, timeout: float) -> AsyncIterator[Any]:
-    import aiohttp
-
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections),
-        timeout=aiohttp.ClientTimeout(total=timeout),
-        # not trust_env: it re-reads ~/.netrc and the proxy variables in a thread on every request
-        # (two thread hand-offs per request); the proxy is looked up once, in env_proxy
-    )
+def _is_plain_http(url: str) -> bool:
     try:
-        yield session
-    finally:
-        await session.close()
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme == "http" and bool(parts.hostname)
+    except ValueError:  # a malformed URL: aiohttp reports it on the request, as an EndpointError
+        return False
 
 
 def env_proxy(url: str) -> str | None:
