@@ -99,6 +99,9 @@ def grpo(
     temperature: Annotated[float | None, typer.Option(help="sampling temperature")] = None,
     kl_coef: Annotated[float | None, typer.Option(help="k3 KL loss coefficient")] = None,
     bc_coef: Annotated[float | None, typer.Option(help="behaviour-cloning loss coefficient")] = None,
+    bc_rows_per_step: Annotated[
+        int | None, typer.Option(help="expert rows per update pass (default: one per policy sample)")
+    ] = None,
     reward_workers: Annotated[int | None, typer.Option(help="reward processes (0 = score inline)")] = None,
     resume: Annotated[
         bool | None, typer.Option("--resume/--no-resume", help="continue from the newest checkpoint")

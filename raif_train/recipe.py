@@ -118,7 +118,7 @@ class AlgoSection:
     # extra_info key of the offline direct-answer score (`raif-data evolve` writes baseline_score).
     offline_baseline_key: str = "baseline_score"
     bc_coef: float = 1.0  # used only when sft_data is given
-    bc_rows_per_step: int | None = None  # veRL backend: expert rows per step; None = one per policy sample
+    bc_rows_per_step: int | None = None  # expert rows per pass over a step's samples; None = one per sample
     dynamic_sampling: bool = False  # DAPO: drop zero-variance groups before the update
     # Reward passed to the shared reward library: "raif" (format gate + accuracy, the paper's) or
     # "fraction" (fraction of satisfied constraints on the answer text, no format gate: the tiny preset).
@@ -223,6 +223,7 @@ class Recipe:
             f"must divide rollout_prompts * group_size = {samples}",
         )
         need(a.kl_coef >= 0 and a.bc_coef >= 0, "algo.kl_coef", "kl_coef and bc_coef must be >= 0")
+        need(a.bc_rows_per_step is None or a.bc_rows_per_step >= 1, "algo.bc_rows_per_step", "must be >= 1 or null")
         need(a.clip_ratio_low > 0 and a.clip_ratio_high > 0, "algo.clip_ratio_low", "clip ratios must be > 0")
         need(self.data.max_prompt_length >= 1, "data.max_prompt_length", "must be >= 1")
         need(self.data.max_response_length >= 1, "data.max_response_length", "must be >= 1")

@@ -314,6 +314,30 @@ def test_behaviour_cloning_and_options_run(tmp_path, extra):
     assert out[-1]["bc_loss"] < out[0]["bc_loss"]
 
 
+@pytest.mark.parametrize(("per_step", "expected"), [(None, [2, 2, 2, 2]), (3, [0, 1, 1, 1]), (8, [2, 2, 2, 2]), (1, [0, 0, 0, 1])])
+def test_expert_rows_spread_over_micro_batches(per_step, expected):
+    from raif_train.local.trainer import _expert_rows
+
+    counts = [_expert_rows(start, 2, 8, per_step) for start in range(0, 8, 2)]
+    assert counts == expected
+    assert sum(counts) == (8 if per_step is None else per_step)
+
+
+def test_bc_rows_per_step_draws_that_many_expert_rows(tmp_path):
+    data = write_prompt_shard(tmp_path / "data", n=4)
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    rows = [{"prompt": [{"role": "user", "content": f"say {i}"}], "response": "the end ."} for i in range(5)]
+    pq.write_table(pa.Table.from_pylist(rows), sft / "sft-00000.parquet")
+    rec = _recipe(data, tmp_path / "o", max_steps=2, sft_data=str(sft), bc_coef=1.0, bc_rows_per_step=3,
+                  superior_cot=False, direct_per_group=0)
+    trainer = GRPOTrainer(rec, score_fn=fraction_score)
+    out = trainer.train()
+    # 2 steps x 3 rows = 6 draws from a 5-row walk: one full pass, then one row into the second
+    assert trainer.sft_cursor.state() == {"epoch": 1, "pos": 1}
+    assert all(r["bc_loss"] > 0 for r in out)
+
+
 def test_model_from_a_local_folder(tmp_path):
     """The path real users take (AutoTokenizer/AutoModelForCausalLM from a folder), on a saved tiny model."""
     tok = build_tiny_tokenizer()

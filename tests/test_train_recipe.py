@@ -55,6 +55,7 @@ def test_defaults_are_raif_settings():
         ("rollout:\n  direct_per_group: 8\n", "rollout.direct_per_group", "[0, group_size)"),
         ("optim:\n  mini_batch_size: 100\n", "optim.mini_batch_size", "must divide"),
         ("backend:\n  backend: slurm\n", "backend.backend", "'local', 'verl'"),
+        ("algo:\n  bc_rows_per_step: 0\n", "algo.bc_rows_per_step", "must be >= 1 or null"),
     ],
 )
 def test_bad_recipes_name_the_key(tmp_path, text, key, expect):

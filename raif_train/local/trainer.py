@@ -389,6 +389,7 @@ class GRPOTrainer:
                 micro = [idx[j : j + mb_size] for j in range(0, len(idx), mb_size)]
                 totals = {"pg": 0.0, "kl": 0.0, "bc": 0.0, "clip": 0.0}
                 for mb in micro:
+                    n_bc = _expert_rows(mb[0], len(mb), n, a.bc_rows_per_step) if use_bc else 0
                     mb_keep = keep[mb]
                     loss = torch.zeros((), device=self.device)
                     if bool(mb_keep.any()):
@@ -415,8 +416,8 @@ class GRPOTrainer:
                             kl = algo.agg_loss(algo.k3_kl(lp, ref), mask, a.loss_agg_mode, denom)
                             loss = loss + a.kl_coef * kl
                             totals["kl"] += float(kl.detach())
-                    if use_bc:
-                        ids, att, lm = self._bc_batch(len(mb))
+                    if n_bc:
+                        ids, att, lm = self._bc_batch(n_bc)
                         with _amp(self.device, self.amp):
                             logits = self.model(input_ids=ids, attention_mask=att, use_cache=False).logits
                         bc = algo.bc_nll(logits, ids, lm) / len(micro)
@@ -560,6 +561,14 @@ def _mix(*parts: int) -> int:
 
 def _as_float(v: Any, default: float) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+
+
+def _expert_rows(start: int, size: int, n: int, per_step: int | None) -> int:
+    """Expert rows for the micro-batch of samples ``start .. start+size-1`` of ``n``: one per policy sample
+    by default, else ``per_step`` rows per pass over the samples, spread in proportion (they add up exactly)."""
+    if per_step is None:
+        return size
+    return per_step * (start + size) // n - per_step * start // n
 
 
 def _stack(rows: list[torch.Tensor | None], like: torch.Tensor) -> torch.Tensor:
