@@ -9,6 +9,7 @@ when the two regex engines could disagree on it (:mod:`raif_rewards.regex_compat
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from raif_rewards.regex_compat import Dual, disagreements
@@ -16,6 +17,8 @@ from raif_rewards.regex_compat import Dual, disagreements
 # str.isspace is wider: NLTK finds the word before a candidate with string.whitespace.
 _ASCII_SPACE_BUT_BLANK = "\t\n\r\x0b\x0c"
 _NUMBER = "##number##"
+# The commonest context: ASCII letters, a period, whitespace, ASCII letters and maybe a comma.
+_WORD_PERIOD_WORD = re.compile(r"([A-Za-z]+)\.[ \t\n\r\x0b\x0c]+([A-Za-z]+),?")
 
 
 class FastPunkt:
@@ -29,6 +32,8 @@ class FastPunkt:
         self._words = Dual(lv._word_tokenizer_re())
         self._realign = Dual(lv.re_boundary_realignment)
         self._numeric = Dual(punkt.PunktToken._RE_NUMERIC)
+        # NLTK's number pattern needs "-", ".", "," or a decimal digit first, never a letter.
+        self._numbers_start_unlettered = self._numeric.exact.pattern == r"^-?[\.,]?\d[\d,\.-]*\.?$"
         self._ellipsis = Dual(punkt.PunktToken._RE_ELLIPSIS).fast  # no character classes
         self._initial = Dual(punkt.PunktToken._RE_INITIAL)
         self._sent_end_chars = tuple(lv.sent_end_chars)
@@ -122,6 +127,8 @@ class FastPunkt:
 
     def _type(self, tok: str) -> str:
         low = tok.lower()  # may hold characters the token did not (U+0130 -> i + U+0307)
+        if self._numbers_start_unlettered and low[:1].isalpha():
+            return low
         numeric = self._numeric.fast if low.isascii() else self._numeric.on(disagreements(low))
         return numeric.sub(_NUMBER, low)
 
@@ -137,6 +144,13 @@ class FastPunkt:
     def _context_has_break(self, context: str) -> bool:
         """Whether a token other than the last of ``context`` ends a sentence (Punkt's first and
         second annotation passes, run only on the tokens that need them)."""
+        simple = _WORD_PERIOD_WORD.fullmatch(context)
+        if simple is not None:
+            # Punkt's word regex splits this into exactly [word + ".", next word (, ",")].
+            word, nxt = simple.groups()
+            tok = word + "."
+            is_break = self._first_pass_break(tok)
+            return self._second_pass(tok, nxt, is_break, not is_break, len(word) == 1, False)
         mask = disagreements(context)
         words = self._words.on(mask)
         if "\n" in context:
