@@ -263,3 +263,9 @@ def test_a_tokenizer_with_special_think_tags_can_never_pass_the_format(reward_co
     tok.add_special_tokens({"additional_special_tokens": ["<think>", "</think>"]})
     out = _score(reward_config, tok, _one(tok, CASES[0][0], False))
     assert out["reward_extra_info"]["format_ok"] == 0.0 and out["reward_score"] < 0
+
+
+def test_verl_distillation_is_refused_because_our_actor_loss_replaces_verls(shards, tmp_path):
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"))
+    with pytest.raises(VerlConfigError, match="distillation"):
+        compose(build_plan(rec, ["distillation.enabled=true"]))

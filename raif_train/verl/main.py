@@ -48,6 +48,10 @@ def check_config(config: DictConfig) -> None:
         )
     if config.actor_rollout_ref.rollout.n != raif.group_size:
         raise VerlConfigError("actor_rollout_ref.rollout.n", "must equal raif.group_size")
+    distillation = config.get("distillation", None)
+    if distillation is not None and distillation.get("enabled", False):
+        # RAIF's actor loss (raif_train.verl.loss) replaces veRL's whole loss, distillation terms included.
+        raise VerlConfigError("distillation.enabled", "veRL's distillation loss cannot be combined with RAIF's actor loss")
     validate_config(
         config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config)
     )
