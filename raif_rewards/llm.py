@@ -211,19 +211,21 @@ class LLMClient:
             if attempt:
                 delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
                 await asyncio.sleep(delay * (0.5 + self._rng.random()))
-            try:
-                async with state.semaphore:
-                    self.requests_sent += 1
+            async with state.semaphore:
+                self.requests_sent += 1
+                try:
                     raw = await state.session.post_json(self._url, payload, headers, timeout=timeout, query=query)
-                result = _to_result(raw)
-            except Exception as exc:  # classified below: only transient failures are retried
-                if not _retryable(exc):
-                    raise EndpointError(f"{self.base_url} ({self.model}): {_describe(exc)}") from exc
-                last = exc
-                log.debug("attempt %d to %s failed: %s", attempt + 1, self.base_url, _describe(exc))
-                continue
-            if self.cache is not None:
-                await state.store(key, result.to_json())
+                    result = _to_result(raw)
+                except Exception as exc:  # classified here: only transient failures are retried
+                    if not _retryable(exc):
+                        raise EndpointError(f"{self.base_url} ({self.model}): {_describe(exc)}") from exc
+                    last = exc
+                    log.debug("attempt %d to %s failed: %s", attempt + 1, self.base_url, _describe(exc))
+                    continue
+                if self.cache is not None:
+                    # the slot is held until the answer is on disk, so that a crash re-asks at most
+                    # ``concurrency`` requests
+                    await state.store(key, result.to_json())
             return result
         raise EndpointError(
             f"{self.base_url} ({self.model}): failed after {self.max_retries + 1} attempts; "
