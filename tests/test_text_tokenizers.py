@@ -216,3 +216,32 @@ def test_word_count_equals_ifeval_word_regex(text):
     import re
 
     assert T.Text(text).word_count == len(re.findall(r"\w+", text))
+
+
+@lru_cache(maxsize=1)
+def _model_words() -> list[str]:
+    """Words the English model knows: abbreviations, collocations (as "first. second"), sentence
+    starters, initials and a slice of the orthographic-context table (what Punkt's second pass
+    consults)."""
+    params = T.punkt_tokenizer()._params
+    words = sorted(params.abbrev_types)[::3] + sorted(params.sent_starters) + list("abjksxz")
+    words += [f"{a}. {b}" for a, b in sorted(params.collocations)[::25]]
+    words += sorted(params.ortho_context)[::300]
+    return [w.replace("##number##", "12") for w in words]
+
+
+_MODEL_TEXT = st.lists(
+    st.tuples(
+        st.sampled_from(_model_words()),
+        st.sampled_from([str.lower, str.capitalize, str.upper, str.title]),
+        st.sampled_from([". ", ".\n", " ", ", ", "? ", ".) ", '." ', "... "]),
+    ).map(lambda t: t[1](t[0]) + t[2]),
+    max_size=20,
+).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(_MODEL_TEXT)
+def test_punkt_port_equals_nltk_on_model_words(text):
+    """Abbreviations, initials, numbers, collocations and sentence starters around periods."""
+    assert T.fast_punkt().span_tokenize(text) == nltk_spans(text)
