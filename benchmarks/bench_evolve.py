@@ -3,7 +3,7 @@ seeds), and endpoint throughput against the loopback stub (achieved req/s vs the
 
     python benchmarks/bench_evolve.py                 # both parts, 10k and 100k seeds
     python benchmarks/bench_evolve.py --sizes 10000 --skip-endpoint
-    python benchmarks/bench_evolve.py --skip-offline --workers 1   # endpoint part only (--aiohttp: that transport)
+    python benchmarks/bench_evolve.py --skip-offline --workers 1   # endpoint part only
 Targets (issue 4): >= 2,000 prompts/s on 2 cores; memory flat in the number of seeds; >= 0.8 of the bound.
 """
 
@@ -161,8 +161,6 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="llm.workers values for the respond stage")
-    ap.add_argument("--aiohttp", action="store_true",
-                    help="endpoint part through aiohttp (the https/proxy transport) instead of the plain HTTP/1.1 one")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -191,12 +189,8 @@ def main() -> None:
             print(f"memory growth {a['seeds']:,} -> {b['seeds']:,} seeds ({b['seeds'] / a['seeds']:.0f}x): "
                   f"peak RSS above the import baseline x{grow:.2f}")
     if not args.skip_endpoint:
-        from raif_rewards import chat_http
-
-        chat_http.PLAIN_HTTP = not args.aiohttp
         res = endpoint_bench(args.requests, args.concurrency, args.latency)
-        chat_http.PLAIN_HTTP = True
-        print(f"endpoint ({'aiohttp' if args.aiohttp else 'plain HTTP/1.1'} transport): {res['requests']} requests, concurrency {res['concurrency']}, latency "
+        print(f"endpoint: {res['requests']} requests, concurrency {res['concurrency']}, latency "
               f"{res['latency_s'] * 1000:.0f} ms -> {res['req_per_s']:,.0f} req/s of a bound of "
               f"{res['bound_req_per_s']:,.0f} = {res['fraction_of_bound']:.2f} (target >= 0.8: "
               f"{'met' if res['fraction_of_bound'] >= 0.8 else 'NOT met'}); errors {res['errors']}, "

@@ -1,5 +1,6 @@
-"""The HTTP side of :mod:`raif_rewards.llm`: keep-alive connections per event loop and a JSON POST
-returning the decoded body. aiohttp is imported only when a client first needs it (https, proxies).
+"""The HTTP side of :mod:`raif_rewards.llm`: aiohttp keep-alive connections per event loop and a JSON
+POST returning the decoded body (about a tenth of the OpenAI SDK's CPU per request; aiohttp is imported
+only when a client first needs it).
 """
 
 from __future__ import annotations
@@ -23,10 +24,6 @@ class HTTPStatusError(Exception):
 class Session:
     """Keep-alive connections to one endpoint, for one event loop: ``post_json`` and ``aclose``.
 
-    Plain ``http://`` endpoints without a proxy (a local vLLM or SGLang: where request rates are
-    high) go through :class:`raif_rewards.http1.PlainSession`, at a quarter of aiohttp's CPU per
-    request; https and proxies go through aiohttp.
-
     The connections are closed by an async generator on purpose: ``asyncio.run`` (and so
     ``run_sync``) finalises live async generators before closing its loop, which closes them there
     even when the caller never awaits :meth:`aclose`; left to garbage collection they would warn
@@ -41,14 +38,7 @@ class Session:
     @classmethod
     async def open(cls, base_url: str, connections: int, timeout: float) -> Session:
         """Connections to ``base_url``'s server, through the proxy the environment names for it."""
-        proxy = env_proxy(base_url)
-        if PLAIN_HTTP and proxy is None and _is_plain_http(base_url):
-            from raif_rewards.http1 import PlainSession
-
-            transport: Any = PlainSession(base_url, timeout)
-        else:
-            transport = _AiohttpTransport(connections, timeout, proxy)
-        session = cls(transport)
+        session = cls(_AiohttpTransport(connections, timeout, env_proxy(base_url)))
         await anext(session._lifetime)
         return session
 
@@ -58,10 +48,6 @@ class Session:
 
     async def aclose(self) -> None:
         await self._lifetime.aclose()
-
-
-#: tests switch this off to run the aiohttp transport against the loopback stub
-PLAIN_HTTP = True
 
 
 async def _closed_at_loop_end(transport: Any) -> AsyncIterator[None]:
@@ -107,14 +93,6 @@ class _AiohttpTransport:
 
     async def aclose(self) -> None:
         await self._session.close()
-
-
-def _is_plain_http(url: str) -> bool:
-    try:
-        parts = urllib.parse.urlsplit(url)
-        return parts.scheme == "http" and bool(parts.hostname)
-    except ValueError:  # a malformed URL: aiohttp reports it on the request, as an EndpointError
-        return False
 
 
 def env_proxy(url: str) -> str | None:

@@ -182,6 +182,9 @@ class LLMClient:
                 continue
             if name == "extra_headers":
                 headers = {**self._headers, **(value or {})}
+                bad = [k for k, v in headers.items() if any(c in f"{k}{v}" for c in "\r\n")]
+                if bad:  # a header split by a line break would inject another header or request
+                    raise ValueError(f"extra_headers: {bad[0]!r} holds a line break")
             elif name == "timeout":
                 timeout = value
             elif name == "extra_query":

@@ -10,7 +10,7 @@ import sys
 def test_import_raif_eval_is_light():
     code = (
         "import sys, raif_eval, raif_eval.cli, raif_eval.runner, raif_eval.report; "
-        "print(','.join(m for m in ('torch', 'openai', 'matplotlib', 'transformers') if m in sys.modules))"
+        "print(','.join(m for m in ('torch', 'aiohttp', 'matplotlib', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ["torch", "transformers", "vllm", "verl", "ray", "openai"]
+HEAVY = ["torch", "transformers", "vllm", "verl", "ray", "aiohttp"]
 
 
 def _modules_after(stmt: str) -> set[str]:

@@ -13,7 +13,6 @@ import warnings
 
 import pytest
 
-from raif_rewards import chat_http
 from raif_rewards.chat_http import env_proxy
 from raif_rewards.errors import EndpointError
 from raif_rewards.llm import (
@@ -30,24 +29,17 @@ from tests.openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401
 MSG = [{"role": "user", "content": "hello"}]
 
 
-@pytest.fixture(params=["PlainSession", "_AiohttpTransport"])
-def transport(request, monkeypatch) -> str:
-    """Runs a test over both transports: the plain HTTP/1.1 one, and aiohttp (https, proxies)."""
-    monkeypatch.setattr(chat_http, "PLAIN_HTTP", request.param == "PlainSession")
-    return request.param
-
-
 def client_for(stub, **kw) -> LLMClient:
     kw.setdefault("backoff_base", 0.001)
     kw.setdefault("timeout", 2.0)
     return LLMClient(stub.base_url, "stub-model", **kw)
 
 
-def test_chat_returns_text_reasoning_usage(openai_stub, transport):
+def test_chat_returns_text_reasoning_usage(openai_stub):
     openai_stub.responder = lambda req: {"content": "the answer", "reasoning_content": "because"}
     client = client_for(openai_stub)
     result = run_sync(client.chat(MSG, temperature=0))
-    assert [state.session.kind for state in client._per_loop.values()] == [transport]
+    assert [state.session.kind for state in client._per_loop.values()] == ["_AiohttpTransport"]
     assert (result.text, result.reasoning, result.finish_reason, result.cached) == (
         "the answer", "because", "stop", False)
     assert result.usage["completion_tokens"] == 2
@@ -55,7 +47,6 @@ def test_chat_returns_text_reasoning_usage(openai_stub, transport):
     assert openai_stub.requests[0]["temperature"] == 0
 
 
-@pytest.mark.usefixtures("transport")
 def test_logprobs_are_returned_per_position(openai_stub):
     openai_stub.responder = lambda req: {"content": "YES", "top_logprobs": [{"YES": -0.1, "NO": -2.5, "Yes": -4.0}]}
     result = run_sync(client_for(openai_stub).chat(MSG, max_tokens=1, logprobs=True, top_logprobs=2))
@@ -63,7 +54,6 @@ def test_logprobs_are_returned_per_position(openai_stub):
     assert openai_stub.requests[0]["top_logprobs"] == 2
 
 
-@pytest.mark.usefixtures("transport")
 def test_n_choices(openai_stub):
     counter = iter(range(100))
     openai_stub.responder = lambda req: f"sample {next(counter)}"
@@ -72,7 +62,6 @@ def test_n_choices(openai_stub):
     assert result.text == "sample 0"
 
 
-@pytest.mark.usefixtures("transport")
 @pytest.mark.parametrize("fault", ["429", "500", "malformed", "truncated", "hang"])
 def test_each_transient_fault_is_retried(openai_stub, fault):
     openai_stub.hang_seconds = 5.0
@@ -85,7 +74,6 @@ def test_each_transient_fault_is_retried(openai_stub, fault):
     assert client.requests_sent == 3
 
 
-@pytest.mark.usefixtures("transport")
 def test_persistent_outage_raises_endpoint_error_after_retries(openai_stub):
     openai_stub.set_faults(lambda i, req: "500")
     client = client_for(openai_stub, max_retries=2)
@@ -94,7 +82,6 @@ def test_persistent_outage_raises_endpoint_error_after_retries(openai_stub):
     assert openai_stub.request_count == 3
 
 
-@pytest.mark.usefixtures("transport")
 def test_client_error_is_not_retried(openai_stub):
     client = LLMClient(openai_stub.base_url.replace("/v1", "/nope"), "m", backoff_base=0.001, max_retries=4)
     with pytest.raises(EndpointError, match="404"):
@@ -150,7 +137,6 @@ def test_chat_many_returns_errors_in_place_and_keeps_order(openai_stub):
     assert isinstance(out[1], EndpointError)
 
 
-@pytest.mark.usefixtures("transport")
 def test_concurrency_is_bounded():
     with OpenAIStub(lambda req: "ok", latency=0.05) as stub:
         client = client_for(stub, concurrency=3)
@@ -176,7 +162,6 @@ def test_models_endpoint(openai_stub):
         assert b"stub-model" in resp.read()
 
 
-@pytest.mark.usefixtures("transport")
 def test_api_key_extra_headers_and_extra_body_reach_the_server(openai_stub):
     client = client_for(openai_stub, api_key="sk-test")
     run_sync(client.chat(MSG, max_tokens=5, extra_headers={"X-Trace": "t1"},
@@ -189,7 +174,6 @@ def test_api_key_extra_headers_and_extra_body_reach_the_server(openai_stub):
     assert openai_stub.headers[1]["authorization"] == "Bearer EMPTY" and "x-trace" not in openai_stub.headers[1]
 
 
-@pytest.mark.usefixtures("transport")
 def test_per_call_timeout_overrides_the_client_timeout(openai_stub):
     openai_stub.hang_seconds = 5.0
     openai_stub.set_faults(["hang"])
@@ -199,7 +183,6 @@ def test_per_call_timeout_overrides_the_client_timeout(openai_stub):
     assert time.perf_counter() - t0 < 3.0 and openai_stub.request_count == 2
 
 
-@pytest.mark.usefixtures("transport")
 def test_refused_connection_is_retried_then_reported(openai_stub):
     url = openai_stub.base_url
     openai_stub.stop()
@@ -240,7 +223,6 @@ def test_a_result_is_committed_before_chat_returns(openai_stub, tmp_path):
     assert stored == 20 and [r.text for r in results] == [f"echo: q{i}" for i in range(20)]
 
 
-@pytest.mark.usefixtures("transport")
 def test_sync_calls_leave_no_unclosed_session(openai_stub):
     client = client_for(openai_stub)
     with warnings.catch_warnings(record=True) as caught:
@@ -299,7 +281,7 @@ def test_cached_value_format_is_unchanged(result):
 
 
 
-# ---------------------------------------------------------------- the plain HTTP/1.1 transport
+# ---------------------------------------------------------------- raw servers: framings and failures
 OK_BODY = json.dumps({"choices": [{"message": {"content": "fine"}, "finish_reason": "stop"}]}).encode()
 
 
@@ -363,15 +345,15 @@ def scripted_chat(answers: list, **client_kw):
     [b"HTTP/1.1 100 Continue\r\n\r\n", ok_head(content_length=str(len(OK_BODY))) + OK_BODY],
     [ok_head(content_encoding="gzip", content_length=str(len(gzip.compress(OK_BODY)))), gzip.compress(OK_BODY)],
 ])
-def test_plain_transport_reads_every_framing(answer):
+def test_client_reads_every_framing(answer):
     result, heads, client = scripted_chat([answer])
     assert isinstance(result, ChatResult) and result.text == "fine" and client.requests_sent == 1
     assert heads[0].startswith(b"POST /v1/chat/completions?api-version=1 HTTP/1.1\r\n")
     assert b"\r\nhost: 127.0.0.1:" in heads[0].lower()
 
 
-def test_plain_transport_resends_on_a_keep_alive_connection_the_server_dropped():
-    # the server closes the reused connection instead of answering: not a failure of the request
+def test_a_keep_alive_connection_the_server_dropped_is_retried_on_a_fresh_one():
+    # the server closes the reused connection instead of answering: a transient failure, retried
     answer = [ok_head(content_length=str(len(OK_BODY))) + OK_BODY]
     heads: list[bytes] = []
 
@@ -395,7 +377,8 @@ def test_plain_transport_resends_on_a_keep_alive_connection_the_server_dropped()
 
     async def main():
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        client = LLMClient(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", "m", max_retries=0)
+        client = LLMClient(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", "m", max_retries=1,
+                           backoff_base=0.001)
         try:
             first = await client.chat(MSG)
             second = await client.chat([{"role": "user", "content": "again"}])
@@ -408,23 +391,22 @@ def test_plain_transport_resends_on_a_keep_alive_connection_the_server_dropped()
             await asyncio.sleep(0.01)
 
     first, second, sent = run_sync(main())
-    assert first.text == second.text == "fine" and sent == 2 and len(heads) == 3
+    assert first.text == second.text == "fine" and sent == 3 and len(heads) == 3
 
 
-@pytest.mark.parametrize("answers,error", [
-    ([[ok_head(content_length="500"), OK_BODY]], "ServerDisconnected"),  # body cut short by a close
-    ([[ok_head(content_length="500"), OK_BODY], None], "TimeoutError"),  # body never completed
-    ([[b"SPDY/3 200 OK\r\n\r\n"]], "ProtocolError"),
-    ([[ok_head(content_encoding="br", content_length="3"), b"abc"]], "ProtocolError"),
-    ([None], "ServerDisconnected"),  # a fresh connection closed unanswered
+@pytest.mark.parametrize("answers", [
+    [[ok_head(content_length="500"), OK_BODY]],  # body cut short by a close
+    [[ok_head(content_length="500"), OK_BODY], None],  # body never completed
+    [[b"SPDY/3 200 OK\r\n\r\n"]],
+    [None],  # a fresh connection closed unanswered
 ])
-def test_plain_transport_failures_are_transient(answers, error):
+def test_transport_failures_are_transient(answers):
     result, _, _ = scripted_chat(answers, timeout=0.3)
-    assert isinstance(result, EndpointError) and error in str(result) and "failed after 1 attempts" in str(result)
+    assert isinstance(result, EndpointError) and "failed after 1 attempts" in str(result)
 
 
-def test_plain_transport_refuses_header_injection():
+def test_client_refuses_header_injection():
     client = LLMClient("http://127.0.0.1:9/v1", "m", max_retries=3)
-    with pytest.raises(EndpointError, match="line break"):
+    with pytest.raises(ValueError, match="line break"):
         run_sync(client.chat(MSG, extra_headers={"X-Evil": "a\r\nInjected: 1"}))
-    assert client.requests_sent == 1
+    assert client.requests_sent == 0
