@@ -85,25 +85,37 @@ class Responder:
             out.append(("expert", self.expert, user, self._params(rec["index"], rc.expert.samples, "reason")))
         return out
 
-    async def _gather(self, jobs: list[tuple[LLMClient, list[dict], dict]], advance: Callable[[int], None] | None):
+    async def _run(self, plan: list[tuple[dict, list]], advance: Callable[[int], None] | None) -> list[tuple]:
+        """Per record: its answers (or errors), then its verdict as soon as they are in, so that
+        verification overlaps the requests still in flight instead of following them all."""
         async def one(client: LLMClient, msgs: list[dict], params: dict):
             try:
                 return await client.chat(msgs, **params)
             except EndpointError as exc:
                 return exc
 
+        async def record(rec: dict, reqs: list) -> tuple[list, dict | None]:
+            results = await asyncio.gather(*(one(c, m, p) for _, c, m, p in reqs))
+            if any(isinstance(r, BaseException) for r in results):
+                return results, None
+            verdict = self._verdict(rec, {kind: r for (kind, *_), r in zip(reqs, results, strict=True)})
+            if advance is not None:
+                advance(1)
+            return results, verdict
+
         try:
-            return await asyncio.gather(*(one(c, m, p) for c, m, p in jobs))
+            return await asyncio.gather(*(record(rec, reqs) for rec, reqs in plan))
         finally:
-            for client in {id(c): c for c, _, _ in jobs}.values():
+            clients = {id(c): c for _, reqs in plan for _, c, _, _ in reqs}
+            for client in clients.values():
                 await client.aclose()
 
     def run_chunk(self, records: list[dict], advance: Callable[[int], None] | None = None) -> list[dict]:
         """One verdict per record, in order. Raises EndpointError (nothing written) if any call failed
         after its retries: a rerun resumes with every finished call served from the cache."""
         plan = [(rec, self._requests(rec)) for rec in records]
-        jobs = [(client, msgs, params) for _, reqs in plan for _, client, msgs, params in reqs]
-        results = run_sync(self._gather(jobs, advance))
+        done = run_sync(self._run(plan, advance))
+        results = [r for answers, _ in done for r in answers]
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             self.failed += len(errors)
@@ -111,14 +123,7 @@ class Responder:
                                 f"(first: {errors[0]}); rerun the same command to resume (finished calls are cached)")
         self.calls["requests"] += len(results)
         self.calls["cached"] += sum(1 for r in results if r.cached)
-        it = iter(results)
-        verdicts = []
-        for rec, reqs in plan:
-            got = {kind: next(it) for kind, *_ in reqs}
-            verdicts.append(self._verdict(rec, got))
-            if advance is not None:
-                advance(1)
-        return verdicts
+        return [verdict for _, verdict in done]
 
     def _verdict(self, rec: dict, got: dict) -> dict:
         rc = self.r.respond
