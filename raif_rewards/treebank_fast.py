@@ -54,6 +54,12 @@ _LITERALS = {
     ("''", " '' "): ("''", " '' "),
     ('"', " '' "): ('"', " '' "),
 }
+# Rules anchored at the end of the text, and where their one possible match can start: the final
+# period's match begins right before the last period (a period is not among the characters
+# allowed after it), a final colon's at most two characters from the end ($ also matches before
+# a trailing newline). They run on that suffix only.
+_FINAL_PERIOD_RULES = ("([^\\.])(\\.)([\\]\\)}>\"\\'»”’ ]*+)\\s*$", "([^\\.])(\\.)([\\]\\)}>\"\\']*)\\s*$")
+_FINAL_COLON_RULE = "([:,])$"
 # The literal text each case-insensitive contraction pattern needs, checked on lower-cased ASCII.
 _CONTRACTION_NEEDS = {
     r"(?i)\b(can)(?#X)(not)\b": "cannot",
@@ -80,28 +86,49 @@ _NON_SPACE_OR_EMPTY = re.compile(r"\S*")
 
 
 def _step(rx, repl) -> tuple:
+    """(kind, what, replacement, characters one of which a match needs or None, characters the
+    replacement may add)."""
     key = (rx.pattern, repl)
     if key in _PADS:
-        return (_PAD, {ch: f" {ch} " for ch in _PADS[key]}, None, None)
+        return (_PAD, {ch: f" {ch} " for ch in _PADS[key]}, None, frozenset(_PADS[key]), frozenset(" "))
     if key in _LITERALS:
-        return (_LITERAL, *_LITERALS[key], None)
-    return (_REGEX, Dual(rx), repl, _NEEDS.get(rx.pattern))
+        old, new = _LITERALS[key]
+        return (_LITERAL, old, new, frozenset(old), frozenset(new))
+    needs = _NEEDS.get(rx.pattern)
+    added = frozenset(_GROUP_REFERENCE.sub("", repl))
+    kind = _REGEX
+    if rx.pattern in _FINAL_PERIOD_RULES:
+        kind = _FINAL_PERIOD
+    elif rx.pattern == _FINAL_COLON_RULE:
+        kind = _FINAL_COLON
+    return (kind, Dual(rx), repl, None if needs is None else frozenset(needs), added)
 
 
-_PAD, _LITERAL, _REGEX = range(3)
+_PAD, _LITERAL, _REGEX, _FINAL_PERIOD, _FINAL_COLON = range(5)
+_GROUP_REFERENCE = re.compile(r"\\(?:\d+|g<\w+>)")
 
 
 def _run(steps: list[tuple], text: str, mask: int) -> str:
-    for kind, a, b, needs in steps:
+    # A superset of the characters in text: substitutions only add what their replacement holds.
+    present = set(text)
+    for kind, a, b, needs, added in steps:
+        if needs is not None and needs.isdisjoint(present):
+            continue
         if kind == _PAD:
             for ch, padded in a.items():
-                if ch in text:
+                if ch in present:
                     text = text.replace(ch, padded)
         elif kind == _LITERAL:
-            if a in text:
-                text = text.replace(a, b)
-        elif needs is None or any(map(text.__contains__, needs)):
+            text = text.replace(a, b)
+        elif kind == _REGEX:
             text = a.on(mask).sub(b, text)
+        else:
+            start = text.rfind(".") - 1 if kind == _FINAL_PERIOD else len(text) - 2
+            if start >= 0:
+                text = text[:start] + a.on(mask).sub(b, text[start:])
+            elif kind == _FINAL_COLON:
+                text = a.on(mask).sub(b, text)
+        present |= added
     return text
 
 
