@@ -245,3 +245,26 @@ _MODEL_TEXT = st.lists(
 def test_punkt_port_equals_nltk_on_model_words(text):
     """Abbreviations, initials, numbers, collocations and sentence starters around periods."""
     assert T.fast_punkt().span_tokenize(text) == nltk_spans(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a:\n",
+        "A,\n",
+        "Hi.\n",
+        "OK. ) \n",
+        'He said "NO."\n',
+        "END ...",
+        "A. B. C.",
+        ".",
+        "x.",
+        " .",
+        "'TIS.",
+        "I.\t",
+    ],
+)
+def test_treebank_end_rules_equal_nltk(text):
+    """The final-period and final-colon rules ($ also matches before a trailing newline)."""
+    assert T.fast_treebank().tokenize(text) == nltk_words(text)
+    assert T.fast_treebank().count_upper(text, T.may_have_upper_token) == nltk_upper(text)
