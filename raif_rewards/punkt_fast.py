@@ -2,9 +2,9 @@
 ``PunktSentenceTokenizer(params).span_tokenize(text)`` for any :class:`PunktParameters`.
 
 NLTK builds a PunktToken per word and runs each regex through ``nltk.redos`` (``regex`` under a
-timeout). This port compiles NLTK's own patterns with stdlib ``re``, classifies each candidate end
-from its small context with plain strings, caches those decisions, and hands a text back to NLTK
-when the two regex engines could disagree on it (:mod:`raif_rewards.regex_compat`).
+timeout). This port compiles NLTK's own patterns with stdlib ``re`` (NLTK's compile runs instead
+on a text where the two engines could disagree: :mod:`raif_rewards.regex_compat`), classifies
+each candidate end from its small context with plain strings, and caches those decisions.
 """
 
 from __future__ import annotations

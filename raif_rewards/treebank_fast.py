@@ -152,8 +152,8 @@ class FastTreebank:
 
     def tokenize(self, text: str) -> list[str]:
         """NLTK's tokens of ``text`` (one sentence, as ``nltk.word_tokenize`` passes it)."""
-        # The substitutions only add ASCII spaces and quotes, which both engines class alike, so
-        # the input's disagreements hold for every intermediate string.
+        # The substitutions only add ASCII spaces, quotes and backticks, which both engines class
+        # alike, so the input's disagreements hold for every intermediate string.
         mask = disagreements(text)
         text = " " + _run(self._before_padding, text, mask) + " "
         text = _run(self._after_padding, text, mask)

@@ -160,6 +160,7 @@ def test_disagreeing_characters_are_detected():
         "A\x1cB. C\x1dD.",  # stdlib \s holds U+001C, regex's does not
         "\u212aELVIN's . \u017fome 'tis CANNOT.",
         "x \u00b2. Y \u00bd. 'TIS fine.",
+        "\ud800. A \udfff! \x00.\x1c B.",  # lone surrogates and control characters
     ],
 )
 def test_ports_equal_nltk_where_the_engines_disagree(text):
