@@ -97,14 +97,18 @@ def _step(rx, repl) -> tuple:
     needs = _NEEDS.get(rx.pattern)
     added = frozenset(_GROUP_REFERENCE.sub("", repl))
     kind = _REGEX
-    if rx.pattern in _FINAL_PERIOD_RULES:
+    if rx.pattern == "\\s+" and repl == " ":
+        kind = _SPACES
+    elif rx.pattern == "\\.{2,}":
+        kind = _PERIOD_RUN
+    elif rx.pattern in _FINAL_PERIOD_RULES:
         kind = _FINAL_PERIOD
     elif rx.pattern == _FINAL_COLON_RULE:
         kind = _FINAL_COLON
     return (kind, Dual(rx), repl, None if needs is None else frozenset(needs), added)
 
 
-_PAD, _LITERAL, _REGEX, _FINAL_PERIOD, _FINAL_COLON = range(5)
+_PAD, _LITERAL, _REGEX, _FINAL_PERIOD, _FINAL_COLON, _SPACES, _PERIOD_RUN = range(7)
 _GROUP_REFERENCE = re.compile(r"\\(?:\d+|g<\w+>)")
 
 
@@ -122,6 +126,18 @@ def _run(steps: list[tuple], text: str, mask: int) -> str:
             text = text.replace(a, b)
         elif kind == _REGEX:
             text = a.on(mask).sub(b, text)
+        elif kind == _SPACES:
+            if mask & a.uses:
+                text = a.exact.sub(b, text)
+            else:  # stdlib \s is exactly str.isspace
+                words = " ".join(text.split())
+                if not words:
+                    text = " " if text else ""
+                else:
+                    text = (" " if text[0].isspace() else "") + words + (" " if text[-1].isspace() else "")
+        elif kind == _PERIOD_RUN:
+            if ".." in text:
+                text = a.on(mask).sub(b, text)
         else:
             start = text.rfind(".") - 1 if kind == _FINAL_PERIOD else len(text) - 2
             if start >= 0:
