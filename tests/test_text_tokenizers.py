@@ -269,3 +269,11 @@ def test_treebank_end_rules_equal_nltk(text):
     """The final-period and final-colon rules ($ also matches before a trailing newline)."""
     assert T.fast_treebank().tokenize(text) == nltk_words(text)
     assert T.fast_treebank().count_upper(text, T.may_have_upper_token) == nltk_upper(text)
+
+
+def test_stdlib_space_class_is_str_isspace():
+    """The Treebank port normalises whitespace runs with str.split() where NLTK's rule is \\s+."""
+    import re
+
+    everything = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000)
+    assert set(re.findall(r"\s", everything)) == {ch for ch in everything if ch.isspace()}
