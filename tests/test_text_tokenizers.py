@@ -277,3 +277,12 @@ def test_stdlib_space_class_is_str_isspace():
 
     everything = "".join(chr(i) for i in range(0x110000) if not 0xD800 <= i < 0xE000)
     assert set(re.findall(r"\s", everything)) == {ch for ch in everything if ch.isspace()}
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXT)
+def test_sentence_upper_bound_and_cjk_flag(text):
+    import re
+
+    assert T.sentence_count_upper_bound(text) == len(re.findall(r"[.?!]", text)) + 1 >= len(nltk_spans(text))
+    assert T.has_cjk(text) == (T._CJK_RE.search(text) is not None)
