@@ -49,8 +49,9 @@ def _conformance_texts(conformance_dir) -> list[str]:
     for name in ("ifeval/input_response_data_gpt4_20231107_145030.jsonl", "ifbench/sample_output.jsonl"):
         for line in (conformance_dir / name).read_text(encoding="utf-8").splitlines():
             responses.append(json.loads(line)["response"])
-    for line in (conformance_dir / "ifbench/IFBench_test.jsonl").read_text(encoding="utf-8").splitlines():
-        responses.append(json.loads(line)["prompt"])
+    for name in ("ifeval/input_data.jsonl", "ifbench/IFBench_test.jsonl"):  # prompts: more text
+        for line in (conformance_dir / name).read_text(encoding="utf-8").splitlines():
+            responses.append(json.loads(line)["prompt"])
     return list(dict.fromkeys(v for r in responses for v in T.loose_variants(r)))
 
 
