@@ -101,9 +101,16 @@ def count_upper_words(text: str) -> int:
     tokenised (:meth:`FastTreebank.count_upper`), and loose variants share most sentences, so each
     distinct sentence is looked at once.
     """
-    if text.isascii() and text.lower() == text:
+    if not _has_upper(text):
         return 0
     return upper_words_in_sentences(sentences(text))
+
+
+def _has_upper(text: str) -> bool:
+    if text.isascii():
+        return text.lower() != text
+    # Some capitals have no lower-case form (U+03D2): test isupper itself.
+    return any(map(str.isupper, text))
 
 
 def upper_words_in_sentences(sents: list[str]) -> int:
@@ -220,7 +227,7 @@ class Text:
 
     @cached_property
     def upper_word_count(self) -> int:
-        if self.raw.isascii() and self.lower == self.raw:
+        if not _has_upper(self.raw):
             return 0
         return _guarded(upper_words_in_sentences, self.sentences, 0)
 
