@@ -99,7 +99,7 @@ _PIECES = [
     "n't", "DOn't", "CAN'T", "can't", "cannot", "CANNOT", "gonna", "Gimme", "wanna ", "lemme", "gotta",
     "d'ye", "more'n", " 'tis", " 'Twas", " 'TIS", "'s", "'S", "'ll", "'RE", "'ve", "'m", "'d",
     "I", "A", "OK", "USA", "NASA's", "AI", "Hello", "World", "THE END", "The", "the", "however",
-    "É", "é", "ÉCOLE", "Ǆ", "ǅ", "ß", "ẞ", "İ", "ı", "K", "\u212a", "\u017f", "Σ", "ς",
+    "É", "é", "ÉCOLE", "Ǆ", "ǅ", "ß", "ẞ", "İ", "ı", "K", "\u212a", "\u017f", "Σ", "ς", "\u03d2",
     "\u0301", "e\u0301", "E\u0301", "\u200d", "\ufe0f", "\u00a0", "\u2028", "\x1c", "\x1f", "²", "½", "٣",
     "漢字", "。", "！", "？", "「", "」", "😀", "\U0001d400",
 ]
