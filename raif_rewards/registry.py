@@ -228,7 +228,7 @@ def validate_kwargs(checker_id: str, kwargs: Mapping[str, Any] | None) -> dict:
     cleaned = {k: v for k, v in (kwargs or {}).items() if v is not None}
     # The quick acceptance test costs less than building a cache key, so only the full jsonschema
     # path (unusual or invalid kwargs) is cached.
-    if _surely_valid(get(checker_id).schema, cleaned):
+    if _quick(get(checker_id))(cleaned):
         return cleaned
     try:
         key = (checker_id, json.dumps(cleaned, sort_keys=True))
@@ -249,61 +249,122 @@ _VALID: dict[tuple[str, str], dict] = {}
 
 
 _SIMPLE_TYPES = {"string": str, "boolean": bool, "array": list, "object": dict}
+_IGNORED = frozenset(("description", "title", "default", "examples"))
+_OBJECT_KEYS = frozenset(("type", "properties", "required", "additionalProperties")) | _IGNORED
 
 
-def _surely_valid(schema: Mapping[str, Any], value: Any) -> bool:
-    """A quick acceptance test for the few JSON Schema keywords checkers use. ``True`` only when the
-    value certainly validates; anything unusual goes to jsonschema, which also words the errors."""
+def _never(value: Any) -> bool:
+    return False
+
+
+def _all_of(tests: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    if len(tests) == 1:
+        return tests[0]
+
+    def every(value: Any) -> bool:
+        for test in tests:
+            if not test(value):
+                return False
+        return True
+
+    return every
+
+
+def _scalar_validator(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """One closure for the common scalar shapes (bounded integer, string enum, bounded string)."""
+    keys = set(schema) - _IGNORED
+    kind = schema.get("type")
+    if kind == "integer" and keys <= {"type", "minimum", "maximum"}:
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        if (lo is None or type(lo) is int) and (hi is None or type(hi) is int):
+            lo = float("-inf") if lo is None else lo
+            hi = float("inf") if hi is None else hi
+            return lambda v: type(v) is int and lo <= v <= hi
+    if kind == "string" and keys == {"type", "enum"} and all(type(o) is str for o in schema["enum"]):
+        options = frozenset(schema["enum"])
+        return lambda v: type(v) is str and v in options
+    if kind == "string" and keys <= {"type", "minLength", "maxLength"}:
+        lo, hi = schema.get("minLength", 0), schema.get("maxLength", float("inf"))
+        return lambda v: type(v) is str and lo <= len(v) <= hi
+    return None
+
+
+def _quick_validator(schema: Mapping[str, Any]) -> Callable[[Any], bool]:
+    """A quick acceptance test for the few JSON Schema keywords checkers use, compiled once per
+    schema. ``True`` only when the value certainly validates; anything unusual (``_never``) goes to
+    jsonschema, which also words the errors."""
+    if schema.get("type") == "object" and _OBJECT_KEYS.issuperset(schema):
+        extra = schema.get("additionalProperties", True)
+        if extra is not False and extra is not True:
+            return _never
+        props = {name: _quick_validator(sub) for name, sub in schema.get("properties", {}).items()}
+        required, closed = tuple(schema.get("required", ())), extra is False and "additionalProperties" in schema
+
+        def object_test(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return False
+            for name in required:
+                if name not in value:
+                    return False
+            for name, sub in value.items():
+                test = props.get(name)
+                if test is None:
+                    if closed:
+                        return False
+                elif not test(sub):
+                    return False
+            return True
+
+        return object_test
+    scalar = _scalar_validator(schema)
+    if scalar is not None:
+        return scalar
+    tests: list[Callable[[Any], bool]] = []
     for key, rule in schema.items():
         if key == "type":
             if rule == "integer":
-                if not isinstance(value, int) or isinstance(value, bool):
-                    return False
-            elif rule not in _SIMPLE_TYPES or not isinstance(value, _SIMPLE_TYPES[rule]):
-                return False
+                tests.append(lambda v: isinstance(v, int) and not isinstance(v, bool))
+            elif rule in _SIMPLE_TYPES:
+                tests.append(lambda v, t=_SIMPLE_TYPES[rule]: isinstance(v, t))
+            else:
+                return _never
         elif key == "enum":
-            if not any(value == v and type(value) is type(v) for v in rule):
-                return False
+            tests.append(lambda v, options=tuple(rule): any(v == o and type(v) is type(o) for o in options))
         elif key == "minimum":
-            if not isinstance(value, int) or value < rule:
-                return False
+            tests.append(lambda v, m=rule: isinstance(v, int) and v >= m)
         elif key == "maximum":
-            if not isinstance(value, int) or value > rule:
-                return False
+            tests.append(lambda v, m=rule: isinstance(v, int) and v <= m)
         elif key == "minLength":
-            if not isinstance(value, str) or len(value) < rule:
-                return False
+            tests.append(lambda v, m=rule: isinstance(v, str) and len(v) >= m)
         elif key == "maxLength":
-            if not isinstance(value, str) or len(value) > rule:
-                return False
+            tests.append(lambda v, m=rule: isinstance(v, str) and len(v) <= m)
         elif key == "minItems":
-            if not isinstance(value, list) or len(value) < rule:
-                return False
+            tests.append(lambda v, m=rule: isinstance(v, list) and len(v) >= m)
         elif key == "items":
-            if not isinstance(value, list) or not all(_surely_valid(rule, v) for v in value):
-                return False
-        elif key == "required":
-            if not isinstance(value, dict) or any(r not in value for r in rule):
-                return False
-        elif key == "properties":
-            if not isinstance(value, dict):
-                return False
-            for name, sub in value.items():
-                if name in rule and not _surely_valid(rule[name], sub):
-                    return False
-        elif key == "additionalProperties":
-            if rule is not False or not isinstance(value, dict):
-                return False
-            if any(name not in schema.get("properties", {}) for name in value):
-                return False
-        elif key not in ("description", "title", "default", "examples"):
-            return False
-    return True
+            each = _quick_validator(rule)
+            tests.append(lambda v, each=each: isinstance(v, list) and all(map(each, v)))
+        elif key not in _IGNORED:
+            return _never
+    return _all_of(tests) if tests else (lambda v: True)
+
+
+def _surely_valid(schema: Mapping[str, Any], value: Any) -> bool:
+    return _quick_validator(schema)(value)
+
+
+_QUICK: dict[str, Callable[[Any], bool]] = {}
+
+
+def _quick(checker: Checker) -> Callable[[Any], bool]:
+    test = _QUICK.get(checker.id)
+    if test is None:
+        test = _QUICK[checker.id] = _quick_validator(checker.schema)
+    return test
 
 
 def _validate_uncached(checker_id: str, cleaned: dict) -> dict:
     checker = get(checker_id)
-    if _surely_valid(checker.schema, cleaned):
+    if _quick(checker)(cleaned):
         return cleaned
     error = jsonschema.exceptions.best_match(checker._validator.iter_errors(cleaned))
     if error is not None:
