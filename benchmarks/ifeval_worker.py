@@ -1,7 +1,7 @@
 """One timed IFEval scoring pass in a fresh process, for bench_ifeval.py (ours or the reference).
 
 Usage: python ifeval_worker.py {ours|reference} {all|nolang} CONFORMANCE_DIR [--backend langdetect|rs]
-Prints one JSON line: seconds, number of verdicts, and the verdicts themselves. Imports and one-time
+Prints one JSON line: wall and CPU seconds, number of verdicts, and the verdicts themselves. Imports and one-time
 model loads (Punkt tables, Treebank tokenizer, langdetect profiles) are excluded on both sides: each
 side scores one short text before the clock starts, so the figure is the steady scoring speed.
 The reference is lm-eval's copy of Google's scorer, imported by file path so that lm-eval's
@@ -49,12 +49,23 @@ def run_ours(conformance: Path, subset: str, backend: str) -> tuple[float, dict]
     _warm(lambda text: check("length_constraints:number_sentences", text, {"num_sentences": 1, "relation": "at least"}))
     _warm(lambda text: check("language:response_language", text, {"language": "en"}))
     examples = _examples(conformance, subset)
-    start = time.perf_counter()
+    clock = _Clock()
     verdicts = {}
     for mode in ("strict", "loose"):
         for key, _, pairs, response in examples:
             verdicts[f"{mode}:{key}"] = [check(i, response, k, loose=mode == "loose") for i, k in pairs]
-    return time.perf_counter() - start, verdicts
+    return clock.stop(), verdicts
+
+
+class _Clock:
+    """Wall and CPU seconds of this process since creation (CPU time is what a shared or virtual
+    machine disturbs least: time the scheduler gives to other work does not count)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> dict[str, float]:
+        return {"wall": time.perf_counter() - self.wall, "cpu": time.process_time() - self.cpu}
 
 
 WARM_TEXT = "Warm the models once. This sentence is NOT scored; Dr. Smith said so."
@@ -112,13 +123,13 @@ def run_reference(conformance: Path, subset: str) -> tuple[float, dict]:
     _warm(nltk.word_tokenize)
     _warm(langdetect.detect)
     examples = _examples(conformance, subset)
-    start = time.perf_counter()
+    clock = _Clock()
     verdicts = {}
     for mode, fn in (("strict", ref.test_instruction_following_strict), ("loose", ref.test_instruction_following_loose)):
         for key, prompt, pairs, response in examples:
             inp = ref.InputExample(key=key, instruction_id_list=[i for i, _ in pairs], prompt=prompt, kwargs=[k for _, k in pairs])
             verdicts[f"{mode}:{key}"] = fn(inp, response).follow_instruction_list
-    return time.perf_counter() - start, verdicts
+    return clock.stop(), verdicts
 
 
 def main() -> None:
@@ -129,7 +140,8 @@ def main() -> None:
     else:
         seconds, verdicts = run_reference(conformance, subset)
     n = sum(len(v) for v in verdicts.values())
-    sys.stdout.write(json.dumps({"seconds": seconds, "verdicts": n, "results": verdicts}) + "\n")
+    sys.stdout.write(json.dumps({"seconds": seconds["wall"], "cpu_seconds": seconds["cpu"], "verdicts": n,
+                                 "results": verdicts}) + "\n")
 
 
 if __name__ == "__main__":

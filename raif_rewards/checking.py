@@ -23,14 +23,22 @@ def check(
     checker = registry.get(constraint_id)
     kw = registry.validate_kwargs(constraint_id, kwargs)
     fn = checker.fn
-    return any(fn(t, **kw) for t in _candidates(response, loose))
+    t = view(response)
+    if t.stripped and fn(t, **kw):
+        return True
+    if loose:
+        for variant in _other_variants(response):
+            if fn(variant, **kw):
+                return True
+    return False
 
 
 @lru_cache(maxsize=256)
-def _candidates(response: str, loose: bool) -> tuple[Text, ...]:
-    """The non-blank texts to try, each once: a checker is a function of the text, so a loose variant
-    equal to an earlier one (no asterisks to remove, a one-line response ...) cannot change the verdict."""
-    texts = dict.fromkeys(c for c in (loose_variants(response) if loose else (response,)) if c.strip())
+def _other_variants(response: str) -> tuple[Text, ...]:
+    """The non-blank loose variants other than ``response`` itself, each once: a checker is a function
+    of the text, so a variant equal to one already tried (no asterisks to remove, a one-line response
+    ...) cannot change the verdict. Built only when the response itself fails."""
+    texts = dict.fromkeys(c for c in loose_variants(response)[1:] if c != response and c.strip())
     return tuple(view(c) for c in texts)
 
 
