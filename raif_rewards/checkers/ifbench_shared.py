@@ -11,8 +11,9 @@ import string
 from functools import lru_cache
 from pathlib import Path
 
+from raif_rewards import text as _text
 from raif_rewards.errors import RaifError
-from raif_rewards.text import CJK_WORD_RE, Text, punkt_tokenizer, treebank_tokenizer, view
+from raif_rewards.text import CJK_WORD_RE, Text, fast_punkt, fast_treebank, view
 
 #: IFBench's 58 out-of-distribution instruction ids (for conflict tables and tests).
 IFBENCH_IDS = tuple(
@@ -50,7 +51,7 @@ ZH_END = str.maketrans({"。": ".", "？": "?", "！": "!"})
 # the cache's memory bounded for long RL responses.
 @lru_cache(maxsize=1024)
 def _punkt_sentences(raw: str) -> tuple[str, ...]:
-    return tuple(punkt_tokenizer().tokenize(raw))
+    return tuple(_text.sentences(raw))
 
 
 @lru_cache(maxsize=1024)
@@ -242,7 +243,7 @@ def _normalize(word: str) -> str:
 
 def leading_tokens(t: Text, k: int = 3) -> list[str]:
     """The first ``k`` tokens of ``nltk.word_tokenize(t.raw)``, tokenising only the leading Punkt
-    sentences (Punkt's span generator is lazy) unless the full token list is already cached."""
+    sentences unless the full token list is already cached."""
     if "nltk_words" in t.__dict__:
         return t.nltk_words[:k]
     return list(_leading_tokens(t.raw, k))
@@ -251,9 +252,9 @@ def leading_tokens(t: Text, k: int = 3) -> list[str]:
 @lru_cache(maxsize=1024)
 def _leading_tokens(raw: str, k: int) -> tuple[str, ...]:
     out: list[str] = []
-    treebank = treebank_tokenizer()
-    for start, end in punkt_tokenizer().span_tokenize(raw):
-        out.extend(treebank.tokenize(raw[start:end]))
+    tokenize = fast_treebank().tokenize
+    for start, end in fast_punkt().span_tokenize(raw):
+        out.extend(tokenize(raw[start:end]))
         if len(out) >= k:
             break
     return tuple(out[:k])
