@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from raif_rewards.punkt_fast import FastPunkt
 from raif_rewards.treebank_fast import FastTreebank
@@ -156,6 +156,24 @@ def has_cjk(text: str) -> bool:
     return not text.isascii() and _CJK_RE.search(text) is not None
 
 
+class _feature:
+    """``functools.cached_property`` without its lock (Python 3.11 takes one on every first access, for
+    every feature of every response). Features are pure functions of the text: two threads that race
+    compute and store the same value."""
+
+    def __init__(self, fn):
+        self.fn, self.name, self.__doc__ = fn, fn.__name__, fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
 class Text:
     """A response string with lazily computed, cached features."""
 
@@ -167,20 +185,20 @@ class Text:
     def __repr__(self) -> str:
         return f"Text({self.raw[:40]!r}{'...' if len(self.raw) > 40 else ''})"
 
-    @cached_property
+    @_feature
     def lower(self) -> str:
         return self.raw.lower()
 
-    @cached_property
+    @_feature
     def stripped(self) -> str:
         return self.raw.strip()
 
-    @cached_property
+    @_feature
     def words(self) -> list[str]:
         """IFEval's words: ``\\w+`` runs (NLTK's ``RegexpTokenizer(r"\\w+")``)."""
         return _WORD_RE.findall(self.raw)
 
-    @cached_property
+    @_feature
     def word_count(self) -> int:
         if "words" not in self.__dict__ and self.raw.isascii():
             # On ASCII, \w is [A-Za-z0-9_]: blank out every other byte and count the pieces,
@@ -188,18 +206,18 @@ class Text:
             return len(self.raw.encode().translate(_ASCII_NON_WORD_TO_SPACE).split())
         return len(self.words)
 
-    @cached_property
+    @_feature
     def has_cjk(self) -> bool:
         return has_cjk(self.raw)
 
-    @cached_property
+    @_feature
     def cjk_word_count(self) -> int:
         """Words with every CJK character counted as one word; equals ``word_count`` without CJK."""
         if not self.has_cjk:
             return self.word_count
         return len(CJK_WORD_RE.findall(self.raw))
 
-    @cached_property
+    @_feature
     def cjk_dominant(self) -> bool:
         """At least half of the word characters are CJK (the response is Chinese/Japanese/Korean)."""
         if not self.has_cjk:
@@ -207,35 +225,35 @@ class Text:
         cjk = len(_CJK_RE.findall(self.raw))
         return cjk * 2 >= sum(len(w) for w in self.words)
 
-    @cached_property
+    @_feature
     def cjk_sentence_count(self) -> int:
         """Sentences split at Chinese and Western end punctuation; non-blank pieces are counted."""
         return sum(1 for piece in _CJK_SENTENCE_END.split(self.raw) if piece.strip())
 
-    @cached_property
+    @_feature
     def sentences(self) -> list[str]:
         """NLTK's English Punkt sentences (``[]`` on text that trips NLTK's regex timeout)."""
         return _guarded(sentences, self.raw, [])
 
-    @cached_property
+    @_feature
     def sentence_count(self) -> int:
         return len(self.sentences)
 
-    @cached_property
+    @_feature
     def nltk_words(self) -> list[str]:
         return _guarded(words_of_sentences, self.sentences, [])
 
-    @cached_property
+    @_feature
     def upper_word_count(self) -> int:
         if not _has_upper(self.raw):
             return 0
         return _guarded(upper_words_in_sentences, self.sentences, 0)
 
-    @cached_property
+    @_feature
     def sentence_upper_bound(self) -> int:
         return sentence_count_upper_bound(self.raw)
 
-    @cached_property
+    @_feature
     def language(self) -> str | None:
         """langdetect's language code (seeded, cached by text); ``None`` when undetectable."""
         from raif_rewards.langid import detect
