@@ -21,7 +21,7 @@ def check(
     variants (first/last line removed, asterisks removed). Raises only for a bad id or bad kwargs.
     """
     checker = registry.get(constraint_id)
-    kw = registry.validate_kwargs(constraint_id, kwargs)
+    kw = registry.checked_kwargs(checker, kwargs)
     fn = checker.fn
     t = view(response)
     if t.stripped and fn(t, **kw):

@@ -219,6 +219,19 @@ def conflicts_of(checker_id: str) -> frozenset[str]:
     return _symmetric_conflicts()[checker_id]
 
 
+def checked_kwargs(checker: Checker, kwargs: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """:func:`validate_kwargs` for the scoring path: ``kwargs`` itself (read-only to the caller) when it
+    certainly validates and holds no ``None``, which is nearly always the case in RL and evaluation."""
+    if type(kwargs) is dict:
+        try:
+            plain = None not in kwargs.values()
+        except (TypeError, ValueError):  # a value whose == is not a bool (numpy arrays)
+            plain = False
+        if plain and _quick(checker)(kwargs):
+            return kwargs
+    return validate_kwargs(checker.id, kwargs)
+
+
 def validate_kwargs(checker_id: str, kwargs: Mapping[str, Any] | None) -> dict:
     """Validated kwargs for ``checker_id``: ``None`` values count as absent (IFBench lists every
     argument with null), anything else must match the checker's JSON Schema.

@@ -58,3 +58,14 @@ def test_forbidden_words_equals_bounded_regex(text: str, words: list[str]) -> No
 def test_existence_unicode_folding(text: str, word: str, found: bool) -> None:
     assert check("keywords:existence", text, {"keywords": [word]}) is found
 
+
+
+def test_scoring_path_kwargs_equal_validated_kwargs() -> None:
+    checker = registry.get("length_constraints:number_words")
+    plain = {"num_words": 3, "relation": "at least"}
+    assert registry.checked_kwargs(checker, plain) is plain  # no copy on the hot path
+    with_null = {"num_words": 3, "relation": "at least", "unused": None}
+    assert registry.checked_kwargs(checker, with_null) == plain  # None counts as absent (IFBench lists nulls)
+    assert registry.checked_kwargs(registry.get("punctuation:no_comma"), None) == {}
+    with pytest.raises(Exception, match="num_words"):
+        registry.checked_kwargs(checker, {"num_words": "3", "relation": "at least"})
