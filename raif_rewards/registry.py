@@ -72,6 +72,9 @@ class Checker:
     prompt_kwargs: tuple[str, ...] = ()
     #: languages a ``render_fn`` can write (templates declare theirs by their keys)
     render_languages: tuple[str, ...] = ("en",)
+    #: ``settled(text, **kwargs)``: True when, the response itself failing, no loose variant can pass
+    #: (every variant only removes characters; property-tested against trying them all)
+    loose_settled: Callable[..., bool] | None = None
     _validator: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -133,6 +136,7 @@ def register(
     uses_language_detection: bool = False,
     prompt_kwargs: Sequence[str] = (),
     render_languages: Sequence[str] = ("en",),
+    loose_settled: Callable[..., bool] | None = None,
 ) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
     """Register the decorated ``fn(text, **kwargs) -> bool`` under ``checker_id``."""
     if group not in GROUPS:
@@ -160,6 +164,7 @@ def register(
             description=(fn.__doc__ or "").strip().split("\n")[0],
             prompt_kwargs=tuple(prompt_kwargs),
             render_languages=tuple(sorted(render_languages)),
+            loose_settled=loose_settled,
             _validator=jsonschema.Draft202012Validator(full_schema),
         )
         if not checker.templates and render is None:

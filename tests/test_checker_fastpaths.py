@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from raif_rewards import registry
@@ -69,3 +69,29 @@ def test_scoring_path_kwargs_equal_validated_kwargs() -> None:
     assert registry.checked_kwargs(registry.get("punctuation:no_comma"), None) == {}
     with pytest.raises(Exception, match="num_words"):
         registry.checked_kwargs(checker, {"num_words": "3", "relation": "at least"})
+
+
+LOOSE_TEXT = st.one_of(st.text(alphabet="ab c*\n.", max_size=40), st.text(alphabet="ab c*\n.日", max_size=40))
+
+
+def _every_variant(cid: str, text: str, kwargs: dict) -> bool:
+    from raif_rewards.text import loose_variants, view
+
+    fn = registry.get(cid).fn
+    return any(v.strip() and fn(view(v), **kwargs) for v in loose_variants(text))
+
+
+@example("a b\nc", 3, "less than")  # only the first-line-removed variant passes
+@example("a*b c", 3, "at least")
+@given(LOOSE_TEXT, st.integers(0, 8), st.sampled_from(["at least", "less than", "至少", "少于"]))
+def test_loose_number_words_equals_trying_every_variant(text: str, n: int, relation: str) -> None:
+    kwargs = {"num_words": n, "relation": relation}
+    assert check("length_constraints:number_words", text, kwargs, loose=True) is _every_variant(
+        "length_constraints:number_words", text, kwargs
+    )
+
+
+@pytest.mark.parametrize("cid", [c.id for c in registry.all_checkers() if c.loose_settled is not None])
+def test_every_loose_shortcut_is_covered_here(cid: str) -> None:
+    # a new loose_settled needs its own equality property above
+    assert cid == "length_constraints:number_words"

@@ -13,7 +13,7 @@ from raif_rewards.checkers._common import (
     sample_relation,
     sample_words,
 )
-from raif_rewards.registry import register
+from raif_rewards.registry import AT_LEAST, register
 from raif_rewards.text import Text
 
 _CHINESE_RELATIONS = ("至少", "少于")
@@ -28,6 +28,13 @@ def _use_cjk(t: Text, relation: str) -> bool:
 def _relation_for(rng: random.Random, lang: str) -> str:
     rel = sample_relation(rng)
     return relation_zh(rel) if lang == "zh" else rel
+
+
+def _fewer_words_everywhere(t: Text, num_words: int, relation: str) -> bool:
+    # Removing lines or asterisks never adds a \w+ run (an asterisk removal can only join two), so
+    # an "at least" count that fails on the response fails on every variant; CJK texts are left out
+    # because a variant may switch to the CJK-aware count.
+    return relation in AT_LEAST and not t.has_cjk
 
 
 @register(
@@ -45,6 +52,7 @@ def _relation_for(rng: random.Random, lang: str) -> str:
         "en": ("Answer with {relation} {num_words} words.", "Your response should contain {relation} {num_words} words."),
         "zh": ("回答的字数应{relation}{num_words}字。", "请用{relation}{num_words}个字作答。"),
     },
+    loose_settled=_fewer_words_everywhere,
 )
 def number_words(t: Text, num_words: int, relation: str) -> bool:
     """The word count is at least / less than N (``\\w+`` runs; each CJK character is a word)."""
