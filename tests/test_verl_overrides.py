@@ -76,7 +76,6 @@ def test_recipe_fields_map_to_verl_keys(fields, key, value, shards, tmp_path):
         ({"constraint_subset": ["punctuation:no_comma"]}, [], "data.constraint_subset"),
         ({"sft_data": "x", "bc_coef": 1.0}, [], "data.sft_data"),  # no such shards
         ({"sft_data": "SFT", "bc_rows_per_step": 24}, [], "algo.bc_rows_per_step"),  # 2 mini-batches x 16 GPUs
-        ({"sft_data": "SFT", "bc_rows_per_step": 0}, [], "must be >= 1"),
         ({"tensor_parallel_size": 3}, [], "backend.tensor_parallel_size"),
         ({"mini_batch_size": 4, "group_size": 8, "rollout_prompts": 1}, [], "optim.mini_batch_size"),
         ({"rollout_prompts": 3, "mini_batch_size": 24}, [], "rollout.rollout_prompts"),  # 24 samples, 16 GPUs
