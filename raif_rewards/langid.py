@@ -1,30 +1,47 @@
 """Deterministic language identification with langdetect's exact algorithm, cached by text.
 
-langdetect draws random numbers: the factory is seeded (0) so a text gets one verdict on every run.
-``langdetect-rs`` (a Rust port claiming bit-identical results) is used only when switched on, with
-``RAIF_LANGDETECT=rs`` or :func:`set_backend`; langdetect itself stays the default.
+langdetect draws random numbers: it is seeded (0) so a text gets one verdict on every run. Backends:
+``langdetect`` (default) is :mod:`raif_rewards.langdetect_fast`, langdetect 1.0.9 replayed exactly
+(same verdicts and probabilities, proven on the conformance texts, several times faster);
+``langdetect-py`` calls the langdetect package itself; ``rs`` is ``langdetect-rs`` (a Rust port
+claiming bit-identical results). Pick one with ``RAIF_LANGDETECT`` or :func:`set_backend`.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 from functools import lru_cache
 
 SEED = 0
-BACKENDS = ("langdetect", "rs")
-_backend = os.environ.get("RAIF_LANGDETECT", "langdetect").strip().lower() or "langdetect"
-if _backend == "langdetect-rs":
-    _backend = "rs"
+BACKENDS = ("langdetect", "langdetect-py", "rs")
+_ALIASES = {"langdetect-rs": "rs", "fast": "langdetect"}
+
+
+def _canonical(name: str) -> str:
+    name = name.strip().lower() or "langdetect"
+    return _ALIASES.get(name, name)
+
+
+_backend = _canonical(os.environ.get("RAIF_LANGDETECT", "langdetect"))
+if _backend not in BACKENDS:
+    warnings.warn(
+        f"RAIF_LANGDETECT={_backend!r} is not one of {BACKENDS}; using 'langdetect'",
+        RuntimeWarning,
+        stacklevel=1,
+    )
+    _backend = "langdetect"
 
 
 def set_backend(name: str) -> None:
-    """Switch between ``"langdetect"`` (default) and ``"rs"`` (langdetect-rs, if installed)."""
+    """Switch between ``"langdetect"`` (default, exact fast path), ``"langdetect-py"`` (the
+    langdetect package itself) and ``"rs"`` (langdetect-rs, if installed)."""
     global _backend
-    name = "rs" if name == "langdetect-rs" else name
+    name = _canonical(name)
     if name not in BACKENDS:
         raise ValueError(f"unknown language-detection backend {name!r}; expected one of {BACKENDS}")
-    if name == "rs":
-        _module("rs")  # fail now, not on the first detection, if it is not installed
+    _detector(name)  # fail now, not on the first detection, if it is not installed
     _backend = name
     detect.cache_clear()
 
@@ -33,8 +50,15 @@ def backend() -> str:
     return _backend
 
 
-@lru_cache(maxsize=2)
-def _module(name: str):
+@lru_cache(maxsize=4)
+def _detector(name: str) -> tuple[Callable[[str], str], type[Exception]]:
+    """The backend's detect function (seeded) and the exception it raises for undetectable text."""
+    if name == "langdetect":
+        from langdetect import LangDetectException
+
+        from raif_rewards import langdetect_fast
+
+        return (lambda text: langdetect_fast.detect(text, SEED)), LangDetectException
     if name == "rs":
         try:
             import langdetect_rs as mod
@@ -42,19 +66,21 @@ def _module(name: str):
             raise RuntimeError(
                 "langdetect-rs is not installed: pip install 'raif[fastlang]', or use the default backend"
             ) from exc
-    else:
+    elif name == "langdetect-py":
         import langdetect as mod
+    else:
+        raise ValueError(f"unknown language-detection backend {name!r}; expected one of {BACKENDS}")
     mod.DetectorFactory.seed = SEED
-    return mod
+    return mod.detect, mod.LangDetectException
 
 
 @lru_cache(maxsize=16384)
 def detect(text: str) -> str | None:
     """The language code langdetect gives ``text`` (seed 0), or ``None`` where it cannot tell."""
-    mod = _module(_backend)
+    fn, undetectable = _detector(_backend)
     try:
-        return mod.detect(text)
-    except mod.LangDetectException:
+        return fn(text)
+    except undetectable:
         return None
     except Exception:  # noqa: BLE001 - a checker must never raise on any string
         return None

@@ -1,8 +1,9 @@
-"""Language detection: seeded and cached; langdetect-rs proven identical before it may be switched on."""
+"""Language detection: seeded and cached; the fast path and langdetect-rs proven identical to langdetect."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -64,3 +65,32 @@ def test_backend_switch_round_trip():
     finally:
         langid.set_backend("langdetect")
     assert fast == langid.detect(text) == "it"
+
+
+def test_default_backend_is_the_exact_fast_path_and_the_package_can_be_forced():
+    import subprocess
+    import sys
+
+    code = "from raif_rewards import langid; print(langid.backend())"
+    env = {k: v for k, v in os.environ.items() if k != "RAIF_LANGDETECT"}
+    run = lambda extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", code], env={**env, **extra}, capture_output=True, text=True, check=True
+    )
+    assert run({}).stdout.strip() == "langdetect"
+    assert run({"RAIF_LANGDETECT": "langdetect-py"}).stdout.strip() == "langdetect-py"
+    unknown = run({"RAIF_LANGDETECT": "fasttext"})
+    assert unknown.stdout.strip() == "langdetect" and "not one of" in unknown.stderr
+
+
+def test_fast_default_and_langdetect_package_agree_through_langid(conformance_dir):
+    """The wiring: verdicts (and None for undetectable text) equal through langid.detect itself."""
+    texts = _conformance_texts(conformance_dir)[::9] + ["", "12345 !!! ...", "http://x.org", "ABC DEF"]
+    try:
+        langid.set_backend("langdetect-py")
+        original = [langid.detect(t) for t in texts]
+        langid.set_backend("langdetect")
+        fast = [langid.detect(t) for t in texts]
+    finally:
+        langid.set_backend("langdetect")
+    assert fast == original
+    assert None in fast and "en" in fast
