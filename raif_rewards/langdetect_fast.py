@@ -165,6 +165,7 @@ class _Model:
         table = np.empty((_TABLE_ROWS, n_lang))
         product = np.empty(n_lang)
         multiply_down, divide = np.multiply.reduce, np.divide
+        leader = 0
         for _ in range(_N_TRIAL):
             table[0] = 1.0 / n_lang
             weight = (_ALPHA + draws.gauss(0.0, 1.0) * _ALPHA_WIDTH) / _BASE_FREQ
@@ -182,8 +183,14 @@ class _Model:
                 if total == 0.0:
                     raise ZeroDivisionError("float division by zero")  # what langdetect's loop would raise
                 divide(product, total, out=table[bottom])
-                # x -> x / total is monotonic: the largest quotient is the quotient of the largest value.
-                if max(values) / total > _CONV_THRESHOLD or i >= _ITERATION_LIMIT:
+                # Convergence is max(values) / total > threshold (x -> x / total is monotonic). While the
+                # last leader holds a thousandth of the total, no other value can pass the threshold, so
+                # the leader alone decides; otherwise all are scanned for the new leader.
+                lead = values[leader]
+                if lead < 1e-3 * total:
+                    lead = max(values)
+                    leader = values.index(lead)
+                if lead / total > _CONV_THRESHOLD or i >= _ITERATION_LIMIT:
                     break
                 i += 5
                 top, bottom, drawn = bottom, bottom + 6, drawn + 5
