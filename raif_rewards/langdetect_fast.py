@@ -69,14 +69,11 @@ class _Model:
     """
 
     def __init__(self, directory: str) -> None:
-        langlist, entries = _read_profiles(directory)
-        self.langlist: tuple[str, ...] = tuple(langlist)
         self.index: dict[str, int] = {}
-        for word, _, _ in entries:
-            self.index.setdefault(word, len(self.index))
+        langlist, rows, columns, probs = _read_profiles(directory, self.index)
+        self.langlist: tuple[str, ...] = tuple(langlist)
         self.matrix = np.zeros((len(self.index), len(langlist)))
-        for word, column, prob in entries:
-            self.matrix[self.index[word], column] = prob
+        self.matrix[rows, columns] = probs
         self.normalizer = _Normalizer()
         self.words: dict[tuple[str, bool], array] = {}
 
@@ -103,19 +100,19 @@ class _Model:
     def _word_rows(self, word: str, followed_by_space: bool) -> array:
         # NGram's buffer restarts at ' ' before each word, and a space ends the word.
         padded = " " + word + " " if followed_by_space else " " + word
-        index = self.index
+        get = self.index.get
         out = []
         for j in range(1, len(padded)):
             ch, prev = padded[j], padded[j - 1]
             if ch.isupper() and prev.isupper():
                 continue  # NGram.capitalword: inside an all-capitals run
-            grams = (prev + ch, padded[j - 2 : j + 1]) if j >= 2 else (prev + ch,)
-            if ch != " ":
-                grams = (ch, *grams)
-            for gram in grams:
-                row = index.get(gram)
-                if row is not None:
-                    out.append(row)
+            # No tuples here: short-lived containers would set off the garbage collector's passes.
+            if ch != " " and (row := get(ch)) is not None:
+                out.append(row)
+            if (row := get(prev + ch)) is not None:
+                out.append(row)
+            if j >= 2 and (row := get(padded[j - 2 : j + 1])) is not None:
+                out.append(row)
         return array("i", out)
 
     def probabilities(self, text: str, seed: int | None) -> list[float]:
@@ -299,13 +296,22 @@ def _stream_matches_random() -> bool:
     return True
 
 
-def _read_profiles(directory: str) -> tuple[list[str], list[tuple[str, int, float]]]:
-    """DetectorFactory.load_profile's walk: directory order, dot-files and folders skipped."""
+def _read_profiles(
+    directory: str, index: dict[str, int]
+) -> tuple[list[str], list[int], list[int], list[float]]:
+    """DetectorFactory.load_profile's walk (directory order, dot-files and folders skipped).
+
+    Returns the languages and the matrix's non-zero cells as flat lists (rows numbered in ``index``),
+    not as tuples: a few hundred thousand surviving containers would make the garbage collector
+    walk them again later, in the middle of scoring.
+    """
     names = os.listdir(directory)
     if not names:
         raise LangDetectException(ErrorCode.NeedLoadProfileError, "Not found profile: " + directory)
     langlist: list[str] = []
-    entries: list[tuple[str, int, float]] = []
+    rows: list[int] = []
+    columns: list[int] = []
+    probs: list[float] = []
     for name in names:
         path = os.path.join(directory, name)
         if name.startswith(".") or not os.path.isfile(path):
@@ -320,8 +326,10 @@ def _read_profiles(directory: str) -> tuple[list[str], list[tuple[str, int, floa
         for word, count in freq.items():
             length = len(word)
             if 1 <= length <= 3:  # longer keys exist in langdetect's map but no extracted n-gram reaches them
-                entries.append((word, column, 1.0 * count / n_words[length - 1]))
-    return langlist, entries
+                rows.append(index.setdefault(word, len(index)))
+                columns.append(column)
+                probs.append(1.0 * count / n_words[length - 1])
+    return langlist, rows, columns, probs
 
 
 def _clean(text: str) -> str:
