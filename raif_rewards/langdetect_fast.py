@@ -42,7 +42,7 @@ _DROP_LATIN = dict.fromkeys(range(ord("A"), ord("z") + 1))
 # Its "non-Latin" test compares unicode_block()'s integer with the string 'Latin Extended Additional',
 # which is never equal: every character from U+0300 up counts.
 _NON_LATIN_RE = re.compile("[\u0300-\U0010ffff]+")
-_WORD_CACHE_LIMIT = 1 << 18
+_CACHE_LIMIT = 1 << 16  # entries per cache (words, characters): a few MiB at most
 
 
 class _Normalizer(dict):
@@ -53,6 +53,8 @@ class _Normalizer(dict):
     """
 
     def __missing__(self, code: int) -> str:
+        if len(self) >= _CACHE_LIMIT:  # bounded even for text that walks all of Unicode
+            self.clear()
         self[code] = out = NGram.normalize(chr(code))
         return out
 
@@ -85,7 +87,7 @@ class _Model:
         parts = text.translate(self.normalizer).split(" ")
         last = len(parts) - 1
         words = self.words
-        if len(words) > _WORD_CACHE_LIMIT:
+        if len(words) >= _CACHE_LIMIT:
             words.clear()
         rows = array("i")
         for k, word in enumerate(parts):

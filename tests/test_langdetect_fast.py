@@ -140,12 +140,26 @@ def test_ngrams_are_langdetects_in_order():
 
 
 def test_profiles_read_from_the_installed_package():
+    """Every n-gram langdetect can extract has langdetect's own vector, bit for bit, in its language order."""
     init_factory()
     factory = langdetect.detector_factory._factory
     model = langdetect_fast._get_model()
     assert list(model.langlist) == factory.langlist
-    for gram in ("a", "th", "the", "é", "的"):
-        assert model.matrix[model.index[gram]].tolist() == factory.word_lang_prob_map[gram]
+    reachable = {gram: vec for gram, vec in factory.word_lang_prob_map.items() if 1 <= len(gram) <= 3}
+    assert set(model.index) == set(reachable)
+    grams = sorted(reachable)
+    assert model.matrix[[model.index[g] for g in grams]].tolist() == [reachable[g] for g in grams]
+
+
+def test_caches_stay_bounded(monkeypatch):
+    monkeypatch.setattr(langdetect_fast, "_CACHE_LIMIT", 50)
+    model = langdetect_fast._get_model()
+    text = " ".join(chr(c) * 2 for c in range(0x4E00, 0x4E00 + 300))
+    _assert_identical(text)
+    assert len(model.normalizer) <= 50
+    _assert_identical("один два три")  # the word cache is emptied before a text when full
+    assert len(model.words) <= 3
+    _assert_identical(text)  # and results stay right across the emptying
 
 
 _SCRIPTS = {
