@@ -62,8 +62,9 @@ class _Normalizer(dict):
 class _Model:
     """The profiles as one matrix: row = n-gram, column = language (langdetect's word_lang_prob_map).
 
-    Speed comes from three places. The normalised text is cut into words, and a word's n-gram
-    rows are computed once and cached (NGram's sliding window never reaches across a space). Each
+    Speed comes from four places. The normalised text is cut into words, and a word's n-gram
+    rows are computed once and cached (NGram's sliding window never reaches across a space). A
+    trial's random choices are decoded in bulk from the generator's output (:class:`_Draws`). Each
     update ``prob[i] *= weight + vec[i]`` is an elementwise float64 multiply (the same rounding as
     langdetect's loop), and the up to five updates between two convergence checks are one
     ``multiply.reduce`` down the rows, which multiplies in row order. The normalising sum stays
