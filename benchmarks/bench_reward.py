@@ -1,7 +1,7 @@
 """Reward throughput: 4,096 realistic rule-scored rollouts (about 500-word answers, 3-6 registry
 constraints each), single process and in the process pool, against the 2,000 rollouts/s/core target.
 
-Usage: python benchmarks/bench_reward.py [--n 4096] [--workers 2] [--words 500] [--seed 0] [--langdetect rs]
+Usage: python benchmarks/bench_reward.py [--n 4096] [--workers 2] [--words 500] [--seed 0] [--langdetect langdetect|langdetect-py|rs]
 Rollouts come from a fixed seed: 8 rollouts per prompt (as in GRPO), every answer distinct. Wall-clock
 rates depend on what else runs on the machine; rates per CPU-second (this process's, or the pool
 workers' from /proc) do not, and are the per-core figures compared with the target.
@@ -173,8 +173,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--words", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--langdetect", choices=["langdetect", "rs"], default="langdetect",
-                    help="language-detection backend (rs = langdetect-rs, the [fastlang] extra)")
+    ap.add_argument("--langdetect", choices=["langdetect", "langdetect-py", "rs"], default="langdetect",
+                    help="language-detection backend (langdetect = the exact fast path, langdetect-py = the package itself, rs = langdetect-rs, the [fastlang] extra)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.langdetect != "langdetect":

@@ -1,6 +1,6 @@
 """One timed IFEval scoring pass in a fresh process, for bench_ifeval.py (ours or the reference).
 
-Usage: python ifeval_worker.py {ours|reference} {all|nolang} CONFORMANCE_DIR [--backend langdetect|rs]
+Usage: python ifeval_worker.py {ours|reference} {all|nolang} CONFORMANCE_DIR [--backend langdetect|langdetect-py|rs]
 Prints one JSON line: wall and CPU seconds, number of verdicts, and the verdicts themselves. Imports and one-time
 model loads (Punkt tables, Treebank tokenizer, langdetect profiles) are excluded on both sides: each
 side scores one short text before the clock starts, so the figure is the steady scoring speed.

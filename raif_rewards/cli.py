@@ -179,7 +179,7 @@ def ifeval(
     input_response_data: Annotated[Path, typer.Option(help="JSONL with prompt and response per line.")],
     output_dir: Annotated[Path, typer.Option(help="Where eval_results_{strict,loose}.jsonl are written.")],
     langdetect_backend: Annotated[
-        str, typer.Option(help="langdetect (default) or rs (langdetect-rs, bit-identical, faster).")
+        str, typer.Option(help="langdetect (default: langdetect's algorithm, exact fast path), langdetect-py (the langdetect package itself) or rs (langdetect-rs).")
     ] = "langdetect",
 ) -> None:
     """Drop-in for Google's IFEval evaluation_main: result files plus the four accuracies.

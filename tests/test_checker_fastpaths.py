@@ -91,7 +91,29 @@ def test_loose_number_words_equals_trying_every_variant(text: str, n: int, relat
     )
 
 
+MARKUP_TEXT = st.text(alphabet="a *[]\n", max_size=40)
+
+
+@example("x\n[a] [b]\n*y*", "detectable_content:number_placeholders", 2)
+@example("*a* *b*\nz", "detectable_format:number_highlighted_sections", 2)
+@given(
+    MARKUP_TEXT,
+    st.sampled_from(["detectable_content:number_placeholders", "detectable_format:number_highlighted_sections"]),
+    st.integers(0, 4),
+)
+def test_loose_markup_counts_equal_trying_every_variant(text: str, cid: str, n: int) -> None:
+    field = "num_placeholders" if "placeholders" in cid else "num_highlights"
+    assert check(cid, text, {field: n}, loose=True) is _every_variant(cid, text, {field: n})
+
+
+COVERED = {
+    "length_constraints:number_words",
+    "detectable_content:number_placeholders",
+    "detectable_format:number_highlighted_sections",
+}
+
+
 @pytest.mark.parametrize("cid", [c.id for c in registry.all_checkers() if c.loose_settled is not None])
 def test_every_loose_shortcut_is_covered_here(cid: str) -> None:
     # a new loose_settled needs its own equality property above
-    assert cid == "length_constraints:number_words"
+    assert cid in COVERED

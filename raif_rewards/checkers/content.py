@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from raif_rewards.checkers._common import int_schema, user_regex
+from raif_rewards.checkers._common import int_schema, never_in_loose, user_regex
 from raif_rewards.registry import register
 from raif_rewards.text import Text
 
@@ -15,6 +15,8 @@ def count_placeholders(text: str) -> int:
     The regex rescans a line from every ``[`` that has no ``]`` after it, which is quadratic on
     adversarial input; a ``]`` closes the nearest open ``[`` on the same line (``.`` stops at ``\\n``).
     """
+    if "[" not in text:
+        return 0
     count = 0
     for line in text.split("\n"):
         pos = 0
@@ -46,6 +48,7 @@ def count_placeholders(text: str) -> int:
             "请在回答里放入至少{num_placeholders}个方括号占位符，比如[姓名]。",
         ),
     },
+    loose_settled=never_in_loose,  # brackets pair within a line, and variants keep whole lines
 )
 def number_placeholders(t: Text, num_placeholders: int) -> bool:
     """At least N ``[placeholder]`` spans."""

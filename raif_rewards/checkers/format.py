@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from raif_rewards.checkers._common import IFEVAL_IDS, int_schema, user_regex
+from raif_rewards.checkers._common import IFEVAL_IDS, int_schema, never_in_loose, user_regex
 from raif_rewards.registry import register
 from raif_rewards.text import Text
 
@@ -116,6 +116,7 @@ _DOUBLE_HIGHLIGHT = re.compile(r"\*\*[^\n\*]*\*\*")
             "回答中至少要有{num_highlights}处用 *星号* 标出的重点。",
         ),
     },
+    loose_settled=never_in_loose,  # spans never cross a line; removing asterisks removes them all
 )
 def number_highlighted_sections(t: Text, num_highlights: int) -> bool:
     """At least N non-empty ``*highlighted*`` (or ``**bold**``) spans."""
