@@ -119,6 +119,7 @@ def upper_words_in_sentences(sents: list[str]) -> int:
 
 
 # An upper-case letter that might end up in a token without a lower-case letter (see below).
+_ALL_CAPS_CHUNK = re.compile(r"(?<!\S)[A-Z]+(?!\S)")
 _ASCII_UPPER_EXPOSED = re.compile(r"'[A-Z]|[A-Z](?![a-z])|[A-Z](?=n't)")
 
 
@@ -242,6 +243,13 @@ class Text:
     @_feature
     def nltk_words(self) -> list[str]:
         return _guarded(words_of_sentences, self.sentences, [])
+
+    @_feature
+    def upper_word_lower_bound(self) -> int:
+        """A lower bound of :attr:`upper_word_count` without tokenising: whitespace-separated runs of ASCII
+        capitals only. Punkt breaks only after ``.?!`` or at whitespace, and Treebank only adds spaces,
+        so each such run ends up as one or more tokens of capitals (CANNOT -> CAN NOT)."""
+        return len(_ALL_CAPS_CHUNK.findall(self.raw))
 
     @_feature
     def upper_word_count(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from raif_rewards import registry
@@ -117,3 +117,34 @@ COVERED = {
 def test_every_loose_shortcut_is_covered_here(cid: str) -> None:
     # a new loose_settled needs its own equality property above
     assert cid in COVERED
+
+
+CAPS_TEXT = st.text(alphabet="AB a.?!'\"\n-,CANNOTx", max_size=60)
+
+
+@settings(deadline=None)  # the first example loads NLTK's tokenisers
+@example("CANNOT go. I said NO!")
+@example("A.B. C D-E 'F' \"G\"")
+@given(CAPS_TEXT)
+def test_capital_lower_bound_never_exceeds_nltk(text: str) -> None:
+    from raif_rewards.text import punkt_tokenizer, treebank_tokenizer, view
+
+    nltk_count = sum(
+        tok.isupper() for sent in punkt_tokenizer().tokenize(text) for tok in treebank_tokenizer().tokenize(sent)
+    )
+    assert view(text).upper_word_lower_bound <= nltk_count == view(text).upper_word_count
+
+
+def test_capital_lower_bound_on_the_conformance_responses(conformance_dir) -> None:
+    import json
+
+    from raif_rewards.text import Text, loose_variants
+
+    path = conformance_dir / "ifeval" / "input_response_data_gpt4_20231107_145030.jsonl"
+    checked = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        for variant in loose_variants(json.loads(line)["response"]):
+            t = Text(variant)
+            assert t.upper_word_lower_bound <= t.upper_word_count
+            checked += t.upper_word_lower_bound > 0
+    assert checked > 50  # the bound is exercised, not always zero

@@ -77,4 +77,6 @@ def _sample_capitals(rng) -> dict:
 )
 def capital_word_frequency(t: Text, capital_frequency: int, capital_relation: str) -> bool:
     """The number of all-capital words (NLTK word tokens) is at least / less than N."""
+    if t.upper_word_lower_bound >= capital_frequency:  # decided without tokenising
+        return compare(t.upper_word_lower_bound, capital_relation, capital_frequency)
     return compare(t.upper_word_count, capital_relation, capital_frequency)
