@@ -211,7 +211,8 @@ def _math_source(r: Recipe) -> _MathSource | None:
     path, shown = resolve_path(r.math.path, DEMO_MATH)
     if not isinstance(path, Path) or not path.is_file():
         raise InputFileError(str(path), "no such file (math.path)")
-    n = sum(1 for line in open(path, encoding="utf-8") if line.strip())
+    with open(path, encoding="utf-8") as handle:
+        n = sum(1 for line in handle if line.strip())
     if n == 0:
         raise InputFileError(shown, "empty math problem file")
     return _MathSource(path, shown, n, r.math)

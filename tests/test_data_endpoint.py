@@ -20,6 +20,7 @@ from raif_data.cli import app
 from raif_data.respond import EMPTY_THINK
 from raif_rewards import compose
 from raif_rewards.errors import EndpointError
+from tests.killrun import kill_after_chunks
 from tests.openai_stub import OpenAIStub
 
 # The stub's ThreadingHTTPServer keeps the stdlib listen backlog of 5: with 64 concurrent clients the
@@ -205,7 +206,7 @@ def test_unreachable_endpoint_is_one_clear_line(tmp_path):
 def test_math_rows_are_verified_with_the_math_checker(tmp_path):
     root = Path(__file__).resolve().parents[1]
     answers = {}
-    for line in open(root / "data" / "math_demo.jsonl", encoding="utf-8"):
+    for line in (root / "data" / "math_demo.jsonl").read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
         answers[d["problem"]] = d["answer"]
 
@@ -229,11 +230,8 @@ def test_math_rows_are_verified_with_the_math_checker(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_during_respond_then_resume(tmp_path):
-    import os
-    import signal
     import subprocess
     import sys
-    import time
 
     with OpenAIStub(responder, latency=0.05) as s:
         recipe = tmp_path / "r.yaml"
@@ -248,15 +246,8 @@ def test_sigkill_during_respond_then_resume(tmp_path):
         out = tmp_path / "killed"
         cmd = [sys.executable, "-m", "raif_data.cli", "evolve", "--output-dir", str(out), "--recipe", str(recipe),
                "--num-prompts", "80", "--quiet"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        chunks = out / "stages" / "respond"
-        deadline = time.time() + 120
-        while time.time() < deadline and len(list(chunks.glob("chunk-*.jsonl"))) < 2 and proc.poll() is None:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the run finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        assert 2 <= len(list(chunks.glob("chunk-*.jsonl"))) < 8
+        done = kill_after_chunks(cmd, out / "stages" / "respond", 2, tmp_path / "killed.log")
+        assert 2 <= done < 8
         first = [json.dumps(q, sort_keys=True) for q in s.requests]
         subprocess.run(cmd, check=True, capture_output=True, timeout=300)
         second = [json.dumps(q, sort_keys=True) for q in s.requests[len(first):]]

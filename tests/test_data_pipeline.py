@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,6 +17,7 @@ from raif_data.cli import app
 from raif_data.shards import RL_SCHEMA
 from raif_rewards import compose
 from raif_rewards.reward import score
+from tests.killrun import kill_after_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,8 +116,8 @@ def test_math_mixed_at_ratio(tmp_path):
     rows = _rows(out)
     maths = [r for r in rows if r["reward_model"]["style"] == "math"]
     assert len(maths) == 20 and len(rows) == 100 - m["counts"]["duplicates_dropped"]
-    answers = {json.loads(line)["problem"]: json.loads(line)["answer"]
-               for line in open(ROOT / "data" / "math_demo.jsonl", encoding="utf-8")}
+    lines = (ROOT / "data" / "math_demo.jsonl").read_text(encoding="utf-8").splitlines()
+    answers = {json.loads(line)["problem"]: json.loads(line)["answer"] for line in lines}
     for r in maths:
         assert r["ability"] == "math" and r["data_source"] == "raif/math"
         problem = r["prompt"][0]["content"].split("\n\n")[0]
@@ -142,15 +140,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
                                                                   "seed": 3}))
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "raif_data.cli", "evolve", "--output-dir", str(out), "--recipe", str(recipe), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    chunks = out / "stages" / "instruct"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(chunks.glob("chunk-*.jsonl"))) < 3 and proc.poll() is None:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done = len(list(chunks.glob("chunk-*.jsonl")))
+    done = kill_after_chunks(cmd, out / "stages" / "instruct", 3, tmp_path / "killed.log")
     assert 3 <= done < 24 and not (out / "manifest.json").exists()
     subprocess.run(cmd, check=True, capture_output=True, timeout=300)
     assert _shard_bytes(out) == _shard_bytes(ref)

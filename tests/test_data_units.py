@@ -100,7 +100,7 @@ def test_dedup_verdicts(first, second, verdict):
 
 
 def test_demo_seeds_are_distinct_and_varied():
-    rows = [json.loads(line) for line in open(ROOT / "data" / "seeds_demo.jsonl", encoding="utf-8")]
+    rows = [json.loads(line) for line in (ROOT / "data" / "seeds_demo.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 300
     assert {r["lang"] for r in rows} == {"en", "zh"}
     assert len({r["task_type"] for r in rows}) >= 10
