@@ -40,7 +40,7 @@ def _settings(frozen: str) -> tuple[RewardConfig, Any, dict]:
     model = plugin.get("judge_model") or os.environ.get("RAIF_JUDGE_MODEL")
     judge = None
     if base_url and model:
-        from raif_rewards.judge import Judge  # imports the OpenAI client only when a judge is asked for
+        from raif_rewards.judge import Judge  # imports the HTTP client only when a judge is asked for
 
         judge = Judge.from_endpoint(
             base_url,

@@ -169,14 +169,14 @@ def test_batch_length_mismatch_is_an_error():
         compute_score_batch(["a"], [GOOD, GOOD], [RULE, RULE])
 
 
-def test_plugin_loads_by_path_like_verl_and_imports_no_openai():
+def test_plugin_loads_by_path_like_verl_and_imports_no_http_client():
     path = Path(__file__).resolve().parent.parent / "raif_rewards" / "verl_plugin.py"
     code = (
         "import importlib.util, json, sys\n"
         f"spec = importlib.util.spec_from_file_location('custom_module', {str(path)!r})\n"
         "mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)\n"
         f"out = mod.compute_score('ifeval', {GOOD!r}, {RULE!r})\n"
-        "print(json.dumps([out['score'], 'openai' in sys.modules]))\n"
+        "print(json.dumps([out['score'], 'aiohttp' in sys.modules]))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [3.0, False]
