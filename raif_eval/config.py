@@ -5,7 +5,6 @@ Unknown keys and wrong types fail at load time with the key's path.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -106,12 +105,15 @@ def from_mapping(raw: Any, where: str = "") -> RunConfig:
     prefix = f"{where}: " if where else ""
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix}expected a mapping of run settings, got {type(raw).__name__}")
-    rules = typedconfig.Rules(
+    return typedconfig.build(RunConfig, raw, _rules(prefix))
+
+
+def _rules(prefix: str) -> typedconfig.Rules:
+    return typedconfig.Rules(
         error=lambda key, message: ConfigError(f"{prefix}{key}: {message}"),
         unknown_key=_unknown_key,
         shown=typedconfig.show_type,
     )
-    return typedconfig.build(RunConfig, raw, rules)
 
 
 def load_yaml(path: str | Path) -> RunConfig:
@@ -126,5 +128,6 @@ def load_yaml(path: str | Path) -> RunConfig:
 
 
 def merge(base: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    """``base`` with the given (already typed) fields replaced; None means "not given"."""
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    """``base`` with the given fields replaced, checked like the file's values (a flag's wrong value is an
+    error naming it); None means "not given"."""
+    return typedconfig.override(base, overrides, _rules("command line: "))

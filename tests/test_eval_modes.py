@@ -135,6 +135,15 @@ def test_yaml_recipe_is_typed_and_flags_override(tmp_path):
     assert merged.validate() is merged
 
 
+def test_flag_values_are_type_checked_like_file_values():
+    cfg = cfgmod.RunConfig(output_dir="o", benchmarks=["ifeval"])
+    with pytest.raises(cfgmod.ConfigError, match="command line: temperature: expected"):
+        cfgmod.merge(cfg, {"temperature": "hot"})
+    with pytest.raises(cfgmod.ConfigError, match="command line: nope: unknown key"):
+        cfgmod.merge(cfg, {"nope": 1})
+    assert cfgmod.merge(cfg, {"temperature": 0}).temperature == 0.0
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
