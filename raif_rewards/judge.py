@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,3 +135,31 @@ class Judge:
 
     def ask_many_sync(self, items: Sequence[tuple[str, str]]) -> list[JudgeVerdict]:
         return run_sync(self.ask_many(items))
+
+
+#: Settings a judge is built from, each with the environment variable that stands in for it.
+JUDGE_SETTINGS = {
+    "judge_base_url": "RAIF_JUDGE_BASE_URL",
+    "judge_model": "RAIF_JUDGE_MODEL",
+    "judge_api_key": "RAIF_JUDGE_API_KEY",
+    "judge_cache": "RAIF_JUDGE_CACHE",
+}
+
+
+def judge_from_settings(settings: Mapping[str, object] | None = None) -> Judge | None:
+    """The judge that ``settings`` (``judge_base_url``, ``judge_model``, ``judge_api_key``,
+    ``judge_cache``, ``judge_concurrency``, ``judge_timeout``) or, for the first four, the
+    ``RAIF_JUDGE_*`` environment variables name; ``None`` without a base URL and a model. Both training
+    backends build their judge here, so one set of variables configures either."""
+    settings = settings or {}
+    value = {k: settings.get(k) or os.environ.get(env) for k, env in JUDGE_SETTINGS.items()}
+    if not (value["judge_base_url"] and value["judge_model"]):
+        return None
+    return Judge.from_endpoint(
+        str(value["judge_base_url"]),
+        str(value["judge_model"]),
+        api_key=value["judge_api_key"],
+        cache_path=value["judge_cache"],
+        concurrency=int(settings.get("judge_concurrency", 32)),
+        timeout=float(settings.get("judge_timeout", 60.0)),
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -36,21 +35,9 @@ def _settings(frozen: str) -> tuple[RewardConfig, Any, dict]:
         )
     config = RewardConfig.from_mapping({k: v for k, v in kwargs.items() if k in _CONFIG_FIELDS}, "reward_kwargs")
     plugin = {k: v for k, v in kwargs.items() if k in _PLUGIN_KEYS}
-    base_url = plugin.get("judge_base_url") or os.environ.get("RAIF_JUDGE_BASE_URL")
-    model = plugin.get("judge_model") or os.environ.get("RAIF_JUDGE_MODEL")
-    judge = None
-    if base_url and model:
-        from raif_rewards.judge import Judge  # imports the HTTP client only when a judge is asked for
+    from raif_rewards.judge import judge_from_settings
 
-        judge = Judge.from_endpoint(
-            base_url,
-            model,
-            api_key=plugin.get("judge_api_key") or os.environ.get("RAIF_JUDGE_API_KEY"),
-            cache_path=plugin.get("judge_cache") or os.environ.get("RAIF_JUDGE_CACHE"),
-            concurrency=int(plugin.get("judge_concurrency", 32)),
-            timeout=float(plugin.get("judge_timeout", 60.0)),
-        )
-    return config, judge, plugin
+    return config, judge_from_settings(plugin), plugin
 
 
 def _resolve(kwargs: Mapping[str, Any]) -> tuple[RewardConfig, Any, dict]:

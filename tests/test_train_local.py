@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import subprocess
 import sys
@@ -16,10 +17,11 @@ import torch
 from raif_rewards import check
 from raif_rewards.errors import InputFileError
 from raif_train.local.data import Cursor, load_prompts, load_sft, prune_ground_truth
-from raif_train.local.scoring import Score, ScoreRequest
+from raif_train.local.scoring import LibraryScore, Score, ScoreRequest
 from raif_train.local.tiny import build_tiny_model, build_tiny_tokenizer
 from raif_train.local.trainer import TIMING_KEYS, GRPOTrainer
 from raif_train.recipe import load_recipe
+from tests.openai_stub import openai_stub_fixture  # noqa: F401
 
 torch.set_num_threads(1)
 
@@ -363,3 +365,51 @@ def test_reward_process_pool_gives_the_same_run(tmp_path):
     assert _strip(inline.train()) == _strip(pooled.train())
     for p1, p2 in zip(inline.model.parameters(), pooled.model.parameters(), strict=True):
         assert torch.equal(p1, p2)
+
+
+JUDGE_QUESTIONS = ["Is the answer polite?", "Is the answer written in French?"]
+
+
+def _judge_shard(path: Path, n: int = 4) -> Path:
+    gt = json.dumps({"style": "judge", "questions": JUDGE_QUESTIONS, "tree": {"op": "check", "id": NOCOMMA}})
+    rows = [
+        {
+            "data_source": "raif/complex",
+            "prompt": [{"role": "user", "content": "answer politely ."}],
+            "ability": "instruction_following",
+            "reward_model": {"style": "judge", "ground_truth": gt},
+            "extra_info": {"index": i, "uid": f"j{i}"},
+        }
+        for i in range(n)
+    ]
+    path.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path / "train-00000.parquet")
+    return path
+
+
+def test_judge_ground_truths_are_scored_through_the_judge_the_environment_names(tmp_path, monkeypatch, openai_stub):
+    from tests.test_judge import judge_responder
+
+    openai_stub.responder = judge_responder
+    monkeypatch.setenv("RAIF_JUDGE_BASE_URL", openai_stub.base_url)
+    monkeypatch.setenv("RAIF_JUDGE_MODEL", "judge-model")
+    gt = json.dumps({"style": "judge", "questions": JUDGE_QUESTIONS, "tree": {"op": "check", "id": NOCOMMA}})
+    fn = LibraryScore("plain", "raif")
+    # polite: YES, French: NO, no comma: satisfied -> 2 of 3 (plain format: no format score)
+    assert fn(ScoreRequest("raif/complex", "thank you kindly", gt)).answer_score == pytest.approx(2 / 3)
+    asked = openai_stub.request_count
+    assert asked == 2
+    rec = _recipe(_judge_shard(tmp_path / "data"), tmp_path / "o", max_steps=1, response_format="plain")
+    rec.data.constraint_subset = None  # the tiny preset keeps rule trees of two checks only
+    out = GRPOTrainer(rec).train()
+    assert openai_stub.request_count > asked and math.isfinite(out[0]["reward_mean"])
+
+
+def test_judge_ground_truth_without_a_judge_names_what_to_set(tmp_path, monkeypatch):
+    from raif_rewards.reward import RewardConfigError
+
+    for name in ("RAIF_JUDGE_BASE_URL", "RAIF_JUDGE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    gt = json.dumps({"style": "judge", "questions": JUDGE_QUESTIONS})
+    with pytest.raises(RewardConfigError, match="judge"):
+        LibraryScore("plain", "raif")(ScoreRequest("raif/complex", "hello", gt))

@@ -45,11 +45,27 @@ class LibraryScore:
         from raif_rewards.reward import RewardConfig
 
         self.config = RewardConfig(response_format=response_format, accuracy=accuracy)
+        self._judge: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_judge": None}  # each pool process opens its own judge connections
 
     def __call__(self, req: ScoreRequest) -> Score:
+        from raif_rewards.compose import JudgeTruth, parse_ground_truth
         from raif_rewards.reward import score
 
-        res = score(req.response, req.ground_truth, self.config, direct=req.direct)
+        gt = parse_ground_truth(req.ground_truth)
+        if isinstance(gt, JudgeTruth):
+            # soft constraints (RAIF's "complex" data): the judge the RAIF_JUDGE_* variables name, as
+            # for the veRL plugin; without one, RewardConfigError says what to set
+            from raif_rewards.dispatch import score_judge_batch
+            from raif_rewards.judge import judge_from_settings
+
+            if self._judge is None:
+                self._judge = judge_from_settings()
+            res = score_judge_batch([(req.response, gt, req.direct, self.config)], self._judge)[0]
+        else:
+            res = score(req.response, gt, self.config, direct=req.direct)
         answer = res.answer_score if res.answer_score is not None else self.config.invalid_answer
         return Score(float(res.score), float(answer), bool(res.format_ok))
 
