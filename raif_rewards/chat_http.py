@@ -22,7 +22,7 @@ class HTTPStatusError(Exception):
 
 
 class Session:
-    """Keep-alive connections to one endpoint, for one event loop: ``post_json`` and ``aclose``.
+    """aiohttp keep-alive connections to one endpoint, for one event loop: ``post_json`` and ``aclose``.
 
     The connections are closed by an async generator on purpose: ``asyncio.run`` (and so
     ``run_sync``) finalises live async generators before closing its loop, which closes them there
@@ -30,34 +30,6 @@ class Session:
     ("Unclosed client session", "unclosed transport") after every synchronous call.
     """
 
-    def __init__(self, transport: Any):
-        self._transport = transport
-        self._lifetime = _closed_at_loop_end(transport)
-        self.post_json = transport.post_json
-
-    @classmethod
-    async def open(cls, base_url: str, connections: int, timeout: float) -> Session:
-        """Connections to ``base_url``'s server, through the proxy the environment names for it."""
-        session = cls(_AiohttpTransport(connections, timeout, env_proxy(base_url)))
-        await anext(session._lifetime)
-        return session
-
-    @property
-    def kind(self) -> str:
-        return type(self._transport).__name__
-
-    async def aclose(self) -> None:
-        await self._lifetime.aclose()
-
-
-async def _closed_at_loop_end(transport: Any) -> AsyncIterator[None]:
-    try:
-        yield
-    finally:
-        await transport.aclose()
-
-
-class _AiohttpTransport:
     def __init__(self, connections: int, timeout: float, proxy: str | None):
         import aiohttp
 
@@ -68,6 +40,20 @@ class _AiohttpTransport:
             # request (two thread hand-offs per request); the proxy is looked up once, in env_proxy
         )
         self._proxy = proxy
+        self._lifetime = self._closed_at_loop_end()
+
+    @classmethod
+    async def open(cls, base_url: str, connections: int, timeout: float) -> Session:
+        """Connections to ``base_url``'s server, through the proxy the environment names for it."""
+        session = cls(connections, timeout, env_proxy(base_url))
+        await anext(session._lifetime)
+        return session
+
+    async def _closed_at_loop_end(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self._session.close()
 
     async def post_json(
         self, url: str, payload: bytes, headers: Mapping[str, str], *, timeout: float | None = None,
@@ -92,7 +78,7 @@ class _AiohttpTransport:
         return json.loads(body)
 
     async def aclose(self) -> None:
-        await self._session.close()
+        await self._lifetime.aclose()
 
 
 def env_proxy(url: str) -> str | None:

@@ -39,7 +39,6 @@ def test_chat_returns_text_reasoning_usage(openai_stub):
     openai_stub.responder = lambda req: {"content": "the answer", "reasoning_content": "because"}
     client = client_for(openai_stub)
     result = run_sync(client.chat(MSG, temperature=0))
-    assert [state.session.kind for state in client._per_loop.values()] == ["_AiohttpTransport"]
     assert (result.text, result.reasoning, result.finish_reason, result.cached) == (
         "the answer", "because", "stop", False)
     assert result.usage["completion_tokens"] == 2
