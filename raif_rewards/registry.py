@@ -316,7 +316,7 @@ def _quick_validator(schema: Mapping[str, Any]) -> Callable[[Any], bool]:
         if extra is not False and extra is not True:
             return _never
         props = {name: _quick_validator(sub) for name, sub in schema.get("properties", {}).items()}
-        required, closed = tuple(schema.get("required", ())), extra is False and "additionalProperties" in schema
+        required, closed = tuple(schema.get("required", ())), extra is False
 
         def object_test(value: Any) -> bool:
             if not isinstance(value, dict):

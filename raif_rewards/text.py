@@ -68,12 +68,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def sentences(text: str) -> list[str]:
     """The sentences of NLTK's English Punkt model (``punkt_tokenizer().tokenize(text)``)."""
-    return [text[start:end] for start, end in fast_punkt().span_tokenize(text)]
+    return [text[start:end] for start, end in sentence_spans(text)]
 
 
 def count_sentences(text: str) -> int:
     """IFEval's sentence count: NLTK's English Punkt model."""
-    return len(fast_punkt().span_tokenize(text))
+    return len(sentence_spans(text))
 
 
 def sentence_count_upper_bound(text: str) -> int:
@@ -118,8 +118,9 @@ def upper_words_in_sentences(sents: list[str]) -> int:
     return sum(_upper_tokens_in_sentence(sent) for sent in sents)
 
 
-# An upper-case letter that might end up in a token without a lower-case letter (see below).
+# A whitespace-separated run of ASCII capitals only (Text.upper_word_lower_bound).
 _ALL_CAPS_CHUNK = re.compile(r"(?<!\S)[A-Z]+(?!\S)")
+# An upper-case letter that might end up in a token without a lower-case letter (see below).
 _ASCII_UPPER_EXPOSED = re.compile(r"'[A-Z]|[A-Z](?![a-z])|[A-Z](?=n't)")
 
 
@@ -191,6 +192,10 @@ class Text:
         return self.raw.lower()
 
     @_feature
+    def is_ascii(self) -> bool:
+        return self.raw.isascii()
+
+    @_feature
     def stripped(self) -> str:
         return self.raw.strip()
 
@@ -201,7 +206,7 @@ class Text:
 
     @_feature
     def word_count(self) -> int:
-        if "words" not in self.__dict__ and self.raw.isascii():
+        if "words" not in self.__dict__ and self.is_ascii:
             # On ASCII, \w is [A-Za-z0-9_]: blank out every other byte and count the pieces,
             # without building the word list (loose variants ask for counts only).
             return len(self.raw.encode().translate(_ASCII_NON_WORD_TO_SPACE).split())
@@ -209,7 +214,7 @@ class Text:
 
     @_feature
     def has_cjk(self) -> bool:
-        return has_cjk(self.raw)
+        return not self.is_ascii and _CJK_RE.search(self.raw) is not None
 
     @_feature
     def cjk_word_count(self) -> int:

@@ -7,6 +7,7 @@ import re
 from functools import lru_cache
 
 from raif_rewards.registry import AT_LEAST, LESS_THAN, RELATIONS
+from raif_rewards.text import Text
 
 RELATION_SCHEMA = {"type": "string", "enum": list(RELATIONS)}
 
@@ -45,7 +46,7 @@ def user_regex(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern:
         return re.compile(re.escape(pattern), flags)
 
 
-def never_in_loose(t, **kwargs) -> bool:
+def never_in_loose(t: Text, **kwargs) -> bool:
     """``loose_settled`` of an "at least N" count that no loose variant can raise: the count is a sum
     over lines of something that removing other lines, outer whitespace or asterisks cannot add to."""
     return True
@@ -59,13 +60,13 @@ def _plain_lower(pattern: str) -> str | None:
     return pattern.lower() if _PLAIN_ASCII.fullmatch(pattern) else None
 
 
-def ascii_literal(pattern: str, raw: str) -> str | None:
-    """The lower-cased ``pattern`` when a case-insensitive regex search for it in ``raw`` is the same as
-    a substring search in ``raw.lower()``: a plain ASCII literal (letters, digits, spaces) in an ASCII
+def ascii_literal(pattern: str, t: Text) -> str | None:
+    """The lower-cased ``pattern`` when a case-insensitive regex search for it in ``t`` is the same as
+    a substring search in ``t.lower``: a plain ASCII literal (letters, digits, spaces) in an ASCII
     text. ``None`` otherwise (in Unicode texts, re's case folding also pairs ASCII letters with e.g.
     U+017F and U+0131), and the caller uses the regex."""
     plain = _plain_lower(pattern)
-    return plain if plain is not None and raw.isascii() else None
+    return plain if plain is not None and t.is_ascii else None
 
 
 # Common, unambiguous English nouns for sampled keywords (written for this project).

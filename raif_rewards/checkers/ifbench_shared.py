@@ -13,7 +13,7 @@ from pathlib import Path
 
 from raif_rewards import text as _text
 from raif_rewards.errors import RaifError
-from raif_rewards.text import CJK_WORD_RE, Text, fast_punkt, fast_treebank, view
+from raif_rewards.text import CJK_WORD_RE, Text, fast_treebank, sentence_spans, view
 
 #: IFBench's 58 out-of-distribution instruction ids (for conflict tables and tests).
 IFBENCH_IDS = tuple(
@@ -253,7 +253,7 @@ def leading_tokens(t: Text, k: int = 3) -> list[str]:
 def _leading_tokens(raw: str, k: int) -> tuple[str, ...]:
     out: list[str] = []
     tokenize = fast_treebank().tokenize
-    for start, end in fast_punkt().span_tokenize(raw):
+    for start, end in sentence_spans(raw):
         out.extend(tokenize(raw[start:end]))
         if len(out) >= k:
             break

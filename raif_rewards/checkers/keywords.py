@@ -38,7 +38,7 @@ def existence(t: Text, keywords: list[str]) -> bool:
 
 
 def _occurs(pattern: str, t: Text) -> bool:
-    literal = ascii_literal(pattern, t.raw)
+    literal = ascii_literal(pattern, t)
     if literal is not None:
         return literal in t.lower
     return user_regex(pattern).search(t.raw) is not None
@@ -74,7 +74,7 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
 def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
     """The keyword occurs at least / less than N times (case-insensitive regex matches)."""
     keyword = keyword.strip()
-    literal = ascii_literal(keyword, t.raw)
+    literal = ascii_literal(keyword, t)
     # str.count and re.findall both count leftmost non-overlapping matches
     n = t.lower.count(literal) if literal is not None else len(user_regex(keyword).findall(t.raw))
     return compare(n, relation, frequency)
@@ -100,7 +100,7 @@ def forbidden_words(t: Text, forbidden_words: list[str]) -> bool:
 
 
 def _occurs_as_word(word: str, t: Text) -> bool:
-    literal = ascii_literal(word, t.raw)
+    literal = ascii_literal(word, t)
     if literal is not None and literal not in t.lower:
         return False  # the \b-bounded regex cannot match where the bare literal does not
     return user_regex(r"\b" + word + r"\b").search(t.raw) is not None
