@@ -116,9 +116,7 @@ def _bc_rows(recipe: Recipe, n_gpus: int) -> int:
     ro, o, a = recipe.rollout, recipe.optim, recipe.algo
     samples = ro.rollout_prompts * ro.group_size
     rows = samples if a.bc_rows_per_step is None else a.bc_rows_per_step
-    key = "algo.bc_rows_per_step"
-    if rows < 1:
-        raise VerlConfigError(key, f"must be >= 1 with sft_data and bc_coef > 0, got {rows}")
+    key = "algo.bc_rows_per_step"  # >= 1: the recipe checks it
     n_mb = samples // o.mini_batch_size
     parts = n_mb * n_gpus
     if rows % parts:
@@ -198,8 +196,12 @@ def build_plan(
     if not 0 < b.gpu_memory_utilization <= 1:
         raise VerlConfigError("backend.gpu_memory_utilization", "must be in (0, 1]")
     bc = d.sft_data is not None and a.bc_coef > 0
-    bc_rows = _bc_rows(r, n_gpus) if bc else 0
-    sft_files: list[str] = []
+    bc_rows, sft_files = 0, []
+    if bc:
+        bc_rows = _bc_rows(r, n_gpus)
+        notes.append(
+            f"behaviour cloning: {bc_rows} expert rows per step join the actor update (bc_coef {a.bc_coef})"
+        )
     if bc and check_files:
         from raif_rewards.errors import InputFileError
         from raif_train.local.data import find_shards
@@ -208,10 +210,6 @@ def build_plan(
             sft_files = [str(f.resolve()) for f in find_shards(d.sft_data)]
         except InputFileError as e:
             raise VerlConfigError("data.sft_data", str(e)) from None
-    if bc:
-        notes.append(
-            f"behaviour cloning: {bc_rows} expert rows per step join the actor update (bc_coef {a.bc_coef})"
-        )
 
     if check_files:
         train_files, val_files = _shards(d.data, "data.data")
