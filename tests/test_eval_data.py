@@ -303,17 +303,13 @@ def judge_responder(request: dict) -> str | dict:
     if "[Criteria]:" in last:  # CFBench
         crits = last.split("[Criteria]: ", 1)[1].split("\n\n[Your evaluation]", 1)[0].split("\n\n")
         return "\n\n".join(f"{c}\t{1 if '(ok)' in c else 0}" for c in crits)
-    if "<Evaluation Criteria>" in last:  # FB-Bench
+    if "<评判细则>" in last:  # FB-Bench
         skeleton = json.loads(last.rsplit("```json", 1)[1].rsplit("```", 1)[0])
         out = {
-            k: {
-                "judgement reason": "r",
-                "judgement result": "yes" if "(ok)" in k else "no",
-                "weight": v["weight"],
-            }
+            k: {"评判理由": "r", "评判结果": "是" if "(ok)" in k else "否", "weight": v["weight"]}
             for k, v in skeleton.items()
         }
-        return "```json\n" + json.dumps(out) + "\n```"
+        return json.dumps(out, ensure_ascii=False)
     if "#System#" in last:  # FollowBench
         level = 1 if "1 added constraint." in last else int(re.search(r"all (\d+) added", last).group(1))
         return "analysis\n" + str(["YES"] + ["NO"] * (level - 1))

@@ -85,17 +85,18 @@ def test_cfbench_item_metrics(scores, parsing, kinds, expected):
 def test_cfbench_parse_judgement():
     crits = ["Is a poem", "Has 4 lines"]
     assert cfbench.parse_judgement("Is a poem\t1\n\nHas 4 lines\t0", crits) == ([1.0, 0.0], "1")
-    # criterion text altered -> not a full parse; the lenient reader still finds both lines
-    assert cfbench.parse_judgement("A poem\t1\nHas 4 lines\t0", crits) == ([1.0, 0.0], "0")
+    # criterion text altered -> not a full parse; the fallback keeps only the 1s (the authors'),
+    # or the 0s too with the correction
+    assert cfbench.parse_judgement("A poem\t1\nHas 4 lines\t0", crits) == ([1.0], "0")
+    assert cfbench.parse_judgement("A poem\t1\nHas 4 lines\t0", crits, keep_zeros=True) == ([1.0, 0.0], "0")
     assert cfbench.parse_judgement("I think it is fine.", crits) == ([0.0], "-1")
 
 
 # ------------------------------------------------------------------ FB-Bench
 def test_fbbench_item_score_weights_and_null_weight_shortcut():
-    checklist = [("a", 0.2), ("b", 0.3), ("c", 0.5)]
-    assert fbbench.item_score([True, False, True], checklist) == pytest.approx(0.7)
-    assert fbbench.item_score([False, True], [("a", None), ("b", None)]) == 1.0
-    assert fbbench.item_score([False, False], [("a", None), ("b", None)]) == 0.0
+    assert fbbench.item_score([("a", True, 0.2), ("b", False, 0.3), ("c", True, 0.5)]) == pytest.approx(0.7)
+    assert fbbench.item_score([("a", False, None), ("b", True, None)]) == 1.0
+    assert fbbench.item_score([("a", False, None), ("b", False, None)]) == 0.0
 
 
 def test_fbbench_aggregate_is_macro_over_task_types():
@@ -112,16 +113,13 @@ def test_fbbench_aggregate_is_macro_over_task_types():
 
 
 def test_fbbench_parse_judgement():
-    cl = [("json ok", 0.5), ("apologises", 0.5)]
     reply = (
-        '```json\n{"json ok": {"judgement reason": "x", "judgement result": "yes", "weight": 0.5},'
-        ' "apologises": {"judgement reason": "y", "judgement result": "no", "weight": 0.5}}\n```'
+        '```json\n{"json ok": {"评判理由": "x", "评判结果": "是", "weight": 0.5},'
+        ' "apologises": {"评判理由": "y", "评判结果": "否", "weight": 0.5}}\n```'
     )
-    assert fbbench.parse_judgement(reply, cl) == [True, False]
-    renamed = '{"1": {"judgement result": "no"}, "2": {"judgement result": "yes"}}'  # matched by position
-    assert fbbench.parse_judgement(renamed, cl) == [False, True]
-    assert fbbench.parse_judgement("no json here", cl) is None
-    assert fbbench.parse_judgement('{"json ok": {"judgement result": "maybe"}}', cl) is None
+    assert fbbench.parse_judgement(reply) == [("json ok", True, 0.5), ("apologises", False, 0.5)]
+    assert fbbench.parse_judgement("no json here") is None
+    assert fbbench.parse_judgement('{"json ok": {"评判理由": "x", "评判结果": "部分是", "weight": 0.5}}') is None
 
 
 # ------------------------------------------------------------------ FollowBench
@@ -133,7 +131,8 @@ def test_fbbench_parse_judgement():
         ("x\n['YES']", 1, (1, 1.0)),
         ("x\nNO", 1, (0, 0.0)),
         ("x\n['YES', 'YES']", 3, None),  # wrong length
-        ("x\n['YES', 'MAYBE']", 2, None),
+        ("x\n['YES', 'MAYBE']", 2, (0, 0.5)),  # the authors count MAYBE as NO
+        ("x\n['YES', 'SURE']", 2, None),
         ("['YES', 'YES']\nthat is all", 2, None),  # the list must be on the last line
     ],
 )

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from raif_rewards.errors import InputFileError
 from raif_rewards.jsonl import iter_jsonl
@@ -49,12 +49,24 @@ class BenchScore:
 
 class Benchmark(ABC):
     """An adapter: ``load`` reads the released data file(s); ``score`` turns answers into the
-    benchmark's official metrics (calling the judge where the benchmark needs one)."""
+    benchmark's official metrics (calling the judge where the benchmark needs one).
+
+    Where the authors' scorer has an evident bug the adapter keeps their result by default;
+    ``corrections`` names the corrected variants it offers (name -> what changes), and an adapter
+    built with ``fixes`` containing a name applies that correction instead."""
 
     name: str = ""
     headline: str = ""
     needs_judge: bool = False
     default_path: str = ""  # relative to --data-dir
+    corrections: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, fixes: Iterable[str] = ()):
+        self.fixes = frozenset(fixes)
+        unknown = sorted(self.fixes - set(self.corrections))
+        if unknown:
+            known = ", ".join(sorted(self.corrections)) or "none"
+            raise ValueError(f"{self.name}: unknown correction(s) {', '.join(unknown)}; known: {known}")
 
     @abstractmethod
     def load(self, path: Path) -> list[Item]: ...

@@ -7,12 +7,13 @@ Data: ``cfbench_data.json`` of the authors' repository: a JSON array of objects 
 Judge: one call per response with all criteria (the authors' prompt, restated), temperature 0. The
 reply must hold one line per criterion, in order, ``<criterion>\\t<0 or 1>``, lines separated by a
 blank line. Parsing follows the authors' ``_get_judge_scores``: the reply splits into exactly as many
-blocks as criteria, each ``text\\tscore`` with the text equal to the criterion (we compare after
-stripping whitespace, the authors compare exactly) and score 0 or 1 -> a full parse. Otherwise a
-lenient parse reads any ``text\\t0|1`` lines: if some are found the item is "partially parsed";
-if none, its score is ``[0]``. (The authors retry the judge up to 10 times before falling back; with a
-temperature-0, cached judge a retry returns the same reply, so we fall back at once. Their lenient
-parser keeps only the 1s, a bug that inflates CSR; ours keeps 0s too. Both are reported in notes.)
+blocks as criteria, each ``text\\tscore`` with the text exactly the criterion's (whitespace included)
+and score 0 or 1 -> a full parse. Otherwise a fallback reads any ``text\\tscore`` lines and, as the
+authors' does, keeps only those scored 1: if some are found the item is "partially parsed"; if none,
+its score is ``[0]``. Keeping only the 1s is an evident bug of theirs (a fallback item with any
+satisfied criterion gets CSR 1 and PSR 1); the correction ``fallback-zeros`` keeps the 0s too. (The
+authors retry the judge up to 10 times before falling back; with a temperature-0, cached judge a
+retry returns the same reply, so we fall back at once. Fallback counts are reported in notes.)
 
 Per item (authors' ``_score_compute``):
 - CSR = mean of the criterion scores, rounded to 2 decimals; ISR = 1 if CSR == 1 else 0.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from raif_eval.benchmarks.base import Benchmark, BenchScore, Item, mean, need, read_records, unique_ids
 from raif_rewards.errors import InputFileError
@@ -66,25 +68,48 @@ There is no redundant text; quotes may be ignored\t0
 """
 
 
-def parse_judgement(reply: str, criteria: Sequence[str]) -> tuple[list[float], str]:
-    """(scores, parsing) with parsing "1" (full), "0" (partial) or "-1" (none), as described above."""
-    blocks = reply.strip().split("\n\n")
+def _zero_one(text: str) -> float | None:
+    """The score of a ``criterion\tscore`` line as the authors read it: ``float(score)`` (which takes
+    surrounding whitespace, ``1.0``, ``+1``...) that equals 0 or 1; None otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value in (0.0, 1.0) else None
+
+
+def parse_judgement(
+    reply: str, criteria: Sequence[str], *, keep_zeros: bool = False
+) -> tuple[list[float], str]:
+    """(scores, parsing) with parsing "1" (full), "0" (partial) or "-1" (none), as the authors'
+    ``_get_judge_scores`` and ``_get_judge_scores_guaranteed`` read a reply.
+
+    Full parse: the reply, unstripped, splits on blank lines into exactly one block per criterion,
+    each exactly ``criterion\tscore`` with the criterion text equal to the data's, whitespace
+    included. Otherwise the fallback reads every line with one tab; the authors keep only the lines
+    scored 1 (``if float(score) and ...``), so a fallback item with any 1 gets CSR 1. ``keep_zeros``
+    is the corrected reading that keeps the 0s too. A fallback that finds nothing scores ``[0]``."""
+    blocks = reply.split("\n\n")
     if len(blocks) == len(criteria):
         scores = []
         for block, crit in zip(blocks, criteria, strict=True):
             parts = block.split("\t")
-            if len(parts) != 2 or parts[0].strip() != crit.strip() or parts[1].strip() not in ("0", "1"):
+            value = _zero_one(parts[1]) if len(parts) == 2 and parts[0] == crit else None
+            if value is None:
                 break
-            scores.append(float(parts[1]))
+            scores.append(value)
         else:
-            return scores, "1"
-    lenient = []
+            if scores:
+                return scores, "1"
+    fallback = []
     for line in reply.split("\n"):
         parts = line.split("\t")
-        if len(parts) == 2 and parts[1].strip() in ("0", "1", "0.0", "1.0"):
-            lenient.append(float(parts[1]))
-    if lenient:
-        return lenient, "0"
+        # a non-numeric score would stop the authors' script with a ValueError; we skip the line
+        value = _zero_one(parts[1]) if len(parts) == 2 else None
+        if value is not None and (value == 1.0 or keep_zeros):
+            fallback.append(value)
+    if fallback:
+        return fallback, "0"
     return [0.0], "-1"
 
 
@@ -115,6 +140,10 @@ class CFBench(Benchmark):
     headline = "psr"
     needs_judge = True
     default_path = "cfbench/cfbench_data.json"
+    corrections: ClassVar[dict[str, str]] = {
+        "fallback-zeros": "a judge reply read by the fallback parser keeps its criteria scored 0 "
+        "(the authors keep only the 1s, so any satisfied criterion gives CSR 1 and PSR 1)",
+    }
 
     def load(self, path: Path) -> list[Item]:
         items = []
@@ -162,7 +191,7 @@ class CFBench(Benchmark):
             criteria="\n\n".join(crits),
         )
         reply = await judge.text([{"role": "user", "content": prompt}])
-        scores, parsing = parse_judgement(reply, crits)
+        scores, parsing = parse_judgement(reply, crits, keep_zeros="fallback-zeros" in self.fixes)
         return {
             "id": item.id,
             "split": item.group,

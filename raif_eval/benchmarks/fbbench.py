@@ -1,136 +1,144 @@
 """FB-Bench (Li et al. 2024): a checklist judge scores the model's reply to user feedback.
 
-Data: ``fb_bench_dataset.json`` of the authors' repository: a JSON array of objects with
-``user_query``, ``origin_first_response``, ``feedback``, ``reference_second_response``, ``checklist``
-(a list of ``[checkpoint, weight]`` pairs, or plain strings meaning weight ``null``), ``bench_type``
-(``Error Correction`` / ``Response Maintenance``) and ``task_type``. Item ids are array positions.
+Data: ``fb_bench_dataset_v3.json`` of the authors' repository (the current release, 591 items, the one
+their judgments and leaderboard use; the first release ``fb_bench_dataset.json``, 734 items, reads
+the same way): a JSON array of objects with ``user_query``, ``origin_first_response``, ``feedback``,
+``checklist`` (a list of ``[checkpoint, weight]`` pairs, or plain strings meaning weight ``null``),
+``bench_type`` (``Error Correction`` / ``Response Maintenance``), ``task_type`` and, on some items
+only, ``reference_second_response``. Item ids are array positions.
 
 Generation (authors' ``gen_answer.py``): the chat user_query -> assistant origin_first_response ->
 user feedback; the model writes the second response.
 
-Judge (authors' ``gen_judgment.py``, their English template restated): one call per item, temperature
-0, showing the dialogue, the reference second response and the checklist, asking for a JSON object
-mapping each checkpoint to ``{"judgement reason", "judgement result": "yes"|"no", "weight"}``.
-Parsing: the first ``{...}`` object in the reply (code fences allowed) is read as JSON; each
-checkpoint's result is looked up by its text, or by position when the reply's keys differ but their
-count matches. A reply that cannot be read scores 0 and is reported in notes (the authors retry
-three times, then drop the item).
+Judge (authors' ``gen_judgment.py`` with their current ``judge_config.yaml``: the Chinese template,
+which shows no reference answer; restated here in our own words): one call per item, temperature 0,
+showing the two-turn dialogue and the checklist (as the Python list the authors print), asking for a
+JSON object mapping each checkpoint to ``{"评判理由", "评判结果": "是"|"否", "weight"}``.
+Reading (authors' ``check_gpt_judge``): the reply's JSON object (we also take it out of a code fence
+or surrounding text; the authors ask the API for JSON mode) must map non-empty checkpoint strings to
+objects with a non-empty ``评判理由``, ``评判结果`` ``是`` or ``否`` and ``weight`` null or in (0, 1].
+The authors retry a reply that fails this three times, then leave the item out of their results;
+with a cached temperature-0 judge a retry returns the same reply, so an unreadable reply leaves the
+item out at once (counted in notes). The correction ``unread-as-zero`` scores it 0 instead.
 
-Item score (authors' ``get_score``): walking the checkpoints in order, a "yes" adds its weight; a
-"yes" on a checkpoint whose weight is null makes the score 1 at once. Scores lie in [0, 1].
+Item score (authors' ``get_score``): walking the reply's entries in order, a ``是`` adds the entry's
+weight; a ``是`` on an entry whose weight is null makes the score 1 at once. The entries are the
+judge's, not the checklist's: a reply that covers fewer checkpoints is scored on those it covers.
+A score outside [0, 1] is unreadable, as the authors' assertion makes it.
 
 Metrics (authors' ``show_results.py``, mode ``type``): for each bench type, the mean over task types
 of the mean item score of that task type: ``error_correction``, ``response_maintenance``; ``overall``
-is the mean over all (bench type, task type) groups. Headline: ``overall``.
+is the mean over all (bench type, task type) groups. Headline: ``overall``. (The authors round each
+to 4 decimals before showing it in %.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from raif_eval.benchmarks.base import Benchmark, BenchScore, Item, mean, need, read_records
 from raif_rewards.errors import InputFileError
 
-JUDGE_TEMPLATE = """# Task
+# The authors' current Chinese template, restated: the dialogue, the checklist, the JSON to fill.
+JUDGE_TEMPLATE = """# 任务说明
 
-You are an expert evaluator of answers. Given a reference answer for the second round and a checklist, evaluate the model's second-round response in a two-round dialogue between a user and the model, and output the evaluation as JSON.
+请你担任回答质量的评审。下面是用户与模型的两轮对话，请依据给出的评判细则，评估模型在第二轮给出的回答，并用JSON格式输出评估结果。
 
-# The two-round dialogue (the model's second-round response is to be evaluated)
+# 两轮对话
 
-<role>user query</role>
+## 用户第一轮提问
+<role>user</role>
 <content>
 {user_query}
 </content>
 
-<role>model's first-round response</role>
+## 模型第一轮回答
+<role>assistant</role>
 <content>
 {origin_first_response}
 </content>
 
-<role>user feedback</role>
+## 用户第二轮提问
+<role>user</role>
 <content>
 {feedback}
 </content>
 
-<role>model's second-round response</role>
+## 模型第二轮回答（待评估）
+<role>assistant</role>
 <content>
 {second_response}
 </content>
 
-# Reference second-round response (for reference only)
-
-<content>
-{reference_second_response}
-</content>
-
-# Evaluation criteria
-
-<Evaluation Criteria>
+# 评判细则
+<评判细则>
 {checklist}
-</Evaluation Criteria>
+</评判细则>
 
-# Output
+# 输出要求
 
-Read the dialogue carefully and, taking the criteria strictly as the standard, check whether the model's second-round response meets each requirement listed. The reference answer is only a guide: judge whether the response satisfies the criteria, not how similar it is to the reference.
+仔细阅读两轮对话，以评判细则为唯一标准，逐条检查模型第二轮回答是否满足每一条要求。
 
-Answer in JSON with three fields per criterion: "judgement reason", "judgement result" (only "yes" or "no"; partially correct is still "no") and "weight" (preset; do not change it). Think step by step in the reason.
+每一条细则输出三个字段：评判理由；评判结果（只能是"是"或"否"，部分满足也算"否"）；weight（预先给定的值，原样保留，即使是None）。
 
-Output format:
+请按如下格式输出：
 ```json
 {checklist_judgement}
 ```
 """
+
+YES, NO = "是", "否"
 
 
 def normalize_checklist(checklist: list) -> list[tuple[str, float | None]]:
     return [(c, None) if isinstance(c, str) else (str(c[0]), c[1]) for c in checklist]
 
 
-def parse_judgement(reply: str, checklist: Sequence[tuple[str, float | None]]) -> list[bool] | None:
-    """Per-checkpoint yes/no from the judge's JSON, or None when it cannot be read."""
-    start = reply.find("{")
-    end = reply.rfind("}")
-    if start < 0 or end <= start:
-        return None
-    try:
-        obj = json.loads(reply[start : end + 1])
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict):
-        return None
+def _json_object(reply: str) -> dict | None:
+    """The reply's JSON object: the whole reply, or the outermost ``{...}`` in it (code fences and
+    surrounding words allowed, since we do not ask the endpoint for JSON mode)."""
+    for text in (reply, reply[reply.find("{") : reply.rfind("}") + 1]):
+        try:
+            obj = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        return obj if isinstance(obj, dict) else None
+    return None
 
-    def result(entry) -> bool | None:
-        if not isinstance(entry, dict):
-            return None
-        value = entry.get("judgement result", entry.get("评判结果"))
-        if isinstance(value, str) and value.strip().lower() in ("yes", "是"):
-            return True
-        if isinstance(value, str) and value.strip().lower() in ("no", "否"):
-            return False
-        return None
 
-    keys = list(obj)
-    by_text = {k.strip(): v for k, v in obj.items()}
+def _valid_weight(w: object) -> bool:
+    return w is None or (isinstance(w, (int, float)) and 0 < w <= 1)
+
+
+def parse_judgement(reply: str) -> list[tuple[str, bool, float | None]] | None:
+    """The reply's (checkpoint, satisfied, weight) entries in order, or None when the authors'
+    ``check_gpt_judge`` would reject it."""
+    obj = _json_object(reply)
+    if not obj:
+        return None
     out = []
-    for i, (ckpt, _) in enumerate(checklist):
-        entry = by_text.get(ckpt.strip())
-        if entry is None and len(keys) == len(checklist):
-            entry = obj[keys[i]]
-        verdict = result(entry)
-        if verdict is None:
+    for ckpt, entry in obj.items():
+        if not (ckpt and isinstance(entry, dict)):
             return None
-        out.append(verdict)
+        reason, result = entry.get("评判理由"), entry.get("评判结果")
+        if not (isinstance(reason, str) and reason) or result not in (YES, NO) or "weight" not in entry:
+            return None
+        if not _valid_weight(entry["weight"]):
+            return None
+        out.append((ckpt, result == YES, entry["weight"]))
     return out
 
 
-def item_score(verdicts: Sequence[bool], checklist: Sequence[tuple[str, float | None]]) -> float:
+def item_score(entries: Sequence[tuple[str, bool, float | None]]) -> float:
+    """The authors' ``get_score`` over the judge's entries: weights of the satisfied ones, or 1 at the
+    first satisfied entry without a weight."""
     score = 0.0
-    for ok, (_, weight) in zip(verdicts, checklist, strict=True):
+    for _, ok, weight in entries:
         if ok:
             if weight:
                 score += weight
@@ -160,7 +168,11 @@ class FBBench(Benchmark):
     name = "fbbench"
     headline = "overall"
     needs_judge = True
-    default_path = "fbbench/fb_bench_dataset.json"
+    default_path = "fbbench/fb_bench_dataset_v3.json"
+    corrections: ClassVar[dict[str, str]] = {
+        "unread-as-zero": "an unreadable judge reply scores the item 0 (the authors leave the item out "
+        "of their results after three failed tries)",
+    }
 
     def load(self, path: Path) -> list[Item]:
         items = []
@@ -213,33 +225,41 @@ class FBBench(Benchmark):
     async def _judge(self, item: Item, answer: str, judge) -> dict:
         rec = item.record
         checklist = normalize_checklist(rec["checklist"])
-        skeleton = {c: {"judgement reason": "", "judgement result": "", "weight": w} for c, w in checklist}
+        skeleton = {c: {"评判理由": "", "评判结果": "", "weight": w} for c, w in checklist}
         prompt = JUDGE_TEMPLATE.format(
             user_query=rec["user_query"],
             origin_first_response=rec["origin_first_response"],
             feedback=rec["feedback"],
             second_response=answer,
-            reference_second_response=rec["reference_second_response"],
-            checklist=json.dumps(rec["checklist"], ensure_ascii=False),
+            # the authors format the released list itself (Python's repr), not JSON
+            checklist=rec["checklist"],
             checklist_judgement=json.dumps(skeleton, indent=4, ensure_ascii=False),
         )
         reply = await judge.text([{"role": "user", "content": prompt}])
-        verdicts = parse_judgement(re.sub(r"```(?:json)?", "", reply), checklist)
-        score = item_score(verdicts, checklist) if verdicts is not None else 0.0
+        entries = parse_judgement(reply)
+        score = item_score(entries) if entries is not None else None
+        if score is not None and not -1e-6 <= score <= 1 + 1e-6:
+            entries, score = None, None  # the authors' range assertion rejects the reply
+        if score is None and "unread-as-zero" in self.fixes:
+            score = 0.0
         return {
             "id": item.id,
             "bench_type": rec["bench_type"],
             "task_type": rec["task_type"],
-            "verdicts": verdicts,
+            "judgement": None if entries is None else [[c, ok, w] for c, ok, w in entries],
             "score": score,
         }
 
     async def score(self, items: Sequence[Item], answers: Mapping[str, str], judge) -> BenchScore:
         scored = [it for it in items if it.id in answers]
         details = list(await asyncio.gather(*(self._judge(it, answers[it.id], judge) for it in scored)))
-        metrics = aggregate([(d["bench_type"], d["task_type"], d["score"]) for d in details])
-        unread = sum(d["verdicts"] is None for d in details)
-        notes = [f"{unread} judge repl(y/ies) could not be read and scored 0"] if unread else []
+        kept = [d for d in details if d["score"] is not None]
+        metrics = aggregate([(d["bench_type"], d["task_type"], d["score"]) for d in kept])
+        unread = sum(d["judgement"] is None for d in details)
+        notes = []
+        if unread:
+            how = "scored 0" if "unread-as-zero" in self.fixes else "left out of the averages, as the authors do"
+            notes.append(f"{unread} judge repl(y/ies) could not be read and were {how}")
         return BenchScore(
-            metrics=metrics, headline=self.headline, n_items=len(scored), details=details, notes=notes
+            metrics=metrics, headline=self.headline, n_items=len(kept), details=details, notes=notes
         )

@@ -79,9 +79,16 @@ def judge_prompt(constraint_type: str, evolved: Sequence[str], answer: str) -> s
     return "".join(parts)
 
 
+# The authors' parser reads these as a NO verdict (counted as an unsatisfied constraint), not as an error.
+NO_LIKE = ("NO", "PARTIAL", "MAYBE", "UNKNOWN", "N/A")
+
+
 def parse_judgement(reply: str, level: int) -> tuple[int, float] | None:
-    """(hard, soft) from the judge's reply, or None when it does not follow the format."""
-    last = reply.strip().split("\n")[-1]
+    """(hard, soft) from the judge's reply, or None when it does not follow the format.
+
+    The authors' ``paring_discriminative_generation``: backticks are stripped from both ends of the
+    reply (so a list fenced in a code block is read), then the last line is taken."""
+    last = reply.strip("`").strip().split("\n")[-1]
     if level == 1:
         if "YES" in last:
             return 1, 1.0
@@ -93,12 +100,12 @@ def parse_judgement(reply: str, level: int) -> tuple[int, float] | None:
         return None
     try:
         values = ast.literal_eval(found.group())
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return None
     if (
         not isinstance(values, (list, tuple))
         or len(values) != level
-        or any(v not in ("YES", "NO") for v in values)
+        or any(not isinstance(v, str) or (v != "YES" and v not in NO_LIKE) for v in values)
     ):
         return None
     yes = sum(v == "YES" for v in values)
