@@ -14,7 +14,9 @@ Each scoring question gets a verdict (authors' ``eval.sh`` pipeline):
   directly from the judge's log-probabilities.)
 - with a rule: an extractor call (judge, temperature 0) picks out the part(s) of the answer the
   question is about, replying ``Extracted: all`` / ``Extracted: None`` / parts joined by ``||``; the
-  rule (``complexbench_rules``) is checked on them. A rule name we do not implement falls back to the
+  reply is read as the authors' ``preprocess`` reads their Chinese extractor's (trailing notes cut,
+  the text after ``评分对象：``/``评测对象：``/``Extracted:`` or else after the last ``：``) and the rule
+  (``complexbench_rules``, whitespace-sensitive as theirs) is checked on them. A rule name we do not implement falls back to the
   YES/NO judge and is listed in notes. The extractor prompt is ours (the authors' is in Chinese and
   longer); its output convention is theirs.
 Dependency: a question counts as satisfied only if it passes and every question in its ``dep``
@@ -143,8 +145,6 @@ class ComplexBench(Benchmark):
                 return rules.check_rule(q["rule"], segments), "rule"
             except rules.UnknownRule:
                 pass  # judged below; counted in notes
-            except (ValueError, SyntaxError):
-                pass
         verdict = await judge.yes_no(
             [
                 {
