@@ -181,7 +181,8 @@ def _check(point: str, rs: list[str]) -> bool:
             raise _Unreadable(found.group(1))
         lo, hi, keys = _int(spec[0]), _int(spec[1]), spec[2:]
         return all(
-            lo <= sum(has_keywords(r, [k]) for k in keys) <= hi and not any(has_keywords(r, [f]) for f in banned)
+            lo <= sum(has_keywords(r, [k]) for k in keys) <= hi
+            and not any(has_keywords(r, [f]) for f in banned)
             for r in parts
         )
     if "model_keyword_num_each" in point:

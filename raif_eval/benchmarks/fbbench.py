@@ -258,7 +258,11 @@ class FBBench(Benchmark):
         unread = sum(d["judgement"] is None for d in details)
         notes = []
         if unread:
-            how = "scored 0" if "unread-as-zero" in self.fixes else "left out of the averages, as the authors do"
+            how = (
+                "scored 0"
+                if "unread-as-zero" in self.fixes
+                else "left out of the averages, as the authors do"
+            )
             notes.append(f"{unread} judge repl(y/ies) could not be read and were {how}")
         return BenchScore(
             metrics=metrics, headline=self.headline, n_items=len(kept), details=details, notes=notes
