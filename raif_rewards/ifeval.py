@@ -65,30 +65,34 @@ def read_inputs(path: str | Path) -> list[InputExample]:
     """Read IFEval's ``input_data.jsonl`` (key, prompt, instruction_id_list, kwargs), checking each
     instruction id and its kwargs against the registry so errors name the line."""
     path = Path(path)
-    out = []
-    for lineno, obj in iter_jsonl(path):
-        ids = _field(path, lineno, obj, "instruction_id_list", list)
-        kwargs = obj.get("kwargs")
-        if kwargs is None:
-            kwargs = [{} for _ in ids]
-        if not isinstance(kwargs, list) or len(kwargs) != len(ids):
-            raise InputFileError(str(path), f"expected a list of {len(ids)} dicts (one per instruction)", lineno, "kwargs")
-        for cid, kw in zip(ids, kwargs, strict=True):
-            try:
-                registry.validate_kwargs(cid, kw if isinstance(kw, dict) else None)
-            except RaifError as exc:
-                raise InputFileError(str(path), str(exc), lineno, "kwargs") from None
-        out.append(
-            InputExample(
-                key=obj.get("key", lineno),
-                prompt=_field(path, lineno, obj, "prompt", str),
-                instruction_id_list=[str(i) for i in ids],
-                kwargs=[dict(k or {}) for k in kwargs],
-            )
-        )
+    out = [input_example(path, lineno, obj) for lineno, obj in iter_jsonl(path)]
     if not out:
         raise InputFileError(str(path), "no examples in file")
     return out
+
+
+def input_example(path: Path, lineno: int, obj: Mapping, prompt: str | None = None) -> InputExample:
+    """One input record checked against the registry; ``prompt`` given when it is not the record's
+    ``prompt`` field (a multi-turn record)."""
+    ids = _field(path, lineno, obj, "instruction_id_list", list)
+    kwargs = obj.get("kwargs")
+    if kwargs is None:
+        kwargs = [{} for _ in ids]
+    if not isinstance(kwargs, list) or len(kwargs) != len(ids):
+        raise InputFileError(
+            str(path), f"expected a list of {len(ids)} dicts (one per instruction)", lineno, "kwargs"
+        )
+    for cid, kw in zip(ids, kwargs, strict=True):
+        try:
+            registry.validate_kwargs(cid, kw if isinstance(kw, dict) else None)
+        except RaifError as exc:
+            raise InputFileError(str(path), str(exc), lineno, "kwargs") from None
+    return InputExample(
+        key=obj.get("key", lineno),
+        prompt=prompt if prompt is not None else _field(path, lineno, obj, "prompt", str),
+        instruction_id_list=[str(i) for i in ids],
+        kwargs=[dict(k or {}) for k in kwargs],
+    )
 
 
 def read_responses(path: str | Path) -> dict[str, str]:
@@ -104,7 +108,8 @@ def read_responses(path: str | Path) -> dict[str, str]:
 def evaluate_example(example: InputExample, response: str, *, loose: bool) -> dict:
     """One output row in Google's format (keys in the order its writer uses)."""
     verdicts = [
-        check(cid, response, kw, loose=loose) for cid, kw in zip(example.instruction_id_list, example.kwargs, strict=True)
+        check(cid, response, kw, loose=loose)
+        for cid, kw in zip(example.instruction_id_list, example.kwargs, strict=True)
     ]
     return {
         "follow_all_instructions": all(verdicts),

@@ -37,6 +37,28 @@ def write_benchmarks(root: Path) -> dict[str, Path]:
         + "\n"
     )
 
+    paths["ifbench"] = root / "IFBench_test.jsonl"  # IFBench's format: null-valued kwargs listed
+    paths["ifbench"].write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "key": "IB-1",
+                    "prompt": "IFB1: list three fruits.",
+                    "instruction_id_list": ["count:numbers"],
+                    "kwargs": [{"N": 2}],
+                },
+                {
+                    "key": "IB-2",
+                    "prompt": "IFB2: tell a story.",
+                    "instruction_id_list": ["format:no_whitespace"],
+                    "kwargs": [{"N": None}],
+                },
+            ]
+        )
+        + "\n"
+    )
+
     paths["infobench"] = root / "InfoBench.json"  # JSON lines, as released
     paths["infobench"].write_text(
         "\n".join(
@@ -170,6 +192,7 @@ def write_benchmarks(root: Path) -> dict[str, Path]:
     paths["followbench"] = fb
 
     paths["complexbench"] = root / "data_final.json"
+
     def q(text, rule=None, dep=()):
         return {
             "point_id": 0,
@@ -180,6 +203,7 @@ def write_benchmarks(root: Path) -> dict[str, Path]:
             "composition_types": [],
             "dep": list(dep),
         }
+
     paths["complexbench"].write_text(
         json.dumps(
             [
@@ -258,12 +282,15 @@ EXPECTED = {
     "followbench": {"hsr_l1": 1.0, "hsr_l2": 0.0, "hsr": 0.5, "ssr": 0.75},
     "complexbench": {"drfr": 0.5},
     "cello": {"average": (0.75 + 1.0) / 2, "task:closed_qa": 0.75, "task:writing_multi_rounds": 1.0},
+    "ifbench": {"prompt_strict": 0.5, "prompt_loose": 0.5, "inst_strict": 0.5, "inst_loose": 0.5},
 }
 
 MODEL_ANSWERS = {
     # reasoning with commas is split off: only "hello world" is scored (no_comma passes)
     "IF1": {"content": "<think>Plan: short, plain, no commas.</think>\n\nhello world"},
     "IF2": "Hello World",  # not lowercase
+    "IFB1": "I have 3 apples and 4 pears.",  # two numbers: count:numbers N=2 holds
+    "IFB2": "a story",  # has whitespace
     "IB1": "an answer",
     "IB2": "another answer",
     "CF1": "cf answer",
@@ -337,6 +364,7 @@ def test_every_adapter_reads_its_released_format(tmp_path):
         "followbench": 3,
         "complexbench": 1,
         "cello": 2,
+        "ifbench": 2,
     }
     fb = BENCHMARKS["fbbench"]().load(paths["fbbench"])
     assert [m["role"] for m in fb[0].messages] == ["user", "assistant", "user"]
@@ -459,5 +487,8 @@ def test_read_records_keeps_unicode_line_separators_inside_strings(tmp_path: Pat
     from raif_eval.benchmarks.base import read_records
 
     path = tmp_path / "data.jsonl"
-    path.write_text(json.dumps({"a": "x\u2028y"}, ensure_ascii=False) + "\n" + json.dumps({"a": 2}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({"a": "x\u2028y"}, ensure_ascii=False) + "\n" + json.dumps({"a": 2}) + "\n",
+        encoding="utf-8",
+    )
     assert read_records(path) == [(1, {"a": "x\u2028y"}), (2, {"a": 2})]

@@ -65,6 +65,7 @@ def test_all_benchmarks_end_to_end(stubs, tmp_path):
         "fbbench",
         "followbench",
         "infobench",
+        "ifbench",
     ]
     for bench, expected in EXPECTED.items():
         entry = summary["benchmarks"][bench]

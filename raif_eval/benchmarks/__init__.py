@@ -8,10 +8,12 @@ from raif_eval.benchmarks.cfbench import CFBench
 from raif_eval.benchmarks.complexbench import ComplexBench
 from raif_eval.benchmarks.fbbench import FBBench
 from raif_eval.benchmarks.followbench import FollowBench
+from raif_eval.benchmarks.ifbench import IFBench
 from raif_eval.benchmarks.ifeval import IFEval
 from raif_eval.benchmarks.infobench import InfoBench
 
-# Table-1 order of the RAIF paper
+# Table-1 order of the RAIF paper, then IFBench (not in the paper's table; scored by the same checkers
+# as raif-rewards ifbench)
 BENCHMARKS: dict[str, type[Benchmark]] = {
     "ifeval": IFEval,
     "cello": CELLO,
@@ -20,6 +22,7 @@ BENCHMARKS: dict[str, type[Benchmark]] = {
     "fbbench": FBBench,
     "followbench": FollowBench,
     "infobench": InfoBench,
+    "ifbench": IFBench,
 }
 DISPLAY = {
     "ifeval": "IFEval",
@@ -29,6 +32,7 @@ DISPLAY = {
     "fbbench": "FB-Bench",
     "followbench": "FollowBench",
     "infobench": "InfoBench",
+    "ifbench": "IFBench",
 }
 
 __all__ = ["BENCHMARKS", "DISPLAY", "Benchmark", "BenchScore", "Item"]
