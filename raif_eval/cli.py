@@ -19,7 +19,7 @@ from raif_rewards.errors import RaifError
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Evaluate a served model on IFEval, CELLO, CFBench, ComplexBench, FB-Bench, FollowBench and InfoBench.\n\n"
+    help="Evaluate a served model on IFEval, CELLO, CFBench, ComplexBench, FB-Bench, FollowBench, InfoBench and IFBench.\n\n"
     "Example: raif-eval run --model-url http://localhost:8000/v1 --model-id my-model --benchmarks ifeval "
     "--data ifeval=input_data.jsonl --output-dir runs/my-model",
 )
@@ -121,6 +121,12 @@ def run(
     limit: Annotated[
         int | None, typer.Option(help="Only the first N items of each benchmark (smoke test).")
     ] = None,
+    fix: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="BENCHMARK:CORRECTION, a corrected variant of an official scorer; repeatable (see `raif-eval list`)."
+        ),
+    ] = None,
     complexbench_lang: Annotated[
         str | None, typer.Option(help="ComplexBench language: zh (default) or en.")
     ] = None,
@@ -159,6 +165,7 @@ def run(
                 "max_retries": max_retries,
                 "limit": limit,
                 "complexbench_lang": complexbench_lang,
+                "fixes": fix or None,
             },
         )
         with Progress(
@@ -196,6 +203,10 @@ def rescore(
     data: Annotated[
         list[str] | None, typer.Option(help="BENCHMARK=PATH if the data moved; repeatable.")
     ] = None,
+    fix: Annotated[
+        list[str] | None,
+        typer.Option(help="BENCHMARK:CORRECTION to score with instead of the run's; repeatable."),
+    ] = None,
 ) -> None:
     """Score the saved rollouts again without calling the model (judge replies are cached).
 
@@ -206,7 +217,7 @@ def rescore(
     try:
         summary = runner.rescore(
             run_dir,
-            {"judge_url": judge_url, "judge_id": judge_id, "data": _parse_data(data)},
+            {"judge_url": judge_url, "judge_id": judge_id, "data": _parse_data(data), "fixes": fix or None},
             _split(benchmarks),
         )
     except (RaifError, OSError) as exc:
@@ -250,15 +261,19 @@ def report(
 
 @app.command("list")
 def list_cmd() -> None:
-    """List the benchmarks: default data place under --data-dir, headline metric, judge need.
+    """List the benchmarks: default data place under --data-dir, headline metric, judge need, and the
+    corrected variants of their official scorers that --fix accepts.
 
     Example: raif-eval list
     """
     table = Table(title="benchmarks")
-    for col in ("name", "display", "default path under --data-dir", "headline", "judge"):
+    for col in ("name", "display", "default path under --data-dir", "headline", "judge", "--fix"):
         table.add_column(col)
     for name, cls in BENCHMARKS.items():
-        table.add_row(name, DISPLAY[name], cls.default_path, cls.headline, "yes" if cls.needs_judge else "no")
+        fixes = "\n".join(f"{name}:{c}" for c in cls.corrections)
+        table.add_row(
+            name, DISPLAY[name], cls.default_path, cls.headline, "yes" if cls.needs_judge else "no", fixes
+        )
     console.print(table)
 
 

@@ -50,6 +50,8 @@ class RunConfig:
     judge_max_tokens: int = 4096
     limit: int | None = None  # first N items of each benchmark (smoke runs)
     complexbench_lang: str = "zh"
+    # corrected variants of the authors' scorers, "benchmark:correction" (default: their results)
+    fixes: list[str] = field(default_factory=list)
 
     def gen_params(self) -> GenParams:
         return GenParams(
@@ -80,6 +82,7 @@ class RunConfig:
             raise ConfigError(f"sc_select: expected agreement or judge, got {self.sc_select!r}")
         if self.complexbench_lang not in ("zh", "en"):
             raise ConfigError(f"complexbench_lang: expected zh or en, got {self.complexbench_lang!r}")
+        check_fixes(self.fixes)
         for name in ("k", "max_tokens", "concurrency", "refine_rounds"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: must be at least 1")
@@ -87,12 +90,26 @@ class RunConfig:
             raise ConfigError("limit: must be at least 1")
         return self
 
+    def fixes_for(self, bench: str) -> set[str]:
+        """The corrections asked for ``bench`` (names without the benchmark prefix)."""
+        return {f.split(":", 1)[1] for f in self.fixes if f.split(":", 1)[0] == bench}
+
     def data_path(self, bench: str) -> Path:
         if bench in self.data:
             return Path(self.data[bench])
         if self.data_dir:
             return Path(self.data_dir) / BENCHMARKS[bench].default_path
         raise ConfigError(f"data.{bench}: no data file given; pass --data {bench}=PATH or --data-dir DIR")
+
+
+def check_fixes(fixes: Sequence[str]) -> None:
+    """Each entry must name a correction its benchmark offers (``raif-eval list`` shows them)."""
+    for i, fix in enumerate(fixes):
+        bench, sep, name = fix.partition(":")
+        offered = BENCHMARKS[bench].corrections if bench in BENCHMARKS else {}
+        if not sep or name not in offered:
+            known = ", ".join(f"{b}:{c}" for b, cls in BENCHMARKS.items() for c in cls.corrections)
+            raise ConfigError(f"fixes[{i}]: unknown correction {fix!r}; known: {known}")
 
 
 def _unknown_key(key: str, known: Sequence[str]) -> str:

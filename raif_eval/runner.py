@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from raif_eval.benchmarks import BENCHMARKS, Benchmark, BenchScore, Item
-from raif_eval.config import ConfigError, RunConfig, from_mapping
+from raif_eval.benchmarks.complexbench import ComplexBench
+from raif_eval.config import ConfigError, RunConfig, check_fixes, from_mapping
 from raif_eval.judging import Judge
 from raif_eval.modes import generate
 from raif_eval.store import RunDir, RunDirError, git_revision
@@ -43,9 +44,10 @@ class IncompleteRun(RuntimeError):
 
 
 def make_adapter(name: str, cfg: RunConfig) -> Benchmark:
+    check_fixes(cfg.fixes)  # also for re-scoring, whose settings come from run.json and flags
     if name == "complexbench":
-        return BENCHMARKS[name](lang=cfg.complexbench_lang)
-    return BENCHMARKS[name]()
+        return ComplexBench(lang=cfg.complexbench_lang, fixes=cfg.fixes_for(name))
+    return BENCHMARKS[name](fixes=cfg.fixes_for(name))
 
 
 def load_items(cfg: RunConfig, names: Sequence[str]) -> dict[str, tuple[Benchmark, list[Item]]]:

@@ -326,3 +326,28 @@ def test_adapters_offer_only_their_own_corrections():
     assert set(fbbench.FBBench.corrections) == {"unread-as-zero"}
     with pytest.raises(ValueError):
         BENCHMARKS["followbench"](fixes={"fallback-zeros"})
+
+
+# ------------------------------------------------------------------ choosing a correction
+def test_fixes_are_checked_and_reach_the_adapters():
+    from raif_eval import config, runner
+
+    cfg = config.from_mapping(
+        {"output_dir": "out", "benchmarks": ["cfbench", "fbbench"], "fixes": ["cfbench:fallback-zeros"]}
+    ).validate()
+    assert runner.make_adapter("cfbench", cfg).fixes == {"fallback-zeros"}
+    assert runner.make_adapter("fbbench", cfg).fixes == frozenset()
+    for bad in (["cfbench:unread-as-zero"], ["fallback-zeros"], ["nobench:x"]):
+        with pytest.raises(config.ConfigError, match=r"fixes\[0\]: unknown correction"):
+            config.from_mapping({"output_dir": "out", "benchmarks": ["cfbench"], "fixes": bad}).validate()
+
+
+def test_list_shows_the_corrections():
+    from typer.testing import CliRunner
+
+    from raif_eval.cli import app
+
+    result = CliRunner().invoke(app, ["list"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    assert "cfbench:fallback-zeros" in result.output and "fbbench:unread-as-zero" in result.output
+    assert "IFBench" in result.output

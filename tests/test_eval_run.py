@@ -74,6 +74,15 @@ def test_all_benchmarks_end_to_end(stubs, tmp_path):
             assert entry["metrics"][metric] == pytest.approx(value), (bench, metric)
     assert summary["benchmarks"]["followbench"]["metrics"]["csl"] is None  # no example with all five levels
 
+    # the report table has a column per benchmark, IFBench the eighth
+    report = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "report")])
+    assert report.exit_code == 0, report.output
+    header = (tmp_path / "report" / "report.md").read_text().splitlines()[0]
+    assert header == (
+        "| Model | Mode | IFEval | CELLO | CFBench | ComplexBench | FB-Bench | FollowBench | InfoBench"
+        " | IFBench | Avg. |"
+    )
+
     # reasoning is kept apart from the scored answer; tokens are counted
     rollouts = [json.loads(x) for x in (out / "ifeval" / "rollouts.jsonl").read_text().splitlines()]
     first = next(r for r in rollouts if r["id"] == "1")

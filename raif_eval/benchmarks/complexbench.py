@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from raif_eval.benchmarks import complexbench_rules as rules
@@ -73,7 +73,8 @@ class ComplexBench(Benchmark):
     needs_judge = True
     default_path = "complexbench/data_final.json"
 
-    def __init__(self, lang: str = "zh"):
+    def __init__(self, lang: str = "zh", fixes: Iterable[str] = ()):
+        super().__init__(fixes)
         if lang not in ("zh", "en"):
             raise ValueError(f"ComplexBench lang must be zh or en, got {lang!r}")
         self.lang = lang

@@ -59,7 +59,8 @@ class IFBench(Benchmark):
     default_path = "ifbench/IFBench_test.jsonl"
 
     def load(self, path: Path) -> list[Item]:
-        items, seen = [], {}
+        items: list[Item] = []
+        seen: dict[str, int] = {}
         for line, obj in iter_jsonl(path):
             if isinstance(obj, dict) and "messages" in obj:
                 chat = _messages(path, line, obj["messages"])
