@@ -12,6 +12,8 @@ import asyncio
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from raif_eval.benchmarks import BENCHMARKS, cfbench, fbbench, followbench
 from raif_eval.benchmarks import complexbench_rules as cbr
@@ -351,3 +353,37 @@ def test_list_shows_the_corrections():
     assert result.exit_code == 0
     assert "cfbench:fallback-zeros" in result.output and "fbbench:unread-as-zero" in result.output
     assert "IFBench" in result.output
+
+
+# ------------------------------------------------------------------ robustness
+RULE_NAMES = [
+    "model_keyword_each",
+    "model_keyword_num_each",
+    "model_keyword_num",
+    "model_keyword",
+    "model_forbidden_word_each",
+    "model_number_each",
+    "model_length_each",
+    "model_length_word",
+    "model_length",
+    "model_startswith",
+    "model_starts_with_list_each",
+    "model_endswith_each",
+    "model_constraint_punc",
+    "model_not_endswith_each",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(RULE_NAMES),
+    st.text(alphabet="[]，, 01239a春\n'\"", max_size=12),
+    st.lists(st.text(max_size=20), max_size=4),
+    st.text(max_size=60),
+)
+def test_rules_and_replies_never_raise(name, arg, segments, reply):
+    assert cbr.check_rule(f"{name}:{arg}", segments) in (True, False)
+    assert isinstance(cbr.parse_extraction("A", reply), list)
+    assert followbench.parse_judgement(reply, 2) is None or len(followbench.parse_judgement(reply, 2)) == 2
+    cfbench.parse_judgement(reply, ["a", "b"])
+    fbbench.parse_judgement(reply)
