@@ -1,4 +1,5 @@
-"""raif_eval: score a served model on the seven instruction-following benchmarks of the RAIF paper.
+"""raif_eval: score a served model on the seven instruction-following benchmarks of the RAIF paper
+and on IFBench.
 
 Adapters read each benchmark's own released files; `raif-eval run|rescore|report` is the CLI.
 """
