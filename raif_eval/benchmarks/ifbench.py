@@ -4,7 +4,8 @@ checkers and the same pairing rules as ``raif-rewards ifbench`` (allenai/IFBench
 Data: ``IFBench_test.jsonl`` of the authors' repository (``key``, ``prompt``,
 ``instruction_id_list``, ``kwargs``, null-valued kwargs allowed). The multi-turn variant
 (``allenai/IFBench_multi-turn``, "constraint isolation": the prompt, the model's first answer, then
-the constraint as a second user turn) reads from the same file layout with a ``messages`` list
+the constraint as a second user turn; configs ``ifbench_constraints`` and ``ifeval_constraints``,
+exported to JSON lines) reads from the same file layout with a ``messages`` list
 (``role``/``content``, ending in a user turn) that is replayed as the chat; its ``prompt`` field,
 when present, is the text the checkers that read the prompt are built with (else the last user
 turn). Point ``--data ifbench=FILE`` at either file.
