@@ -119,7 +119,9 @@ def test_fbbench_parse_judgement():
     )
     assert fbbench.parse_judgement(reply) == [("json ok", True, 0.5), ("apologises", False, 0.5)]
     assert fbbench.parse_judgement("no json here") is None
-    assert fbbench.parse_judgement('{"json ok": {"评判理由": "x", "评判结果": "部分是", "weight": 0.5}}') is None
+    assert (
+        fbbench.parse_judgement('{"json ok": {"评判理由": "x", "评判结果": "部分是", "weight": 0.5}}') is None
+    )
 
 
 # ------------------------------------------------------------------ FollowBench

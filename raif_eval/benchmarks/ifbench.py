@@ -1,5 +1,6 @@
 """IFBench (Pyatkin et al. 2025): 58 out-of-distribution constraints, checked by the same registry
-checkers and the same pairing rules as ``raif-rewards ifbench`` (allenai/IFBench ``run_eval.py``).
+checkers as ``raif-rewards ifbench`` (allenai/IFBench ``run_eval.py``), with its rule for
+unanswered prompts.
 
 Data: ``IFBench_test.jsonl`` of the authors' repository (``key``, ``prompt``,
 ``instruction_id_list``, ``kwargs``, null-valued kwargs allowed). The multi-turn variant
