@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from raif_eval.benchmarks import BENCHMARKS, Benchmark, BenchScore, Item
+from raif_eval.benchmarks.complexbench import ComplexBench
 from raif_eval.config import ConfigError, RunConfig, from_mapping
 from raif_eval.judging import Judge
 from raif_eval.modes import generate
@@ -44,7 +45,7 @@ class IncompleteRun(RuntimeError):
 
 def make_adapter(name: str, cfg: RunConfig) -> Benchmark:
     if name == "complexbench":
-        return BENCHMARKS[name](lang=cfg.complexbench_lang)
+        return ComplexBench(lang=cfg.complexbench_lang)
     return BENCHMARKS[name]()
 
 

@@ -152,8 +152,7 @@ def selection(*branches: Node, active: int, condition: str = "") -> Selection:
 
 def from_constraints(constraints: Sequence[Mapping[str, Any]], lang: str = "en") -> RuleTruth:
     """The list shorthand ``[{"id", "kwargs"}, ...]`` as a rule ground truth (an ``and`` of checks)."""
-    parsed = _parse_obj(list(constraints))
-    return RuleTruth(parsed.tree, lang)
+    return RuleTruth(_parse_list(list(constraints)).tree, lang)
 
 
 def to_json(gt: GroundTruth | Node) -> str:
@@ -229,12 +228,16 @@ def _parse_cached(text: str) -> GroundTruth:
     return _parse_obj(obj)
 
 
+def _parse_list(obj: list[Any]) -> RuleTruth:
+    children = tuple(_parse_shorthand_item(item, f"[{i}]") for i, item in enumerate(obj))
+    if not children:
+        raise GroundTruthError("(root)", "an empty constraint list (expected at least one {id, kwargs})")
+    return RuleTruth(And(children))
+
+
 def _parse_obj(obj: Any) -> GroundTruth:
     if isinstance(obj, list):
-        children = tuple(_parse_shorthand_item(item, f"[{i}]") for i, item in enumerate(obj))
-        if not children:
-            raise GroundTruthError("(root)", "an empty constraint list (expected at least one {id, kwargs})")
-        return RuleTruth(And(children))
+        return _parse_list(obj)
     if not isinstance(obj, dict):
         raise GroundTruthError("(root)", f"expected an object with 'style' or a list, got {type(obj).__name__}")
     style = obj.get("style")

@@ -134,8 +134,8 @@ def check_rule(rule: str, segments: list[str]) -> bool:
         targets = nonblank if name.endswith("_each") else segs[:1]
         return all(int(lo) <= sum(has_keywords(r, [k]) for k in keys) <= int(hi) for r in targets)
     if name == "model_number_each":
-        lo, hi = _range_arg(arg)
-        return lo <= len(segs) <= hi
+        least, most = _range_arg(arg)
+        return least <= len(segs) <= most
     if name == "model_length_each":
         b = _range_arg(arg)
         return all(in_len(r, b) or in_len(unquote(r), b) for r in nonblank)
