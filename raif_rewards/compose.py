@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -176,7 +176,7 @@ def schema() -> dict:
 
 
 @lru_cache(maxsize=1)
-def _validator():
+def _validator() -> Any:  # a jsonschema Draft202012Validator (jsonschema is imported when first needed)
     import jsonschema
 
     return jsonschema.Draft202012Validator(schema())
@@ -369,7 +369,7 @@ class TreeScore:
     def errors(self) -> int:
         return sum(1 for v in self.verdicts if v.error is not None)
 
-    def __iter__(self):  # ``satisfied, applicable, verdicts = score_tree(...)``
+    def __iter__(self) -> Iterator[Any]:  # ``satisfied, applicable, verdicts = score_tree(...)``
         return iter((self.satisfied, self.applicable, self.verdicts))
 
 

@@ -96,7 +96,7 @@ class Judge:
         concurrency: int = 32,
         timeout: float = 60.0,
         max_retries: int = 5,
-        **kwargs,
+        **kwargs: Any,
     ) -> Judge:
         client = LLMClient(base_url, model, api_key=api_key, concurrency=concurrency, timeout=timeout,
                            max_retries=max_retries, cache_path=cache_path)
