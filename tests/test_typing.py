@@ -40,8 +40,21 @@ def test_built_wheel_ships_py_typed(tmp_path):
         shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "wheel"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = out.glob("raif-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -83,8 +96,13 @@ def test_shards_without_seeds_manifest_is_a_clear_error(tmp_path):
     from raif_data import recipe as recipe_mod
     from raif_rewards.errors import RaifError
 
-    r = recipe_mod.from_dict({"output_dir": str(tmp_path / "d"), "num_prompts": 20,
-                              "output": {"chunk_size": 16, "rows_per_shard": 100}})
+    r = recipe_mod.from_dict(
+        {
+            "output_dir": str(tmp_path / "d"),
+            "num_prompts": 20,
+            "output": {"chunk_size": 16, "rows_per_shard": 100},
+        }
+    )
     layout = pipeline.Layout(tmp_path / "d")
     pipeline.run_seeds(r, layout)
     pipeline.run_instruct(r, layout)
