@@ -25,13 +25,16 @@ demo: install
 	$(BIN)/raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0
 	$(BIN)/raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40 --seed 0
 
-# The whole suite: the main venv, then the veRL tests in their own venv (scripts/ci_verl.sh).
-test: install
+# The whole suite: lint (ruff + mypy), the main venv, then the veRL tests in their own venv
+# (scripts/ci_verl.sh).
+test: lint
 	$(BIN)/python -m pytest -q
 	bash scripts/ci_verl.sh
 
+# mypy reads [tool.mypy] in pyproject.toml (the four packages; veRL, absent here, is typed as Any).
 lint: install
 	$(BIN)/ruff check raif_rewards raif_data raif_train raif_eval tests benchmarks
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/pip install -q -e ".[train,dev,fastlang,bench]"

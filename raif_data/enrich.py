@@ -164,6 +164,7 @@ class InstructEnricher:
                 continue
             cons, qs = parsed
             rule = compose.parse_ground_truth(rec["ground_truth"])
+            assert isinstance(rule, compose.RuleTruth)  # soft records are kind "rule"
             rec["ground_truth"] = compose.to_json(compose.JudgeTruth(tuple(qs), rule.tree, rule.lang))
             sep = "" if rule.lang == "zh" else " "
             rec["prompt"] = rec["prompt"] + "\n" + sep.join(cons)

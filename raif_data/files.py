@@ -46,8 +46,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO[Any]]:
     """``open`` for writing whose result appears at ``path`` only once complete."""
     with atomic_path(path) as tmp:
-        kw = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
-        with open(tmp, mode, **kw) as fh:
+        encoding, newline = (None, None) if "b" in mode else ("utf-8", "\n")
+        with open(tmp, mode, encoding=encoding, newline=newline) as fh:
             yield fh
 
 

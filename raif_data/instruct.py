@@ -230,7 +230,7 @@ def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> 
             taken = frozenset(leaf.checker.id for leaf in inner_leaves)
             globals_ = [make_leaf(rng, c, seed) for c in pick_compatible(rng, pool.nestable, n_global, pool, taken)]
             if globals_:
-                node = compose.and_(*[_check(g) for g in globals_], inner_node)
+                node: compose.Node = compose.and_(*[_check(g) for g in globals_], inner_node)
                 extra = _join([g.text for g in globals_], seed.lang)
                 lead = "此外，整个回答还需满足：" if seed.lang == "zh" else "In addition, for the whole answer: "
                 built = (node, inner_text + "\n" + lead + extra, globals_ + inner_leaves)

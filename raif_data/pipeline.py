@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from raif_data import __version__
 from raif_data.dedup import BloomFilter
@@ -25,6 +25,12 @@ from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
 from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, ShardWriter, rl_row
 from raif_rewards import compose, registry
 from raif_rewards.errors import InputFileError, RaifError
+
+if TYPE_CHECKING:
+    from raif_data.llm import LLMClient
+
+#: builds the client for one role ("instruct", "base", "expert"); tests pass one aimed at a stub
+LLMFactory = Callable[[str], "LLMClient"]
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +110,17 @@ def _finished(layout: Layout, stage: str, fp: str) -> dict:
     return manifest
 
 
-def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[Path, bool]:
-    """(stage folder, already complete?). A folder made with another recipe is an error unless
-    ``overwrite``, then it and every later stage are cleared."""
+def _read_manifest(path: Path) -> dict:
+    """A manifest that must be there: its JSON object, else a one-line RaifError."""
+    manifest = read_json(path)
+    if not isinstance(manifest, dict):
+        raise RaifError(f"{path}: missing or not a JSON object; run the stage again")
+    return manifest
+
+
+def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[Path, dict | None]:
+    """(stage folder, its manifest when already complete, else None). A folder made with another
+    recipe is an error unless ``overwrite``, then it and every later stage are cleared."""
     folder = layout.stage(stage)
     manifest = read_json(folder / "manifest.json")
     started = read_json(folder / "started.json")
@@ -120,11 +134,11 @@ def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[
             shutil.rmtree(layout.stage(later), ignore_errors=True)
         manifest = None
     if manifest is not None:
-        return folder, True
+        return folder, manifest
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(folder)
     write_json(folder / "started.json", {"stage": stage, "fingerprint": fp})
-    return folder, False
+    return folder, None
 
 
 # ------------------------------------------------------------------------------------------ stage 1
@@ -133,9 +147,9 @@ def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[
 def run_seeds(r: Recipe, layout: Layout, *, overwrite: bool = False,
               progress: ProgressFactory = _no_progress) -> dict:
     fp = fingerprints(r)["seeds"]
-    folder, done = _begin_stage(layout, "seeds", fp, overwrite)
-    if done:
-        return read_json(folder / "manifest.json")
+    folder, finished = _begin_stage(layout, "seeds", fp, overwrite)
+    if finished is not None:
+        return finished
     summary = select(r, folder / "seeds.jsonl", progress=progress("seeds", None))
     manifest = {"stage": "seeds", "fingerprint": fp, **summary,
                 "output": {"file": "seeds.jsonl", "rows": summary["kept"],
@@ -151,7 +165,8 @@ class _Lines:
     """Line k of a JSONL file, read forwards (reopened when asked for an earlier line)."""
 
     def __init__(self, path: Path):
-        self.path, self._fh, self._next = path, None, 0
+        self.path, self._next = path, 0
+        self._fh: TextIO | None = None
 
     def get(self, k: int) -> tuple[int, str]:
         if self._fh is None or k < self._next:
@@ -276,12 +291,12 @@ def n_chunks(r: Recipe) -> int:
 
 
 def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
-                 llm_factory: Callable[[], Any] | None = None) -> dict:
+                 llm_factory: LLMFactory | None = None) -> dict:
     fps = fingerprints(r)
     _finished(layout, "seeds", fps["seeds"])
-    folder, done = _begin_stage(layout, "instruct", fps["instruct"], overwrite)
-    if done:
-        return read_json(folder / "manifest.json")
+    folder, finished = _begin_stage(layout, "instruct", fps["instruct"], overwrite)
+    if finished is not None:
+        return finished
     seeds_file = layout.stage("seeds") / "seeds.jsonl"
     n_seeds = count_lines(seeds_file)
     maths = _math_source(r)
@@ -306,9 +321,9 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
                 continue
             records = []
             for i in range(lo, hi):
-                rec = build_record(i, r, lines, n_seeds, maths, seen, counters)
-                if rec is not None:
-                    records.append(rec)
+                built = build_record(i, r, lines, n_seeds, maths, seen, counters)
+                if built is not None:
+                    records.append(built)
                 advance(1)
             if enrich is not None:
                 enrich.apply(records)
@@ -348,16 +363,17 @@ def _summarise_chunks(layout: Layout, stage: str, r: Recipe) -> dict:
 
 
 def run_respond(r: Recipe, layout: Layout, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
-                llm_factory: Callable[[str], Any] | None = None) -> dict:
+                llm_factory: LLMFactory | None = None) -> dict:
     from raif_data.respond import ParallelResponder, Responder
 
     fps = fingerprints(r)
     if not uses_respond(r):
         raise RaifError("stage 'respond' needs an endpoint: set llm.base_url and llm.model (or --base-url/--model)")
     inst = _finished(layout, "instruct", fps["instruct"])
-    folder, done = _begin_stage(layout, "respond", fps["respond"], overwrite)
-    if done:
-        return read_json(folder / "manifest.json")
+    folder, finished = _begin_stage(layout, "respond", fps["respond"], overwrite)
+    if finished is not None:
+        return finished
+    responder: Responder | ParallelResponder
     if r.llm.workers > 1 and llm_factory is None:
         from raif_data.llm import preflight
 
@@ -444,7 +460,7 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
     sft_files = sft.close()
     if not sft_files:
         shutil.rmtree(layout.root / "sft", ignore_errors=True)
-    seeds_m = read_json(layout.stage("seeds") / "manifest.json")
+    seeds_m = _finished(layout, "seeds", fps["seeds"])
     manifest = {
         "format": "raif-data/1",
         "fingerprint": fps["shards"],
@@ -460,7 +476,7 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
                   "math_source": inst.get("math_source")},
         "config": {k: v for k, v in r.to_dict().items() if k != "output_dir"},
         "versions": _versions(),
-        "stages": {s: read_json(layout.stage(s) / "manifest.json").get("fingerprint")
+        "stages": {s: _read_manifest(layout.stage(s) / "manifest.json").get("fingerprint")
                    for s in STAGES[:3] if (layout.stage(s) / "manifest.json").exists()},
     }
     write_json(layout.manifest, manifest)
@@ -477,14 +493,14 @@ def up_to_date(r: Recipe, layout: Layout) -> bool:
 
 
 def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
-           llm_factory: Callable[..., Any] | None = None) -> dict:
+           llm_factory: LLMFactory | None = None) -> dict:
     """Run every stage (skipping those already complete) and return the final manifest."""
     if not r.output_dir:
         raise RaifError("no output folder: pass --output-dir (or set output_dir in the recipe)")
     layout = Layout(Path(r.output_dir))
     if not overwrite and up_to_date(r, layout):
         log.info("%s is up to date; nothing to do", layout.manifest)
-        return read_json(layout.manifest)
+        return _read_manifest(layout.manifest)
     if overwrite and layout.manifest.exists():
         m = read_json(layout.manifest)
         if m and m.get("fingerprint") != fingerprints(r)["shards"]:

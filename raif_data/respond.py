@@ -144,7 +144,7 @@ class Responder:
         pass_rate = sum(full for _, full, *_ in reason) / len(reason) if reason else None
         baseline = sum(frac for frac, *_ in direct) / len(direct) if direct else None
         accepted = []
-        if "expert" in got:
+        if "expert" in got and self.expert is not None:  # got has expert samples only when there is one
             for frac, full, reasoning, answer in scored(got["expert"]):
                 if full:
                     accepted.append({"response": as_training_text(reasoning, answer) if reasoning else answer,

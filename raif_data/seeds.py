@@ -12,10 +12,10 @@ import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from raif_data.dedup import Deduplicator
 from raif_data.files import atomic_open, dumps_line, sha256_file
@@ -48,7 +48,8 @@ class BadRecords:
     """Counts records skipped under ``--skip-bad`` and keeps the first few reasons for the report."""
 
     def __init__(self, skip: bool):
-        self.skip, self.count, self.examples = skip, 0, []
+        self.skip, self.count = skip, 0
+        self.examples: list[str] = []
 
     def handle(self, error: InputFileError) -> None:
         if not self.skip:
@@ -61,7 +62,8 @@ class BadRecords:
 
 def asset_path(name: str) -> Path:
     """A data file shipped inside the package (works from a wheel as well as a checkout)."""
-    return Path(str(resources.files("raif_data").joinpath("assets", name)))
+    # one name per joinpath: the Traversable protocol takes several only from Python 3.11
+    return Path(str(resources.files("raif_data").joinpath("assets").joinpath(name)))
 
 
 def resolve_path(path: str, demo_name: str) -> tuple[Path | str, str]:
@@ -102,8 +104,8 @@ def read_records(path: Path | str, fmt: str, bad: BadRecords, hf_split: str = "t
         with open(p, encoding="utf-8", newline="") as fh:
             delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
             reader = csv.DictReader(fh, delimiter=delimiter)
-            for row in reader:
-                yield reader.line_num, dict(row)
+            for record in reader:
+                yield reader.line_num, dict(record)
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -189,12 +191,9 @@ def quality_problem(prompt: str, lang: str, cfg: SeedsConfig) -> str | None:
 class SeedStats:
     read: int = 0
     kept: int = 0
-    dropped: Counter | None = None
-    task_types: Counter | None = None
-    languages: Counter | None = None
-
-    def __post_init__(self) -> None:
-        self.dropped, self.task_types, self.languages = Counter(), Counter(), Counter()
+    dropped: Counter[str] = field(default_factory=Counter)
+    task_types: Counter[str] = field(default_factory=Counter)
+    languages: Counter[str] = field(default_factory=Counter)
 
 
 def select(
@@ -216,7 +215,7 @@ def select(
     path_text = str(src)
     pending: list[Seed] = []
 
-    def flush(kept) -> None:
+    def flush(kept: IO[bytes]) -> None:
         # dedup runs on batches: one set of vectorised steps per batch (same verdicts as one by one)
         for seed, dup in zip(pending, dedup.seen_batch([p.prompt for p in pending]), strict=True):
             if dup is not None:
@@ -264,10 +263,10 @@ def select(
             raise InputFileError(path_text, f"no usable seed prompts (read {stats.read}, dropped "
                                  f"{dict(stats.dropped)}, bad {bad.count})")
         order = _balanced_order(offsets, random.Random(f"seeds:{recipe.seed}"), cfg.balance)
-        with open(kept_file, "rb") as kept, atomic_open(out_file, "wb") as out:
+        with open(kept_file, "rb") as kept_in, atomic_open(out_file, "wb") as out:
             for off in order:
-                kept.seek(off)
-                out.write(kept.readline())
+                kept_in.seek(off)
+                out.write(kept_in.readline())
     finally:
         kept_file.unlink(missing_ok=True)
     source: dict[str, Any] = {"path": shown}

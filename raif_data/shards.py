@@ -6,6 +6,7 @@ Each shard is written row group by row group into a temp file and renamed into p
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -78,24 +79,24 @@ class ShardWriter:
         self.files: list[dict[str, Any]] = []
         self._buf: list[dict] = []
         self._writer: pq.ParquetWriter | None = None
-        self._ctx = None
+        self._ctx: AbstractContextManager[Path] | None = None  # the open shard's atomic_path
         self._tmp: Path | None = None
         self._rows_in_shard = 0
 
-    def _open(self) -> None:
+    def _open(self) -> pq.ParquetWriter:
         name = f"part-{len(self.files):05d}.parquet"
         self._ctx = atomic_path(self.folder / name)
         self._tmp = self._ctx.__enter__()
         self._writer = pq.ParquetWriter(self._tmp, self.schema, compression=self.compression)
         self._rows_in_shard = 0
         self.files.append({"file": name, "rows": 0})
+        return self._writer
 
     def _flush(self) -> None:
         if not self._buf:
             return
-        if self._writer is None:
-            self._open()
-        self._writer.write_table(pa.Table.from_pylist(self._buf, schema=self.schema))
+        writer = self._writer if self._writer is not None else self._open()
+        writer.write_table(pa.Table.from_pylist(self._buf, schema=self.schema))
         self._rows_in_shard += len(self._buf)
         self.files[-1]["rows"] = self._rows_in_shard
         self._buf = []
@@ -105,7 +106,9 @@ class ShardWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-            self._ctx.__exit__(None, None, None)
+            if self._ctx is not None:
+                self._ctx.__exit__(None, None, None)
+                self._ctx = None
             self.files[-1]["sha256"] = sha256_file(self.folder / self.files[-1]["file"])
 
     def add(self, row: dict) -> None:
@@ -128,6 +131,7 @@ class ShardWriter:
     def abort(self) -> None:
         if self._writer is not None:
             self._writer.close()
+        if self._ctx is not None:
             self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def collect(directory: str | Path) -> dict[str, Any]:
     return report
 
 
-def _summary(values: list[float]) -> dict[str, float] | None:
+def _summary(values: Sequence[float]) -> dict[str, float] | None:
     if not values:
         return None
     s = sorted(values)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from raif_eval.benchmarks import BENCHMARKS, DISPLAY
@@ -27,7 +27,7 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
     raise typer.Exit(code)
 
@@ -176,7 +176,7 @@ def run(
             console=err,
             transient=False,
         ) as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(bench: str, done: int, total: int) -> None:
                 if bench not in tasks:

@@ -46,6 +46,10 @@ def run_row(summary: dict) -> Row:
     )
 
 
+def _difference(value: float | None, base: float | None) -> float | None:
+    return value - base if value is not None and base is not None else None
+
+
 def build_rows(summaries: Sequence[dict], baseline: dict | None = None) -> tuple[list[str], list[Row]]:
     """(benchmark columns, rows). With a baseline: the baseline first, then each run and its delta.
 
@@ -55,20 +59,15 @@ def build_rows(summaries: Sequence[dict], baseline: dict | None = None) -> tuple
     columns = [b for b in BENCHMARKS if any(b in r.scores for r in runs)]
     common = [b for b in columns if all(r.scores.get(b) is not None for r in runs)]
     for r in runs:
-        vals = [r.scores[b] for b in common]
+        vals = [v for v in (r.scores[b] for b in common) if v is not None]  # none is, by `common`
         r.average = sum(vals) / len(vals) if vals else None
     if not baseline:
         return columns, runs
     base, out = runs[0], [runs[0]]
     for r in runs[1:]:
         out.append(r)
-        delta = {
-            b: (r.scores[b] - base.scores[b])
-            if r.scores.get(b) is not None and base.scores.get(b) is not None
-            else None
-            for b in columns
-        }
-        avg = r.average - base.average if r.average is not None and base.average is not None else None
+        delta = {b: _difference(r.scores.get(b), base.scores.get(b)) for b in columns}
+        avg = _difference(r.average, base.average)
         out.append(
             Row(label=f"Δ {r.label} vs {base.label}", mode=r.mode, scores=delta, average=avg, is_delta=True)
         )

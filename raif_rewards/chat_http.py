@@ -9,7 +9,7 @@ import asyncio
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 
@@ -49,7 +49,7 @@ class Session:
         await anext(session._lifetime)
         return session
 
-    async def _closed_at_loop_end(self) -> AsyncIterator[None]:
+    async def _closed_at_loop_end(self) -> AsyncGenerator[None, None]:
         try:
             yield
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,7 +24,7 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
@@ -137,6 +137,7 @@ def check_cmd(
         spec = [spec]
     if not isinstance(spec, list):
         _fail('constraints: expected a JSON list of {"id": ..., "kwargs": {...}}')
+    assert response is not None  # exactly one of the two was given, and a file's text was read above
     try:
         normalized = [normalize_constraint(c) for c in spec]
         verdicts = check_all([{"id": i, "kwargs": k} for i, k in normalized], response, loose=loose)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -152,8 +152,7 @@ def selection(*branches: Node, active: int, condition: str = "") -> Selection:
 
 def from_constraints(constraints: Sequence[Mapping[str, Any]], lang: str = "en") -> RuleTruth:
     """The list shorthand ``[{"id", "kwargs"}, ...]`` as a rule ground truth (an ``and`` of checks)."""
-    parsed = _parse_obj(list(constraints))
-    return RuleTruth(parsed.tree, lang)
+    return RuleTruth(_parse_list(list(constraints)).tree, lang)
 
 
 def to_json(gt: GroundTruth | Node) -> str:
@@ -177,7 +176,7 @@ def schema() -> dict:
 
 
 @lru_cache(maxsize=1)
-def _validator():
+def _validator() -> Any:  # a jsonschema Draft202012Validator (jsonschema is imported when first needed)
     import jsonschema
 
     return jsonschema.Draft202012Validator(schema())
@@ -229,12 +228,16 @@ def _parse_cached(text: str) -> GroundTruth:
     return _parse_obj(obj)
 
 
+def _parse_list(obj: list[Any]) -> RuleTruth:
+    children = tuple(_parse_shorthand_item(item, f"[{i}]") for i, item in enumerate(obj))
+    if not children:
+        raise GroundTruthError("(root)", "an empty constraint list (expected at least one {id, kwargs})")
+    return RuleTruth(And(children))
+
+
 def _parse_obj(obj: Any) -> GroundTruth:
     if isinstance(obj, list):
-        children = tuple(_parse_shorthand_item(item, f"[{i}]") for i, item in enumerate(obj))
-        if not children:
-            raise GroundTruthError("(root)", "an empty constraint list (expected at least one {id, kwargs})")
-        return RuleTruth(And(children))
+        return _parse_list(obj)
     if not isinstance(obj, dict):
         raise GroundTruthError("(root)", f"expected an object with 'style' or a list, got {type(obj).__name__}")
     style = obj.get("style")
@@ -366,7 +369,7 @@ class TreeScore:
     def errors(self) -> int:
         return sum(1 for v in self.verdicts if v.error is not None)
 
-    def __iter__(self):  # ``satisfied, applicable, verdicts = score_tree(...)``
+    def __iter__(self) -> Iterator[Any]:  # ``satisfied, applicable, verdicts = score_tree(...)``
         return iter((self.satisfied, self.applicable, self.verdicts))
 
 

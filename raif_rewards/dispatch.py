@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from raif_rewards import registry
 from raif_rewards.compose import (
@@ -120,7 +120,9 @@ def _score_local(solution_str: str, gt: GroundTruth, direct: bool, cfg: RewardCo
     try:
         if isinstance(gt, MathTruth):
             return score_math(solution_str, gt, cfg, direct=direct)
-        return score_rule(solution_str, gt, cfg, direct=direct)  # type: ignore[arg-type]
+        if isinstance(gt, JudgeTruth):  # its questions need the judge: callers send it to score_judge_batch
+            raise TypeError("a judge ground truth cannot be scored locally")
+        return score_rule(solution_str, gt, cfg, direct=direct)
     except Exception as exc:  # a reward must never take the trainer down
         log.exception("reward computation failed; the sample gets 0 with reward_error set")
         return _failed(gt, direct, exc)
@@ -150,7 +152,7 @@ def score_judge_batch(
     for p, (a, b), (_s, gt, direct, cfg) in zip(parsed, spans, items, strict=True):
         try:
             ts = score_tree(gt, p.answer, loose=cfg.loose) if gt.tree is not None and p.answer else None
-            answers = [v.yes for v in verdicts[a:b]] if b > a else [None] * len(gt.questions)
+            answers: list[bool | None] = [v.yes for v in verdicts[a:b]] if b > a else [None] * len(gt.questions)
             result = combine_judge(p, cfg, direct=direct, verdicts=answers, tree_score=ts)
             if result.unscored:
                 errors = sorted({v.error for v in verdicts[a:b] if v.yes is None})
@@ -198,7 +200,7 @@ def _warm() -> None:
 
 
 def _score_chunk(
-    chunk: list[tuple[str, Any, str | None, Mapping | None]], config: RewardConfig, as_metrics: bool = False
+    chunk: Sequence[tuple[str, Any, str | None, Mapping[str, Any] | None]], config: RewardConfig, as_metrics: bool = False
 ) -> list[tuple]:
     results = (_score_local(s, route(gt, ds), *_options(ei, config)) for s, gt, ds, ei in chunk)
     if as_metrics:  # what veRL needs, as bare float tuples: the cheapest thing to send back
@@ -223,6 +225,45 @@ def _unpack(packed: tuple) -> RewardResult:
     return RewardResult(*values)
 
 
+@overload
+def score_batch(
+    samples: Sequence[Sample],
+    *,
+    config: RewardConfig = ...,
+    judge: Judge | None = ...,
+    workers: int | None = ...,
+    start_method: str = ...,
+    min_pool_batch: int = ...,
+    as_metrics: Literal[False] = ...,
+) -> list[RewardResult]: ...
+
+
+@overload
+def score_batch(
+    samples: Sequence[Sample],
+    *,
+    config: RewardConfig = ...,
+    judge: Judge | None = ...,
+    workers: int | None = ...,
+    start_method: str = ...,
+    min_pool_batch: int = ...,
+    as_metrics: Literal[True],
+) -> list[dict[str, float]]: ...
+
+
+@overload
+def score_batch(
+    samples: Sequence[Sample],
+    *,
+    config: RewardConfig = ...,
+    judge: Judge | None = ...,
+    workers: int | None = ...,
+    start_method: str = ...,
+    min_pool_batch: int = ...,
+    as_metrics: bool,
+) -> list[RewardResult] | list[dict[str, float]]: ...
+
+
 def score_batch(
     samples: Sequence[Sample],
     *,
@@ -238,15 +279,13 @@ def score_batch(
     of judge requests. Ground truths are validated here first, so a bad one raises before any work.
     ``as_metrics=True`` returns :func:`metrics` dicts instead (cheaper to bring back from the pool)."""
     routed = [route(s.ground_truth, s.data_source) for s in samples]
-    results: list[RewardResult | None] = [None] * len(samples)
-    judge_idx = [i for i, gt in enumerate(routed) if isinstance(gt, JudgeTruth)]
+    # each slot ends up holding a RewardResult, or its metrics dict when as_metrics (pool results)
+    results: list[Any] = [None] * len(samples)
+    judged = [(i, gt) for i, gt in enumerate(routed) if isinstance(gt, JudgeTruth)]
     local_idx = [i for i, gt in enumerate(routed) if not isinstance(gt, JudgeTruth)]
-    if judge_idx:
-        items = []
-        for i in judge_idx:
-            direct, cfg = _options(samples[i].extra_info, config)
-            items.append((samples[i].solution_str, routed[i], direct, cfg))
-        for i, r in zip(judge_idx, score_judge_batch(items, judge), strict=True):  # type: ignore[arg-type]
+    if judged:
+        items = [(samples[i].solution_str, gt, *_options(samples[i].extra_info, config)) for i, gt in judged]
+        for (i, _gt), r in zip(judged, score_judge_batch(items, judge), strict=True):
             results[i] = r
     n_workers = workers if workers is not None else _available_cpus()
     if n_workers <= 1 or len(local_idx) < min_pool_batch:
@@ -259,15 +298,16 @@ def score_batch(
         chunks = [payload[k : k + size] for k in range(0, len(payload), size)]
         pool = _pool(n_workers, start_method)
         futures = [pool.submit(_score_chunk, chunk, config, as_metrics) for chunk in chunks]
+        flat: list[dict[str, Any]] | list[RewardResult]
         if as_metrics:
             flat = [dict(zip(METRIC_KEYS, r, strict=True)) for f in futures for r in f.result()]
         else:
             flat = [_unpack(r) for f in futures for r in f.result()]
-        for i, r in zip(local_idx, flat, strict=True):
-            results[i] = r
+        for i, result in zip(local_idx, flat, strict=True):
+            results[i] = result
     if as_metrics:
-        return [r if isinstance(r, dict) else metrics(r) for r in results]  # type: ignore[arg-type]
-    return results  # type: ignore[return-value]
+        return [r if isinstance(r, dict) else metrics(r) for r in results]
+    return results
 
 
 def _portable(raw: Any, gt: GroundTruth) -> Any:

@@ -13,9 +13,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from raif_rewards.errors import EndpointError
 from raif_rewards.llm import ChatResult, LLMClient, run_sync
+
+N = TypeVar("N", int, float)
 
 DEFAULT_SYSTEM = (
     "You are a strict and impartial grader. You will see a response and one yes/no question about it. "
@@ -93,7 +96,7 @@ class Judge:
         concurrency: int = 32,
         timeout: float = 60.0,
         max_retries: int = 5,
-        **kwargs,
+        **kwargs: Any,
     ) -> Judge:
         client = LLMClient(base_url, model, api_key=api_key, concurrency=concurrency, timeout=timeout,
                            max_retries=max_retries, cache_path=cache_path)
@@ -152,14 +155,29 @@ def judge_from_settings(settings: Mapping[str, object] | None = None) -> Judge |
     ``RAIF_JUDGE_*`` environment variables name; ``None`` without a base URL and a model. Both training
     backends build their judge here, so one set of variables configures either."""
     settings = settings or {}
-    value = {k: settings.get(k) or os.environ.get(env) for k, env in JUDGE_SETTINGS.items()}
+    given = {k: settings.get(k) or os.environ.get(env) for k, env in JUDGE_SETTINGS.items()}
+    value = {k: None if v is None else str(v) for k, v in given.items()}  # YAML may read a key as a number
     if not (value["judge_base_url"] and value["judge_model"]):
         return None
     return Judge.from_endpoint(
-        str(value["judge_base_url"]),
-        str(value["judge_model"]),
+        value["judge_base_url"],
+        value["judge_model"],
         api_key=value["judge_api_key"],
         cache_path=value["judge_cache"],
-        concurrency=int(settings.get("judge_concurrency", 32)),
-        timeout=float(settings.get("judge_timeout", 60.0)),
+        concurrency=_number_setting(settings, "judge_concurrency", int, 32),
+        timeout=_number_setting(settings, "judge_timeout", float, 60.0),
     )
+
+
+def _number_setting(settings: Mapping[str, object], key: str, kind: type[N], default: N) -> N:
+    """``settings[key]`` as ``kind`` (null or absent: ``default``); anything else is a one-line error."""
+    raw: Any = settings.get(key)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except (TypeError, ValueError):
+        from raif_rewards.reward import RewardConfigError
+
+        expected = "an integer" if kind is int else "a number"
+        raise RewardConfigError(key, f"expected {expected}, got {raw!r}") from None

@@ -192,7 +192,7 @@ class _Helper:
         return self._proc
 
     def _read_line(self, proc: subprocess.Popen, deadline: float) -> bytes | None:
-        fd = proc.stdout.fileno()  # type: ignore[union-attr]
+        fd = proc.stdout.fileno()  # type: ignore[union-attr]  # opened with stdout=PIPE: never None
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
@@ -210,8 +210,8 @@ class _Helper:
         with self._lock:
             proc = self._ensure()
             try:
-                proc.stdin.write((json.dumps([predicted, reference, timeout]) + "\n").encode())  # type: ignore[union-attr]
-                proc.stdin.flush()  # type: ignore[union-attr]
+                proc.stdin.write((json.dumps([predicted, reference, timeout]) + "\n").encode())  # type: ignore[union-attr]  # stdin=PIPE: never None
+                proc.stdin.flush()  # type: ignore[union-attr]  # stdin=PIPE: never None
             except OSError:
                 line = None
             else:

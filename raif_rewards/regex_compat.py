@@ -44,9 +44,9 @@ def disagreements(text: str) -> int:
     """The classes (bit mask) on which some character of ``text`` gets different answers."""
     if text.isascii():
         mask = 0
-        for ch, verdict in _ascii_disagreeing():
+        for ch, classes in _ascii_disagreeing():
             if ch in text:
-                mask |= verdict
+                mask |= classes
         return mask
     mask = 0
     for ch in set(text):

@@ -293,10 +293,10 @@ def _scalar_validator(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None
     keys = set(schema) - _IGNORED
     kind = schema.get("type")
     if kind == "integer" and keys <= {"type", "minimum", "maximum"}:
-        lo, hi = schema.get("minimum"), schema.get("maximum")
-        if (lo is None or type(lo) is int) and (hi is None or type(hi) is int):
-            lo = float("-inf") if lo is None else lo
-            hi = float("inf") if hi is None else hi
+        minimum, maximum = schema.get("minimum"), schema.get("maximum")
+        if (minimum is None or type(minimum) is int) and (maximum is None or type(maximum) is int):
+            lo: float = float("-inf") if minimum is None else minimum
+            hi: float = float("inf") if maximum is None else maximum
             return lambda v: type(v) is int and lo <= v <= hi
     if kind == "string" and keys == {"type", "enum"} and all(type(o) is str for o in schema["enum"]):
         options = frozenset(schema["enum"])
@@ -339,31 +339,39 @@ def _quick_validator(schema: Mapping[str, Any]) -> Callable[[Any], bool]:
         return scalar
     tests: list[Callable[[Any], bool]] = []
     for key, rule in schema.items():
-        if key == "type":
-            if rule == "integer":
-                tests.append(lambda v: isinstance(v, int) and not isinstance(v, bool))
-            elif rule in _SIMPLE_TYPES:
-                tests.append(lambda v, t=_SIMPLE_TYPES[rule]: isinstance(v, t))
-            else:
-                return _never
-        elif key == "enum":
-            tests.append(lambda v, options=tuple(rule): any(v == o and type(v) is type(o) for o in options))
-        elif key == "minimum":
-            tests.append(lambda v, m=rule: isinstance(v, int) and v >= m)
-        elif key == "maximum":
-            tests.append(lambda v, m=rule: isinstance(v, int) and v <= m)
-        elif key == "minLength":
-            tests.append(lambda v, m=rule: isinstance(v, str) and len(v) >= m)
-        elif key == "maxLength":
-            tests.append(lambda v, m=rule: isinstance(v, str) and len(v) <= m)
-        elif key == "minItems":
-            tests.append(lambda v, m=rule: isinstance(v, list) and len(v) >= m)
-        elif key == "items":
-            each = _quick_validator(rule)
-            tests.append(lambda v, each=each: isinstance(v, list) and all(map(each, v)))
-        elif key not in _IGNORED:
+        if key in _IGNORED:
+            continue
+        test = _keyword_test(key, rule)
+        if test is None:
             return _never
+        tests.append(test)
     return _all_of(tests) if tests else (lambda v: True)
+
+
+def _keyword_test(key: str, rule: Any) -> Callable[[Any], bool] | None:
+    """The quick test for one JSON Schema keyword; None for a keyword (or type) this path does not know."""
+    if key == "type":
+        if rule == "integer":
+            return lambda v: isinstance(v, int) and not isinstance(v, bool)
+        kind = _SIMPLE_TYPES.get(rule) if isinstance(rule, str) else None  # a list of types: jsonschema
+        return None if kind is None else (lambda v: isinstance(v, kind))
+    if key == "enum":
+        options = tuple(rule)
+        return lambda v: any(v == o and type(v) is type(o) for o in options)
+    if key == "minimum":
+        return lambda v: isinstance(v, int) and v >= rule
+    if key == "maximum":
+        return lambda v: isinstance(v, int) and v <= rule
+    if key == "minLength":
+        return lambda v: isinstance(v, str) and len(v) >= rule
+    if key == "maxLength":
+        return lambda v: isinstance(v, str) and len(v) <= rule
+    if key == "minItems":
+        return lambda v: isinstance(v, list) and len(v) >= rule
+    if key == "items":
+        each = _quick_validator(rule)
+        return lambda v: isinstance(v, list) and all(map(each, v))
+    return None
 
 
 def _surely_valid(schema: Mapping[str, Any], value: Any) -> bool:

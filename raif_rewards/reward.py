@@ -14,12 +14,16 @@ from typing import Any
 
 from raif_rewards import typedconfig
 from raif_rewards.compose import (
+    And,
+    Chain,
+    Check,
     GroundTruth,
     JudgeTruth,
     LeafVerdict,
     MathTruth,
     Node,
     RuleTruth,
+    Selection,
     TreeScore,
     parse_ground_truth,
     score_tree,
@@ -262,9 +266,11 @@ def score_rule(
 ) -> RewardResult:
     """The reward of a completion against constraint checks (a tree, a rule ground truth or the list
     shorthand). Only the answer text is checked; the reasoning never is."""
-    tree = ground_truth if isinstance(ground_truth, (RuleTruth, JudgeTruth)) else None
-    if tree is None:
-        tree = ground_truth if _is_node(ground_truth) else parse_ground_truth(ground_truth)  # type: ignore[arg-type]
+    tree: Node | GroundTruth
+    if isinstance(ground_truth, (RuleTruth, JudgeTruth, Check, And, Chain, Selection)):
+        tree = ground_truth
+    else:
+        tree = parse_ground_truth(ground_truth)
     if isinstance(tree, MathTruth):
         raise TypeError("score_rule got a math ground truth; use score_math or dispatch.score_sample")
     parsed = parse_response(completion, config, direct=direct)
@@ -279,12 +285,6 @@ def score_rule(
 def _rule_result(parsed: Parsed, config: RewardConfig, direct: bool, ts: TreeScore) -> RewardResult:
     return _result(parsed, config, "rule", direct, "", accuracy_score(ts.satisfied, ts.applicable, config),
                    satisfied=ts.satisfied, total=ts.applicable, verdicts=ts.verdicts, checker_errors=ts.errors)
-
-
-def _is_node(obj: Any) -> bool:
-    from raif_rewards.compose import And, Chain, Check, Selection
-
-    return isinstance(obj, (Check, And, Chain, Selection))
 
 
 def score_math(

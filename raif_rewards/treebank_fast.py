@@ -7,6 +7,7 @@ character it needs is absent.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from raif_rewards.regex_compat import SPACE, Dual, disagreements
@@ -185,7 +186,7 @@ class FastTreebank:
     def _count_upper_tokens(self, text: str) -> int:
         return sum(1 for tok in self.tokenize(text) if tok.isupper())
 
-    def count_upper(self, sentence: str, may_have_upper_token) -> int:
+    def count_upper(self, sentence: str, may_have_upper_token: Callable[[str], bool]) -> int:
         """How many tokens of ``tokenize(sentence)`` are all capitals.
 
         Only whitespace-separated chunks that can yield such a token (``may_have_upper_token``)
@@ -209,12 +210,12 @@ class FastTreebank:
     def _tail_start(sentence: str) -> int:
         """Start of the chunk holding the last character that is neither whitespace nor a closer."""
         backwards = sentence[::-1]
-        skipped = _SPACES_AND_CLOSERS.match(backwards).end()
-        return len(sentence) - _NON_SPACE_OR_EMPTY.match(backwards, skipped).end()
+        skipped = _SPACES_AND_CLOSERS.match(backwards).end()  # type: ignore[union-attr]  # a `*` pattern always matches
+        return len(sentence) - _NON_SPACE_OR_EMPTY.match(backwards, skipped).end()  # type: ignore[union-attr]  # a `*` pattern always matches
 
     @staticmethod
-    def _collapse(head: str, may_have_upper_token) -> str:
-        out = []
+    def _collapse(head: str, may_have_upper_token: Callable[[str], bool]) -> str:
+        out: list[str] = []
         pos = 0
         collapsing = False
         for m in _NON_SPACE.finditer(head):

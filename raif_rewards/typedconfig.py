@@ -10,7 +10,10 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "Rules",
@@ -24,7 +27,7 @@ __all__ = [
     "show_brief",
 ]
 
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")  # every config class is a dataclass
 _UNIONS = (typing.Union, types.UnionType)
 _NONE = type(None)
 
@@ -196,7 +199,7 @@ def _coerce(value: Any, tp: Any, rules: Rules, key: str) -> Any:
     elif origin is Literal:
         if value in args:
             return value
-    elif dataclasses.is_dataclass(tp):
+    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, rules, key)
     elif origin is list:
         if isinstance(value, list):

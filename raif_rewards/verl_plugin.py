@@ -81,6 +81,6 @@ def compute_score_batch(
     infos = extra_infos if extra_infos is not None else [None] * n
     samples = [Sample(s, g, d, e) for s, g, d, e in zip(solution_strs, ground_truths, data_sources, infos, strict=True)]
     workers = plugin.get("num_workers")
-    return score_batch(samples, config=config, judge=judge,  # type: ignore[return-value]
+    return score_batch(samples, config=config, judge=judge,
                        workers=int(workers) if workers is not None else None,
                        start_method=str(plugin.get("start_method", "forkserver")), as_metrics=True)

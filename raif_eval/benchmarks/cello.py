@@ -46,6 +46,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -177,7 +178,8 @@ def word_count_score(answer: str, criteria: Sequence[dict], lang: str) -> float:
 def sample_count_score(answer: str, criteria: Sequence[dict]) -> float:
     # Follows the authors' loop: a non-sample criterion before any sample one means NaN, and later
     # non-sample criteria re-score the last sample criterion; the best score is kept.
-    mode, limit, scores = "", None, []
+    mode, scores = "", []
+    limit: Any = None  # the criterion's "limit" as the file gives it: pairs, a number
     for c in criteria:
         if c.get("criterion") in ("sample-table", "sample-min", "sample-number"):
             mode, limit = c["criterion"], c["limit"]
@@ -284,7 +286,8 @@ class CELLO(Benchmark):
         files = sorted(path.glob("*.json")) if path.is_dir() else [path]
         if not files:
             raise InputFileError(str(path), "no *.json task files in this folder")
-        items, seen = [], {}
+        items: list[Item] = []
+        seen: dict[str, int] = {}  # ident -> the line it was first read at
         for file in files:
             task = file.stem
             for line, rec in read_records(file):

@@ -147,7 +147,8 @@ class FollowBench(Benchmark):
         files = sorted(path.glob("*_constraints.json")) if path.is_dir() else [path]
         if not files:
             raise InputFileError(str(path), "no *_constraints.json files in this folder")
-        items, seen = [], {}
+        items: list[Item] = []
+        seen: dict[str, int] = {}  # ident -> the line it was first read at
         for file in files:
             seeds: dict[int, list[str]] = defaultdict(list)  # example_id -> instructions by level
             for line, rec in read_records(file):

@@ -43,7 +43,7 @@ class IFEval(Benchmark):
         ]
 
     async def score(self, items: Sequence[Item], answers: Mapping[str, str], judge=None) -> BenchScore:
-        rows = {"strict": [], "loose": []}
+        rows: dict[str, list[dict]] = {"strict": [], "loose": []}
         details = []
         for item in items:
             if item.id not in answers:

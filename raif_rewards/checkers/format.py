@@ -32,7 +32,7 @@ def _count_bullet_kind(text: str, n: int, *, star: bool) -> int:
     count = 0
     start = 0  # always a line start
     while start <= n:
-        e = _WS_RUN.match(text, start).end()
+        e = _WS_RUN.match(text, start).end()  # type: ignore[union-attr]  # `\s*` always matches
         end_of_match = -1
         if star:
             if e + 1 < n and text[e] == "*" and text[e + 1] != "*":

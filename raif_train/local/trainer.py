@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -25,6 +25,9 @@ from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts,
 from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
 from raif_train.local.scoring import LibraryScore, Score, ScoreFn, Scorer, ScoreRequest
 from raif_train.recipe import Recipe, recipe_to_dict
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 __all__ = ["TrainError", "GRPOTrainer", "load_model_and_tokenizer", "lr_lambda"]
 
@@ -44,9 +47,9 @@ def load_model_and_tokenizer(recipe: Recipe):
     if name == "tiny":
         from raif_train.local.tiny import build_tiny_model, build_tiny_tokenizer
 
-        tok = build_tiny_tokenizer()
+        tiny_tok = build_tiny_tokenizer()
         positions = recipe.data.max_prompt_length + recipe.data.max_response_length + 8
-        return build_tiny_model(tok, seed=recipe.train.seed, max_positions=positions), tok
+        return build_tiny_model(tiny_tok, seed=recipe.train.seed, max_positions=positions), tiny_tok
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -86,7 +89,14 @@ class _Item:
     record: PromptRecord
     direct: bool
     sample: Sample
-    score: Score | None = None
+    score: Score | None = None  # set by GRPOTrainer._collect
+
+    @property
+    def scored(self) -> Score:
+        """The score, once _collect has set it (the update never reads an unscored item)."""
+        if self.score is None:
+            raise RuntimeError("a rollout's score was read before it was collected")
+        return self.score
 
 
 class GRPOTrainer:
@@ -153,7 +163,7 @@ class GRPOTrainer:
         self.cursor = Cursor(len(self.prompts), recipe.train.seed, recipe.data.shuffle)
         self.sft_cursor = Cursor(max(1, len(self.sft)), recipe.train.seed + 1, True)
         self.step = 0
-        self._tb = None
+        self._tb: SummaryWriter | None = None
         self._wandb = None
 
     # ------------------------------------------------------------------ setup helpers
@@ -191,7 +201,7 @@ class GRPOTrainer:
         tmp.mkdir(parents=True)
         torch.save(self.model.state_dict(), tmp / "model.pt")
         torch.save({"optim": self.opt.state_dict(), "sched": self.sched.state_dict()}, tmp / "optim.pt")
-        rng = {"cpu": torch.get_rng_state()}
+        rng: dict[str, torch.Tensor | list[torch.Tensor]] = {"cpu": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         torch.save(rng, tmp / "rng.pt")
@@ -294,7 +304,7 @@ class GRPOTrainer:
     # ------------------------------------------------------------------ update
     def _masks(self, items: list[_Item]) -> tuple[torch.Tensor, torch.Tensor, float]:
         a = self.r.algo
-        rewards = torch.tensor([it.score.reward for it in items], dtype=torch.float64)
+        rewards = torch.tensor([it.scored.reward for it in items], dtype=torch.float64)
         G = self.r.rollout.group_size
         groups = [k // G for k in range(len(items))]  # items are laid out group by group
         adv = algo.group_advantages(rewards, groups, a.adv_eps, a.norm_adv_by_std)
@@ -306,10 +316,10 @@ class GRPOTrainer:
                 dtype=torch.float64,
             )
             keep, _ = algo.superior_cot_mask(
-                torch.tensor([it.score.answer_score for it in items], dtype=torch.float64),
+                torch.tensor([it.scored.answer_score for it in items], dtype=torch.float64),
                 groups,
                 direct,
-                torch.tensor([not it.score.format_ok for it in items]),
+                torch.tensor([not it.scored.format_ok for it in items]),
                 offline,
                 a.direct_baseline,
             )

@@ -114,8 +114,9 @@ def run_verl(
 
         echo = typer.echo
     plan = build_plan(recipe, extra_overrides)
-    is_job = bool(ray_address) and ray_address.startswith(("http://", "https://"))
-    cmd = job_submit_command(plan, recipe, ray_address) if is_job else command(plan)
+    job_address = ray_address if ray_address and ray_address.startswith(("http://", "https://")) else None
+    is_job = job_address is not None
+    cmd = job_submit_command(plan, recipe, job_address) if job_address is not None else command(plan)
     env = dict(os.environ) | _env(recipe)
     if ray_address and not is_job:
         env["RAY_ADDRESS"] = ray_address

@@ -24,9 +24,9 @@ def rows_to_tokens(mask: Tensor, row_flag: Tensor) -> Tensor:
     """`mask` ([B, T] padded or [B, j] nested) times a per-row 0/1 flag, in the same layout."""
     flag = row_flag.to(mask.dtype if not mask.is_nested else mask.values().dtype)
     if mask.is_nested:
-        lengths = mask.offsets().diff()
-        values = mask.values() * torch.repeat_interleave(flag, lengths)
-        return torch.nested.nested_tensor_from_jagged(values, offsets=mask.offsets())
+        offsets = mask.offsets()  # type: ignore[attr-defined]  # a jagged nested tensor has offsets(); torch's stubs omit it
+        values = mask.values() * torch.repeat_interleave(flag, offsets.diff())
+        return torch.nested.nested_tensor_from_jagged(values, offsets=offsets)
     return mask * flag[:, None]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -93,12 +93,21 @@ def reward_fields(
     )
 
 
+def baseline_name(value: object) -> Literal["mean", "max"]:
+    """The run config's ``+raif.direct_baseline`` (the recipe's ``direct_baseline``), checked."""
+    if value == "mean":
+        return "mean"
+    if value == "max":
+        return "max"
+    raise ValueError(f"+raif.direct_baseline must be 'mean' or 'max', got {value!r}")
+
+
 def keep_mask(
     fields: RewardFields,
     group_ids: Sequence[Hashable],
     *,
     superior_cot: bool = True,
-    baseline: str = "mean",
+    baseline: Literal["mean", "max"] = "mean",
     dynamic_sampling: bool = False,
 ) -> tuple[Tensor, float]:
     """Which samples keep their policy gradient, and the kept ratio among reasoning samples.

@@ -195,19 +195,20 @@ def build_plan(
         )
     if not 0 < b.gpu_memory_utilization <= 1:
         raise VerlConfigError("backend.gpu_memory_utilization", "must be in (0, 1]")
-    bc = d.sft_data is not None and a.bc_coef > 0
+    bc_data = d.sft_data if a.bc_coef > 0 else None  # expert shards, when behaviour cloning is on
+    bc = bc_data is not None
     bc_rows, sft_files = 0, []
     if bc:
         bc_rows = _bc_rows(r, n_gpus)
         notes.append(
             f"behaviour cloning: {bc_rows} expert rows per step join the actor update (bc_coef {a.bc_coef})"
         )
-    if bc and check_files:
+    if bc_data is not None and check_files:
         from raif_rewards.errors import InputFileError
         from raif_train.local.data import find_shards
 
         try:
-            sft_files = [str(f.resolve()) for f in find_shards(d.sft_data)]
+            sft_files = [str(f.resolve()) for f in find_shards(bc_data)]
         except InputFileError as e:
             raise VerlConfigError("data.sft_data", str(e)) from None
 
@@ -317,7 +318,7 @@ def build_plan(
         ("+raif.wandb_project", t.wandb_project),
         # behaviour cloning (raif_train.verl.trainer appends expert rows to the actor update)
         ("+raif.bc_coef", a.bc_coef if bc else 0.0),
-        ("+raif.sft_data", str(Path(d.sft_data).expanduser().resolve()) if bc else None),
+        ("+raif.sft_data", str(Path(bc_data).expanduser().resolve()) if bc_data is not None else None),
         ("+raif.bc_rows_per_step", bc_rows),
         ("+raif.bc_seed", t.seed + 1),  # the native backend's expert cursor seed
     ]

@@ -25,7 +25,7 @@ from raif_train.verl.expert import (
     minibatch_denominators,
     update_order,
 )
-from raif_train.verl.masks import keep_mask, reward_fields
+from raif_train.verl.masks import baseline_name, keep_mask, reward_fields
 
 __all__ = ["RaifTrainer", "mask_rows", "UNSUPPORTED_WITH_BC"]
 
@@ -61,7 +61,7 @@ def mask_rows(
         fields,
         list(uids),
         superior_cot=bool(raif.get("superior_cot", True)),
-        baseline=str(raif.get("direct_baseline", "mean")),
+        baseline=baseline_name(raif.get("direct_baseline", "mean")),
         dynamic_sampling=bool(raif.get("dynamic_sampling", False)),
     )
     rows = [a * float(k) for a, k in zip(advantages, keep.tolist(), strict=True)]
