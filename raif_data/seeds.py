@@ -20,6 +20,7 @@ from typing import Any
 from raif_data.dedup import Deduplicator
 from raif_data.files import atomic_open, dumps_line, sha256_file
 from raif_data.recipe import Recipe, SeedsConfig
+from raif_data.tasks import classify
 from raif_rewards.errors import InputFileError
 from raif_rewards.jsonl import iter_jsonl
 
@@ -163,9 +164,10 @@ def to_seed(raw: dict, where: tuple[str, int], cfg: SeedsConfig) -> Seed:
     if lang is not None and not isinstance(lang, str):
         raise InputFileError(path, f"expected a language code string, got {lang!r}", line, fields.get("lang"))
     task = raw.get(fields.get("task_type", "task_type"))
-    task = str(task).strip() if task not in (None, "") else "general"
     lang = (lang or "").strip().lower()
     lang = "zh" if lang.startswith("zh") else lang
+    # no task type in the file: the documented offline heuristic (raif_data.tasks.classify)
+    task = str(task).strip() if task not in (None, "") else classify(prompt, lang)
     return Seed(sid, prompt, lang, task)
 
 
