@@ -107,19 +107,25 @@ class Draw:
         return cls(seed, tasks.request_kinds(seed.prompt, seed.lang, seed.task_type))
 
 
-def _topic_words(rng: random.Random, draw: Draw, role: str, k: int) -> list[str]:
+def _topic_words(rng: random.Random, draw: Draw, role: str, k: int, plain: bool = False) -> list[str]:
     """``k`` words for a keyword kwarg: "present" words come from the request itself (its topic words
-    when it has too few), "absent" ones from the task's topic words that the request does not contain."""
+    when it has too few), "absent" ones from the task's topic words that the request does not contain.
+    ``plain``: single ASCII words only (a paragraph's first word)."""
     seed = draw.seed
     topic = tasks.topic_words(seed.task_type, seed.lang, seed.prompt)
-    if role == "present":
-        words = tasks.pick(rng, tasks.content_words(seed.prompt, seed.lang), k, draw.used)
-        return words + tasks.pick(rng, topic, k - len(words), draw.used)
-    return tasks.pick(rng, topic, k, draw.used)
+    if plain:
+        topic = tuple(w for w in topic if w.isascii() and w.isalpha())
+    if role != "present":
+        return tasks.pick(rng, topic, k, draw.used)
+    own = tasks.content_words(seed.prompt, seed.lang)
+    if plain:
+        own = tuple(w for w in own if w.isascii() and w.isalpha())
+    words = tasks.pick(rng, own, k, draw.used)
+    return words + tasks.pick(rng, topic, k - len(words), draw.used) if len(words) < k else words
 
 
 def _fit_topic(rng: random.Random, c: Checker, kwargs: dict, draw: Draw | None) -> None:
-    if draw is None:
+    if draw is None or not c.topic_kwargs:
         return
     lang = draw.seed.lang
     for name, role in c.topic_kwargs.items():
@@ -131,10 +137,8 @@ def _fit_topic(rng: random.Random, c: Checker, kwargs: dict, draw: Draw | None) 
             if words:
                 kwargs[name] = rng.choice(tasks.END_PHRASES["zh" if lang == "zh" else "en"]).format(w=words[0])
             continue
-        if name == "first_word":  # one plain word: the checker compares the paragraph's first token
-            words = [w for w in _topic_words(rng, draw, role, 3) if w.isascii() and w.isalpha()][:1]
-        else:
-            words = _topic_words(rng, draw, role, len(value) if isinstance(value, list) else 1)
+        # a paragraph's first word is compared as one plain token
+        words = _topic_words(rng, draw, role, len(value) if isinstance(value, list) else 1, plain=name == "first_word")
         if not words:
             continue  # keep the sampled word: nothing fitting is left
         kwargs[name] = sorted(words) if isinstance(value, list) else words[0]

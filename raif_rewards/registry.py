@@ -124,13 +124,15 @@ class Checker:
 
     def phrasing_count(self, lang: str) -> int:
         """How many distinct phrasings ``render`` cycles through in ``lang`` (``variant`` modulo it)."""
-        base = 1 if self.render_fn is not None else len(self.templates.get(lang, self.templates.get("en", ())))
-        return base + len(self.phrasings.get(lang, ()))
+        return self._base_count(lang) + len(self.phrasings.get(lang, ()))
+
+    def _base_count(self, lang: str) -> int:
+        return 1 if self.render_fn is not None else len(self.templates.get(lang, self.templates.get("en", ())))
 
     def _render_with_phrasings(self, kw: dict, lang: str, variant: int, extra: tuple[str, ...]) -> str:
         # Variants 0..n_base-1 keep the original wording (IFEval's own first), the rest are the added
         # phrasings; a render_fn counts as one base phrasing whose own variant is what remains.
-        n_base = self.phrasing_count(lang) - len(extra)
+        n_base = self._base_count(lang)
         index = variant % (n_base + len(extra))
         if index >= n_base:
             fields = _format_args(kw, lang)

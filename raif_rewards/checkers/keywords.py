@@ -105,10 +105,14 @@ declare(
     topic_kwargs={"keyword": "count:relation"},
     phrasings={
         "en": (
-            'Count your uses of "{keyword}": your response should contain it {relation_alt} {frequency} times.',
-            'The word "{keyword}" has to occur {relation} {frequency} times in your answer.',
-            'Mind how often you write "{keyword}" - {relation} {frequency} times in your response.',
-            'Use "{keyword}" {relation_alt} {frequency} times in your reply (each occurrence counts, in any case).',
+            'Count your uses of "{keyword}" (in any case, also inside longer words): your response should contain '
+            'it {relation_alt} {frequency} times.',
+            'The string "{keyword}" has to occur {relation} {frequency} times in your answer, counting every '
+            'occurrence, even within other words.',
+            'Mind how often "{keyword}" shows up in your response - {relation} {frequency} times, where each '
+            'appearance counts, on its own or inside another word.',
+            'Use "{keyword}" {relation_alt} {frequency} times in your reply (each occurrence counts, in any case, '
+            'including inside longer words).',
         ),
         "zh": (
             "“{keyword}”一词在回答中应出现{relation_alt}{frequency}次。",
