@@ -12,7 +12,7 @@ import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -194,11 +194,11 @@ class SeedStats:
     dropped: Counter | None = None
     task_types: Counter | None = None
     languages: Counter | None = None
-    task_type_sources: Counter | None = None
+    #: where each kept seed's task type came from: file, model or heuristic
+    task_type_sources: Counter = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.dropped, self.task_types, self.languages = Counter(), Counter(), Counter()
-        self.task_type_sources = Counter()
 
 
 #: labels(prompts) -> one task kind (or None: no usable label) per prompt, in order
