@@ -209,14 +209,20 @@ def request_size(prompt: str, lang: str) -> int:
     return len(CJK_WORD_RE.findall(prompt)) if lang == "zh" else len(prompt.split())
 
 
-def far_threshold(rng: random.Random, count: int) -> int:
-    """A threshold at least 10% away from ``count``, above or below it (at least 1)."""
-    for _ in range(8):
+def far_threshold(rng: random.Random, count: int, others: Sequence[int] = ()) -> int:
+    """A threshold at least 10% away from ``count`` (at least 1), on the same side of every count in
+    ``others`` (the request counted another plausible way) and 10% away from those too."""
+    counts = (count, *others)
+    for _ in range(16):
         factor = rng.uniform(1.2, 1.6) if (rng.random() < 0.5 or count < 3) else rng.uniform(0.5, 0.8)
         threshold = max(1, round(count * factor))
-        if abs(count - threshold) > 0.1 * threshold and threshold != count:
+        if all(abs(c - threshold) > 0.1 * threshold for c in counts) and \
+                len({c > threshold for c in counts}) == 1:
             return threshold
-    return max(2, math.ceil(count * 1.5) + 1)
+    return max(2, math.ceil(max(counts) * 1.5) + 1)
+
+
+_PLAIN_WORD = re.compile(r"\w+")
 
 
 def condition(rng: random.Random, prompt: str, lang: str) -> tuple[str, str, int]:
@@ -225,7 +231,9 @@ def condition(rng: random.Random, prompt: str, lang: str) -> tuple[str, str, int
     zh = lang == "zh"
     if kind == 0:
         count = request_size(prompt, lang)
-        n = far_threshold(rng, count)
+        # a reader who counts punctuation (Chinese) or only letter runs (English) reaches the same branch
+        other = len(prompt.replace(" ", "").replace("\n", "")) if zh else len(_PLAIN_WORD.findall(prompt))
+        n = far_threshold(rng, count, (other,))
         if zh:
             unit = "（每个汉字、每个英文单词或数字各算一个字，标点和空格不计）"
             text, neg = f"上面的请求超过{n}个字{unit}", f"上面的请求不超过{n}个字"

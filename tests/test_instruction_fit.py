@@ -307,6 +307,9 @@ def test_request_length_conditions_are_exact_and_far_from_the_threshold():
         for s in range(5):
             t = wording.far_threshold(random.Random(s), count)
             assert t >= 1 and abs(count - t) > 0.1 * t, (count, t)
+            other = count + count // 4 + s  # the same request counted with punctuation
+            t = wording.far_threshold(random.Random(s), count, (other,))
+            assert abs(other - t) > 0.1 * t and (count > t) == (other > t), (count, other, t)
     # Chinese: each CJK character and each other word run counts once, punctuation never
     assert wording.request_size("我有3个苹果，and two pears。", "zh") == 9
     assert wording.request_size("Plan a trip, then pack.", "en") == 5
@@ -323,6 +326,9 @@ def test_request_length_conditions_are_exact_and_far_from_the_threshold():
         size = wording.request_size(seed.prompt, seed.lang)
         assert abs(size - n) > 0.1 * n
         assert active == (0 if size > n else 1)
+        with_punctuation = len(seed.prompt.replace(" ", "").replace("\n", ""))
+        if seed.lang == "zh":  # counting punctuation too would not change the branch
+            assert (with_punctuation > n) == (size > n)
         assert str(n) in neg
         if seed.lang == "zh":
             assert "标点" in text  # says how punctuation counts
