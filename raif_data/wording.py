@@ -48,17 +48,21 @@ _HEADS = {
     "en": (
         "Requirements:", "Please follow these rules:", "Constraints for your reply:", "A few conditions apply:",
         "Make sure the reply meets all of the following:", "Rules to respect:", "Keep to these points:",
-        "Your reply is checked against this list:",
+        "Your reply is checked against this list:", "Some requirements for the answer:",
+        "Check these boxes before you finish:", "House rules for this one:", "Ground rules:",
     ),
     "zh": (
         "要求：", "请遵守以下规则：", "回复须满足以下条件：", "请注意以下几点：", "以下规则都要遵守：", "写作要求如下：",
-        "请逐条满足下列要求：", "回答会按以下清单检查：",
+        "请逐条满足下列要求：", "回答会按以下清单检查：", "对回答的几点要求：", "完成前请核对以下各项：",
+        "本题的格式规定：", "基本规则：",
     ),
 }
 _LEADS = {
     "en": ("", "Also, keep this in mind: ", "One more thing: ", "While answering, note the following. ",
-           "Please note: ", "A few ground rules. "),
-    "zh": ("", "另外请注意：", "作答时请注意：", "还有几点要求：", "请留意：", "补充说明："),
+           "Please note: ", "A few ground rules. ", "Important: ", "To be accepted, the reply has to follow this. ",
+           "Mind the format: "),
+    "zh": ("", "另外请注意：", "作答时请注意：", "还有几点要求：", "请留意：", "补充说明：", "重要提示：",
+           "要被采纳，回答必须做到：", "格式上请注意："),
 }
 _SCENES = {
     "en": (
@@ -69,6 +73,10 @@ _SCENES = {
         "Think of this as a client brief with a few non-negotiable conditions:",
         "A colleague asked for this and attached a note with their conditions:",
         "You are a careful assistant whose replies are reviewed against a checklist; this one's checklist:",
+        "The person asking is going to paste your reply into a tool that rejects anything off-spec. The spec:",
+        "Treat this like an exam question where marks are only given if the answer obeys these instructions:",
+        "You are drafting this for a demanding manager who has stated exactly how it should look:",
+        "A teacher set this as an exercise in following instructions; the instructions are:",
     ),
     "zh": (
         "假设这份回答要交给一位逐行审稿的编辑，编辑的规定是：",
@@ -78,6 +86,10 @@ _SCENES = {
         "把这当作客户的委托，客户提出了几条不可商量的条件：",
         "一位同事提出了这个请求，并附上了他的要求：",
         "你是一名细心的助手，回答会按清单审核；本次的清单是：",
+        "提问的人会把你的回答粘贴进一个只接受合规格式的系统，规格如下：",
+        "把它当作一道考试题：只有遵守下列指令的回答才能得分。",
+        "你在为一位要求很高的经理起草这份内容，他明确说明了应当怎样写：",
+        "老师把这道题当作“按要求作答”的练习，要求是：",
     ),
 }
 
@@ -122,6 +134,10 @@ _CHAIN_HEADS = {
         "step must satisfy; a rule for one step does not apply to the others:",
         "Please answer step by step in {n} steps, each opened on its own line by {names} respectively. The "
         "requirements are per step:",
+        "Go through {n} stages. Each stage starts on a fresh line with its name ({names}, in this order), and "
+        "each stage has its own rules below, which do not carry over to the other stages:",
+        "Answer in {n} numbered steps; write {names} at the beginning of the line where each step starts. Below, "
+        "each step's requirements concern that step alone:",
     ),
     "zh": (
         "请分{n}个步骤作答，每个步骤单独起一行，依次以{names}开头；以下要求只适用于对应的步骤：",
@@ -129,11 +145,14 @@ _CHAIN_HEADS = {
         "请按{n}个步骤组织内容，各步骤依次以{names}开头、各占一行。下列规则按步骤分别适用，互不影响：",
         "回答须包含{n}个步骤，每步在新的一行以{names}起头（按此顺序）。每一步只需满足为它列出的要求：",
         "请一步一步地回答，共{n}步，每步单独成行并依次标为{names}；以下是各步骤各自的要求：",
+        "请按{n}个阶段作答，每个阶段在新的一行开头写上它的名称（依次为{names}）；下面每个阶段的规则只对该阶段有效：",
+        "回答由{n}个带编号的步骤组成，每个步骤开始的那一行以{names}开头。以下每条要求只针对所在的步骤：",
     ),
 }
 _STEP_LINES = {
-    "en": ("- In {m} {i}: ", "- {m} {i}: ", "- Within {m} {i}: ", "- For {m} {i}: "),
-    "zh": ("- {m}{i}：", "- 在{m}{i}中：", "- {m}{i}的要求：", "- 对于{m}{i}："),
+    "en": ("- In {m} {i}: ", "- {m} {i}: ", "- Within {m} {i}: ", "- For {m} {i}: ", "- {m} {i} only: ",
+           "- Rules for {m} {i}: "),
+    "zh": ("- {m}{i}：", "- 在{m}{i}中：", "- {m}{i}的要求：", "- 对于{m}{i}：", "- 仅限{m}{i}：", "- {m}{i}须做到："),
 }
 
 
@@ -161,12 +180,18 @@ _SELECTION = {
         ("Check the request above first.\nCase 1 - {cond}. Then, and only then:",
          "Case 2 - {neg}. Then, and only then:"),
         ("The rules depend on a condition.\nWhen {cond}:", "When instead {neg}:"),
+        ("Look at the request above and pick the matching case; follow that case's rules and ignore the other's."
+         "\nCase: {cond}.", "Case: {neg}."),
+        ("Two alternatives follow; only the one whose condition holds applies.\nAlternative 1 (if {cond}):",
+         "Alternative 2 (if {neg}):"),
     ),
     "zh": (
         ("适用哪组规则取决于上面的请求。\n如果{cond}，只需遵守以下规则：", "否则（{neg}），改为只遵守以下规则："),
         ("下面两组规则中恰好有一组适用。\nA 组，仅当{cond}时适用：", "B 组，仅当{neg}时适用："),
         ("请先看上面的请求。\n情况一：{cond}。此时且仅在此时：", "情况二：{neg}。此时且仅在此时："),
         ("规则取决于一个条件。\n当{cond}时：", "当{neg}时："),
+        ("请对照上面的请求选出符合的情况，只遵守该情况下的规则，忽略另一种。\n情况：{cond}。", "情况：{neg}。"),
+        ("下面有两个备选方案，只有条件成立的那一个适用。\n方案一（若{cond}）：", "方案二（若{neg}）："),
     ),
 }
 _GLOBAL_LEADS = {

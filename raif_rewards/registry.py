@@ -136,8 +136,10 @@ class Checker:
         index = variant % (n_base + len(extra))
         if index >= n_base:
             fields = _format_args(kw, lang)
-            for key, value in kw.items():  # "{relation_alt}": the same relation in other words
-                if isinstance(value, str) and value in RELATIONS:
+            for key, value in kw.items():
+                if lang == "zh" and isinstance(value, (list, tuple)):  # “甲”、“乙” reads as Chinese
+                    fields[key] = "、".join(f"“{v}”" for v in value)
+                if isinstance(value, str) and value in RELATIONS:  # "{relation_alt}": other words, same relation
                     alt = {"en": ("fewer than", "no fewer than"), "zh": ("不到", "不少于")}["zh" if lang == "zh" else "en"]
                     fields[f"{key}_alt"] = alt[0] if value in LESS_THAN else alt[1]
             if self.phrasing_fields is not None:

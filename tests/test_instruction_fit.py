@@ -276,7 +276,7 @@ def test_chain_steps_are_worded_for_their_step():
         ins = instruct.compose_instruction(random.Random(i), seed, cfg)
         if ins.composition != "chain":
             continue
-        step_lines = [ln for ln in ins.prompt.split("\n") if re.match(r"- .{0,8}(Step|步骤) ?\d", ln)]
+        step_lines = [ln for ln in ins.prompt.split("\n") if re.match(r"- .{0,10}(Step|步骤) ?\d", ln)]
         assert step_lines
         for line in step_lines:
             assert not wording.STEP_LEAKS[seed.lang].search(line), line
