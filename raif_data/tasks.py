@@ -54,8 +54,9 @@ _EN_RULES: tuple[tuple[str, re.Pattern], ...] = tuple(
         ("writing", r"\b(write|draft|compose|email|letter|essay|article|speech|post|description)\b"),
     )
 )
-_EN_YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b[^?]*\?\s*$",
-                        re.IGNORECASE)
+# a one-sentence question opened by an auxiliary verb, without "or" (is it A or B? is a choice)
+_EN_YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|should|would|will|has|have|had)\b"
+                        r"(?![^?]*\bor\b)[^?]*\?\s*$", re.IGNORECASE)
 _ZH_RULES: tuple[tuple[str, re.Pattern], ...] = tuple(
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in (
@@ -74,7 +75,9 @@ _ZH_RULES: tuple[tuple[str, re.Pattern], ...] = tuple(
         ("writing", r"写一|撰写|起草|邮件|信|文章|演讲"),
     )
 )
-_ZH_YES_NO = re.compile(r"(吗|是否|是不是|能不能|可不可以|有没有)[^。？?]*[？?]?\s*$")
+# a yes/no question: ends in 吗 or asks 是否/是不是/..., and asks no wh-question (如何判断……是否可靠 is not one)
+_ZH_YES_NO = re.compile(r"^(?!.*(如何|怎么|怎样|为什么|什么|哪|多少|几|谁|还是))"
+                        r"(.*[吗么][？?]?\s*$|.*(是否|是不是|能不能|可不可以|有没有|会不会|对不对))")
 
 
 def classify(prompt: str, lang: str = "en") -> str:

@@ -149,6 +149,9 @@ def test_declared_kinds_and_roles_are_known():
     ("Where do migrating swallows spend the winter?", "en", "open_qa"),
     ("写一个 Python 函数，判断一个字符串是不是回文。", "zh", "code"),
     ("明天会下雨吗？", "zh", "yes_no"),
+    ("喝咖啡是否有益健康？", "zh", "yes_no"),
+    ("如何判断一份兼职工作是否可靠？", "zh", "open_qa"),  # a how-question, though it says 是否
+    ("Is it better to rent or to buy a flat?", "en", "open_qa"),  # a choice, not yes/no
     ("写一首关于秋天的诗。", "zh", "creative"),
     ("请总结这篇文章的主要观点。", "zh", "summarization"),
     ("把下面这段话翻译成英文：今天天气很好。", "zh", "rewriting"),
