@@ -5,16 +5,16 @@ ground truth (And / Chain / Selection / nested trees of registry checks), render
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
+from raif_data import tasks, wording
 from raif_data.recipe import InstructConfig
 from raif_data.seeds import Seed
 from raif_rewards import compose, registry
-from raif_rewards.registry import Checker
+from raif_rewards.registry import AT_LEAST, Checker
 
 CHAIN_MARKER = {"en": "Step", "zh": "步骤"}
 
@@ -38,8 +38,16 @@ class Pool:
     conflicts: dict[str, frozenset[str]] = field(hash=False, compare=False)
 
 
-@lru_cache(maxsize=64)
-def build_pool(sources: tuple[str, ...], lang: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> Pool:
+def fits(c: Checker, kinds: frozenset[str]) -> bool:
+    """Whether ``c`` may be drawn for a request of these kinds (its declared suits and avoids)."""
+    if c.avoids & kinds:
+        return False
+    return not c.suits or bool(c.suits & kinds)
+
+
+@lru_cache(maxsize=1024)
+def build_pool(sources: tuple[str, ...], lang: str, include: tuple[str, ...], exclude: tuple[str, ...],
+               kinds: frozenset[str] | None = None) -> Pool:
     for cid in include + exclude:
         registry.get(cid)  # an unknown id fails here with a did-you-mean hint
     chosen = []
@@ -51,6 +59,8 @@ def build_pool(sources: tuple[str, ...], lang: str, include: tuple[str, ...], ex
         if c.id in exclude:
             continue
         if lang not in c.languages:
+            continue
+        if kinds is not None and not fits(c, kinds):
             continue
         chosen.append(c)
     conflicts = {c.id: registry.conflicts_of(c.id) for c in chosen}
@@ -81,12 +91,67 @@ class Leaf:
     text: str
 
 
-def make_leaf(rng: random.Random, c: Checker, seed: Seed) -> Leaf:
+#: variants are drawn below this bound, a multiple of every phrasing count up to 10 (so uniform)
+_VARIANTS = 2520
+@dataclass
+class Draw:
+    """Per-instruction drawing context: the seed, its request kinds, and the words taken so far (two
+    keyword constraints of one prompt never share a word, so "use X" and "avoid X" cannot meet)."""
+
+    seed: Seed
+    kinds: frozenset[str] = frozenset()
+    used: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, seed: Seed) -> Draw:
+        return cls(seed, tasks.request_kinds(seed.prompt, seed.lang, seed.task_type))
+
+
+def _topic_words(rng: random.Random, draw: Draw, role: str, k: int, plain: bool = False) -> list[str]:
+    """``k`` words for a keyword kwarg: "present" words come from the request itself (its topic words
+    when it has too few), "absent" ones from the task's topic words that the request does not contain.
+    ``plain``: single ASCII words only (a paragraph's first word)."""
+    seed = draw.seed
+    topic = tasks.topic_words(seed.task_type, seed.lang, seed.prompt)
+    if plain:
+        topic = tuple(w for w in topic if w.isascii() and w.isalpha())
+    if role != "present":
+        return tasks.pick(rng, topic, k, draw.used)
+    own = tasks.content_words(seed.prompt, seed.lang)
+    if plain:
+        own = tuple(w for w in own if w.isascii() and w.isalpha())
+    words = tasks.pick(rng, own, k, draw.used)
+    return words + tasks.pick(rng, topic, k - len(words), draw.used) if len(words) < k else words
+
+
+def _fit_topic(rng: random.Random, c: Checker, kwargs: dict, draw: Draw | None) -> None:
+    if draw is None or not c.topic_kwargs:
+        return
+    lang = draw.seed.lang
+    for name, role in c.topic_kwargs.items():
+        value = kwargs.get(name)
+        if role.startswith("count:"):
+            role = "present" if kwargs.get(role[6:]) in AT_LEAST else "absent"
+        if role == "phrase":
+            words = _topic_words(rng, draw, "present", 1)
+            if words:
+                kwargs[name] = rng.choice(tasks.END_PHRASES["zh" if lang == "zh" else "en"]).format(w=words[0])
+            continue
+        # a paragraph's first word is compared as one plain token
+        words = _topic_words(rng, draw, role, len(value) if isinstance(value, list) else 1, plain=name == "first_word")
+        if not words:
+            continue  # keep the sampled word: nothing fitting is left
+        kwargs[name] = sorted(words) if isinstance(value, list) else words[0]
+
+
+def make_leaf(rng: random.Random, c: Checker, seed: Seed, draw: Draw | None = None, *, step: bool = False) -> Leaf:
     kwargs = c.sample(rng, seed.lang)
+    _fit_topic(rng, c, kwargs, draw)
     for name in c.prompt_kwargs:
         kwargs[name] = seed.prompt
-    variant = rng.randrange(4)
-    return Leaf(c, kwargs, c.render(kwargs, seed.lang, variant).strip())
+    variant = rng.randrange(_VARIANTS)
+    text = c.render(kwargs, seed.lang, variant).strip()
+    return Leaf(c, kwargs, wording.step_text(text, seed.lang) if step else text)
 
 
 def _check(leaf: Leaf) -> compose.Check:
@@ -99,42 +164,7 @@ def _node(leaves: Sequence[Leaf]) -> compose.Node:
     return checks[0] if len(checks) == 1 else compose.and_(*checks)
 
 
-def _join(texts: Sequence[str], lang: str) -> str:
-    # multi-line renderings (examples of bullets or sections) read best one per line
-    if len(texts) > 1 and any("\n" in t for t in texts):
-        return "\n".join(texts)
-    return ("" if lang == "zh" else " ").join(texts)
-
-
-def _layout(rng: random.Random, texts: Sequence[str], lang: str) -> str:
-    style = rng.randrange(3)
-    if len(texts) == 1 or style == 0:
-        return _join(texts, lang)
-    head = {"en": ("Requirements:", "Please follow these rules:"), "zh": ("要求：", "请遵守以下规则：")}[lang][style - 1]
-    if style == 1:
-        return head + "\n" + "\n".join(f"- {t}" for t in texts)
-    return head + "\n" + "\n".join(f"{i}. {t}" for i, t in enumerate(texts, 1))
-
-
-# ---------------------------------------------------------------------------------- selection conditions
-
-_DIGIT = re.compile(r"\d")
-
-
-def _condition(rng: random.Random, seed: Seed) -> tuple[str, int]:
-    """A condition about the seed request that the data decides now: (text, active branch)."""
-    kind = rng.randrange(3)
-    zh = seed.lang == "zh"
-    if kind == 0:
-        count = len(seed.prompt.replace(" ", "")) if zh else len(seed.prompt.split())
-        threshold = max(1, count + rng.choice((-1, 1)) * rng.randint(1, 6))
-        text = f"上面的请求超过{threshold}个字" if zh else f"the request above is longer than {threshold} words"
-        return text, 0 if count > threshold else 1
-    if kind == 1:
-        text = "上面的请求中含有阿拉伯数字" if zh else "the request above contains a digit"
-        return text, 0 if _DIGIT.search(seed.prompt) else 1
-    text = "上面的请求以问号结尾" if zh else "the request above ends with a question mark"
-    return text, 0 if seed.prompt.rstrip().endswith(("?", "？")) else 1
+_join = wording._join
 
 
 # ------------------------------------------------------------------------------------------ compositions
@@ -159,33 +189,27 @@ def _split(rng: random.Random, n: int, parts: int) -> list[int]:
     return [bounds[i + 1] - bounds[i] for i in range(parts)]
 
 
-def _chain(rng: random.Random, pool: Pool, seed: Seed, k: int) -> tuple[compose.Node, str, list[Leaf]] | None:
+def _chain(rng: random.Random, pool: Pool, draw: Draw, k: int) -> tuple[compose.Node, str, list[Leaf]] | None:
+    seed = draw.seed
     steps = min(k, rng.randint(2, 3))
     if steps < 2:
         return None
     sizes = _split(rng, k, steps)
-    nodes, lines, leaves = [], [], []
+    nodes, bodies, leaves = [], [], []
     marker = CHAIN_MARKER.get(seed.lang, "Step")
-    for i, size in enumerate(sizes, 1):
+    for size in sizes:
         picked = pick_compatible(rng, pool.nestable, size, pool)
         if not picked:
             return None
-        step_leaves = [make_leaf(rng, c, seed) for c in picked]
+        step_leaves = [make_leaf(rng, c, seed, draw, step=True) for c in picked]
         leaves += step_leaves
         nodes.append(_node(step_leaves))
-        body = _join([leaf.text for leaf in step_leaves], seed.lang)
-        lines.append(f"- {marker}{i}：{body}" if seed.lang == "zh" else f"- In {marker} {i}: {body}")
-    if seed.lang == "zh":
-        head = (f"请分{steps}个步骤作答，每个步骤单独起一行，依次以“{marker}1”“{marker}2”等开头；"
-                "以下要求只适用于对应的步骤：")
-    else:
-        names = ", ".join(f'"{marker} {i}"' for i in range(1, steps + 1))
-        head = (f"Answer in {steps} steps, each beginning on its own line with {names} in order. "
-                "Each requirement below applies only to its step:")
-    return compose.chain(*nodes, marker=marker), head + "\n" + "\n".join(lines), leaves
+        bodies.append(_join([leaf.text for leaf in step_leaves], seed.lang))
+    return compose.chain(*nodes, marker=marker), wording.chain_text(rng, marker, bodies, seed.lang), leaves
 
 
-def _selection(rng: random.Random, pool: Pool, seed: Seed, k: int) -> tuple[compose.Node, str, list[Leaf]] | None:
+def _selection(rng: random.Random, pool: Pool, draw: Draw, k: int) -> tuple[compose.Node, str, list[Leaf]] | None:
+    seed = draw.seed
     if k < 2:
         return None
     sizes = _split(rng, k, 2)
@@ -194,21 +218,26 @@ def _selection(rng: random.Random, pool: Pool, seed: Seed, k: int) -> tuple[comp
         picked = pick_compatible(rng, pool.nestable, size, pool)
         if not picked:
             return None
-        b_leaves = [make_leaf(rng, c, seed) for c in picked]
+        b_leaves = [make_leaf(rng, c, seed, draw) for c in picked]
         leaves += b_leaves
         branches.append(_node(b_leaves))
-        texts.append(_join([leaf.text for leaf in b_leaves], seed.lang))
-    condition, active = _condition(rng, seed)
-    if seed.lang == "zh":
-        text = f"如果{condition}，请遵守：{texts[0]}\n否则，请遵守：{texts[1]}"
-    else:
-        text = f"If {condition}, follow this: {texts[0]}\nOtherwise, follow this instead: {texts[1]}"
+        texts.append([leaf.text for leaf in b_leaves])
+    condition, negation, active = wording.condition(rng, seed.prompt, seed.lang)
+    text = wording.selection_text(rng, condition, negation, texts, seed.lang)
     return compose.selection(*branches, active=active, condition=condition), text, leaves
 
 
 def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> Instruction:
-    """One evolved instruction for ``seed``; every random choice comes from ``rng``."""
-    pool = build_pool(tuple(cfg.sources), seed.lang, tuple(cfg.include_ids), tuple(cfg.exclude_ids))
+    """One evolved instruction for ``seed``; every random choice comes from ``rng``.
+
+    Only checkers that fit the request's kinds are drawn (their declared suits and avoids); keyword
+    kwargs are drawn from the request's own words or its task's topic words.
+    """
+    draw = Draw.of(seed)
+    key = (tuple(cfg.sources), seed.lang, tuple(cfg.include_ids), tuple(cfg.exclude_ids))
+    pool = build_pool(*key, draw.kinds)
+    if not pool.all:  # nothing fits (a narrow include list): fall back to every allowed checker
+        pool = build_pool(*key)
     if not pool.all:
         from raif_rewards.errors import RaifError
 
@@ -219,25 +248,28 @@ def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> 
     k = rng.randint(cfg.min_constraints, cfg.max_constraints)
     built = None
     if kind == "chain" and len(pool.nestable) >= 1:
-        built = _chain(rng, pool, seed, k)
+        built = _chain(rng, pool, draw, k)
     elif kind == "selection" and len(pool.nestable) >= 1:
-        built = _selection(rng, pool, seed, k)
+        built = _selection(rng, pool, draw, k)
     elif kind == "nested" and k >= 3 and len(pool.nestable) >= 2:
         n_global = rng.randint(1, k - 2)
-        inner = (_chain if rng.random() < 0.5 else _selection)(rng, pool, seed, k - n_global)
+        inner_kind = "chain" if rng.random() < 0.5 else "selection"
+        inner = (_chain if inner_kind == "chain" else _selection)(rng, pool, draw, k - n_global)
         if inner is not None:
             inner_node, inner_text, inner_leaves = inner
             taken = frozenset(leaf.checker.id for leaf in inner_leaves)
-            globals_ = [make_leaf(rng, c, seed) for c in pick_compatible(rng, pool.nestable, n_global, pool, taken)]
+            globals_ = [make_leaf(rng, c, seed, draw) for c in pick_compatible(rng, pool.nestable, n_global, pool, taken)]
             if globals_:
                 node: compose.Node = compose.and_(*[_check(g) for g in globals_], inner_node)
                 extra = _join([g.text for g in globals_], seed.lang)
-                lead = "此外，整个回答还需满足：" if seed.lang == "zh" else "In addition, for the whole answer: "
+                lead = wording.global_lead(rng, inner_kind, seed.lang)
                 built = (node, inner_text + "\n" + lead + extra, globals_ + inner_leaves)
     if built is None:
         kind = "and"
+        draw.used.clear()
         picked = pick_compatible(rng, pool.all, k, pool)
-        leaves = [make_leaf(rng, c, seed) for c in picked]
-        built = (compose.and_(*[_check(leaf) for leaf in leaves]), _layout(rng, [leaf.text for leaf in leaves], seed.lang), leaves)
+        leaves = [make_leaf(rng, c, seed, draw) for c in picked]
+        text = wording.layout(rng, [leaf.text for leaf in leaves], seed.lang)
+        built = (compose.and_(*[_check(leaf) for leaf in leaves]), text, leaves)
     node, text, leaves = built
     return Instruction(f"{seed.prompt}\n\n{text}", compose.RuleTruth(node, seed.lang), kind, leaves)

@@ -58,6 +58,10 @@ def uses_llm_in_instruct(r: Recipe) -> bool:
     return bool(r.llm.base_url) and (r.instruct.rewrite.enabled or r.instruct.soft.enabled)
 
 
+def labels_task_types(r: Recipe) -> bool:
+    return bool(r.llm.base_url) and r.seeds.task_type_from_model
+
+
 def uses_respond(r: Recipe) -> bool:
     return bool(r.llm.base_url) and r.respond.enabled
 
@@ -66,6 +70,8 @@ def fingerprints(r: Recipe) -> dict[str, str]:
     """What decides each stage's output (runtime knobs such as concurrency or paths are left out)."""
     d = r.to_dict()
     fp = {"seeds": _hash({"seed": r.seed, "skip_bad": r.skip_bad, "seeds": d["seeds"]})}
+    if labels_task_types(r):  # the model's task-type labels shape the seeds stage
+        fp["seeds"] = _hash({"up": fp["seeds"], "task_type_model": r.llm.model})
     llm_model = r.llm.model if uses_llm_in_instruct(r) else None
     fp["instruct"] = _hash({"up": fp["seeds"], "num_prompts": r.num_prompts, "instruct": d["instruct"],
                             "math": d["math"], "chunk": r.output.chunk_size, "model": llm_model,
@@ -145,12 +151,23 @@ def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[
 
 
 def run_seeds(r: Recipe, layout: Layout, *, overwrite: bool = False,
-              progress: ProgressFactory = _no_progress) -> dict:
+              progress: ProgressFactory = _no_progress, llm_factory: Callable[..., Any] | None = None) -> dict:
     fp = fingerprints(r)["seeds"]
     folder, finished = _begin_stage(layout, "seeds", fp, overwrite)
     if finished is not None:
         return finished
-    summary = select(r, folder / "seeds.jsonl", progress=progress("seeds", None))
+    client = None
+    if labels_task_types(r):
+        from raif_data.llm import make_client
+        from raif_data.tasks import model_labeler
+
+        client = llm_factory("seeds") if llm_factory else make_client(r.llm, layout.root)
+    try:
+        summary = select(r, folder / "seeds.jsonl", progress=progress("seeds", None),
+                         labeler=model_labeler(client) if client is not None else None)
+    finally:
+        if client is not None:
+            client.close()
     manifest = {"stage": "seeds", "fingerprint": fp, **summary,
                 "output": {"file": "seeds.jsonl", "rows": summary["kept"],
                            "sha256": sha256_file(folder / "seeds.jsonl")}}
@@ -510,7 +527,7 @@ def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _n
         if m and m.get("fingerprint") != fingerprints(r)["shards"]:
             raise StaleOutputError(f"{layout.manifest}: this folder holds a run made with a different recipe; "
                                    "pass --overwrite to replace it, or choose another --output-dir")
-    run_seeds(r, layout, overwrite=overwrite, progress=progress)
+    run_seeds(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)
     run_instruct(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)
     if uses_respond(r):
         run_respond(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)

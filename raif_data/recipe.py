@@ -58,6 +58,9 @@ class SeedsConfig:
     max_chars: int = 4000
     max_seeds: int = 0  # 0: read the whole input
     balance: bool = True  # round-robin over task types
+    #: with an endpoint (llm.base_url), ask the model for the task type of seeds whose file gives none
+    #: (otherwise, and when its label is not a known kind, the offline heuristic decides)
+    task_type_from_model: bool = True
     dedup: DedupConfig = field(default_factory=DedupConfig)
 
 

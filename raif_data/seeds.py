@@ -20,6 +20,7 @@ from typing import IO, Any
 from raif_data.dedup import Deduplicator
 from raif_data.files import atomic_open, dumps_line, sha256_file
 from raif_data.recipe import Recipe, SeedsConfig
+from raif_data.tasks import classify
 from raif_rewards.errors import InputFileError
 from raif_rewards.jsonl import iter_jsonl
 
@@ -165,9 +166,10 @@ def to_seed(raw: dict, where: tuple[str, int], cfg: SeedsConfig) -> Seed:
     if lang is not None and not isinstance(lang, str):
         raise InputFileError(path, f"expected a language code string, got {lang!r}", line, fields.get("lang"))
     task = raw.get(fields.get("task_type", "task_type"))
-    task = str(task).strip() if task not in (None, "") else "general"
     lang = (lang or "").strip().lower()
     lang = "zh" if lang.startswith("zh") else lang
+    # no task type in the file: "" for now, decided in select() by the model or the heuristic
+    task = str(task).strip() if task not in (None, "") else ""
     return Seed(sid, prompt, lang, task)
 
 
@@ -194,6 +196,12 @@ class SeedStats:
     dropped: Counter[str] = field(default_factory=Counter)
     task_types: Counter[str] = field(default_factory=Counter)
     languages: Counter[str] = field(default_factory=Counter)
+    #: where each kept seed's task type came from: file, model or heuristic
+    task_type_sources: Counter[str] = field(default_factory=Counter)
+
+
+#: labels(prompts) -> one task kind (or None: no usable label) per prompt, in order
+TaskLabeler = Callable[[list[str]], list[str | None]]
 
 
 def select(
@@ -201,8 +209,12 @@ def select(
     out_file: Path,
     *,
     progress: Callable[[int], None] | None = None,
+    labeler: TaskLabeler | None = None,
 ) -> dict:
-    """Run stage 1 into ``out_file`` (balanced order, JSONL); return the stage summary for the manifest."""
+    """Run stage 1 into ``out_file`` (balanced order, JSONL); return the stage summary for the manifest.
+
+    A seed's task type comes from its record, else from ``labeler`` (the model, with an endpoint), else
+    from the offline heuristic :func:`raif_data.tasks.classify`."""
     cfg = recipe.seeds
     src, shown = resolve_path(cfg.path, DEMO_SEEDS)
     bad = BadRecords(recipe.skip_bad)
@@ -217,12 +229,15 @@ def select(
 
     def flush(kept: IO[bytes]) -> None:
         # dedup runs on batches: one set of vectorised steps per batch (same verdicts as one by one)
+        fresh: list[Seed] = []
         for seed, dup in zip(pending, dedup.seen_batch([p.prompt for p in pending]), strict=True):
             if dup is not None:
                 stats.dropped[f"duplicate_{dup}"] += 1
                 continue
-            if cfg.max_seeds and stats.kept >= cfg.max_seeds:
+            if cfg.max_seeds and stats.kept + len(fresh) >= cfg.max_seeds:
                 break
+            fresh.append(seed)
+        for seed in _with_task_types(fresh, labeler, stats):
             offsets.setdefault(seed.task_type, array("q")).append(kept.tell())
             kept.write(dumps_line(seed.to_dict()).encode())
             stats.kept += 1
@@ -280,8 +295,26 @@ def select(
         "bad_records": bad.count,
         "bad_examples": bad.examples,
         "task_types": dict(sorted(stats.task_types.items())),
+        "task_type_sources": dict(sorted(stats.task_type_sources.items())),
         "languages": dict(sorted(stats.languages.items())),
     }
+
+
+def _with_task_types(seeds: list[Seed], labeler: TaskLabeler | None, stats: SeedStats) -> list[Seed]:
+    """``seeds`` with every missing task type filled: the model's label, else the heuristic's."""
+    missing = [s for s in seeds if not s.task_type]
+    labels = labeler([s.prompt for s in missing]) if (labeler is not None and missing) else [None] * len(missing)
+    by_prompt = dict(zip((s.prompt for s in missing), labels, strict=True))
+    out = []
+    for s in seeds:
+        if s.task_type:
+            stats.task_type_sources["file"] += 1
+            out.append(s)
+            continue
+        label = by_prompt[s.prompt]
+        stats.task_type_sources["model" if label else "heuristic"] += 1
+        out.append(Seed(s.id, s.prompt, s.lang, label or classify(s.prompt, s.lang)))
+    return out
 
 
 def _balanced_order(offsets: dict[str, array], rng: random.Random, balance: bool) -> Iterator[int]:

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from raif_data.files import atomic_open, read_json
+from raif_data.quality import instruction_report
 from raif_rewards.errors import InputFileError
 
 
@@ -28,6 +29,7 @@ def collect(directory: str | Path) -> dict[str, Any]:
     lengths: list[int] = []
     pass_rates: list[float] = []
     baselines: list[float] = []
+    indices: set[int] = set()
     cols = ["prompt", "reward_model", "extra_info"]
     for split, files in manifest.get("shards", {}).items():
         for f in files:
@@ -38,6 +40,7 @@ def collect(directory: str | Path) -> dict[str, Any]:
                 raise InputFileError(str(path), f"not a readable shard: {exc}") from None
             for row in table.to_pylist():
                 info = row["extra_info"]
+                indices.add(info["index"])
                 c["splits"][split] += 1
                 c["styles"][row["reward_model"]["style"]] += 1
                 c["compositions"][info["composition"]] += 1
@@ -59,6 +62,9 @@ def collect(directory: str | Path) -> dict[str, Any]:
     report["pass_rate_values"] = pass_rates
     report["baseline_score"] = _summary(baselines)
     report["sft_rows"] = manifest.get("counts", {}).get("sft", 0)
+    # diversity of the constraint text and relevance of keyword constraints (issue 12), read from the
+    # stage-2 records of the rows in the shards; None when the stage folder is gone
+    report["instructions"] = instruction_report(root, indices)
     return report
 
 
@@ -89,12 +95,26 @@ def table(report: dict):
         total = sum(counts.values()) or 1
         for i, (name, n) in enumerate(counts.items()):
             t.add_row(key if i == 0 else "", str(name), str(n), f"{n / total:.1%}")
+    quality = report.get("instructions") or {}
+    for lang, d in quality.get("diversity", {}).items():
+        ours, seeds = d["constraint_text_distinct_4grams"], d["seed_prompts_distinct_4grams"]
+        t.add_row("diversity" if lang == next(iter(quality["diversity"])) else "", f"{lang}: distinct 4-grams of "
+                  f"constraint text {_pct(ours)} (seed prompts {_pct(seeds)}) over {d['tokens_compared']} tokens",
+                  str(d["rows"]), _pct(ours))
+    rel = quality.get("relevance")
+    if rel:
+        t.add_row("relevance", "keyword constraints whose words occur in the request", str(rel["keyword_constraints"]),
+                  _pct(rel["share"]))
     for key in ("prompt_chars", "pass_rate", "baseline_score"):
         s = report[key]
         if s:
             t.add_row(key, f"mean {s['mean']:.3g}, median {s['median']:.3g}, min {s['min']:.3g}, max {s['max']:.3g}",
                       str(s["n"]), "")
     return t
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def plot(report: dict, out: Path) -> list[Path]:

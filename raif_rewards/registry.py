@@ -7,6 +7,7 @@ dispatch and data-generation sampling all read this registry and nothing else.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import json
 import pkgutil
@@ -76,6 +77,19 @@ class Checker:
     #: (every variant only removes characters; property-tested against trying them all)
     loose_settled: Callable[..., bool] | None = None
     _validator: Any = field(default=None, compare=False, repr=False)
+    # -- task fit and wording (issue 12), filled by :func:`declare` next to the checker --
+    #: task types / request kinds (:data:`TASK_KINDS`) this constraint is drawn for; empty: any
+    suits: frozenset[str] = frozenset()
+    #: task types / request kinds it is never drawn for (all caps on code, commas banned in code, ...)
+    avoids: frozenset[str] = frozenset()
+    #: kwargs whose words the data pipeline draws from the request or its topic, by role:
+    #: "present" (must occur), "absent" (must not occur), "count:<relation kwarg>" (present under
+    #: "at least", absent under "less than"), "phrase" (an end phrase naming the request's topic)
+    topic_kwargs: Mapping[str, str] = field(default_factory=dict)
+    #: more phrasings per language, drawn after ``templates`` (or after ``render_fn``'s own text)
+    phrasings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: template fields computed from the kwargs, for phrasings of ``render_fn`` checkers
+    phrasing_fields: Callable[[Mapping[str, Any], str], dict] | None = None
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -97,12 +111,43 @@ class Checker:
     def render(self, kwargs: Mapping[str, Any], lang: str = "en", variant: int = 0) -> str:
         """The instruction text for ``kwargs`` (deterministic for a given ``variant``)."""
         kw = validate_kwargs(self.id, kwargs)
+        extra = self.phrasings.get(lang, ())
+        if extra:
+            return self._render_with_phrasings(kw, lang, variant, extra)
         if self.render_fn is not None:
             return self.render_fn(kw, lang, variant)
         if lang not in self.templates:
             lang = "en"
         phrasings = self.templates[lang]
         return phrasings[variant % len(phrasings)].format(**_format_args(kw, lang))
+
+
+    def phrasing_count(self, lang: str) -> int:
+        """How many distinct phrasings ``render`` cycles through in ``lang`` (``variant`` modulo it)."""
+        return self._base_count(lang) + len(self.phrasings.get(lang, ()))
+
+    def _base_count(self, lang: str) -> int:
+        return 1 if self.render_fn is not None else len(self.templates.get(lang, self.templates.get("en", ())))
+
+    def _render_with_phrasings(self, kw: dict, lang: str, variant: int, extra: tuple[str, ...]) -> str:
+        # Variants 0..n_base-1 keep the original wording (IFEval's own first), the rest are the added
+        # phrasings; a render_fn counts as one base phrasing whose own variant is what remains.
+        n_base = self._base_count(lang)
+        index = variant % (n_base + len(extra))
+        if index >= n_base:
+            fields = _format_args(kw, lang)
+            for key, value in kw.items():
+                if lang == "zh" and isinstance(value, (list, tuple)):  # “甲”、“乙” reads as Chinese
+                    fields[key] = "、".join(f"“{v}”" for v in value)
+                if isinstance(value, str) and value in RELATIONS:  # "{relation_alt}": other words, same relation
+                    alt = {"en": ("fewer than", "no fewer than"), "zh": ("不到", "不少于")}["zh" if lang == "zh" else "en"]
+                    fields[f"{key}_alt"] = alt[0] if value in LESS_THAN else alt[1]
+            if self.phrasing_fields is not None:
+                fields.update(self.phrasing_fields(kw, lang))
+            return extra[index - n_base].format(**fields)
+        if self.render_fn is not None:
+            return self.render_fn(kw, lang, variant // (n_base + len(extra)))
+        return self.templates[lang][index].format(**_format_args(kw, lang))
 
 
 def _format_args(kwargs: Mapping[str, Any], lang: str) -> dict:
@@ -174,6 +219,50 @@ def register(
         return fn
 
     return deco
+
+
+#: Task types and request kinds that checkers may declare they suit or avoid. The data pipeline maps a
+#: seed's task type onto these (raif_data.tasks) and adds kinds read off the request text.
+TASK_KINDS = (
+    "advice", "analysis", "brainstorming", "classification", "code", "creative", "explanation",
+    "extraction", "general", "math", "open_qa", "planning", "reasoning", "rewriting", "roleplay",
+    "summarization", "writing", "yes_no",
+)
+TOPIC_ROLES = ("present", "absent", "phrase")
+
+
+def declare(
+    checker_id: str,
+    *,
+    suits: Iterable[str] = (),
+    avoids: Iterable[str] = (),
+    topic_kwargs: Mapping[str, str] | None = None,
+    phrasings: Mapping[str, Sequence[str]] | None = None,
+    phrasing_fields: Callable[[Mapping[str, Any], str], dict] | None = None,
+) -> None:
+    """Add task fit and extra phrasings to an already registered checker (next to its definition)."""
+    checker = _REGISTRY.get(checker_id)
+    if checker is None:
+        raise ValueError(f"declare({checker_id!r}): register the checker first")
+    for kind in (*suits, *avoids):
+        if kind not in TASK_KINDS:
+            raise ValueError(f"{checker_id}: unknown task kind {kind!r}; expected one of {TASK_KINDS}")
+    for name, role in (topic_kwargs or {}).items():
+        if name not in checker.schema.get("properties", {}):
+            raise ValueError(f"{checker_id}: topic kwarg {name!r} is not in its schema")
+        if role.split(":")[0] not in (*TOPIC_ROLES, "count"):
+            raise ValueError(f"{checker_id}: unknown topic role {role!r}")
+    for lang in (phrasings or {}):
+        if lang not in checker.languages:
+            raise ValueError(f"{checker_id}: phrasings for {lang!r}, which it does not render")
+    _REGISTRY[checker_id] = dataclasses.replace(
+        checker,
+        suits=frozenset(suits) or checker.suits,
+        avoids=frozenset(avoids) or checker.avoids,
+        topic_kwargs=dict(topic_kwargs or checker.topic_kwargs),
+        phrasings={**checker.phrasings, **{k: tuple(v) for k, v in (phrasings or {}).items()}},
+        phrasing_fields=phrasing_fields or checker.phrasing_fields,
+    )
 
 
 def _load() -> None:

@@ -182,6 +182,15 @@ def test_cli_stages_one_by_one_then_stats(tmp_path):
         assert (out / "stats" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     report = json.loads((out / "stats" / "stats.json").read_text())
     assert report["rows"] == len(_rows(out)) and report["sources"] == {"ifeval": sum(report["constraint_ids"].values())}
+    # issue 12: diversity of the constraint text per language and relevance of keyword constraints
+    assert "diversity" in res.output and "relevance" in res.output
+    quality = report["instructions"]
+    assert set(quality["diversity"]) == set(report["languages"])
+    for d in quality["diversity"].values():
+        assert 0 < d["constraint_text_distinct_4grams"] <= 1 and d["seed_prompts_distinct_4grams"] > 0.9
+    rel = quality["relevance"]
+    assert rel["keyword_constraints"] == sum(v["n"] for v in rel["by_id"].values()) > 0
+    assert rel["share"] == rel["related_to_request"] / rel["keyword_constraints"]
 
 
 @pytest.mark.parametrize(

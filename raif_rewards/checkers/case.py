@@ -8,7 +8,7 @@ from raif_rewards.checkers._common import (
     int_schema,
     sample_relation,
 )
-from raif_rewards.registry import register
+from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
 
 
@@ -35,6 +35,20 @@ def english_capital(t: Text) -> bool:
     return t.raw.isupper() and _is_english(t)
 
 
+declare(
+    "change_case:english_capital",
+    avoids=("code", "extraction"),
+    phrasings={
+        "en": (
+            "Write the whole response in English, using CAPITAL LETTERS ONLY.",
+            "Your entire answer must be in English and fully upper case - no lowercase letters at all.",
+            "Reply in English with every letter capitalised.",
+            "Use only uppercase English for your response, from the first word to the last.",
+        ),
+    },
+)
+
+
 @register(
     "change_case:english_lowercase",
     group="case",
@@ -51,6 +65,21 @@ def english_capital(t: Text) -> bool:
 def english_lowercase(t: Text) -> bool:
     """The response is in English and entirely lower case."""
     return t.raw.islower() and _is_english(t)
+
+
+declare(
+    "change_case:english_lowercase",
+    avoids=("code", "extraction"),
+    phrasings={
+        "en": (
+            "Write your entire response in English and in lowercase letters only; capital letters are not allowed.",
+            "Your whole answer must be in english, all lowercase - not even the first word of a sentence is "
+            "capitalised.",
+            "Reply in English without a single uppercase letter.",
+            "Use only lowercase English letters throughout your response.",
+        ),
+    },
+)
 
 
 def _sample_capitals(rng) -> dict:
@@ -80,3 +109,26 @@ def capital_word_frequency(t: Text, capital_frequency: int, capital_relation: st
     if t.upper_word_lower_bound >= capital_frequency:  # decided without tokenising
         return compare(t.upper_word_lower_bound, capital_relation, capital_frequency)
     return compare(t.upper_word_count, capital_relation, capital_frequency)
+
+
+declare(
+    "change_case:capital_word_frequency",
+    avoids=("code",),
+    phrasings={
+        "en": (
+            "Write {capital_relation_alt} {capital_frequency} words in ALL CAPITAL LETTERS in your response.",
+            "The number of fully capitalised words (like THIS) in your answer should be {capital_relation} "
+            "{capital_frequency}.",
+            "Use all-caps words {capital_relation} {capital_frequency} times in your reply.",
+            "Your response should contain {capital_relation_alt} {capital_frequency} words written entirely in "
+            "uppercase.",
+        ),
+        "zh": (
+            "回答中全部大写的英文单词（如 THIS）应有{capital_relation_alt}{capital_frequency}个。",
+            "请让你的回答里全大写的英文单词数{capital_relation}{capital_frequency}个。",
+            "回答中要使用{capital_relation}{capital_frequency}个全大写的英文单词。",
+            "你的回答里像 NOTE 这样全部大写的英文单词，数量须{capital_relation_alt}{capital_frequency}个。",
+            "注意全大写英文单词的个数：{capital_relation}{capital_frequency}个。",
+        ),
+    },
+)

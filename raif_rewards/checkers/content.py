@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from raif_rewards.checkers._common import int_schema, never_in_loose, user_regex
-from raif_rewards.registry import register
+from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
 
 
@@ -55,6 +55,27 @@ def number_placeholders(t: Text, num_placeholders: int) -> bool:
     return count_placeholders(t.raw) >= num_placeholders
 
 
+declare(
+    "detectable_content:number_placeholders",
+    avoids=("yes_no", "classification", "math", "extraction"),
+    phrasings={
+        "en": (
+            "Leave at least {num_placeholders} blanks in your response for the reader to fill in, each written in "
+            "square brackets like [date].",
+            "Your answer should contain {num_placeholders} or more placeholders in square brackets, e.g. [company name].",
+            "Use square-bracket placeholders such as [your name] at least {num_placeholders} times in your reply.",
+            "Include no fewer than {num_placeholders} fill-in fields written as [field] in your response.",
+        ),
+        "zh": (
+            "回答中请留出至少{num_placeholders}处待填写的内容，用方括号表示，例如[日期]。",
+            "你的回答须包含不少于{num_placeholders}个方括号占位符，比如[公司名称]。",
+            "请在回答里使用至少{num_placeholders}个像[你的名字]这样的占位符。",
+            "回答要有{num_placeholders}个或更多用[ ]括起来的占位符。",
+        ),
+    },
+)
+
+
 _PS = re.compile(r"p\.\s?s\.")
 _PPS = re.compile(r"p\.\s?p\.\s?s")
 
@@ -92,3 +113,23 @@ def postscript(t: Text, postscript_marker: str) -> bool:
     else:
         pattern = user_regex(marker.lower(), re.MULTILINE)
     return pattern.search(t.lower) is not None
+
+
+declare(
+    "detectable_content:postscript",
+    avoids=("classification", "extraction"),
+    phrasings={
+        "en": (
+            "Close your response with a postscript that starts with {postscript_marker}",
+            "After the main part of your answer, add a note beginning with {postscript_marker}",
+            "Finish your reply with a short postscript introduced by {postscript_marker}",
+            "Append a postscript to the end of your response, opening it with {postscript_marker}",
+        ),
+        "zh": (
+            "回答结尾处请加一段附言，以{postscript_marker}开头。",
+            "请在你的回答正文之后写一句以{postscript_marker}开头的附言。",
+            "回答的最后附上一段附言，开头写{postscript_marker}。",
+            "请以一段{postscript_marker}开头的附言结束你的回答。",
+        ),
+    },
+)

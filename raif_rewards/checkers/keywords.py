@@ -13,7 +13,7 @@ from raif_rewards.checkers._common import (
     sample_words,
     user_regex,
 )
-from raif_rewards.registry import register
+from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
 
 _KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
@@ -35,6 +35,26 @@ _KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "
 def existence(t: Text, keywords: list[str]) -> bool:
     """Every keyword occurs (case-insensitive; IFEval matches each keyword as a regex)."""
     return all(_occurs(k, t) for k in keywords)
+
+
+declare(
+    "keywords:existence",
+    topic_kwargs={"keywords": "present"},
+    phrasings={
+        "en": (
+            "Work the following words into your response: {keywords}.",
+            "Your answer has to mention each of these words at least once: {keywords}.",
+            "Be sure to use every one of these terms somewhere in your response: {keywords}.",
+            "The words {keywords} must all appear in your reply.",
+        ),
+        "zh": (
+            "回答里要用上这些词：{keywords}，每个至少出现一次。",
+            "请在回答中自然地写进以下词语：{keywords}。",
+            "你的回答必须出现{keywords}这几个词。",
+            "写作时务必用到下列每一个词：{keywords}。",
+        ),
+    },
+)
 
 
 def _occurs(pattern: str, t: Text) -> bool:
@@ -80,6 +100,30 @@ def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
     return compare(n, relation, frequency)
 
 
+declare(
+    "keywords:frequency",
+    topic_kwargs={"keyword": "count:relation"},
+    phrasings={
+        "en": (
+            'Count your uses of "{keyword}" (in any case, also inside longer words): your response should contain '
+            'it {relation_alt} {frequency} times.',
+            'The string "{keyword}" has to occur {relation} {frequency} times in your answer, counting every '
+            'occurrence, even within other words.',
+            'Mind how often "{keyword}" shows up in your response - {relation} {frequency} times, where each '
+            'appearance counts, on its own or inside another word.',
+            'Use "{keyword}" {relation_alt} {frequency} times in your reply (each occurrence counts, in any case, '
+            'including inside longer words).',
+        ),
+        "zh": (
+            "“{keyword}”一词在回答中应出现{relation_alt}{frequency}次。",
+            "请注意“{keyword}”的出现次数：{relation}{frequency}次。",
+            "你的回答里，“{keyword}”要出现{relation_alt}{frequency}次。",
+            "回答中“{keyword}”这个词的使用次数须{relation}{frequency}次。",
+        ),
+    },
+)
+
+
 @register(
     "keywords:forbidden_words",
     group="lexical",
@@ -97,6 +141,26 @@ def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
 def forbidden_words(t: Text, forbidden_words: list[str]) -> bool:
     """No forbidden word occurs as a whole word (case-insensitive)."""
     return not any(_occurs_as_word(w, t) for w in forbidden_words)
+
+
+declare(
+    "keywords:forbidden_words",
+    topic_kwargs={"forbidden_words": "absent"},
+    phrasings={
+        "en": (
+            "Avoid these words entirely in your response: {forbidden_words}.",
+            "None of the following words may appear in your answer: {forbidden_words}.",
+            "Write your reply without ever using the words {forbidden_words}.",
+            "Steer clear of the words {forbidden_words}; they must not show up in your response.",
+        ),
+        "zh": (
+            "回答中请完全避开这些词：{forbidden_words}。",
+            "以下词语一个都不能出现在你的回答里：{forbidden_words}。",
+            "请不要在回答中使用{forbidden_words}这些词。",
+            "写的时候绕开{forbidden_words}，回答里不能出现它们。",
+        ),
+    },
+)
 
 
 def _occurs_as_word(word: str, t: Text) -> bool:
@@ -145,4 +209,25 @@ def letter_frequency(t: Text, letter: str, let_frequency: int, let_relation: str
     a random letter, so their verdicts changed from run to run. We count it as given.
     """
     return compare(t.lower.count(letter.strip().lower()) if letter.strip() else 0, let_relation, let_frequency)
+
+
+declare(
+    "keywords:letter_frequency",
+    phrasings={
+        "en": (
+            "Count the letter '{letter}' (upper or lower case): your response should contain it {let_relation_alt} "
+            "{let_frequency} times.",
+            "The letter {letter} must appear {let_relation} {let_frequency} times in your answer, ignoring case.",
+            "Keep an eye on the letter '{letter}': {let_relation} {let_frequency} occurrences in your response, "
+            "capitals included.",
+            "Your reply should use the letter '{letter}' {let_relation_alt} {let_frequency} times (case does not matter).",
+        ),
+        "zh": (
+            "回答中字母{letter}（不分大小写）应出现{let_relation_alt}{let_frequency}次。",
+            "请让你的回答里字母“{letter}”的个数{let_relation}{let_frequency}个，大小写都算。",
+            "字母“{letter}”在回答中出现的次数须{let_relation}{let_frequency}次（大写小写都计入）。",
+            "注意回答里字母{letter}的数量：{let_relation_alt}{let_frequency}次，不区分大小写。",
+        ),
+    },
+)
 

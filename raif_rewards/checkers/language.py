@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raif_rewards.registry import register
+from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
 
 #: ISO 639-1 code -> (English name, Chinese name). IFEval's 30 languages plus Chinese.
@@ -75,3 +75,25 @@ def response_language(t: Text, language: str) -> bool:
     """langdetect identifies the response's language as the requested one (undetectable: followed)."""
     detected = t.language
     return detected is None or detected == language or detected in _ALIASES.get(language, ())
+
+
+declare(
+    "language:response_language",
+    avoids=("rewriting", "extraction"),
+    phrasings={
+        "en": (
+            "Respond only in {language_name}; no other language may appear in your response.",
+            "Your entire answer must be written in {language_name}.",
+            "Please reply in {language_name} and nothing else.",
+            "Use {language_name} for the whole of your response, without mixing in other languages.",
+        ),
+        "zh": (
+            "请只用{language_name}回答，回答中不要出现其他语言。",
+            "你的回答必须完全使用{language_name}。",
+            "请用{language_name}作答，不要夹杂别的语言。",
+            "整个回答都请用{language_name}写成。",
+            "回答请全部使用{language_name}，不得使用其他语言。",
+        ),
+    },
+    phrasing_fields=lambda kw, lang: {"language_name": LANGUAGES[kw["language"]][1 if lang == "zh" else 0]},
+)

@@ -13,7 +13,7 @@ from raif_rewards.checkers._common import (
     sample_relation,
     sample_words,
 )
-from raif_rewards.registry import AT_LEAST, register
+from raif_rewards.registry import AT_LEAST, declare, register
 from raif_rewards.text import Text
 
 _CHINESE_RELATIONS = ("至少", "少于")
@@ -50,7 +50,7 @@ def _fewer_words_everywhere(t: Text, num_words: int, relation: str) -> bool:
     },
     templates={
         "en": ("Answer with {relation} {num_words} words.", "Your response should contain {relation} {num_words} words."),
-        "zh": ("回答的字数应{relation}{num_words}字。", "请用{relation}{num_words}个字作答。"),
+        "zh": ("回答的字数应{relation}{num_words}字（标点不计）。", "请用{relation}{num_words}个字作答（标点不计）。"),
     },
     loose_settled=_fewer_words_everywhere,
 )
@@ -58,6 +58,27 @@ def number_words(t: Text, num_words: int, relation: str) -> bool:
     """The word count is at least / less than N (``\\w+`` runs; each CJK character is a word)."""
     count = t.cjk_word_count if _use_cjk(t, relation) else t.word_count
     return compare(count, relation, num_words)
+
+
+# Chinese: every CJK character and every run of other word characters is one word; punctuation is not.
+declare(
+    "length_constraints:number_words",
+    avoids=("yes_no", "classification"),
+    phrasings={
+        "en": (
+            "Keep the length of your response to {relation} {num_words} words.",
+            "Your answer should run {relation_alt} {num_words} words.",
+            "Aim for a word count of {relation} {num_words} words in your reply.",
+            "Length matters here: {relation_alt} {num_words} words in your response.",
+        ),
+        "zh": (
+            "回答的长度应{relation_alt}{num_words}个字（每个汉字算一个字，英文单词或数字各算一个，标点不计）。",
+            "请控制篇幅：你的回答要{relation}{num_words}字，标点符号不计入字数。",
+            "回答字数须{relation}{num_words}字；汉字逐个计数，标点不算。",
+            "写作时注意字数：{relation_alt}{num_words}字（不含标点）。",
+        ),
+    },
+)
 
 
 def _sample_sentences(rng: random.Random, lang: str) -> dict:
@@ -90,6 +111,26 @@ def number_sentences(t: Text, num_sentences: int, relation: str) -> bool:
     if t.sentence_upper_bound < num_sentences:  # decided without running Punkt
         return compare(t.sentence_upper_bound, relation, num_sentences)
     return compare(t.sentence_count, relation, num_sentences)
+
+
+declare(
+    "length_constraints:number_sentences",
+    avoids=("yes_no", "classification"),
+    phrasings={
+        "en": (
+            "Use {relation_alt} {num_sentences} sentences in your response.",
+            "Your answer should be made up of {relation} {num_sentences} sentences.",
+            "Limit yourself to a sentence count of {relation} {num_sentences} in your reply.",
+            "Write your response in {relation_alt} {num_sentences} sentences.",
+        ),
+        "zh": (
+            "回答的句子数应{relation_alt}{num_sentences}句（以句号、问号或感叹号结尾算一句）。",
+            "请让你的回答包含{relation}{num_sentences}个句子。",
+            "回答须写{relation}{num_sentences}句话，每句以。！？之一结尾。",
+            "注意句数：你的回答要有{relation_alt}{num_sentences}句。",
+        ),
+    },
+)
 
 
 _DIVIDER = re.compile(r"\s?\*\*\*\s?")
@@ -125,6 +166,28 @@ def number_paragraphs(t: Text, num_paragraphs: int) -> bool:
             else:
                 return False
     return count == num_paragraphs
+
+
+declare(
+    "length_constraints:number_paragraphs",
+    avoids=("yes_no", "classification"),
+    phrasings={
+        "en": (
+            "Divide your response into exactly {num_paragraphs} paragraphs, with a line containing only *** between "
+            "consecutive paragraphs.",
+            "Your answer needs {num_paragraphs} paragraphs, no more and no fewer, separated by the markdown divider ***.",
+            "Structure your reply as {num_paragraphs} paragraphs and put *** between each pair of neighbouring "
+            "paragraphs.",
+            "Use *** as the only paragraph separator and write exactly {num_paragraphs} paragraphs in your response.",
+        ),
+        "zh": (
+            "回答请恰好写{num_paragraphs}段，相邻两段之间用一行 *** 分隔。",
+            "你的回答须分成{num_paragraphs}个段落，不多不少，段与段之间以 markdown 分隔线 *** 隔开。",
+            "请把回答组织成{num_paragraphs}段，每两段之间插入 ***。",
+            "回答只用 *** 分段，并且正好{num_paragraphs}段。",
+        ),
+    },
+)
 
 
 _FIRST_WORD_STOP = frozenset(".,?!'\"")
@@ -174,4 +237,23 @@ def nth_paragraph_first_word(t: Text, num_paragraphs: int, nth_paragraph: int, f
             break
         chars.append(ch.lower())
     return count == num_paragraphs and "".join(chars) == first_word.lower()
+
+
+declare(
+    "length_constraints:nth_paragraph_first_word",
+    avoids=("yes_no", "classification"),
+    topic_kwargs={"first_word": "present"},
+    phrasings={
+        "en": (
+            "Write exactly {num_paragraphs} paragraphs separated by blank lines (one empty line between paragraphs, "
+            "none inside them); paragraph {nth_paragraph} must open with the word \"{first_word}\".",
+            "Your response should have {num_paragraphs} paragraphs, divided by two newlines, and the first word of "
+            "paragraph {nth_paragraph} must be {first_word}.",
+            "Use {num_paragraphs} paragraphs separated only by blank lines, starting paragraph {nth_paragraph} with "
+            "\"{first_word}\".",
+            "Give your answer in {num_paragraphs} blank-line-separated paragraphs; make \"{first_word}\" the very "
+            "first word of paragraph number {nth_paragraph}.",
+        ),
+    },
+)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raif_rewards.registry import register
+from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
 
 
@@ -25,3 +25,23 @@ def no_comma(t: Text, include_fullwidth: bool = False) -> bool:
     if "," in t.raw:
         return False
     return not (include_fullwidth and ("，" in t.raw or "、" in t.raw))
+
+
+declare(
+    "punctuation:no_comma",
+    avoids=("code",),
+    phrasings={
+        "en": (
+            "Write your response without a single comma.",
+            "Commas are not allowed anywhere in your answer.",
+            "Avoid the comma character (,) completely in your reply.",
+            "Do not put any commas in your response; use other punctuation or shorter sentences instead.",
+        ),
+        "zh": (
+            "回答中不能出现逗号，中文逗号“，”、顿号“、”和英文逗号“,”都不要用。",
+            "请完全不用逗号作答（包括，、和 ,）。",
+            "你的回答里不要有任何逗号或顿号，可以改用句号等其他标点。",
+            "回答中禁止使用“，”“、”“,”这几种符号。",
+        ),
+    },
+)
