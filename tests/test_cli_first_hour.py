@@ -3,10 +3,14 @@ console scripts with piped output, as CI runs them."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import yaml
 
-from tests.cli_run import ROOT, run_cli
-
+from tests.cli_run import BIN, ROOT, run_cli
+from tests.conftest import find_conformance
 
 # ---------------------------------------------------------------- 1. learning-rate overrides
 
@@ -36,3 +40,41 @@ def test_grpo_tiny_with_a_small_lr_is_not_refused_for_min_lr(tmp_path):
         "--output-dir", str(tmp_path / "out"), "--max-steps", "1", "--quiet",
     )
     assert res.returncode == 1 and "no such file" in res.stderr and "min_lr" not in res.stderr, res.stderr
+
+
+# ---------------------------------------------------------------- 2-3. conformance data and the tour
+
+
+def test_conformance_dir_comes_from_the_variable_else_beside_the_checkout(tmp_path):
+    assert find_conformance({"RAIF_CONFORMANCE_DIR": str(tmp_path)}, ROOT) == tmp_path
+    assert find_conformance({}, ROOT) == ROOT.parent / "shared" / "conformance"
+
+
+def test_missing_conformance_data_names_the_variable(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/test_ifeval_checkers.py::test_upper_word_count_equals_word_tokenize_on_conformance_texts"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "RAIF_CONFORMANCE_DIR": str(tmp_path / "absent")},
+    )
+    assert res.returncode == 1
+    assert "RAIF_CONFORMANCE_DIR" in res.stdout and str(tmp_path / "absent") in res.stdout
+
+
+def _tour() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## Five-minute tour")
+    block = text[text.index("```bash", start) + len("```bash") :]
+    return block[: block.index("```")]
+
+
+def test_tour_ifeval_step_runs_as_written(conformance_dir, tmp_path):
+    lines = _tour().replace("\\\n", " ").splitlines()
+    step = [ln for ln in lines if ln.startswith(("export RAIF_CONFORMANCE_DIR", "raif-rewards ifeval"))]
+    assert len(step) == 2, step
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env["RAIF_CONFORMANCE_DIR"] = str(conformance_dir)
+    res = subprocess.run(["bash", "-euc", "\n".join(step)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "runs" / "demo" / "ifeval" / "eval_results_strict.jsonl").is_file()
+    assert "417/540" in res.stdout, res.stdout  # the strict prompt-level figure the README quotes
