@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,7 +29,8 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+    # escaped: a message may quote user text or an install hint ('raif[train]') that rich reads as markup
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True, markup=True)
     raise typer.Exit(code)
 
 
@@ -70,7 +72,7 @@ def _print_summary(summary: dict) -> None:
     console.print(table)
     for bench, entry in summary.get("benchmarks", {}).items():
         for note in entry.get("notes", []):
-            err.print(f"[yellow]{bench}:[/yellow] {note}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]{escape(bench)}:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

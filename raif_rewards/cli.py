@@ -25,7 +25,8 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    # escaped: messages carry install hints such as pip install 'raif[fastlang]', which rich reads as markup
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -179,8 +180,12 @@ def ifeval(
     input_response_data: Annotated[Path, typer.Option(help="JSONL with prompt and response per line.")],
     output_dir: Annotated[Path, typer.Option(help="Where eval_results_{strict,loose}.jsonl are written.")],
     langdetect_backend: Annotated[
-        str, typer.Option(help="langdetect (default: langdetect's algorithm, exact fast path), langdetect-py (the langdetect package itself) or rs (langdetect-rs).")
-    ] = "langdetect",
+        str | None,
+        typer.Option(
+            help="langdetect (langdetect's algorithm, exact fast path), langdetect-py (the langdetect package "
+            "itself) or rs (langdetect-rs); default: $RAIF_LANGDETECT, else langdetect."
+        ),
+    ] = None,
 ) -> None:
     """Drop-in for Google's IFEval evaluation_main: result files plus the four accuracies.
 
@@ -190,7 +195,8 @@ def ifeval(
     from raif_rewards import langid
 
     try:
-        langid.set_backend(langdetect_backend)
+        # checked before scoring, so a backend that is not installed is one line, not a failure mid-run
+        langid.set_backend(langdetect_backend or langid.backend())
         report = scorer.run(input_data, input_response_data, output_dir)
     except (RaifError, RuntimeError, ValueError) as exc:
         _fail(str(exc))

@@ -135,6 +135,15 @@ def grpo(
         if dry_run or ray_address or verl_override:
             raise typer.BadParameter("--dry-run, --ray-address and --verl-override need --backend verl")
         _run_local(rec, quiet)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _TRAIN_STACK:
+            raise
+        # `pip install .` gives the checkers and the data pipeline only; say so instead of a traceback
+        typer.echo(
+            f"error: raif-train needs the [train] extra (missing module {exc.name!r}): pip install 'raif[train]'",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     except RaifError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
@@ -144,6 +153,7 @@ def grpo(
 
 
 _VERL_STACK = {"verl", "omegaconf", "hydra", "ray", "vllm", "sglang"}
+_TRAIN_STACK = {"torch", "transformers", "tensorboard", "safetensors", "tokenizers"}
 
 
 def _run_verl(rec, dry_run: bool, ray_address: str | None, verl_overrides: list[str]) -> None:

@@ -78,3 +78,55 @@ def test_tour_ifeval_step_runs_as_written(conformance_dir, tmp_path):
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "runs" / "demo" / "ifeval" / "eval_results_strict.jsonl").is_file()
     assert "417/540" in res.stdout, res.stdout  # the strict prompt-level figure the README quotes
+
+
+# ---------------------------------------------------------------- 6-7. missing optional packages
+
+
+def _without(tmp_path, *modules: str) -> dict[str, str]:
+    """An environment in which importing each of ``modules`` fails as if it were not installed."""
+    blocker = tmp_path / "not_installed"
+    blocker.mkdir()
+    for name in modules:
+        (blocker / f"{name}.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n", encoding="utf-8"
+        )
+    return {"PYTHONPATH": f"{blocker}{os.pathsep}{ROOT}"}
+
+
+def test_train_without_torch_is_one_line_naming_the_train_extra(tmp_path):
+    res = run_cli(
+        "raif-train", "grpo", "--model", "tiny", "--data", str(tmp_path), "--output-dir", str(tmp_path / "o"),
+        env=_without(tmp_path, "torch"),
+    )
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [
+        "error: raif-train needs the [train] extra (missing module 'torch'): pip install 'raif[train]'"
+    ]
+
+
+def test_rs_backend_not_installed_is_one_line_with_the_whole_install_hint(tmp_path, conformance_dir):
+    env = {**_without(tmp_path, "langdetect_rs"), "RAIF_LANGDETECT": "rs"}
+    spec = '[{"id": "language:response_language", "kwargs": {"language": "en"}}]'
+    ifeval = conformance_dir / "ifeval"
+    runs = [
+        run_cli("raif-rewards", "check", spec, "--response", "hello there my friend", env=env),
+        run_cli(  # the variable is honoured by ifeval too (its flag's default used to override it)
+            "raif-rewards", "ifeval", "--input-data", str(ifeval / "input_data.jsonl"),
+            "--input-response-data", str(ifeval / "input_response_data_gpt4_20231107_145030.jsonl"),
+            "--output-dir", str(tmp_path / "out"), env=env,
+        ),
+    ]
+    for res in runs:
+        assert res.returncode == 2, res.stdout
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+        assert "pip install 'raif[fastlang]'" in lines[0]
+
+
+def test_eval_errors_print_brackets_as_written(tmp_path):
+    res = run_cli(
+        "raif-eval", "run", "--model-url", "http://127.0.0.1:9/v1", "--model-id", "m", "--benchmarks", "ifeval",
+        "--data", "[bold]x", "--output-dir", str(tmp_path),
+    )
+    assert res.returncode == 2 and "--data '[bold]x'" in res.stderr, res.stderr
