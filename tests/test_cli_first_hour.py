@@ -4,6 +4,7 @@ console scripts with piped output, as CI runs them."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -130,3 +131,21 @@ def test_eval_errors_print_brackets_as_written(tmp_path):
         "--data", "[bold]x", "--output-dir", str(tmp_path),
     )
     assert res.returncode == 2 and "--data '[bold]x'" in res.stderr, res.stderr
+
+
+# ---------------------------------------------------------------- 8. the cause of endpoint failures
+
+
+def test_eval_run_against_a_dead_endpoint_names_the_cause(tmp_path, conformance_dir):
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    res = run_cli(
+        "raif-eval", "run", "--model-url", f"http://127.0.0.1:{port}/v1", "--model-id", "m",
+        "--benchmarks", "ifeval", "--data", f"ifeval={conformance_dir / 'ifeval' / 'input_data.jsonl'}",
+        "--output-dir", str(tmp_path / "run"), "--limit", "2", "--max-retries", "0",
+    )
+    assert res.returncode == 1
+    error = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+    assert len(error) == 1 and "rollouts failed after retries" in error[0], res.stderr
+    assert "Connection refused" in error[0] and f"127.0.0.1:{port}" in error[0]
