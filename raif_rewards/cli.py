@@ -71,6 +71,13 @@ def list_cmd(
 
     Example: raif-rewards list --json | jq '.[].id'
     """
+    everything = registry.all_checkers()
+    for flag, value, known in (
+        ("--source", source, {c.source for c in everything}),
+        ("--group", group, {c.group for c in everything}),
+    ):
+        if value is not None and value not in known:  # "0 constraints" would read as an empty registry
+            _fail(f"{flag} {value!r}: unknown; one of {', '.join(sorted(known))}")
     checkers = [c for c in registry.all_checkers(source) if group is None or c.group == group]
     if as_json:
         typer.echo(json.dumps([checker_summary(c) for c in checkers], ensure_ascii=False, indent=1))

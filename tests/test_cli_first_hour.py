@@ -149,3 +149,22 @@ def test_eval_run_against_a_dead_endpoint_names_the_cause(tmp_path, conformance_
     error = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert len(error) == 1 and "rollouts failed after retries" in error[0], res.stderr
     assert "Connection refused" in error[0] and f"127.0.0.1:{port}" in error[0]
+
+
+# ---------------------------------------------------------------- 11. unknown filter values
+
+
+def test_rewards_list_rejects_an_unknown_source_or_group_listing_the_allowed_ones():
+    from raif_rewards import registry
+
+    for flag, allowed in (
+        ("--source", {c.source for c in registry.all_checkers()}),
+        ("--group", {c.group for c in registry.all_checkers()}),
+    ):
+        for extra in ([], ["--json"]):
+            res = run_cli("raif-rewards", "list", flag, "bogus", *extra)
+            assert res.returncode == 2 and res.stdout == "", res.stdout
+            assert len(res.stderr.strip().splitlines()) == 1 and "'bogus'" in res.stderr
+            assert all(name in res.stderr for name in allowed), res.stderr
+    ok = run_cli("raif-rewards", "list", "--source", "ifbench", "--json")
+    assert ok.returncode == 0 and ok.stdout.count('"id"') == len(registry.ids("ifbench"))
