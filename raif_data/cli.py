@@ -130,10 +130,20 @@ def evolve(
     """Run every stage (seeds, instruct, respond when an endpoint is set, shards), resuming where a previous
     run stopped."""
     from raif_data import pipeline
+    from raif_data.files import read_json
 
     with _user_errors():
         r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
                     base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+        layout = pipeline.Layout(Path(r.output_dir))
+        if not overwrite and pipeline.up_to_date(r, layout):
+            # said at once, and not as "wrote ...": nothing is written on a rerun
+            c = (read_json(layout.manifest) or {}).get("counts", {})
+            typer.echo(f"already complete: {r.output_dir} holds {c.get('train', 0)} train + "
+                       f"{c.get('validation', 0)} validation rows made by this recipe; nothing written "
+                       f"(to redo, delete {r.output_dir} or choose another --output-dir)")
+            typer.echo(f"manifest: {layout.manifest}")
+            return
         manifest = _run(lambda f: pipeline.evolve(r, overwrite=overwrite, progress=f), quiet)
         _summary(manifest)
         typer.echo(f"manifest: {Path(r.output_dir) / 'manifest.json'}")

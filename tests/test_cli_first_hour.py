@@ -4,6 +4,7 @@ console scripts with piped output, as CI runs them."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -168,3 +169,64 @@ def test_rewards_list_rejects_an_unknown_source_or_group_listing_the_allowed_one
             assert all(name in res.stderr for name in allowed), res.stderr
     ok = run_cli("raif-rewards", "list", "--source", "ifbench", "--json")
     assert ok.returncode == 0 and ok.stdout.count('"id"') == len(registry.ids("ifbench"))
+
+
+# ---------------------------------------------------------------- 4-5. reruns and a failed first stage
+
+
+def test_evolve_rerun_says_already_complete_and_writes_nothing(tmp_path):
+    out = tmp_path / "data"
+    args = ("evolve", "--output-dir", str(out), "--num-prompts", "32", "--seed", "0")
+    first = run_cli("raif-data", *args)
+    assert first.returncode == 0 and first.stdout.startswith("wrote "), first.stderr
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = run_cli("raif-data", *args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("already complete: ") and "wrote" not in again.stdout
+    assert f"delete {out}" in again.stdout  # how to redo
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == mtimes
+
+
+def test_failed_seeds_stage_does_not_block_its_fix(tmp_path):
+    lines = (ROOT / "data" / "seeds_demo.jsonl").read_text(encoding="utf-8").splitlines()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([*lines[:40], "{not json", *lines[40:80]]) + "\n", encoding="utf-8")
+    args = ("evolve", "--output-dir", str(tmp_path / "data"), "--seeds", str(bad), "--num-prompts", "32")
+    failed = run_cli("raif-data", *args)
+    assert failed.returncode == 1 and f"{bad}:41:" in failed.stderr
+    fixed = run_cli("raif-data", *args, "--skip-bad")  # what the docs suggest
+    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.stdout.startswith("wrote ") and "skipped bad record" in fixed.stderr
+    # a finished stage still guards its recipe
+    other = run_cli("raif-data", "evolve", "--output-dir", str(tmp_path / "data"), "--seeds", str(bad), "--num-prompts", "32", "--seed", "7", "--skip-bad")
+    assert other.returncode == 1 and "--overwrite" in other.stderr
+
+
+def _help_flags(*command: str) -> set[str]:
+    res = run_cli(*command, "--help")
+    assert res.returncode == 0, res.stderr
+    return {f for f in re.findall(r"(?<![\w-])--[a-z][a-z-]*", res.stdout) if f != "--help" and not f.startswith("--no-")}
+
+
+def test_data_docs_list_each_stage_commands_own_options():
+    text = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    block = text[text.index("## CLI") :]
+    block = block[block.index("```") + 3 :]
+    block = block[: block.index("```")]
+    documented: dict[str, str] = {}
+    name = ""
+    for line in block.splitlines():
+        if line.startswith("raif-data "):
+            name = line.split()[1]
+            documented[name] = line
+        elif name:
+            documented[name] += line
+    evolve = set(re.findall(r"--[a-z][a-z-]*", documented["evolve"]))
+    for stage in ("seeds", "instruct", "shards"):
+        doc = documented[stage]
+        flags = set(re.findall(r"--[a-z][a-z-]*", re.sub(r"\(.*?\)", "", doc.split("#")[0])))
+        if "(the options of evolve" in doc:
+            flags |= evolve - ({"--overwrite"} if "but --overwrite" in doc else set())
+        assert flags == _help_flags("raif-data", stage), stage
+    assert "instruct | respond" in documented["instruct"]
+    assert _help_flags("raif-data", "respond") == _help_flags("raif-data", "instruct") == _help_flags("raif-data", "evolve")
