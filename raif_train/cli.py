@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -173,12 +174,40 @@ def _run_verl(rec, dry_run: bool, ray_address: str | None, verl_overrides: list[
         raise typer.Exit(rc)
 
 
+def _progress_every(total: int) -> int:
+    """Steps between log lines when stderr is not a terminal: every step up to 100, else about 100 lines."""
+    return max(1, -(-total // 100))
+
+
 def _run_local(rec, quiet: bool) -> None:
+    from raif_train.local.runstate import finished_state
+
+    out_dir = Path(rec.train.output_dir)
+    done = finished_state(rec)
+    if done is not None:
+        # said before torch and the model load: a rerun has nothing to train
+        typer.echo(
+            f"already complete: {out_dir} finished all {done['step']} steps of this recipe "
+            f"(metrics in {out_dir / 'metrics.jsonl'}, model in {out_dir / 'final'}); nothing to do "
+            "(to train again: --no-resume or another --output-dir; to go further: a new --output-dir "
+            "with more --max-steps)"
+        )
+        return
+    live = not quiet and err.is_terminal
+    log_lines = not quiet and not err.is_terminal  # CI logs and pipes: plain lines instead of a bar
+    if not quiet:
+        err.print(
+            f"loading torch, the model {rec.model.model!r} and the prompts of {rec.data.data} ...",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+    started = time.perf_counter()
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from transformers.utils import logging as hf_logging
 
     from raif_train.local.trainer import GRPOTrainer
 
+    hf_logging.disable_progress_bar()  # its "Writing model shards" bar would cut into ours and into logs
     if rec.model.model == "tiny":
         torch.set_num_threads(1)  # a 0.3M-parameter model gains nothing from more threads (measured)
     progress = Progress(
@@ -188,15 +217,27 @@ def _run_local(rec, quiet: bool) -> None:
         TextColumn("{task.fields[info]}"),
         TimeRemainingColumn(),
         console=err,
-        disable=quiet,
+        disable=not live,
     )
     task = progress.add_task("train", total=None, info="")
+    every = 1
 
     def on_step(row: dict[str, Any]) -> None:
         info = f"reward {row['reward_mean']:.3f}  kept {row['kept_ratio']:.2f}  kl {row['kl']:.4f}  {row['seconds']:.2f}s"
         progress.update(task, completed=row["step"], info=info)
+        if log_lines and (row["step"] % every == 0 or row["step"] == trainer.total_steps):
+            err.print(f"step {row['step']}/{trainer.total_steps}  {info}", markup=False, highlight=False, soft_wrap=True)
 
     trainer = GRPOTrainer(rec, on_step=on_step)
+    every = _progress_every(trainer.total_steps)
+    if not quiet:
+        resumed = trainer.latest_checkpoint() if rec.train.resume else None
+        err.print(
+            f"loaded in {time.perf_counter() - started:.1f} s: {len(trainer.prompts)} prompts, "
+            f"{trainer.total_steps} steps on {trainer.device.type}"
+            + (f", resuming from {resumed}" if resumed is not None else ""),
+            markup=False, highlight=False, soft_wrap=True,
+        )
     progress.update(task, total=trainer.total_steps, completed=trainer.step)
     with progress:
         trainer.train()

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from tests.cli_run import BIN, ROOT, run_cli
@@ -230,3 +231,27 @@ def test_data_docs_list_each_stage_commands_own_options():
         assert flags == _help_flags("raif-data", stage), stage
     assert "instruct | respond" in documented["instruct"]
     assert _help_flags("raif-data", "respond") == _help_flags("raif-data", "instruct") == _help_flags("raif-data", "evolve")
+
+
+# ---------------------------------------------------------------- 4, 9. training output in a log, and its rerun
+
+
+@pytest.mark.slow
+def test_grpo_logs_each_step_when_piped_and_a_rerun_is_already_complete(tmp_path):
+    data = tmp_path / "data"
+    assert run_cli("raif-data", "evolve", "--output-dir", str(data), "--num-prompts", "64", "--seed", "0").returncode == 0
+    args = ("grpo", "--model", "tiny", "--data", str(data), "--output-dir", str(tmp_path / "train"),
+            "--max-steps", "2", "--seed", "0", "--set", "tensorboard=false")
+    res = run_cli("raif-train", *args, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = res.stderr.splitlines()
+    assert lines[0].startswith("loading ") and "'tiny'" in lines[0]  # said before the silent load
+    assert lines[1].startswith("loaded in ") and "2 steps" in lines[1]
+    assert [ln.split()[1] for ln in lines if ln.startswith("step ")] == ["1/2", "2/2"]
+    assert all("reward " in ln for ln in lines if ln.startswith("step "))
+    assert "Writing model shards" not in res.stderr + res.stdout
+    assert "reward curve (2 steps" in res.stdout
+    again = run_cli("raif-train", *args, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.startswith("already complete: ") and "reward curve" not in again.stdout
+    assert "--no-resume" in again.stdout and again.stderr == ""
