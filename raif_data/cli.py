@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from raif_rewards import cliformat
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -28,7 +29,7 @@ NumPrompts = Annotated[int | None, typer.Option(help="Instructions to make (reci
 Seeds = Annotated[str | None, typer.Option("--seeds", help="Seed prompts: JSONL/Parquet/CSV file or hf:NAME "
                                            "(recipe: seeds.path; default: the shipped demo seeds).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (recipe: seed).")]
-Sources = Annotated[list[str] | None, typer.Option("--source", help="Constraint source(s): ifeval, ifbench, raif "
+Sources = Annotated[list[str] | None, typer.Option("--source", metavar="SOURCE", help="Constraint source(s): ifeval, ifbench, raif "
                                                    "(recipe: instruct.sources; repeatable).")]
 BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
                                              "(recipe: llm.base_url). Without one, only offline stages run.")]
@@ -231,13 +232,13 @@ def stats(
         out = plots if plots is not None else directory / "stats"
         written = stats_mod.plot(report, out)
         stats_mod.write_json(report, out / "stats.json")
-        Console().print(stats_mod.table(report))
+        cliformat.print_table(Console(), stats_mod.table(report))
         typer.echo(f"plots: {', '.join(str(p) for p in written)}")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    cliformat.run(app, "raif-data")
 
 
 if __name__ == "__main__":

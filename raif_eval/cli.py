@@ -15,6 +15,7 @@ from rich.table import Table
 
 from raif_eval.benchmarks import BENCHMARKS, DISPLAY
 from raif_eval.modes import MODES
+from raif_rewards import cliformat
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -69,7 +70,7 @@ def _print_summary(summary: dict) -> None:
             f"{entry.get('n_items')}/{entry.get('n_total', entry.get('n_items'))}",
             others,
         )
-    console.print(table)
+    cliformat.print_table(console, table)
     for bench, entry in summary.get("benchmarks", {}).items():
         for note in entry.get("notes", []):
             err.print(f"[yellow]{escape(bench)}:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
@@ -89,9 +90,9 @@ def run(
         str | None, typer.Option(help="Base URL of the judge (needed by all but IFEval and CELLO).")
     ] = None,
     judge_id: Annotated[str | None, typer.Option(help="Judge model name.")] = None,
-    benchmarks: Annotated[str | None, typer.Option(help=f"Comma list of: {','.join(BENCHMARKS)}.")] = None,
+    benchmarks: Annotated[str | None, typer.Option(help=f"Comma list of: {', '.join(BENCHMARKS)}.")] = None,
     data: Annotated[
-        list[str] | None, typer.Option(help="BENCHMARK=PATH (file or folder); repeatable.")
+        list[str] | None, typer.Option(metavar="BENCHMARK=PATH", help="BENCHMARK=PATH (file or folder); repeatable.")
     ] = None,
     data_dir: Annotated[
         Path | None,
@@ -196,7 +197,7 @@ def rescore(
     judge_url: Annotated[str | None, typer.Option(help="Use another judge endpoint.")] = None,
     judge_id: Annotated[str | None, typer.Option(help="Use another judge model.")] = None,
     data: Annotated[
-        list[str] | None, typer.Option(help="BENCHMARK=PATH if the data moved; repeatable.")
+        list[str] | None, typer.Option(metavar="BENCHMARK=PATH", help="BENCHMARK=PATH if the data moved; repeatable.")
     ] = None,
 ) -> None:
     """Score the saved rollouts again without calling the model (judge replies are cached).
@@ -246,7 +247,7 @@ def report(
             *[rep._fmt(r.scores.get(c), r.is_delta) for c in columns],
             rep._fmt(r.average, r.is_delta),
         )
-    console.print(table)
+    cliformat.print_table(console, table)
     console.print("wrote " + ", ".join(str(p) for p in files.values()), highlight=False)
 
 
@@ -258,14 +259,14 @@ def list_cmd() -> None:
     """
     table = Table(title="benchmarks")
     for col in ("name", "display", "default path under --data-dir", "headline", "judge"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a path is never cut with "…"
     for name, cls in BENCHMARKS.items():
         table.add_row(name, DISPLAY[name], cls.default_path, cls.headline, "yes" if cls.needs_judge else "no")
-    console.print(table)
+    cliformat.print_table(console, table)
 
 
 def main() -> None:
-    app()
+    cliformat.run(app, "raif-eval")
 
 
 if __name__ == "__main__":

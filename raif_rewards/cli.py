@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from raif_rewards import registry
+from raif_rewards import cliformat, registry
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -83,13 +83,14 @@ def list_cmd(
         typer.echo(json.dumps([checker_summary(c) for c in checkers], ensure_ascii=False, indent=1))
         return
     table = Table(title=f"{len(checkers)} constraints")
-    for col in ("id", "group", "source", "kwargs", "languages", "description"):
+    table.add_column("id", no_wrap=True)  # an id is copied whole: never split mid-word
+    for col in ("group", "source", "kwargs", "languages", "description"):
         table.add_column(col, overflow="fold")
     for c in checkers:
         table.add_row(
-            c.id, c.group, c.source, ", ".join(c.schema.get("properties", {})), ",".join(c.languages), c.description
+            c.id, c.group, c.source, "\n".join(c.schema.get("properties", {})), ",".join(c.languages), c.description
         )
-    console.print(table)
+    cliformat.print_table(console, table)
 
 
 @app.command()
@@ -165,7 +166,7 @@ def print_report(report, title: str) -> None:
             f"{acc.prompt_level:.4f} ({acc.prompt_correct}/{acc.prompt_total})",
             f"{acc.instruction_level:.4f} ({acc.instruction_correct}/{acc.instruction_total})",
         )
-    console.print(table)
+    cliformat.print_table(console, table)
     by_id = Table(title="per instruction id")
     for col in ("instruction id", "n", "strict", "loose"):
         by_id.add_column(col)
@@ -240,7 +241,7 @@ def ifbench(
 
 
 def main() -> None:
-    app()
+    cliformat.run(app, "raif-rewards")
 
 
 if __name__ == "__main__":

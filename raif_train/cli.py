@@ -16,6 +16,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from raif_rewards import cliformat
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -108,7 +109,7 @@ def grpo(
         bool | None, typer.Option("--resume/--no-resume", help="continue from the newest checkpoint")
     ] = None,
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="any recipe field: --set loss_agg_mode=token-mean")
+        list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="any recipe field: --set loss_agg_mode=token-mean")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress display")] = False,
     dry_run: Annotated[
@@ -119,7 +120,9 @@ def grpo(
     ] = None,
     verl_override: Annotated[
         list[str] | None,
-        typer.Option(help="verl backend: extra raw Hydra override, e.g. trainer.val_before_train=false"),
+        typer.Option(
+            metavar="KEY=VALUE", help="verl backend: extra raw Hydra override, e.g. trainer.val_before_train=false"
+        ),
     ] = None,
 ) -> None:
     """Run GRPO (RAIF: superior-CoT enforcement, behaviour cloning, k3 KL) from a recipe plus flags."""
@@ -260,7 +263,7 @@ def _run_local(rec, quiet: bool) -> None:
 def show_recipe(
     recipe: Annotated[Path | None, typer.Option(help="YAML recipe to resolve")] = None,
     model: Annotated[str | None, typer.Option(help="'tiny' selects the built-in tiny preset")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override any field: --set lr=2e-6")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="override any field: --set lr=2e-6")] = None,
 ) -> None:
     """Print the fully resolved recipe as YAML (defaults, file and overrides applied)."""
     try:
@@ -274,7 +277,7 @@ def show_recipe(
 
 
 def main() -> None:
-    app(prog_name="raif-train")
+    cliformat.run(app, "raif-train")
 
 
 if __name__ == "__main__":

@@ -255,3 +255,49 @@ def test_grpo_logs_each_step_when_piped_and_a_rerun_is_already_complete(tmp_path
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.startswith("already complete: ") and "reward curve" not in again.stdout
     assert "--no-resume" in again.stdout and again.stderr == ""
+
+
+# ---------------------------------------------------------------- 10. help and tables in a pipe
+
+COMMANDS = {
+    "raif-data": ["evolve", "seeds", "instruct", "respond", "shards", "stats"],
+    "raif-train": ["grpo", "recipe"],
+    "raif-rewards": ["list", "describe", "check", "ifeval", "ifbench"],
+    "raif-eval": ["run", "rescore", "report", "list"],
+}
+
+
+@pytest.mark.parametrize("exe", sorted(COMMANDS))
+def test_help_is_whole_when_piped(exe):
+    for sub in [None, *COMMANDS[exe]]:
+        res = run_cli(exe, *([sub] if sub else []), "--help")
+        assert res.returncode == 0, res.stderr
+        where = f"{exe} {sub or ''} --help"
+        assert "…" not in res.stdout, f"{where} cuts text:\n{res.stdout}"
+        assert "<bool>" not in res.stdout and "<list[" not in res.stdout, f"{where}:\n{res.stdout}"
+        usage = next(ln for ln in res.stdout.splitlines() if "Usage:" in ln)
+        assert "{" not in usage, f"{where}: {usage}"
+
+
+def test_list_tables_are_whole_when_piped():
+    from raif_eval.benchmarks import BENCHMARKS
+    from raif_rewards import registry
+
+    paths = run_cli("raif-eval", "list")
+    assert paths.returncode == 0 and "…" not in paths.stdout
+    assert all(cls.default_path in paths.stdout for cls in BENCHMARKS.values()), paths.stdout
+    ids = run_cli("raif-rewards", "list")
+    assert ids.returncode == 0 and "…" not in ids.stdout
+    cells = {cell.strip() for ln in ids.stdout.splitlines() for cell in ln.split("│")}
+    assert set(registry.ids()) <= cells  # each id whole in its cell, never split over lines
+
+
+def test_rewards_list_keeps_ids_whole_in_a_120_column_terminal():
+    from raif_rewards import registry
+
+    res = run_cli("raif-rewards", "list", env={"TTY_COMPATIBLE": "1", "COLUMNS": "120", "NO_COLOR": "1"})
+    assert res.returncode == 0
+    text = re.sub(r"\x1b\[[0-9;]*m", "", res.stdout)  # NO_COLOR keeps bold
+    assert max(len(ln) for ln in text.splitlines()) <= 120  # it did render as a 120-column terminal
+    cells = {cell.strip() for ln in text.splitlines() for cell in ln.split("│")}
+    assert set(registry.ids()) <= cells
