@@ -3,6 +3,7 @@ console scripts with piped output, as CI runs them."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -301,3 +302,43 @@ def test_rewards_list_keeps_ids_whole_in_a_120_column_terminal():
     assert max(len(ln) for ln in text.splitlines()) <= 120  # it did render as a 120-column terminal
     cells = {cell.strip() for ln in text.splitlines() for cell in ln.split("│")}
     assert set(registry.ids()) <= cells
+
+
+# ---------------------------------------------------------------- 12. raif-data stats
+
+
+def test_stats_orders_constraints_per_prompt_by_number_and_writes_what_the_docs_say(tmp_path):
+    data = tmp_path / "data"
+    assert run_cli("raif-data", "evolve", "--output-dir", str(data), "--num-prompts", "64", "--seed", "0").returncode == 0
+    res = run_cli("raif-data", "stats", str(data))
+    assert res.returncode == 0, res.stderr
+    rows = [[c.strip() for c in ln.split("│")[1:-1]] for ln in res.stdout.splitlines() if ln.startswith("│")]
+    start = next(i for i, r in enumerate(rows) if r[0] == "num_constraints")
+    block = [rows[start]] + list(itertools.takewhile(lambda r: r[0] == "", rows[start + 1 :]))
+    numbers = [r[1] for r in block]
+    assert len(numbers) >= 2 and [int(n) for n in numbers] == sorted(int(n) for n in numbers), numbers
+    written = sorted(p.name for p in (data / "stats").glob("*.png"))
+    docs = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    documented = re.findall(r"`(\w+\.png)`", docs[docs.index("`raif-data stats` prints") :][:900])
+    # offline: every documented plot but the pass-rate histogram, which the docs say needs stage 3
+    assert written == sorted(set(documented) - {"pass_rate.png"})
+    assert "only where stage 3 verified responses" in docs
+    assert res.stdout.splitlines()[-1] == "plots: " + ", ".join(str(data / "stats" / n) for n in [
+        "constraint_ids.png", "compositions.png", "sources.png", "languages.png", "num_constraints.png",
+        "prompt_chars.png"])
+
+
+def test_every_stats_plot_labels_both_axes():
+    import matplotlib.pyplot as plt
+
+    from raif_data import stats
+
+    figures = [stats.bar_figure({"2": 3, "1": 5}, "constraints per prompt", "constraints per prompt"),
+               stats.histogram_figure([0.1, 0.5, 0.5], "pass rate", "pass rate", 11)]
+    for fig in figures:
+        (ax,) = fig.axes
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+        plt.close(fig)
+    # and plot() draws with these, for every key it knows
+    assert {key for key, _, _ in stats._BARS} | {k.removesuffix("_values") for k, *_ in stats._HISTOGRAMS} == {
+        "constraint_ids", "compositions", "sources", "languages", "num_constraints", "prompt_chars", "pass_rate"}
