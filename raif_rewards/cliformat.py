@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-__all__ = ["PIPE_WIDTH", "print_table", "run"]
+__all__ = ["PIPE_WIDTH", "TABLE_MAX_WIDTH", "print_table", "run"]
 
 #: help width when output is piped and neither COLUMNS nor TERMINAL_WIDTH says otherwise
 PIPE_WIDTH = 120
@@ -73,14 +73,13 @@ def _tidy_param(param: Any) -> None:
 
 
 def print_table(console: Console, table: Table) -> None:
-    """``table`` in full: at its natural width when ``console`` is not a terminal (nothing folded or cut),
-    wrapped to the terminal otherwise."""
+    """``table`` in full. When ``console`` is not a terminal: at its natural width up to TABLE_MAX_WIDTH (wider
+    still if a cell cannot be broken), so nothing is cut; in a terminal: wrapped to the terminal."""
     if console.is_terminal:
         console.print(table)
         return
-    natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    size = Measurement.get(console, console.options.update(width=10_000), table)
     # wide enough for every unbreakable cell, capped so that long free text wraps rather than padding each line
-    need = Measurement.get(console, console.options.update(width=10_000), table).minimum
-    width = max(console.width, need, min(natural, TABLE_MAX_WIDTH))
+    width = max(console.width, size.minimum, min(size.maximum, TABLE_MAX_WIDTH))
     wide = Console(file=console.file, width=width, color_system=None, highlight=False)
     wide.print(table)

@@ -5,6 +5,7 @@ User errors print one line on stderr and exit 1; progress is a rich display; the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import sys
@@ -196,6 +197,9 @@ def _run_local(rec, quiet: bool) -> None:
             "with more --max-steps)"
         )
         return
+    for module in ("torch", "transformers"):  # before "loading ...": without them, the one line is the error
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
     live = not quiet and err.is_terminal
     log_lines = not quiet and not err.is_terminal  # CI logs and pipes: plain lines instead of a bar
     if not quiet:

@@ -91,10 +91,18 @@ def _without(tmp_path, *modules: str) -> dict[str, str]:
     """An environment in which importing each of ``modules`` fails as if it were not installed."""
     blocker = tmp_path / "not_installed"
     blocker.mkdir()
-    for name in modules:
-        (blocker / f"{name}.py").write_text(
-            f"raise ModuleNotFoundError(\"No module named '{name}'\", name={name!r})\n", encoding="utf-8"
-        )
+    # a finder ahead of all others, as if the packages were absent: `import` and find_spec both fail
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Absent:\n"
+        f"    names = {set(modules)!r}\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in self.names:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Absent())\n",
+        encoding="utf-8",
+    )
     return {"PYTHONPATH": f"{blocker}{os.pathsep}{ROOT}"}
 
 
