@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -92,7 +93,10 @@ def long_response_throughput(source: str | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reference-python", default=str(ROOT / ".venv-ref" / "bin" / "python"))
-    parser.add_argument("--conformance", default=str(ROOT.parent / "shared" / "conformance"))
+    parser.add_argument(  # the same place the tests read (README.md, "Conformance data")
+        "--conformance",
+        default=os.environ.get("RAIF_CONFORMANCE_DIR") or str(ROOT.parent / "shared" / "conformance"),
+    )
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     conformance = Path(args.conformance)

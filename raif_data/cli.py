@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from raif_rewards import cliformat
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -28,7 +29,7 @@ NumPrompts = Annotated[int | None, typer.Option(help="Instructions to make (reci
 Seeds = Annotated[str | None, typer.Option("--seeds", help="Seed prompts: JSONL/Parquet/CSV file or hf:NAME "
                                            "(recipe: seeds.path; default: the shipped demo seeds).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (recipe: seed).")]
-Sources = Annotated[list[str] | None, typer.Option("--source", help="Constraint source(s): ifeval, ifbench, raif "
+Sources = Annotated[list[str] | None, typer.Option("--source", metavar="SOURCE", help="Constraint source(s): ifeval, ifbench, raif "
                                                    "(recipe: instruct.sources; repeatable).")]
 BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
                                              "(recipe: llm.base_url). Without one, only offline stages run.")]
@@ -130,10 +131,20 @@ def evolve(
     """Run every stage (seeds, instruct, respond when an endpoint is set, shards), resuming where a previous
     run stopped."""
     from raif_data import pipeline
+    from raif_data.files import read_json
 
     with _user_errors():
         r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
                     base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+        layout = pipeline.Layout(Path(r.output_dir))
+        if not overwrite and pipeline.up_to_date(r, layout):
+            # said at once, and not as "wrote ...": nothing is written on a rerun
+            c = (read_json(layout.manifest) or {}).get("counts", {})
+            typer.echo(f"already complete: {r.output_dir} holds {c.get('train', 0)} train + "
+                       f"{c.get('validation', 0)} validation rows made by this recipe; nothing written "
+                       f"(to redo, delete {r.output_dir} or choose another --output-dir)")
+            typer.echo(f"manifest: {layout.manifest}")
+            return
         manifest = _run(lambda f: pipeline.evolve(r, overwrite=overwrite, progress=f), quiet)
         _summary(manifest)
         typer.echo(f"manifest: {Path(r.output_dir) / 'manifest.json'}")
@@ -221,13 +232,13 @@ def stats(
         out = plots if plots is not None else directory / "stats"
         written = stats_mod.plot(report, out)
         stats_mod.write_json(report, out / "stats.json")
-        Console().print(stats_mod.table(report))
+        cliformat.print_table(Console(), stats_mod.table(report))
         typer.echo(f"plots: {', '.join(str(p) for p in written)}")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    cliformat.run(app, "raif-data")
 
 
 if __name__ == "__main__":

@@ -132,7 +132,12 @@ def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[
     started = read_json(folder / "started.json")
     previous = (manifest or started or {}).get("fingerprint")
     if previous is not None and previous != fp:
-        if not overwrite:
+        # Only a finished stage guards its recipe: an unfinished one (started.json alone, e.g. stopped by a
+        # bad seed line) is restarted, so that the fix (--skip-bad, a corrected file) can run. The endpoint
+        # cache lives beside the stages, so no paid call is lost.
+        if manifest is None:
+            log.info("%s: restarting stage %r, left unfinished by a different recipe", folder, stage)
+        elif not overwrite:
             raise StaleOutputError(
                 f"{folder}: holds stage {stage!r} of a run with a different recipe or inputs; "
                 "pass --overwrite to replace it, or choose another --output-dir")

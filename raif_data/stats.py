@@ -4,6 +4,7 @@ languages, prompt lengths, pass rates) as a rich table, a JSON file and PNG plot
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -55,6 +56,8 @@ def collect(directory: str | Path) -> dict[str, Any]:
                 if info["baseline_score"] is not None:
                     baselines.append(info["baseline_score"])
     report: dict[str, Any] = {k: dict(v.most_common()) for k, v in c.items()}
+    # a count of constraints reads as a scale: 1, 2, 3, ... rather than by frequency
+    report["num_constraints"] = {k: c["num_constraints"][k] for k in sorted(c["num_constraints"], key=int)}
     report["rows"] = sum(c["splits"].values())
     report["prompt_chars"] = _summary(lengths)
     report["prompt_chars_values"] = lengths
@@ -117,6 +120,48 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+# (report key, title, what the bars are); ordered as the report orders them
+_BARS = [("constraint_ids", "constraint ids", "constraint id"), ("compositions", "compositions", "composition"),
+         ("sources", "constraint sources", "source"), ("languages", "languages", "language"),
+         ("num_constraints", "constraints per prompt", "constraints per prompt")]
+# (report key, title, x axis, bins); pass rates exist only where stage 3 verified responses at an endpoint
+_HISTOGRAMS = [("prompt_chars_values", "prompt length", "characters per prompt", 40),
+               ("pass_rate_values", "pass rate", "pass rate (share of reasoning answers satisfying all)", 11)]
+
+
+def bar_figure(counts: dict[str, int], title: str, axis: str):
+    """A horizontal bar chart of ``counts``, first key on top, both axes labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(counts) + 1)))
+    names = list(counts)[::-1]
+    ax.barh(names, [counts[n] for n in names], color="#4878a8")
+    ax.set_title(title)
+    ax.set_xlabel("prompts" if axis == "constraints per prompt" else "count")
+    ax.set_ylabel(axis)
+    fig.tight_layout()
+    return fig
+
+
+def histogram_figure(values: list[float], title: str, axis: str, bins: int):
+    """A histogram of ``values`` with both axes labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.hist(values, bins=bins, color="#4878a8")
+    ax.set_title(title)
+    ax.set_xlabel(axis)
+    ax.set_ylabel("prompts")
+    fig.tight_layout()
+    return fig
+
+
 def plot(report: dict, out: Path) -> list[Path]:
     """PNG bar charts and histograms; returns the files written."""
     import matplotlib
@@ -126,32 +171,12 @@ def plot(report: dict, out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    bars = [("constraint_ids", "constraint ids"), ("compositions", "compositions"), ("sources", "constraint sources"),
-            ("languages", "languages"), ("num_constraints", "constraints per prompt")]
-    for key, title in bars:
-        counts = report[key]
-        if not counts:
-            continue
-        fig, ax = plt.subplots(figsize=(8, max(2.5, 0.28 * len(counts) + 1)))
-        names = list(counts)[::-1]
-        ax.barh(names, [counts[n] for n in names], color="#4878a8")
-        ax.set_title(title)
-        ax.set_xlabel("count")
-        fig.tight_layout()
-        path = out / f"{key}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        written.append(path)
-    for key, title, bins in (("prompt_chars_values", "prompt length (characters)", 40),
-                             ("pass_rate_values", "pass rate", 11)):
-        values = report[key]
-        if not values:
-            continue
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        ax.hist(values, bins=bins, color="#4878a8")
-        ax.set_title(title)
-        fig.tight_layout()
-        path = out / f"{key.removesuffix('_values')}.png"
+    # generators: one figure open at a time
+    bars = ((key, bar_figure(report[key], title, axis)) for key, title, axis in _BARS if report[key])
+    histograms = ((key.removesuffix("_values"), histogram_figure(report[key], title, axis, bins))
+                  for key, title, axis, bins in _HISTOGRAMS if report[key])
+    for name, fig in itertools.chain(bars, histograms):
+        path = out / f"{name}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)
         written.append(path)

@@ -9,11 +9,13 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from raif_eval.benchmarks import BENCHMARKS, DISPLAY
 from raif_eval.modes import MODES
+from raif_rewards import cliformat
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -28,7 +30,8 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+    # escaped: a message may quote user text or an install hint ('raif[train]') that rich reads as markup
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True, markup=True)
     raise typer.Exit(code)
 
 
@@ -67,10 +70,10 @@ def _print_summary(summary: dict) -> None:
             f"{entry.get('n_items')}/{entry.get('n_total', entry.get('n_items'))}",
             others,
         )
-    console.print(table)
+    cliformat.print_table(console, table)
     for bench, entry in summary.get("benchmarks", {}).items():
         for note in entry.get("notes", []):
-            err.print(f"[yellow]{bench}:[/yellow] {note}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]{escape(bench)}:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -87,9 +90,9 @@ def run(
         str | None, typer.Option(help="Base URL of the judge (needed by all but IFEval and CELLO).")
     ] = None,
     judge_id: Annotated[str | None, typer.Option(help="Judge model name.")] = None,
-    benchmarks: Annotated[str | None, typer.Option(help=f"Comma list of: {','.join(BENCHMARKS)}.")] = None,
+    benchmarks: Annotated[str | None, typer.Option(help=f"Comma list of: {', '.join(BENCHMARKS)}.")] = None,
     data: Annotated[
-        list[str] | None, typer.Option(help="BENCHMARK=PATH (file or folder); repeatable.")
+        list[str] | None, typer.Option(metavar="BENCHMARK=PATH", help="BENCHMARK=PATH (file or folder); repeatable.")
     ] = None,
     data_dir: Annotated[
         Path | None,
@@ -201,7 +204,7 @@ def rescore(
     judge_url: Annotated[str | None, typer.Option(help="Use another judge endpoint.")] = None,
     judge_id: Annotated[str | None, typer.Option(help="Use another judge model.")] = None,
     data: Annotated[
-        list[str] | None, typer.Option(help="BENCHMARK=PATH if the data moved; repeatable.")
+        list[str] | None, typer.Option(metavar="BENCHMARK=PATH", help="BENCHMARK=PATH if the data moved; repeatable.")
     ] = None,
     fix: Annotated[
         list[str] | None,
@@ -255,7 +258,7 @@ def report(
             *[rep._fmt(r.scores.get(c), r.is_delta) for c in columns],
             rep._fmt(r.average, r.is_delta),
         )
-    console.print(table)
+    cliformat.print_table(console, table)
     console.print("wrote " + ", ".join(str(p) for p in files.values()), highlight=False)
 
 
@@ -268,17 +271,17 @@ def list_cmd() -> None:
     """
     table = Table(title="benchmarks")
     for col in ("name", "display", "default path under --data-dir", "headline", "judge", "--fix"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a path is never cut with "…"
     for name, cls in BENCHMARKS.items():
         fixes = "\n".join(f"{name}:{c}" for c in cls.corrections)
         table.add_row(
             name, DISPLAY[name], cls.default_path, cls.headline, "yes" if cls.needs_judge else "no", fixes
         )
-    console.print(table)
+    cliformat.print_table(console, table)
 
 
 def main() -> None:
-    app()
+    cliformat.run(app, "raif-eval")
 
 
 if __name__ == "__main__":

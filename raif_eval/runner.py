@@ -131,7 +131,8 @@ async def _generate_missing(
     client,
     judge: Judge | None,
     progress: Progress | None,
-) -> int:
+) -> list[str]:
+    """Generate the rollouts not saved yet (or saved as failed); returns the errors of those that failed."""
     run.repair_rollouts(name)
     saved = run.load_rollouts(name)
     todo = [it for it in items if it.id not in saved or saved[it.id].get("error")]
@@ -139,10 +140,10 @@ async def _generate_missing(
     if progress:
         progress(name, done, len(items))
     params = cfg.gen_params()
-    failures = 0
+    failures: list[str] = []
 
     async def one(item: Item) -> None:
-        nonlocal done, failures
+        nonlocal done
         try:
             rollout = await generate(
                 item.id,
@@ -154,7 +155,7 @@ async def _generate_missing(
             )
             row = rollout.to_json()
         except EndpointError as exc:
-            failures += 1
+            failures.append(str(exc))
             row = {"id": item.id, "mode": cfg.mode, "answer": "", "error": str(exc)}
         run.append_rollout(name, row)
         done += 1
@@ -225,14 +226,14 @@ async def run_async(cfg: RunConfig, progress: Progress | None = None) -> dict:
     judge = _judge(cfg, run, cfg.benchmarks, generating=True)
     run.save_settings(_settings(cfg, saved))
     client = _client(cfg.model_url, cfg.model_id, cfg, run.cache_dir / "model.sqlite")
-    failed: dict[str, int] = {}
+    failed: dict[str, list[str]] = {}
     try:
         for name, (_, items) in loaded.items():
-            n = await _generate_missing(
+            errors = await _generate_missing(
                 cfg, run, name, items, client, judge if cfg.sc_select == "judge" else None, progress
             )
-            if n:
-                failed[name] = n
+            if errors:
+                failed[name] = errors
     finally:
         await client.aclose()
         client.close()
@@ -247,9 +248,11 @@ async def run_async(cfg: RunConfig, progress: Progress | None = None) -> dict:
             judge.client.close()
     summary = _summary(cfg, run, scores)
     if failed:
-        detail = ", ".join(f"{b}: {n}" for b, n in failed.items())
+        detail = ", ".join(f"{b}: {len(errors)}" for b, errors in failed.items())
+        # the cause on the error line itself (as raif-data does): a dead endpoint reads "Connection refused"
+        first = next(iter(failed.values()))[0]
         raise IncompleteRun(
-            f"rollouts failed after retries ({detail}); their benchmarks were not scored. "
+            f"rollouts failed after retries ({detail}; first: {first}); their benchmarks were not scored. "
             f"Rerun the same command to retry only those (see {run.root}/<benchmark>/rollouts.jsonl)"
         )
     return summary

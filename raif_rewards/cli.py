@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from raif_rewards import registry
+from raif_rewards import cliformat, registry
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -25,7 +25,8 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    # escaped: messages carry install hints such as pip install 'raif[fastlang]', which rich reads as markup
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -70,18 +71,26 @@ def list_cmd(
 
     Example: raif-rewards list --json | jq '.[].id'
     """
+    everything = registry.all_checkers()
+    for flag, value, known in (
+        ("--source", source, {c.source for c in everything}),
+        ("--group", group, {c.group for c in everything}),
+    ):
+        if value is not None and value not in known:  # "0 constraints" would read as an empty registry
+            _fail(f"{flag} {value!r}: unknown; one of {', '.join(sorted(known))}")
     checkers = [c for c in registry.all_checkers(source) if group is None or c.group == group]
     if as_json:
         typer.echo(json.dumps([checker_summary(c) for c in checkers], ensure_ascii=False, indent=1))
         return
     table = Table(title=f"{len(checkers)} constraints")
-    for col in ("id", "group", "source", "kwargs", "languages", "description"):
+    table.add_column("id", no_wrap=True)  # an id is copied whole: never split mid-word
+    for col in ("group", "source", "kwargs", "languages", "description"):
         table.add_column(col, overflow="fold")
     for c in checkers:
         table.add_row(
-            c.id, c.group, c.source, ", ".join(c.schema.get("properties", {})), ",".join(c.languages), c.description
+            c.id, c.group, c.source, "\n".join(c.schema.get("properties", {})), ",".join(c.languages), c.description
         )
-    console.print(table)
+    cliformat.print_table(console, table)
 
 
 @app.command()
@@ -158,7 +167,7 @@ def print_report(report, title: str) -> None:
             f"{acc.prompt_level:.4f} ({acc.prompt_correct}/{acc.prompt_total})",
             f"{acc.instruction_level:.4f} ({acc.instruction_correct}/{acc.instruction_total})",
         )
-    console.print(table)
+    cliformat.print_table(console, table)
     by_id = Table(title="per instruction id")
     for col in ("instruction id", "n", "strict", "loose"):
         by_id.add_column(col)
@@ -180,8 +189,12 @@ def ifeval(
     input_response_data: Annotated[Path, typer.Option(help="JSONL with prompt and response per line.")],
     output_dir: Annotated[Path, typer.Option(help="Where eval_results_{strict,loose}.jsonl are written.")],
     langdetect_backend: Annotated[
-        str, typer.Option(help="langdetect (default: langdetect's algorithm, exact fast path), langdetect-py (the langdetect package itself) or rs (langdetect-rs).")
-    ] = "langdetect",
+        str | None,
+        typer.Option(
+            help="langdetect (langdetect's algorithm, exact fast path), langdetect-py (the langdetect package "
+            "itself) or rs (langdetect-rs); default: $RAIF_LANGDETECT, else langdetect."
+        ),
+    ] = None,
 ) -> None:
     """Drop-in for Google's IFEval evaluation_main: result files plus the four accuracies.
 
@@ -191,7 +204,8 @@ def ifeval(
     from raif_rewards import langid
 
     try:
-        langid.set_backend(langdetect_backend)
+        # checked before scoring, so a backend that is not installed is one line, not a failure mid-run
+        langid.set_backend(langdetect_backend or langid.backend())
         report = scorer.run(input_data, input_response_data, output_dir)
     except (RaifError, RuntimeError, ValueError) as exc:
         _fail(str(exc))
@@ -228,7 +242,7 @@ def ifbench(
 
 
 def main() -> None:
-    app()
+    cliformat.run(app, "raif-rewards")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,16 @@ import warnings
 from collections.abc import Callable
 from functools import lru_cache
 
+from raif_rewards.errors import RaifError
+
 SEED = 0
 BACKENDS = ("langdetect", "langdetect-py", "rs")
 _ALIASES = {"langdetect-rs": "rs", "fast": "langdetect"}
+
+
+class LanguageBackendError(RaifError, RuntimeError):
+    """The chosen language-detection backend cannot be used (not installed): a set-up error, raised on
+    the first detection rather than turned into "undetectable" verdicts."""
 
 
 def _canonical(name: str) -> str:
@@ -63,8 +70,9 @@ def _detector(name: str) -> tuple[Callable[[str], str], type[Exception]]:
         try:
             import langdetect_rs as mod
         except ImportError as exc:
-            raise RuntimeError(
-                "langdetect-rs is not installed: pip install 'raif[fastlang]', or use the default backend"
+            raise LanguageBackendError(
+                "language-detection backend 'rs' needs langdetect-rs, which is not installed: "
+                "pip install 'raif[fastlang]', or use the default backend 'langdetect'"
             ) from exc
     elif name == "langdetect-py":
         import langdetect as mod

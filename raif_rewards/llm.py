@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import random
 import sqlite3
 import threading
@@ -322,7 +323,12 @@ def _describe(exc: BaseException | None) -> str:
     if exc is None:
         return "no attempt made"
     status = getattr(exc, "status_code", None)
-    return f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}: {exc}"[:500]
+    text = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}: {exc}"
+    # aiohttp words a refused connection "Connect call failed"; the OS's own words name the cause plainly
+    errno = getattr(getattr(exc, "os_error", None), "errno", None)
+    if errno:
+        text = f"{os.strerror(errno)}: {text}"
+    return text[:500]
 
 
 def _to_result(raw: Any) -> ChatResult:

@@ -6,6 +6,7 @@ The one implementation behind every package's recipe; each package passes its er
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,10 @@ __all__ = [
 T = TypeVar("T", bound="DataclassInstance")  # every config class is a dataclass
 _UNIONS = (typing.Union, types.UnionType)
 _NONE = type(None)
+# PyYAML follows YAML 1.1, whose floats need a dot and a signed exponent: `2e-6`, `1e3` and `1.0e6` stay
+# strings there, while YAML 1.2, JSON and every user read them as numbers. Where a float is expected, such
+# a string (only one with an exponent: plain "3" stays rejected) is taken as the number it spells.
+_YAML12_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+")
 
 
 # ------------------------------------------------------------------ wording
@@ -134,7 +139,8 @@ def coerce(value: Any, tp: Any, rules: Rules, key: str) -> Any:
     """``value`` checked against annotation ``tp`` (ints are accepted as floats); ``key`` names it in errors.
 
     Supported: bool, int, float, str, None, Any, Literal, unions (Optional), list[X], dict[str, X],
-    tuple[X, ...] and nested dataclasses. Nothing else is converted: "3" is not an int.
+    tuple[X, ...] and nested dataclasses. Nothing else is converted: "3" is not an int; the one
+    exception is a float in exponent form ("2e-6"), a number in YAML 1.2 that PyYAML leaves a string.
     """
     try:
         return _coerce(value, tp, rules, key)
@@ -223,6 +229,8 @@ def _coerce(value: Any, tp: Any, rules: Rules, key: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value):
             return float(value)
     elif tp is str:
         if isinstance(value, str):

@@ -5,8 +5,10 @@ User errors print one line on stderr and exit 1; progress is a rich display; the
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +16,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from raif_rewards import cliformat
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -106,7 +109,7 @@ def grpo(
         bool | None, typer.Option("--resume/--no-resume", help="continue from the newest checkpoint")
     ] = None,
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="any recipe field: --set loss_agg_mode=token-mean")
+        list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="any recipe field: --set loss_agg_mode=token-mean")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress display")] = False,
     dry_run: Annotated[
@@ -117,7 +120,9 @@ def grpo(
     ] = None,
     verl_override: Annotated[
         list[str] | None,
-        typer.Option(help="verl backend: extra raw Hydra override, e.g. trainer.val_before_train=false"),
+        typer.Option(
+            metavar="KEY=VALUE", help="verl backend: extra raw Hydra override, e.g. trainer.val_before_train=false"
+        ),
     ] = None,
 ) -> None:
     """Run GRPO (RAIF: superior-CoT enforcement, behaviour cloning, k3 KL) from a recipe plus flags."""
@@ -134,6 +139,15 @@ def grpo(
         if dry_run or ray_address or verl_override:
             raise typer.BadParameter("--dry-run, --ray-address and --verl-override need --backend verl")
         _run_local(rec, quiet)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _TRAIN_STACK:
+            raise
+        # `pip install .` gives the checkers and the data pipeline only; say so instead of a traceback
+        typer.echo(
+            f"error: raif-train needs the [train] extra (missing module {exc.name!r}): pip install 'raif[train]'",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     except RaifError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
@@ -143,6 +157,7 @@ def grpo(
 
 
 _VERL_STACK = {"verl", "omegaconf", "hydra", "ray", "vllm", "sglang"}
+_TRAIN_STACK = {"torch", "transformers", "tensorboard", "safetensors", "tokenizers"}
 
 
 def _run_verl(rec, dry_run: bool, ray_address: str | None, verl_overrides: list[str]) -> None:
@@ -162,12 +177,43 @@ def _run_verl(rec, dry_run: bool, ray_address: str | None, verl_overrides: list[
         raise typer.Exit(rc)
 
 
+def _progress_every(total: int) -> int:
+    """Steps between log lines when stderr is not a terminal: every step up to 100, else about 100 lines."""
+    return max(1, -(-total // 100))
+
+
 def _run_local(rec, quiet: bool) -> None:
+    from raif_train.local.runstate import finished_state
+
+    out_dir = Path(rec.train.output_dir)
+    done = finished_state(rec)
+    if done is not None:
+        # said before torch and the model load: a rerun has nothing to train
+        typer.echo(
+            f"already complete: {out_dir} finished all {done['step']} steps of this recipe "
+            f"(metrics in {out_dir / 'metrics.jsonl'}, model in {out_dir / 'final'}); nothing to do "
+            "(to train again: --no-resume or another --output-dir; to go further: a new --output-dir "
+            "with more --max-steps)"
+        )
+        return
+    for module in ("torch", "transformers"):  # before "loading ...": without them, the one line is the error
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+    live = not quiet and err.is_terminal
+    log_lines = not quiet and not err.is_terminal  # CI logs and pipes: plain lines instead of a bar
+    if not quiet:
+        err.print(
+            f"loading torch, the model {rec.model.model!r} and the prompts of {rec.data.data} ...",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+    started = time.perf_counter()
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from transformers.utils import logging as hf_logging
 
     from raif_train.local.trainer import GRPOTrainer
 
+    hf_logging.disable_progress_bar()  # its "Writing model shards" bar would cut into ours and into logs
     if rec.model.model == "tiny":
         torch.set_num_threads(1)  # a 0.3M-parameter model gains nothing from more threads (measured)
     progress = Progress(
@@ -177,15 +223,27 @@ def _run_local(rec, quiet: bool) -> None:
         TextColumn("{task.fields[info]}"),
         TimeRemainingColumn(),
         console=err,
-        disable=quiet,
+        disable=not live,
     )
     task = progress.add_task("train", total=None, info="")
+    every = 1
 
     def on_step(row: dict[str, Any]) -> None:
         info = f"reward {row['reward_mean']:.3f}  kept {row['kept_ratio']:.2f}  kl {row['kl']:.4f}  {row['seconds']:.2f}s"
         progress.update(task, completed=row["step"], info=info)
+        if log_lines and (row["step"] % every == 0 or row["step"] == trainer.total_steps):
+            err.print(f"step {row['step']}/{trainer.total_steps}  {info}", markup=False, highlight=False, soft_wrap=True)
 
     trainer = GRPOTrainer(rec, on_step=on_step)
+    every = _progress_every(trainer.total_steps)
+    if not quiet:
+        resumed = trainer.latest_checkpoint() if rec.train.resume else None
+        err.print(
+            f"loaded in {time.perf_counter() - started:.1f} s: {len(trainer.prompts)} prompts, "
+            f"{trainer.total_steps} steps on {trainer.device.type}"
+            + (f", resuming from {resumed}" if resumed is not None else ""),
+            markup=False, highlight=False, soft_wrap=True,
+        )
     progress.update(task, total=trainer.total_steps, completed=trainer.step)
     with progress:
         trainer.train()
@@ -208,7 +266,7 @@ def _run_local(rec, quiet: bool) -> None:
 def show_recipe(
     recipe: Annotated[Path | None, typer.Option(help="YAML recipe to resolve")] = None,
     model: Annotated[str | None, typer.Option(help="'tiny' selects the built-in tiny preset")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override any field: --set lr=2e-6")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="override any field: --set lr=2e-6")] = None,
 ) -> None:
     """Print the fully resolved recipe as YAML (defaults, file and overrides applied)."""
     try:
@@ -222,7 +280,7 @@ def show_recipe(
 
 
 def main() -> None:
-    app(prog_name="raif-train")
+    cliformat.run(app, "raif-train")
 
 
 if __name__ == "__main__":

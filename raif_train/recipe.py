@@ -128,7 +128,7 @@ class AlgoSection:
 @dataclass
 class OptimSection:
     lr: float = 1e-6
-    min_lr: float = 1e-7
+    min_lr: float = 1e-7  # floor of the cosine; overriding lr alone scales it by the same factor
     lr_schedule: Literal["cosine", "constant"] = "cosine"
     warmup_ratio: float = 0.03
     adam_beta1: float = 0.9
@@ -181,8 +181,14 @@ class Recipe:
     backend: BackendSection = field(default_factory=BackendSection)
 
     def override(self, **values: Any) -> Recipe:
-        """Set fields by bare or dotted name; values are type-checked like YAML values."""
+        """Set fields by bare or dotted name; values are type-checked like YAML values.
+
+        A new ``lr`` without a new ``min_lr`` keeps the schedule's shape: ``min_lr`` is scaled by the same
+        factor (``--lr 2e-6`` on the tiny preset, whose floor is 3e-4, would otherwise be refused).
+        """
         paths = field_paths()
+        old_lr, old_min_lr = self.optim.lr, self.optim.min_lr
+        named = {name if "." in name else paths.get(name, name) for name in values}
         for name, value in values.items():
             dotted = name if "." in name else paths.get(name)
             if dotted is None or dotted.count(".") != 1 or dotted.split(".")[0] not in _SECTIONS:
@@ -195,6 +201,9 @@ class Recipe:
             if leaf not in hints:
                 raise RecipeError(dotted, "unknown field")
             setattr(sec, leaf, typedconfig.coerce(value, hints[leaf], _rules(None), dotted))
+        if "optim.lr" in named and "optim.min_lr" not in named and old_lr > 0:
+            # rounded to 12 digits so that 3e-4 scaled by 1e-3/3e-3 prints as 1e-4, not 9.999999999999999e-05
+            self.optim.min_lr = float(f"{old_min_lr * self.optim.lr / old_lr:.12g}")
         self.validate()
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,14 +16,25 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-CONFORMANCE = SHARED / "conformance"
+
+
+def find_conformance(environ: Mapping[str, str] = os.environ, root: Path = ROOT) -> Path:
+    """Where the official benchmark files are: $RAIF_CONFORMANCE_DIR if set, else ../shared/conformance
+    beside the checkout (the layout of the development machines and CI)."""
+    given = environ.get("RAIF_CONFORMANCE_DIR")
+    return Path(given).expanduser() if given else root.parent / "shared" / "conformance"
+
+
+CONFORMANCE = find_conformance()
 
 
 @pytest.fixture(scope="session")
 def conformance_dir() -> Path:
-    if not CONFORMANCE.is_dir():
-        pytest.fail(f"conformance data missing: expected {CONFORMANCE} (../shared beside the checkout)")
+    if not (CONFORMANCE / "ifeval").is_dir():
+        pytest.fail(
+            f"conformance data missing: no {CONFORMANCE / 'ifeval'}; set RAIF_CONFORMANCE_DIR to the folder "
+            "holding ifeval/ and ifbench/ (README.md, 'Conformance data', says where they come from)"
+        )
     return CONFORMANCE
 
 

@@ -71,3 +71,23 @@ def test_cli_user_errors_are_one_line(tmp_path):
 def test_verl_only_flags_are_refused_on_the_local_backend(tmp_path):
     res = _run([str(EXE / "raif-train"), "grpo", "--model", "tiny", "--dry-run"], 120)
     assert res.returncode == 2 and "need --backend verl" in res.stderr
+
+
+def _docs_curve() -> list[str]:
+    """The reward-curve block docs/train.md shows for its quick-start command."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "train.md").read_text(encoding="utf-8")
+    start = text.index("reward curve (40 steps; metrics in runs/demo/train/metrics.jsonl):")
+    return text[start : text.index("```", start)].rstrip("\n").splitlines()
+
+
+@pytest.mark.slow
+def test_docs_quick_start_curve_is_what_the_command_prints(evolve_shards, tmp_path):
+    # the same data (evolve --num-prompts 512 --seed 0) and the same command as docs/train.md, 40 steps
+    out = tmp_path / "runs" / "demo" / "train"
+    args = [str(EXE / "raif-train"), "grpo", "--model", "tiny", "--data", str(evolve_shards)]
+    args += ["--output-dir", "runs/demo/train", "--max-steps", "40", "--seed", "0"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert out.is_dir()
+    printed = res.stdout.rstrip("\n").splitlines()
+    assert printed == _docs_curve(), "\n".join(printed)

@@ -62,6 +62,11 @@ class Outer:
         (int | str, "x", "x"),
         (Literal["a", "b"], "b", "b"),
         (Inner, {"n": 2}, Inner(n=2)),
+        # exponent forms PyYAML (YAML 1.1) leaves strings: `lr: 2e-6`, `--set lr=1e3`
+        (float, "2e-6", 2e-6),
+        (float, "1E3", 1000.0),
+        (float, "-1.5e+2", -150.0),
+        (float, ".5e1", 5.0),
     ],
 )
 def test_accepted_values(tp, value, expected):
@@ -78,6 +83,9 @@ def test_accepted_values(tp, value, expected):
         (int, 1.5, "k", "expected an integer, got 1.5"),
         (int, "3", "k", "expected an integer, got '3'"),
         (float, "x", "k", "expected a number, got 'x'"),
+        (float, "3", "k", "expected a number, got '3'"),  # only the exponent form YAML 1.1 misses
+        (float, "2e", "k", "expected a number, got '2e'"),
+        (int, "1e3", "k", "expected an integer, got '1e3'"),
         (float, False, "k", "expected a number, got False"),
         (str, 3, "k", "expected a string, got 3"),
         (str, None, "k", "expected a string, got None"),

@@ -23,6 +23,7 @@ from raif_rewards.errors import RaifError
 from raif_train import algo
 from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts, load_sft
 from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
+from raif_train.local.runstate import latest_checkpoint
 from raif_train.local.scoring import LibraryScore, Score, ScoreFn, Scorer, ScoreRequest
 from raif_train.recipe import Recipe, recipe_to_dict
 
@@ -190,9 +191,7 @@ class GRPOTrainer:
         return self.out / "checkpoints" / f"step_{step:06d}"
 
     def latest_checkpoint(self) -> Path | None:
-        root = self.out / "checkpoints"
-        done = sorted(p for p in root.glob("step_*") if (p / "state.json").is_file()) if root.is_dir() else []
-        return done[-1] if done else None
+        return latest_checkpoint(self.out)
 
     def save(self) -> Path:
         d = self._ckpt_dir(self.step)
