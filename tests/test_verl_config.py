@@ -332,3 +332,49 @@ def test_dual_clip_follows_the_recipe_in_the_installed_actor_loss(dual_clip_c, s
     assert value > 1e8 if dual_clip_c is None else value < 10  # the ratio e^20 is or is not capped
     loss.backward()
     assert torch.isfinite(lp.grad).all()
+
+
+# ----------------------------------------------------------------------------- cluster launch
+
+
+def test_dry_run_prints_the_resolved_config_and_never_the_judge_key(shards, tmp_path, monkeypatch):
+    import json
+
+    from raif_train.verl.launch import job_submit_command
+
+    monkeypatch.setenv("RAIF_JUDGE_BASE_URL", "http://judge.example/v1")
+    monkeypatch.setenv("RAIF_JUDGE_MODEL", "judge")
+    monkeypatch.setenv("RAIF_JUDGE_API_KEY", "sekret")
+    monkeypatch.delenv("TENSORBOARD_DIR", raising=False)
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"))
+    lines: list[str] = []
+    assert run_verl(rec, dry_run=True, ray_address="http://head:8265", echo=lines.append) == 0
+    text = "\n".join(lines)
+    assert "${" not in text  # every interpolation resolved: the values the run will use
+    assert f"max_model_len: {rec.data.max_prompt_length + 32 + rec.data.max_response_length}" in text
+    assert "path: pkg://raif_rewards.verl_plugin" in text
+    assert "sekret" not in text and "RAIF_JUDGE_API_KEY" in text and "RAIF_JUDGE_BASE_URL" in text
+    # the job actually submitted carries the judge and TensorBoard settings in its runtime environment
+    cmd = job_submit_command(build_plan(rec), rec, "http://head:8265")
+    env = json.loads(cmd[cmd.index("--runtime-env-json") + 1])["env_vars"]
+    assert env["RAIF_JUDGE_API_KEY"] == "sekret" and env["RAIF_JUDGE_MODEL"] == "judge"
+    assert env["TENSORBOARD_DIR"] == str((tmp_path / "run").resolve() / "tensorboard")
+
+
+def test_a_local_run_without_its_attention_kernel_is_refused_before_ray(shards, tmp_path, monkeypatch):
+    """One node, one line: flash_attention_2 (veRL's default) needs flash-attn importable here; `sdpa`
+    through the override the message names needs nothing."""
+    from raif_train.verl import cluster
+
+    # A module that can never import stands in for a missing flash-attn (deterministic on any machine).
+    monkeypatch.setitem(cluster._ATTENTION_MODULES, "flash_attention_2", "raif_no_such_flash_attn")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    started: list = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env: started.append((cmd, env)) or 0)
+    rec = load_recipe(ROOT / "pipelines" / "verl_qwen2.5_1.5b_4gpu.yaml", data=str(shards), output_dir=str(tmp_path / "run"))
+    with pytest.raises(VerlConfigError, match="raif_no_such_flash_attn") as err:
+        run_verl(rec, dry_run=False, ray_address=None, extra_overrides=[], echo=lambda _: None)
+    assert cluster.ATTENTION_OVERRIDE in str(err.value) and "\n" not in str(err.value) and not started
+    assert run_verl(rec, extra_overrides=[cluster.ATTENTION_OVERRIDE], echo=lambda _: None) == 0
+    ((cmd, env),) = started
+    assert cluster.ATTENTION_OVERRIDE in cmd and env["TENSORBOARD_DIR"].endswith("tensorboard")
