@@ -86,7 +86,6 @@ def build_model(out: Path, size: str, vocab: int, tok) -> int:
         **dims,
         max_position_embeddings=4096,
         tie_word_embeddings=True,
-        torch_dtype="bfloat16",
         bos_token_id=None,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
