@@ -109,6 +109,7 @@ class AlgoSection:
     norm_adv_by_std: bool = True
     clip_ratio_low: float = 0.2
     clip_ratio_high: float = 0.2
+    dual_clip_c: float | None = None
     loss_agg_mode: Literal["seq-mean-token-mean", "token-mean", "seq-mean-token-sum"] = "seq-mean-token-mean"
     use_kl_loss: bool = True
     kl_coef: float = 0.001

@@ -69,7 +69,7 @@ def test_k3_equals_verl_low_var_kl():
 # ----------------------------------------------------------------------------- actor loss
 
 
-def _actor_config(agg: str, kl_coef: float) -> ActorConfig:
+def _actor_config(agg: str, kl_coef: float, **extra) -> ActorConfig:
     return ActorConfig(
         strategy="fsdp",
         ppo_mini_batch_size=4,
@@ -82,7 +82,24 @@ def _actor_config(agg: str, kl_coef: float) -> ActorConfig:
         clip_ratio_low=0.2,
         clip_ratio_high=0.28,
         entropy_coeff=0.0,
+        **extra,
     )
+
+
+def _flags(data: TensorDict, agg: str, keep=None, expert=None) -> TensorDict:
+    """The four per-row fields the trainer writes before every update, with the counts of this batch as
+    its whole mini-batch: kept policy sequences (tokens for token-mean) and expert response tokens."""
+    B = data.batch_size[0]
+    keep = torch.ones(B, dtype=torch.bool) if keep is None else keep.bool()
+    expert = torch.zeros(B, dtype=torch.bool) if expert is None else expert.bool()
+    lengths = data["response_mask"].sum(-1)
+    policy = keep & ~expert
+    pg = float((lengths * policy).sum()) if agg == "token-mean" else float(policy.sum())
+    data[KEEP_KEY] = keep.long()
+    data[EXPERT_KEY] = expert.long()
+    data[PG_DENOM_KEY] = torch.full((B,), pg)
+    data[BC_DENOM_KEY] = torch.full((B,), float((lengths * expert).sum()))
+    return data
 
 
 def _batch(seed: int, B: int = 4, P: int = 3, R: int = 5):
@@ -124,8 +141,9 @@ def _batch(seed: int, B: int = 4, P: int = 3, R: int = 5):
 def test_verl_ppo_loss_equals_native_terms(agg, kl_coef):
     data, out, lp, old, ref, adv, mask = _batch(1)
     cfg = _actor_config(agg, kl_coef)
-    loss, _ = raif_actor_loss(cfg, out, data, bc_coef=1.0)  # no expert rows: exactly veRL's ppo_loss
     verl_loss, _ = ppo_loss(cfg, out, data)
+    # every row kept, no expert rows, this batch as the mini-batch: exactly veRL's ppo_loss
+    loss, _ = raif_actor_loss(cfg, out, _flags(data, agg), bc_coef=1.0)
     torch.testing.assert_close(loss, verl_loss)
     pg, _ = algo.ppo_clip_loss(lp, old, adv, mask, 0.2, 0.28, agg)
     expected = pg + kl_coef * algo.agg_loss(algo.k3_kl(lp, ref), mask, agg)
@@ -136,7 +154,7 @@ def test_verl_ppo_loss_equals_native_terms(agg, kl_coef):
 def test_combined_loss_is_ppo_on_policy_rows_plus_bc_nll_on_expert_rows(bc_coef):
     data, out, lp, old, ref, adv, mask = _batch(2)
     expert = torch.tensor([0, 1, 0, 1])
-    data[EXPERT_KEY] = expert
+    _flags(data, "seq-mean-token-mean", expert=expert)
     cfg = _actor_config("seq-mean-token-mean", 0.001)
     loss, metrics = raif_actor_loss(cfg, out, data, bc_coef=bc_coef)
     pol = expert == 0
@@ -260,8 +278,8 @@ def test_masked_rows_change_kl_and_denominators_not_only_advantages():
     cfg = _actor_config("seq-mean-token-mean", 0.1)
     plain, out = _subset(full, list(range(4)))
     verl_loss, _ = ppo_loss(cfg, out, plain)
-    full["flags"] = {KEEP_KEY: keep.long()}
     flagged, out = _subset(full, list(range(4)))
+    _flags(flagged, "seq-mean-token-mean", keep=keep)
     ours, _ = raif_actor_loss(cfg, out, flagged, bc_coef=1.0)
     native = _native_step_loss(full, keep, torch.zeros(4, dtype=torch.bool), "seq-mean-token-mean", 0.1, 1.0)
     torch.testing.assert_close(ours, native, rtol=1e-5, atol=1e-6)
@@ -270,11 +288,22 @@ def test_masked_rows_change_kl_and_denominators_not_only_advantages():
 
 def test_a_micro_batch_of_masked_rows_only_is_a_finite_zero_ppo_term():
     full = _full(9, B=2)
-    full["flags"] = {KEEP_KEY: torch.zeros(2, dtype=torch.long)}
     data, out = _subset(full, [0, 1])
     for agg in ("seq-mean-token-mean", "token-mean"):
+        _flags(data, agg, keep=torch.zeros(2, dtype=torch.bool))
         loss, _ = raif_actor_loss(_actor_config(agg, 0.1), out, data, bc_coef=1.0)
         assert float(loss) == 0.0
+
+
+@pytest.mark.parametrize("absent", [KEEP_KEY, EXPERT_KEY, PG_DENOM_KEY, BC_DENOM_KEY])
+def test_a_batch_without_the_trainer_fields_is_an_error_not_plain_ppo_loss(absent):
+    """The loss is only ever installed by RaifTrainer, which writes these fields for every row: a batch
+    without one of them means they did not reach the worker, and falling back would train masked rows."""
+    data, out, *_ = _batch(4)
+    _flags(data, "seq-mean-token-mean", keep=torch.tensor([1, 0, 1, 1]))
+    del data[absent]
+    with pytest.raises(RuntimeError, match=absent):
+        raif_actor_loss(_actor_config("seq-mean-token-mean", 0.1), out, data, bc_coef=1.0)
 
 
 # ----------------------------------------------------------------------------- superior-CoT mask
@@ -442,7 +471,7 @@ def test_trainer_masks_the_advantages_it_reads_back_from_transfer_queue(monkeypa
     monkeypatch.setattr(PPOTrainerSync, "_compute_advantage", lambda self, batch, metrics: batch)
 
     class Meta:
-        keys, partition_id = [f"k{i}" for i in range(6)], "train"
+        keys, partition_id, fields = [f"k{i}" for i in range(6)], "train", None  # None: "fetch all"
 
         def __len__(self):
             return 6
@@ -460,3 +489,13 @@ def test_trainer_masks_the_advantages_it_reads_back_from_transfer_queue(monkeypa
     # the loss's row flags travel with the advantages: kept rows, and no row of the rollout is an expert
     assert written["fields"][KEEP_KEY].tolist() == [int(k) for k in keep]
     assert written["fields"][EXPERT_KEY].tolist() == [0] * 6
+
+
+def test_row_flags_on_a_jagged_mask_keep_its_padded_width():
+    """TransferQueue hands the loss jagged masks; the flagged mask must pad like the fields beside it."""
+    from raif_train.verl.loss import rows_to_tokens
+
+    lens = [1, 2, 3]
+    mask = torch.nested.as_nested_tensor([torch.ones(n, dtype=torch.int64) for n in lens], layout=torch.jagged)
+    flagged = rows_to_tokens(mask, torch.tensor([True, False, True]))
+    assert flagged.to_padded_tensor(0).tolist() == [[1, 0, 0], [0, 0, 0], [1, 1, 1]]

@@ -335,3 +335,129 @@ def test_update_actor_refuses_what_it_cannot_honour(transfer_queue):
         trainer._update_actor(batch, {})
     assert not trainer.actor_rollout_wg.calls
     tq.kv_clear(keys=batch.keys, partition_id="train")
+
+
+# ----------------------------------------------------------------------------- veRL's own descriptors, end to end
+
+
+def _reward(answer: float, direct: bool) -> dict:
+    """compute_score's dict as the reward loop stores it (format always met: the mask decides alone)."""
+    return {"score": answer + 1.0, "answer_score": answer, "format_ok": 1.0, "direct_answer": float(direct)}
+
+
+def _agent_loop_rows(tq, answers: dict[str, list[float]], G: int) -> tuple[KVBatchMeta, list[int]]:
+    """Rows written the way veRL's v1 pipeline writes them: the agent loop's fields through veRL's own
+    list_of_dict_to_tensordict (keys `{uid}_{session}_0`, last sample of each group the direct one), then
+    the log-prob passes' fields by a second put. Returns that put's descriptor, whose field list
+    TransferQueue fixes, as every veRL step hands on, and the response lengths."""
+    from verl.utils.tensordict_utils import list_of_dict_to_tensordict
+
+    rows, keys, tags, lengths = [], [], [], []
+    for uid, scores in answers.items():
+        for session, answer in enumerate(scores):
+            n = 1 + (len(keys) % 3)
+            direct = session == G - 1
+            prompt, response = torch.tensor([4, 5], dtype=torch.int64), torch.full((n,), 7, dtype=torch.int64)
+            info = _reward(answer, direct)
+            rows.append(
+                {
+                    "prompts": prompt,
+                    "responses": response,
+                    "response_mask": torch.ones(n, dtype=torch.int64),
+                    "loss_mask": torch.ones(n, dtype=torch.int64),
+                    "input_ids": torch.cat([prompt, response]),
+                    "position_ids": torch.arange(2 + n),
+                    "rm_scores": torch.cat([torch.zeros(n - 1), torch.tensor([info["score"]])]),
+                    "uid": uid,
+                    "extra_fields": {"reward_extra_info": info},
+                    "extra_info": {"baseline_score": None},
+                }
+            )
+            keys.append(f"{uid}_{session}_0")
+            tags.append({"status": "success", "response_len": n})
+            lengths.append(n)
+    tq.kv_batch_put(keys=keys, partition_id="train", fields=list_of_dict_to_tensordict(rows), tags=tags)
+    g = torch.Generator().manual_seed(11)
+    old = [-torch.rand(n, generator=g) for n in lengths]
+    ref = [o + 0.3 * torch.randn(n, generator=g) for o, n in zip(old, lengths, strict=True)]
+    nested = lambda xs: torch.nested.as_nested_tensor(xs, layout=torch.jagged)  # noqa: E731
+    meta = tq.kv_batch_put(
+        keys=keys,
+        partition_id="train",
+        fields=TensorDict({"old_log_probs": nested(old), "ref_log_prob": nested(ref)}, batch_size=len(keys)),
+    )
+    return meta, lengths
+
+
+def test_plain_grpo_raif_fields_reach_the_loss_through_verls_own_descriptors(transfer_queue):
+    """Plain GRPO (no expert rows): veRL's real `_compute_advantage` returns a descriptor whose field list
+    was fixed when veRL wrote the advantages; what `_update_actor` hands the worker must still name the
+    keep flags and denominators written after it, and RAIF's loss on exactly what the worker resolves is
+    the native mini-batch loss (masked and direct rows out of PG, KL and the denominator)."""
+    from verl.workers.config import ActorConfig
+
+    from raif_train import algo
+    from raif_train.verl.loss import raif_actor_loss
+
+    tq = transfer_queue
+    G = 4
+    trainer = _trainer(1, [], bc_rows=None)
+    trainer.config.actor_rollout_ref.actor.ppo_mini_batch_size = 2  # 2 prompts x 4 = one mini-batch of 8
+    trainer.config.actor_rollout_ref.rollout.n = G
+    trainer.config.algorithm = {
+        "adv_estimator": "grpo",
+        "gamma": 1.0,
+        "lam": 1.0,
+        "norm_adv_by_std_in_grpo": True,
+        "use_kl_in_reward": False,
+    }
+    trainer.config.raif.update({"superior_cot": True, "direct_baseline": "mean", "group_size": G})
+    # group p0: reasoning 2.0 beats the direct 1.0, 0.0 and -1.0 do not; group p1: all reasoning beat 0.0
+    answers = {"p0": [2.0, 0.0, -1.0, 1.0], "p1": [1.5, 1.5, 2.0, 0.0]}
+    keep = torch.tensor([1, 0, 0, 0, 1, 1, 1, 0], dtype=torch.bool)  # by hand; direct answers never learn
+    meta, lengths = _agent_loop_rows(tq, answers, G)
+    assert meta.fields is not None  # veRL's descriptors name their fields: the case a "fetch all" test misses
+
+    metrics: dict = {}
+    after_adv = trainer._compute_advantage(meta, metrics)  # veRL's own advantage step inside ours
+    trainer._update_actor(after_adv, metrics)
+    ((sent, data),) = trainer.actor_rollout_wg.calls
+    assert {KEEP_KEY, EXPERT_KEY, PG_DENOM_KEY, BC_DENOM_KEY} <= set(sent.fields)
+    assert data[KEEP_KEY].bool().tolist() == keep.tolist() and not bool(data[EXPERT_KEY].any())
+    assert {float(x) for x in data[PG_DENOM_KEY]} == {float(keep.sum())}  # kept sequences of the mini-batch
+
+    # The worker's loss on what it resolved; veRL's engine adds its own counts of every row.
+    B, agg, kl_coef = len(lengths), "seq-mean-token-mean", 0.1
+    tu.assign_non_tensor(data, dp_size=1, batch_num_tokens=sum(lengths), global_batch_size=B)
+    g = torch.Generator().manual_seed(5)
+    lp = [o + 0.2 * torch.randn(n, generator=g) for o, n in zip(data["old_log_probs"].unbind(0), lengths, strict=True)]
+    # veRL's flat model output: prompt + response slots per row, a response token's log-prob one slot early
+    flat = torch.cat([torch.cat([torch.zeros(1), x, torch.zeros(1)]) for x in lp])
+    cfg = ActorConfig(
+        strategy="fsdp",
+        ppo_mini_batch_size=2,
+        ppo_micro_batch_size_per_gpu=1,
+        rollout_n=G,
+        loss_agg_mode=agg,
+        use_kl_loss=True,
+        kl_loss_coef=kl_coef,
+        kl_loss_type="low_var_kl",
+        clip_ratio_low=0.2,
+        clip_ratio_high=0.28,
+        entropy_coeff=0.0,
+    )
+    loss, _ = raif_actor_loss(cfg, {"log_probs": flat}, data, bc_coef=1.0)
+
+    # The native update by hand: GRPO advantages over all G samples, then zeroed where the mask drops.
+    scores = torch.tensor([a + 1.0 for v in answers.values() for a in v], dtype=torch.float64)
+    ids = [u for u, v in answers.items() for _ in v]
+    adv = algo.group_advantages(scores, ids, eps=1e-6, norm_by_std=True).float() * keep
+    R = max(lengths)
+    pad = lambda xs: torch.stack([torch.nn.functional.pad(x, (0, R - len(x))) for x in xs])  # noqa: E731
+    mask = (torch.arange(R)[None, :] < torch.tensor(lengths)[:, None]).float() * keep[:, None]
+    lp_p, old_p, ref_p = pad(lp), pad(list(data["old_log_probs"].unbind(0))), pad(list(data["ref_log_prob"].unbind(0)))
+    denom = float(keep.sum())
+    pg, _ = algo.ppo_clip_loss(lp_p, old_p, adv, mask, 0.2, 0.28, agg, denom)
+    expected = pg + kl_coef * algo.agg_loss(algo.k3_kl(lp_p, ref_p), mask, agg, denom)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)
+    tq.kv_clear(keys=meta.keys, partition_id="train")

@@ -66,7 +66,7 @@ def test_recipe_overrides_compose_and_pass_verl_validation(recipe, shards, tmp_p
         == rec.backend.n_gpus_per_node * rec.backend.nnodes
     )
     assert config.raif.direct_per_group == 2 and config.raif.superior_cot
-    assert Path(config.reward.custom_reward_function.path).name == "verl_plugin.py"
+    assert config.reward.custom_reward_function.path == "pkg://raif_rewards.verl_plugin"  # no driver path
     assert list(config.data.train_files) == [str(p) for p in sorted((shards / "train").glob("*.parquet"))]
     assert list(config.data.val_files) == [str(p) for p in sorted((shards / "validation").glob("*.parquet"))]
 
@@ -269,3 +269,112 @@ def test_verl_distillation_is_refused_because_our_actor_loss_replaces_verls(shar
     rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"))
     with pytest.raises(VerlConfigError, match="distillation"):
         compose(build_plan(rec, ["distillation.enabled=true"]))
+
+
+# ----------------------------------------------------------------------------- dual clip
+
+
+@pytest.mark.parametrize("dual_clip_c", [None, 3.0])
+def test_dual_clip_follows_the_recipe_in_the_installed_actor_loss(dual_clip_c, shards, tmp_path):
+    """`algo.dual_clip_c` through the composed config into the loss RaifTrainer installs. None (the paper,
+    the native backend): negative advantages are clipped at 1 - 0.2 only, however large the ratio (veRL's
+    default c = 3 would cap them); 3.0: veRL's standard dual clip. Masked rows (advantage 0) stay finite."""
+    from verl.utils import tensordict_utils as tu
+    from verl.utils.config import omega_conf_to_dataclass
+
+    from raif_train import algo
+    from raif_train.verl.loss import BC_DENOM_KEY, EXPERT_KEY, KEEP_KEY, PG_DENOM_KEY, raif_actor_loss
+
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"))
+    rec.override(dual_clip_c=dual_clip_c)
+    cfg = omega_conf_to_dataclass(compose(build_plan(rec)).actor_rollout_ref.actor)  # as RaifTrainer._setup
+    B, P, R, agg = 3, 2, 2, cfg.loss_agg_mode
+    old = torch.tensor([[-3.0, -1.0], [-2.0, -1.5], [-1.0, -2.0]])
+    # row 0: log-ratio 25 (veRL clamps it to 20); row 1: ratio e^2 > 3; row 2: masked (advantage 0)
+    lp = (old + torch.tensor([[25.0, 0.5], [2.0, -0.1], [1.0, 1.0]])).requires_grad_(True)
+    ref = old - 0.2
+    adv = torch.tensor([-2.0, -1.0, 0.0])
+    keep = torch.tensor([1, 1, 0])
+    mask = torch.ones(B, R, dtype=torch.long)
+    data = TensorDict(
+        {
+            "prompts": torch.ones(B, P, dtype=torch.long),
+            "responses": torch.ones(B, R, dtype=torch.long),
+            "attention_mask": torch.ones(B, P + R, dtype=torch.long),
+            "response_mask": mask,
+            "old_log_probs": old,
+            "ref_log_prob": ref,
+            "advantages": adv[:, None] * mask,
+            KEEP_KEY: keep,
+            EXPERT_KEY: torch.zeros(B, dtype=torch.long),
+            PG_DENOM_KEY: torch.full((B,), 2.0),
+            BC_DENOM_KEY: torch.zeros(B),
+        },
+        batch_size=B,
+    )
+    tu.assign_non_tensor(data, dp_size=1, batch_num_tokens=B * R, global_batch_size=B)
+    # veRL's flat model output: P + R slots per row, a response token's log-prob one slot early
+    flat = torch.cat([torch.cat([torch.zeros(P - 1), lp[i], torch.zeros(1)]) for i in range(B)])
+    loss, _ = raif_actor_loss(cfg, {"log_probs": flat}, data, bc_coef=0.0)
+
+    kmask = mask * keep[:, None]
+    ratio = torch.exp(torch.clamp(lp - old, -20, 20))
+    a = adv[:, None].expand(B, R)
+    clipped = torch.maximum(-a * ratio, -a * torch.clamp(ratio, 1 - cfg.clip_ratio_low, 1 + cfg.clip_ratio_high))
+    if dual_clip_c is None:
+        pg, _ = algo.ppo_clip_loss(lp, old, adv, kmask, cfg.clip_ratio_low, cfg.clip_ratio_high, agg, 2.0)
+        torch.testing.assert_close(pg, algo.agg_loss(clipped, kmask, agg, 2.0))  # the native loss, by hand
+    else:
+        pg = algo.agg_loss(torch.where(a < 0, torch.minimum(clipped, -a * dual_clip_c), clipped), kmask, agg, 2.0)
+    expected = pg + cfg.kl_loss_coef * algo.agg_loss(algo.k3_kl(lp, ref), kmask, agg, 2.0)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-4)
+    value = float(loss.detach())
+    assert value > 1e8 if dual_clip_c is None else value < 10  # the ratio e^20 is or is not capped
+    loss.backward()
+    assert torch.isfinite(lp.grad).all()
+
+
+# ----------------------------------------------------------------------------- cluster launch
+
+
+def test_dry_run_prints_the_resolved_config_and_never_the_judge_key(shards, tmp_path, monkeypatch):
+    import json
+
+    from raif_train.verl.launch import job_submit_command
+
+    monkeypatch.setenv("RAIF_JUDGE_BASE_URL", "http://judge.example/v1")
+    monkeypatch.setenv("RAIF_JUDGE_MODEL", "judge")
+    monkeypatch.setenv("RAIF_JUDGE_API_KEY", "sekret")
+    monkeypatch.delenv("TENSORBOARD_DIR", raising=False)
+    rec = load_recipe(RECIPES[0], data=str(shards), output_dir=str(tmp_path / "run"))
+    lines: list[str] = []
+    assert run_verl(rec, dry_run=True, ray_address="http://head:8265", echo=lines.append) == 0
+    text = "\n".join(lines)
+    assert "${" not in text  # every interpolation resolved: the values the run will use
+    assert f"max_model_len: {rec.data.max_prompt_length + 32 + rec.data.max_response_length}" in text
+    assert "path: pkg://raif_rewards.verl_plugin" in text
+    assert "sekret" not in text and "RAIF_JUDGE_API_KEY" in text and "RAIF_JUDGE_BASE_URL" in text
+    # the job actually submitted carries the judge and TensorBoard settings in its runtime environment
+    cmd = job_submit_command(build_plan(rec), rec, "http://head:8265")
+    env = json.loads(cmd[cmd.index("--runtime-env-json") + 1])["env_vars"]
+    assert env["RAIF_JUDGE_API_KEY"] == "sekret" and env["RAIF_JUDGE_MODEL"] == "judge"
+    assert env["TENSORBOARD_DIR"] == str((tmp_path / "run").resolve() / "tensorboard")
+
+
+def test_a_local_run_without_its_attention_kernel_is_refused_before_ray(shards, tmp_path, monkeypatch):
+    """One node, one line: flash_attention_2 (veRL's default) needs flash-attn importable here; `sdpa`
+    through the override the message names needs nothing."""
+    from raif_train.verl import cluster
+
+    # A module that can never import stands in for a missing flash-attn (deterministic on any machine).
+    monkeypatch.setitem(cluster._ATTENTION_MODULES, "flash_attention_2", "raif_no_such_flash_attn")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    started: list = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env: started.append((cmd, env)) or 0)
+    rec = load_recipe(ROOT / "pipelines" / "verl_qwen2.5_1.5b_4gpu.yaml", data=str(shards), output_dir=str(tmp_path / "run"))
+    with pytest.raises(VerlConfigError, match="raif_no_such_flash_attn") as err:
+        run_verl(rec, dry_run=False, ray_address=None, extra_overrides=[], echo=lambda _: None)
+    assert cluster.ATTENTION_OVERRIDE in str(err.value) and "\n" not in str(err.value) and not started
+    assert run_verl(rec, extra_overrides=[cluster.ATTENTION_OVERRIDE], echo=lambda _: None) == 0
+    ((cmd, env),) = started
+    assert cluster.ATTENTION_OVERRIDE in cmd and env["TENSORBOARD_DIR"].endswith("tensorboard")

@@ -59,6 +59,14 @@ def _as_dict(overrides: list[str]) -> dict[str, str]:
         ({"reward_mode": "fraction"}, "reward.custom_reward_function.reward_kwargs.accuracy", "fraction"),
         ({}, "trainer.nnodes", "2"),
         ({}, "data.filter_overlong_prompts", "true"),
+        # the paper clips at 0.2 only: veRL's dual clip (its default c = 3) is off unless asked for
+        ({}, "actor_rollout_ref.actor.clip_ratio_c", "1000000000.0"),
+        ({"dual_clip_c": 3.0}, "actor_rollout_ref.actor.clip_ratio_c", "3.0"),
+        # vLLM's context holds the longest prompt, the forced think block and the longest response
+        ({}, "actor_rollout_ref.rollout.max_model_len", str(8192 + 32 + 4096)),
+        ({"max_response_length": 100}, "actor_rollout_ref.rollout.max_model_len", str(8192 + 32 + 100)),
+        # compute_score by module name: every node imports its installed copy, no driver file path
+        ({}, "reward.custom_reward_function.path", "'pkg://raif_rewards.verl_plugin'"),
     ],
 )
 def test_recipe_fields_map_to_verl_keys(fields, key, value, shards, tmp_path):
@@ -73,6 +81,7 @@ def test_recipe_fields_map_to_verl_keys(fields, key, value, shards, tmp_path):
         ({"device": "cpu"}, [], "backend.device"),
         ({"rollout_engine": "hf"}, [], "rollout.rollout_engine"),
         ({"adv_eps": 1e-4}, [], "algo.adv_eps"),
+        ({"dual_clip_c": 1.0}, [], "algo.dual_clip_c"),
         ({"constraint_subset": ["punctuation:no_comma"]}, [], "data.constraint_subset"),
         ({"sft_data": "x", "bc_coef": 1.0}, [], "data.sft_data"),  # no such shards
         ({"sft_data": "SFT", "bc_rows_per_step": 24}, [], "algo.bc_rows_per_step"),  # 2 mini-batches x 16 GPUs
@@ -138,6 +147,7 @@ def test_importing_the_backend_pieces_loads_neither_verl_nor_ray():
         "import sys\n"
         "import raif_train, raif_train.cli, raif_train.recipe, raif_train.algo\n"
         "import raif_train.verl, raif_train.verl.overrides, raif_train.verl.launch, raif_train.verl.masks\n"
+        "import raif_train.verl.cluster\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('verl', 'ray', 'vllm', 'hydra'))\n"
         "assert not bad, bad\n"
     )

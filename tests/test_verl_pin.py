@@ -19,7 +19,9 @@ from verl.trainer import main_ppo
 from verl.trainer.ppo import core_algos
 from verl.trainer.ppo.v1 import agent_loop_tq, replay_buffer, trainer_base
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+from verl.utils import import_utils
 from verl.workers import engine_workers
+from verl.workers.config import model as model_config
 from verl.workers.utils import losses
 
 from raif_train.verl import VERL_VERSION
@@ -139,6 +141,29 @@ SOURCE_FACTS = [
         losses.ppo_loss,
         r'config\.global_batch_info\["batch_num_tokens"\] = data\["batch_num_tokens"\]',
         "ppo_loss divides by the batch_num_tokens / global_batch_size our loss replaces",
+    ),
+    # dual clip, cluster launch (raif_train/verl/overrides.py, cluster.py, main.py)
+    (
+        core_algos.compute_policy_loss_vanilla,
+        r"torch\.clamp\(negative_approx_kl, min=-20\.0, max=20\.0\)",
+        "no ratio exceeds e^20, so clip_ratio_c = 1e9 is no dual clip",
+    ),
+    (
+        core_algos.compute_policy_loss_vanilla,
+        r'clip_ratio_c = config\.get\([^"]*"clip_ratio_c"',
+        "the dual clip's c is the actor config's clip_ratio_c",
+    ),
+    (import_utils.load_module, r"module_path\.startswith\(PKG_PATH_PREFIX\)", "pkg:// reward function paths"),
+    (
+        main_ppo.run_ppo,
+        r'runtime_env_kwargs = ray_init_kwargs\.get\("runtime_env", \{\}\)',
+        "ray_kwargs.ray_init.runtime_env (our forwarded env_vars) reaches ray.init",
+    ),
+    (main_ppo.run_ppo, r"task_runner_class\.remote\(\)", "the preflight runs when run_ppo creates the runner"),
+    (
+        model_config.HFModelConfig.__post_init__,
+        r'override_config\.get\("attn_implementation", "flash_attention_2"\)',
+        "the attention implementation the preflight checks",
     ),
 ]
 

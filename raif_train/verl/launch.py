@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from raif_train.recipe import Recipe
+from raif_train.verl import cluster
 from raif_train.verl.overrides import VerlConfigError, VerlPlan, build_plan
 
 __all__ = ["ENTRY_MODULE", "command", "job_submit_command", "compose", "run_verl"]
@@ -32,13 +33,17 @@ def command(plan: VerlPlan, python: str | None = None) -> list[str]:
 
 
 def _env(recipe: Recipe) -> dict[str, str]:
-    return {"TENSORBOARD_DIR": str(Path(recipe.train.output_dir).resolve() / "tensorboard")}
+    return cluster.forwarded_env(recipe.train.output_dir)
 
 
-def job_submit_command(plan: VerlPlan, recipe: Recipe, address: str) -> list[str]:
+def job_submit_command(
+    plan: VerlPlan, recipe: Recipe, address: str, env: dict[str, str] | None = None
+) -> list[str]:
     """`ray job submit` form for a cluster's dashboard address (the driver then runs inside the cluster;
-    data, model and output paths must be visible from the cluster's nodes)."""
-    runtime_env = {"env_vars": _env(recipe)}
+    data, model and output paths must be visible from the cluster's nodes). The job's runtime environment
+    carries `env` (default: the forwarded `RAIF_JUDGE_*` and `TENSORBOARD_DIR`) to the driver and every
+    worker of the job."""
+    runtime_env = {"env_vars": _env(recipe) if env is None else env}
     return [
         "ray",
         "job",
@@ -114,9 +119,9 @@ def run_verl(
 
         echo = typer.echo
     plan = build_plan(recipe, extra_overrides)
-    job_address = ray_address if ray_address and ray_address.startswith(("http://", "https://")) else None
-    is_job = job_address is not None
-    cmd = job_submit_command(plan, recipe, job_address) if job_address is not None else command(plan)
+    job_address = ray_address if ray_address and ray_address.startswith(("http://", "https://")) else ""
+    is_job = bool(job_address)
+    cmd = job_submit_command(plan, recipe, job_address) if is_job else command(plan)
     env = dict(os.environ) | _env(recipe)
     if ray_address and not is_job:
         env["RAY_ADDRESS"] = ray_address
@@ -126,23 +131,22 @@ def run_verl(
         config = compose(plan)
         for note in plan.notes:
             echo(f"# note: {note}")
-        prefix = (
-            "" if is_job else " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(_env(recipe).items())) + " "
-        )
+        shown = cluster.redacted(_env(recipe))
+        prefix = "" if is_job else " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(shown.items())) + " "
         if ray_address and not is_job:
             prefix += f"RAY_ADDRESS={shlex.quote(ray_address)} "
         echo("# command")
-        echo(prefix + shlex.join(cmd))
+        echo(prefix + shlex.join(job_submit_command(plan, recipe, job_address, shown) if is_job else cmd))
         if not is_job:
             echo("# the same run as a Ray job (give the cluster's dashboard address to --ray-address):")
-            echo(shlex.join(job_submit_command(plan, recipe, "http://HEAD_NODE:8265")))
-        echo("# resolved veRL config")
-        echo(OmegaConf.to_yaml(config))
+            echo(shlex.join(job_submit_command(plan, recipe, "http://HEAD_NODE:8265", shown)))
+        echo("# resolved veRL config (interpolations resolved: the values the run uses)")
+        echo(OmegaConf.to_yaml(config, resolve=True))
         return 0
     missing = _verl_missing()
     if missing:
         raise missing
-    compose(plan)  # fail on configuration errors here, before Ray starts or a GPU is allocated
+    config = compose(plan)  # fail on configuration errors here, before Ray starts or a GPU is allocated
     if not ray_address and recipe.backend.nnodes > 1:
         raise VerlConfigError(
             "backend.nnodes",
@@ -157,5 +161,10 @@ def run_verl(
             raise VerlConfigError(
                 "backend.n_gpus_per_node", f"the recipe needs {need} GPUs on this node, {have} are visible"
             )
+        # This node is the whole cluster: its attention kernel is checked before Ray starts (on a cluster
+        # the entry module's preflight checks every node).
+        problem = cluster.attention_problem(cluster.attention_implementation(config))
+        if problem:
+            raise VerlConfigError("attn_implementation", problem)
     Path(recipe.train.output_dir).mkdir(parents=True, exist_ok=True)
     return subprocess.call(cmd, env=env)

@@ -1,5 +1,5 @@
 """The actor loss installed through veRL's `set_loss_fn`: veRL's own PPO loss on the policy rows that keep
-their gradient plus coefficient x the behaviour-cloning NLL (raif_train.algo) on expert rows.
+their gradient plus coefficient x the behaviour-cloning NLL (token mean) on expert rows.
 """
 
 from __future__ import annotations
@@ -14,10 +14,17 @@ from verl.utils.metric import AggregationType, Metric
 from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
 
-from raif_train import algo
 from raif_train.verl.expert import BC_DENOM_KEY, EXPERT_KEY, KEEP_KEY, PG_DENOM_KEY
 
-__all__ = ["EXPERT_KEY", "KEEP_KEY", "PG_DENOM_KEY", "BC_DENOM_KEY", "raif_actor_loss", "rows_to_tokens"]
+__all__ = [
+    "EXPERT_KEY",
+    "KEEP_KEY",
+    "PG_DENOM_KEY",
+    "BC_DENOM_KEY",
+    "REQUIRED_KEYS",
+    "raif_actor_loss",
+    "rows_to_tokens",
+]
 
 
 def rows_to_tokens(mask: Tensor, row_flag: Tensor) -> Tensor:
@@ -25,23 +32,41 @@ def rows_to_tokens(mask: Tensor, row_flag: Tensor) -> Tensor:
     flag = row_flag.to(mask.dtype if not mask.is_nested else mask.values().dtype)
     if mask.is_nested:
         offsets = mask.offsets()  # type: ignore[attr-defined]  # a jagged nested tensor has offsets(); torch's stubs omit it
-        values = mask.values() * torch.repeat_interleave(flag, offsets.diff())
-        return torch.nested.nested_tensor_from_jagged(values, offsets=offsets)
+        lengths = offsets.diff()
+        values = mask.values() * torch.repeat_interleave(flag, lengths)
+        # Without the sequence-length bounds, to_padded_tensor pads every row to the total token count.
+        return torch.nested.nested_tensor_from_jagged(
+            values,
+            offsets=offsets,
+            min_seqlen=int(lengths.min()) if len(lengths) else 0,
+            max_seqlen=int(lengths.max()) if len(lengths) else 0,
+        )
     return mask * flag[:, None]
 
 
-def _row_flag(data: TensorDict, key: str, default: bool) -> Tensor:
-    n = data.batch_size[0]
-    if key not in data.keys():
-        return torch.full((n,), default, dtype=torch.bool)
+#: Per-row fields RaifTrainer writes for every row of every actor update (policy and expert rows alike).
+REQUIRED_KEYS = (KEEP_KEY, EXPERT_KEY, PG_DENOM_KEY, BC_DENOM_KEY)
+
+
+def _require_fields(data: TensorDict) -> None:
+    # This loss is installed only by RaifTrainer, which writes these fields before every update: a batch
+    # without them means the descriptor the worker resolved did not name them, and plain ppo_loss would
+    # train masked and direct rows silently. Stop instead.
+    missing = [k for k in REQUIRED_KEYS if k not in data.keys()]
+    if missing:
+        raise RuntimeError(
+            f"RAIF's actor loss got a batch without {missing}: the trainer's per-row fields did not reach "
+            "the worker (the TransferQueue batch descriptor must name them)"
+        )
+
+
+def _row_flag(data: TensorDict, key: str) -> Tensor:
     return data[key].reshape(-1).to(torch.bool)
 
 
-def _denominator(data: TensorDict, key: str) -> float | None:
+def _denominator(data: TensorDict, key: str) -> float:
     # Every row of a micro-batch belongs to the same mini-batch and carries the same count; an empty
     # count (everything masked) divides a zero sum, so 1 keeps the loss finite, as algo.agg_loss does.
-    if key not in data.keys():
-        return None
     return max(1.0, float(data[key].reshape(-1)[0]))
 
 
@@ -54,7 +79,7 @@ def raif_actor_loss(
     bc_coef: float = 1.0,
 ) -> tuple[Tensor, dict[str, Any]]:
     """veRL's `ppo_loss` (clipped PG, k3 KL loss, entropy) over the policy rows flagged kept, plus
-    `bc_coef` x the NLL of the expert rows' response tokens. Without RAIF's row flags it is `ppo_loss`.
+    `bc_coef` x the NLL of the expert rows' response tokens.
 
     Rows masked by the superior-CoT mask (`raif_keep` = 0) and expert rows (`raif_expert` = 1) leave the
     PPO part's token mask, so they add no PG, KL or entropy term. With the per-row mini-batch counts the
@@ -62,20 +87,15 @@ def raif_actor_loss(
     (tokens, for token-mean) of the whole mini-batch, as the native backend does, instead of veRL's count
     of every row; the BC part is a token mean over the mini-batch's expert tokens. Both are sums of
     per-micro-batch shares, so gradient accumulation and data parallelism reproduce the mini-batch loss.
+    A batch without these four fields is an error (RuntimeError), never a silent fallback to `ppo_loss`.
     """
-    keys = data.keys()
-    if EXPERT_KEY not in keys and KEEP_KEY not in keys:
-        return ppo_loss(config, model_output, data, dp_group)
-    expert = _row_flag(data, EXPERT_KEY, False)
-    policy = _row_flag(data, KEEP_KEY, True) & ~expert
+    _require_fields(data)
+    expert = _row_flag(data, EXPERT_KEY)
+    policy = _row_flag(data, KEEP_KEY) & ~expert
     policy_data = data.clone(recurse=False)
     policy_data["response_mask"] = rows_to_tokens(data["response_mask"], policy)
-    pg_denom = _denominator(data, PG_DENOM_KEY)
-    if pg_denom is None and not bool(policy.any()):
-        pg_denom = 1.0  # nothing to average: a zero PPO term instead of veRL's 0 / 0 on a local count
-    if pg_denom is not None:
-        key = "batch_num_tokens" if config.loss_agg_mode == "token-mean" else "global_batch_size"
-        tu.assign_non_tensor(policy_data, **{key: pg_denom})
+    key = "batch_num_tokens" if config.loss_agg_mode == "token-mean" else "global_batch_size"
+    tu.assign_non_tensor(policy_data, **{key: _denominator(data, PG_DENOM_KEY)})
     loss, metrics = ppo_loss(config, model_output, policy_data, dp_group)
     if bc_coef == 0 or not bool(expert.any()):
         return loss, metrics
@@ -85,15 +105,9 @@ def raif_actor_loss(
     resp_mask = resp_mask.to_padded_tensor(0) if resp_mask.is_nested else resp_mask
     # The response mask covers response tokens only: the prompt is never an NLL target.
     expert_mask = resp_mask[:, : log_prob.shape[1]] * expert.to(resp_mask.dtype)[:, None]
-    bc_denom = _denominator(data, BC_DENOM_KEY)
-    if bc_denom is None:
-        nll = algo.agg_loss(-log_prob, expert_mask, "token-mean")
-        aggregation = AggregationType.MEAN
-    else:
-        dp_size = int(tu.get_non_tensor_data(data=data, key="dp_size", default=1) or 1)
-        # DDP averages gradients over ranks: scaling by dp_size turns that average into the global sum.
-        nll = (-log_prob * expert_mask.to(log_prob.dtype)).sum() / bc_denom * dp_size
-        aggregation = AggregationType.SUM
+    dp_size = int(tu.get_non_tensor_data(data=data, key="dp_size", default=1) or 1)
+    # DDP averages gradients over ranks: scaling by dp_size turns that average into the global sum.
+    nll = (-log_prob * expert_mask.to(log_prob.dtype)).sum() / _denominator(data, BC_DENOM_KEY) * dp_size
     metrics = dict(metrics)
-    metrics["actor/bc_nll"] = Metric(value=nll.detach(), aggregation=aggregation)
+    metrics["actor/bc_nll"] = Metric(value=nll.detach(), aggregation=AggregationType.SUM)
     return loss + bc_coef * nll, metrics

@@ -6,18 +6,20 @@ Ray does not let a remote actor class be subclassed, so the runner is ours rathe
 
 from __future__ import annotations
 
-import os
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import hydra
 import ray
 import verl.trainer
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 import raif_train.verl.plugin as plugin
+from raif_train.verl import cluster
 
-__all__ = ["VERL_CONFIG_DIR", "check_config", "main", "RaifTaskRunner"]
+__all__ = ["VERL_CONFIG_DIR", "check_config", "forward_env", "PreflightLauncher", "main", "RaifTaskRunner"]
 
 VERL_CONFIG_DIR = str(Path(verl.trainer.__file__).parent / "config")
 
@@ -94,6 +96,38 @@ class RaifTaskRunner:
                 tq.close()
 
 
+def forward_env(config: DictConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Put the forwarded variables (`RAIF_JUDGE_*`, `TENSORBOARD_DIR`) of `environ` (default: this
+    process's) into the runtime environment veRL's `run_ppo` hands `ray.init`
+    (`ray_kwargs.ray_init.runtime_env.env_vars`, merged with veRL's own): every task and actor of the job
+    gets them on every node, whatever environment its node's Ray was started with. (veRL prints the
+    `ray.init` arguments, so a judge API key shows in the driver's log.)"""
+    env = cluster.forwarded_env(Path(config.raif.output_dir), environ)
+    runtime_env = config.ray_kwargs.ray_init.runtime_env
+    with open_dict(runtime_env):
+        runtime_env.env_vars = {**(runtime_env.get("env_vars", None) or {}), **env}
+    return env
+
+
+_RUNNER: Any = RaifTaskRunner  # a Ray actor class (its .remote / .options are added by @ray.remote)
+
+
+class PreflightLauncher:
+    """Stands in for the task-runner class: veRL's `run_ppo` calls `.remote()` (or `.options()`) on it right
+    after `ray.init`, so the per-node preflight runs there, on the driver, before any worker starts."""
+
+    def __init__(self, expected: Mapping[str, str | None], attention: str):
+        self.expected, self.attention = dict(expected), attention
+
+    def remote(self) -> Any:
+        cluster.check_nodes(self.expected, self.attention)
+        return _RUNNER.remote()
+
+    def options(self, **kwargs: Any) -> Any:
+        cluster.check_nodes(self.expected, self.attention)
+        return _RUNNER.options(**kwargs)
+
+
 @hydra.main(config_path=VERL_CONFIG_DIR, config_name="ppo_trainer", version_base=None)
 def main(config: DictConfig) -> None:
     from verl.trainer.main_ppo import run_ppo
@@ -101,9 +135,12 @@ def main(config: DictConfig) -> None:
 
     auto_set_device(config)
     check_config(config)
-    # veRL's tensorboard logger reads this; a local Ray cluster's workers inherit the driver's environment.
-    os.environ.setdefault("TENSORBOARD_DIR", str(Path(config.raif.output_dir) / "tensorboard"))
-    run_ppo(config, task_runner_class=RaifTaskRunner)
+    forward_env(config)
+    launcher = PreflightLauncher(cluster.local_versions(), cluster.attention_implementation(config))
+    try:
+        run_ppo(config, task_runner_class=launcher)
+    except cluster.PreflightError as e:
+        sys.exit(f"error: {e}")  # one line on stderr, exit status 1, before any worker started
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ __all__ = [
     "VerlPlan",
     "AGENT_LOOP_NAME",
     "DIRECT_PROMPT_MARGIN",
+    "NO_DUAL_CLIP",
+    "REWARD_FUNCTION",
+    "verl_clip_ratio_c",
     "build_plan",
     "build_overrides",
     "override_key",
@@ -26,6 +29,14 @@ __all__ = [
 AGENT_LOOP_NAME = "raif_agent"
 #: Extra prompt tokens the rollout must admit: the forced empty think block of direct-answer samples.
 DIRECT_PROMPT_MARGIN = 32
+#: veRL's `clip_ratio_c` that turns its dual clip off. Its vanilla policy loss always applies
+#: min(loss, -A * c) to negative advantages; the log-ratio is clamped to [-20, 20] first, so no ratio
+#: exceeds e^20 (about 4.9e8) and a c of 1e9 never binds. Not inf: veRL computes -A * c for every token,
+#: and -0 * inf (masked rows, padding) is NaN in the branch torch.where discards.
+NO_DUAL_CLIP = 1e9
+#: compute_score as veRL's loader imports it on every node (`pkg://`: a module of the installed package,
+#: not a file path that exists only on the driver's disk).
+REWARD_FUNCTION = "pkg://raif_rewards.verl_plugin"
 # veRL's compute_grpo_outcome_advantage hard-codes epsilon=1e-6 (added to the std).
 _VERL_GRPO_EPS = 1e-6
 # Fields of the recipe that only the local backend reads; veRL has its own equivalents or none.
@@ -104,10 +115,19 @@ def _shards(path: str, key: str) -> tuple[list[str], list[str]]:
 
 
 def _reward_function_path() -> str:
-    spec = importlib.util.find_spec("raif_rewards.verl_plugin")
-    if spec is None or spec.origin is None:
-        raise VerlConfigError("reward", "raif_rewards.verl_plugin is not importable (reinstall raif)")
-    return spec.origin
+    module = REWARD_FUNCTION.removeprefix("pkg://")
+    if importlib.util.find_spec(module) is None:
+        raise VerlConfigError("reward", f"{module} is not importable (reinstall raif)")
+    return REWARD_FUNCTION
+
+
+def verl_clip_ratio_c(dual_clip_c: float | None) -> float:
+    """veRL's `actor.clip_ratio_c` for the recipe's `algo.dual_clip_c` (None: no dual clip, the paper's)."""
+    if dual_clip_c is None:
+        return NO_DUAL_CLIP
+    if not dual_clip_c > 1.0:
+        raise VerlConfigError("algo.dual_clip_c", f"must be > 1 (or null for no dual clip), got {dual_clip_c}")
+    return float(dual_clip_c)
 
 
 def _bc_rows(recipe: Recipe, n_gpus: int) -> int:
@@ -234,6 +254,7 @@ def build_plan(
         (f"{aro}.actor.loss_agg_mode", a.loss_agg_mode),
         (f"{aro}.actor.clip_ratio_low", a.clip_ratio_low),
         (f"{aro}.actor.clip_ratio_high", a.clip_ratio_high),
+        (f"{aro}.actor.clip_ratio_c", verl_clip_ratio_c(a.dual_clip_c)),
         (f"{aro}.actor.entropy_coeff", 0.0),
         # --- batch sizes: veRL counts prompts for train/mini-batches and samples per GPU for micro-batches
         ("data.train_batch_size", ro.rollout_prompts),
@@ -276,6 +297,8 @@ def build_plan(
         (f"{aro}.rollout.tensor_model_parallel_size", b.tensor_parallel_size),
         (f"{aro}.rollout.gpu_memory_utilization", b.gpu_memory_utilization),
         (f"{aro}.rollout.prompt_length", d.max_prompt_length + DIRECT_PROMPT_MARGIN),
+        # vLLM's context: the longest prompt (forced think block included) plus the longest response
+        (f"{aro}.rollout.max_model_len", d.max_prompt_length + DIRECT_PROMPT_MARGIN + d.max_response_length),
         (f"{aro}.rollout.agent.default_agent_loop", AGENT_LOOP_NAME),
         (f"{aro}.actor.data_loader_seed", t.seed),
         # --- reward: the shared reward library through veRL's naive reward manager

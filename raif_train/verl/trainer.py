@@ -27,7 +27,7 @@ from raif_train.verl.expert import (
 )
 from raif_train.verl.masks import baseline_name, keep_mask, reward_fields
 
-__all__ = ["RaifTrainer", "mask_rows", "UNSUPPORTED_WITH_BC"]
+__all__ = ["RaifTrainer", "mask_rows", "with_fields", "UNSUPPORTED_WITH_BC"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,28 @@ def mask_rows(
         "raif/format_ok": float(fields.format_ok[reason].float().mean()) if bool(reason.any()) else 0.0,
     }
     return rows, keep, metrics
+
+
+def with_fields(meta: Any, names: Sequence[str]) -> Any:
+    """`meta` (a TransferQueue KVBatchMeta) naming `names` too.
+
+    veRL's steps hand on the descriptor TransferQueue returned when the step wrote its fields, whose field
+    list is fixed at that moment: a worker resolves exactly those fields, so fields written later (our
+    keep flags, the loss denominators) never reach it unless the descriptor names them. A descriptor
+    without a field list fetches every field and is returned as is.
+    """
+    if meta.fields is None:
+        return meta
+    from transfer_queue import KVBatchMeta
+
+    fields = list(meta.fields) + [n for n in names if n not in meta.fields]
+    return KVBatchMeta(
+        keys=list(meta.keys),
+        tags=meta.tags,
+        partition_id=meta.partition_id,
+        fields=fields,
+        extra_info=dict(meta.extra_info or {}),
+    )
 
 
 def _token_counts(mask: torch.Tensor) -> list[int]:
@@ -142,7 +164,7 @@ class RaifTrainer(PPOTrainerSync):
             keys=batch.keys, partition_id=batch.partition_id, fields=TensorDict(fields, batch_size=len(batch))
         )
         metrics.update(raif_metrics)
-        return batch
+        return with_fields(batch, list(fields))
 
     # ------------------------------------------------------------------ actor update with expert rows
     def _actor_dp_size(self) -> int:
@@ -276,7 +298,7 @@ class RaifTrainer(PPOTrainerSync):
             fields=TensorDict(denoms(False, n_policy), batch_size=n_policy),
         )
         if expert_td is None:
-            return super()._update_actor(batch, metrics)
+            return super()._update_actor(with_fields(batch, [PG_DENOM_KEY, BC_DENOM_KEY]), metrics)
 
         expert_td.update(denoms(True, n_expert))
         tq.kv_batch_put(
