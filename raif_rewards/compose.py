@@ -429,10 +429,16 @@ def _header_re(marker: str) -> re.Pattern[str]:
     return re.compile(rf"^[ \t>#*_\-]*{re.escape(marker)}[ \t]*(\d+)[ \t]*[:.)\-–—*_：、]*[ \t]*", re.MULTILINE)
 
 
+def _step_number(digits: str, n_steps: int) -> int:
+    # int() refuses more than 4,300 digits (and is quadratic before that): a model could make its own
+    # reward raise with "Step 999...9". A number longer than any step count is just "past the last step".
+    return int(digits) if len(digits) <= 6 else n_steps + 1
+
+
 def split_sections(text: str, marker: str, n_steps: int) -> list[str | None]:
     """The answer's sections for steps 1..n: section i runs from the line starting ``<marker> i``
     (header removed) to the next such header; ``None`` where step i has no header (after step i-1's)."""
-    headers = [(m.start(), m.end(), int(m.group(1))) for m in _header_re(marker).finditer(text)]
+    headers = [(m.start(), m.end(), _step_number(m.group(1), n_steps)) for m in _header_re(marker).finditer(text)]
     sections: list[str | None] = [None] * n_steps
     want = 1
     for idx, (_start, end, number) in enumerate(headers):

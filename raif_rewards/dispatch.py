@@ -37,6 +37,7 @@ from raif_rewards.reward import (
     parse_response,
     score_math,
     score_rule,
+    worst_score,
 )
 
 if TYPE_CHECKING:
@@ -106,8 +107,8 @@ def score_sample(
 
     ``extra_info["direct_answer"]`` marks a direct-answer sample (no reasoning required);
     ``extra_info["response_format"]`` overrides the config's format for this sample. A bad ground
-    truth raises :class:`GroundTruthError`; a failure inside scoring is logged and returned as a
-    zero reward with ``reward_error`` set, never raised.
+    truth raises :class:`GroundTruthError`; a failure inside scoring is logged and returned as the
+    lowest reward (:func:`~raif_rewards.reward.worst_score`) with ``reward_error`` set, never raised.
     """
     gt = route(ground_truth, data_source)
     direct, cfg = _options(extra_info, config)
@@ -122,13 +123,15 @@ def _score_local(solution_str: str, gt: GroundTruth, direct: bool, cfg: RewardCo
             return score_math(solution_str, gt, cfg, direct=direct)
         return score_rule(solution_str, gt, cfg, direct=direct)  # type: ignore[arg-type]
     except Exception as exc:  # a reward must never take the trainer down
-        log.exception("reward computation failed; the sample gets 0 with reward_error set")
-        return _failed(gt, direct, exc)
+        log.exception("reward computation failed; the sample gets the lowest reward with reward_error set")
+        return _failed(gt, direct, cfg, exc)
 
 
-def _failed(gt: GroundTruth, direct: bool, exc: BaseException) -> RewardResult:
-    return RewardResult(score=0.0, format_ok=False, format_score=0.0, answer_score=None, style=gt.style,
-                        direct=direct, problem="reward error", reward_error=f"{type(exc).__name__}: {exc}"[:300])
+def _failed(gt: GroundTruth, direct: bool, cfg: RewardConfig, exc: BaseException) -> RewardResult:
+    # the lowest reward, not 0: an answer that makes its own scoring raise must never gain by it
+    return RewardResult(score=worst_score(cfg), format_ok=False, format_score=min(cfg.format_ok, cfg.format_bad),
+                        answer_score=None, style=gt.style, direct=direct, problem="reward error",
+                        reward_error=f"{type(exc).__name__}: {exc}"[:300])
 
 
 def score_judge_batch(
@@ -157,8 +160,8 @@ def score_judge_batch(
                 log.warning("judge left %d of %d questions unscored: %s", result.unscored, len(answers), errors[:2])
             out.append(result)
         except Exception as exc:
-            log.exception("judge reward failed; the sample gets 0 with reward_error set")
-            out.append(_failed(gt, direct, exc))
+            log.exception("judge reward failed; the sample gets the lowest reward with reward_error set")
+            out.append(_failed(gt, direct, cfg, exc))
     return out
 
 

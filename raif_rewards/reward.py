@@ -194,6 +194,13 @@ def gate(parsed: Parsed, config: RewardConfig = DEFAULT_CONFIG, *, direct: bool 
     return ""
 
 
+def worst_score(config: RewardConfig = DEFAULT_CONFIG) -> float:
+    """The lowest reward any completion can get: what a rollout whose scoring failed receives, so that
+    no answer can earn more by making its own scoring raise."""
+    answer = min(config.invalid_answer, config.none_satisfied, config.math_wrong, config.math_no_boxed, 0.0)
+    return min(config.format_ok, config.format_bad) + answer
+
+
 def accuracy_score(satisfied: int, total: int, config: RewardConfig = DEFAULT_CONFIG) -> float:
     """RAIF's scale: every constraint met -> ``all_satisfied`` (+2), none -> ``none_satisfied`` (-2),
     otherwise the fraction k/n; ``accuracy="fraction"`` gives k/n throughout."""
