@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import sqlite3
 import threading
 from collections.abc import Awaitable, Mapping, Sequence
@@ -64,6 +65,9 @@ class ChatResult:
         data = json.loads(text)
         data["choices"] = tuple(Choice(**c) for c in data.get("choices", ()))
         return cls(**data, cached=cached)
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 class _MalformedResponse(Exception):
@@ -349,6 +353,17 @@ def _parse_completion(raw: Any) -> ChatResult:
         reasoning = message.get("reasoning_content")
         if reasoning is None:
             reasoning = message.get("reasoning")
+        if reasoning is not None and not isinstance(reasoning, str):
+            raise _MalformedResponse(f"message reasoning is {type(reasoning).__name__}, not text")
+        if content is None and not reasoning:
+            # not an empty answer: no answer at all. Scored as "" it would be a silent zero, cached for good
+            raise _MalformedResponse("message content is null (and no reasoning)")
+        for part in (content, reasoning):
+            if part and not part.isascii() and _SURROGATE_RE.search(part):
+                # a lone surrogate is no text a model can write (and the cache cannot store it)
+                raise _MalformedResponse("message holds a lone surrogate (not valid Unicode text)")
+        # a reasoning-only answer (content null, reasoning set: the budget ran out while thinking) is
+        # a real answer with an empty final part, not an endpoint failure
         parsed.append(Choice(content or "", reasoning, choice.get("finish_reason")))
     logprobs = None
     lp = choices[0].get("logprobs")

@@ -1,0 +1,97 @@
+"""A misbehaving OpenAI-compatible server (the stub's hostile modes): no silent zeros, nothing unusable
+cached, bounded bodies, Retry-After honoured, one-line errors (issue 15, points 3, 8, 9 and 10)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from raif_rewards.errors import EndpointError
+from raif_rewards.llm import LLMClient, run_sync
+from tests.openai_stub import OpenAIStub, openai_stub_fixture  # noqa: F401
+
+MSG = [{"role": "user", "content": "hello"}]
+
+
+def client_for(stub, tmp_path=None, **kw) -> LLMClient:
+    kw.setdefault("backoff_base", 0.001)
+    kw.setdefault("timeout", 5.0)
+    kw.setdefault("max_retries", 2)
+    if tmp_path is not None:
+        kw.setdefault("cache_path", tmp_path / "cache.sqlite")
+    return LLMClient(stub.base_url, "stub-model", **kw)
+
+
+def _cached_rows(path) -> int:
+    with sqlite3.connect(str(path)) as db:
+        return db.execute("SELECT COUNT(*) FROM chat").fetchone()[0]
+
+
+@pytest.mark.parametrize("fault,match", [("null_content", "content is null"), ("surrogate", "lone surrogate")])
+def test_an_unusable_answer_is_retried_reported_and_never_cached(openai_stub, tmp_path, fault, match):
+    openai_stub.set_faults(lambda i, req: fault)
+    client = client_for(openai_stub, tmp_path)
+    with pytest.raises(EndpointError, match=match) as info:
+        run_sync(client.chat(MSG))
+    assert "\n" not in str(info.value)
+    assert openai_stub.request_count == 3  # retried
+    assert _cached_rows(tmp_path / "cache.sqlite") == 0  # never cached
+    # the server fixed: the same request gets the real answer
+    openai_stub.set_faults([])
+    assert run_sync(client.chat(MSG)).text == "echo: hello"
+
+
+def test_a_reasoning_only_answer_is_an_answer_not_an_error(openai_stub, tmp_path):
+    openai_stub.set_faults(["reasoning_only"])
+    result = run_sync(client_for(openai_stub, tmp_path).chat(MSG))
+    assert (result.text, result.reasoning) == ("", "thinking it over, and over")
+    assert openai_stub.request_count == 1
+
+
+def test_one_null_choice_among_several_is_an_endpoint_error(openai_stub):
+    from raif_rewards.llm import _MalformedResponse, _to_result
+
+    raw = {"choices": [{"message": {"content": "a"}}, {"message": {"content": None}}]}
+    with pytest.raises(_MalformedResponse, match="null"):
+        _to_result(raw)
+
+
+def test_raif_eval_reports_null_content_instead_of_a_complete_zero(tmp_path):
+    from raif_eval.cli import app
+    from tests.test_eval_data import judge_responder, model_responder, write_benchmarks
+    from tests.test_eval_run import run_args
+
+    with OpenAIStub(model_responder, model="tiny-model") as model, \
+            OpenAIStub(judge_responder, model="tiny-judge") as judge:
+        data = write_benchmarks(tmp_path / "data")
+        out = tmp_path / "run"
+        model.set_faults(lambda i, req: "null_content")
+        first = CliRunner().invoke(app, run_args(model, judge, data, out, ["ifeval"]))
+        assert first.exit_code == 1
+        assert not (out / "ifeval" / "scores.json").exists()
+        # the server fixed: every prompt is asked again (nothing empty was kept) and scored for real
+        model.set_faults([])
+        model.reset()
+        second = CliRunner().invoke(app, run_args(model, judge, data, out, ["ifeval"]))
+        assert second.exit_code == 0, second.output
+        assert model.request_count == 2
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["benchmarks"]["ifeval"]["complete"]
+        assert summary["benchmarks"]["ifeval"]["metrics"]["prompt_strict"] > 0
+
+
+def test_raif_data_does_not_drop_prompts_on_null_content(tmp_path):
+    from raif_data import pipeline
+    from tests.test_data_endpoint import _read, _recipe, responder
+
+    with OpenAIStub(responder) as stub:
+        out = tmp_path / "d"
+        stub.set_faults(lambda i, req: "null_content")
+        with pytest.raises(EndpointError, match="content is null"):
+            pipeline.evolve(_recipe(out, stub.base_url, llm={"max_retries": 1}))
+        stub.set_faults([])
+        m = pipeline.evolve(_recipe(out, stub.base_url))
+        assert m["counts"]["train"] == 24 == len(_read(out, "train"))  # none dropped as "impossible"
