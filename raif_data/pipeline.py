@@ -25,6 +25,7 @@ from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
 from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, ShardWriter, rl_row
 from raif_rewards import compose, registry
 from raif_rewards.errors import InputFileError, RaifError
+from raif_rewards.outdir import refuse_escaping_links
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[
     """(stage folder, already complete?). A folder made with another recipe is an error unless
     ``overwrite``, then it and every later stage are cleared."""
     folder = layout.stage(stage)
+    refuse_escaping_links(layout.root)
     manifest = read_json(folder / "manifest.json")
     started = read_json(folder / "started.json")
     previous = (manifest or started or {}).get("fingerprint")
@@ -400,6 +402,7 @@ def _versions() -> dict:
 
 def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_progress) -> dict:
     """Write train/validation RL shards (and SFT shards when expert responses exist), then the manifest."""
+    refuse_escaping_links(layout.root)
     fps = fingerprints(r)
     inst = _finished(layout, "instruct", fps["instruct"])
     with_respond = uses_respond(r)
