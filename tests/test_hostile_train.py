@@ -1,0 +1,54 @@
+"""Hostile checkpoints and dying parents for raif-train (issue 15, points 5 and 11)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from raif_train.local.trainer import GRPOTrainer, TrainError
+from tests.test_train_local import _recipe, fraction_score, write_prompt_shard
+
+
+class _Evil:
+    """Unpickling this calls ``open(marker, "w")``: code execution, made visible by the file."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _checkpointed_run(tmp_path):
+    data = write_prompt_shard(tmp_path / "data", n=6)
+    out = tmp_path / "run"
+
+    def crash_at_3(row):
+        if row["step"] == 3:  # after the step-2 checkpoint
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        GRPOTrainer(_recipe(data, out), score_fn=fraction_score, on_step=crash_at_3).train()
+    ckpt = out / "checkpoints" / "step_000002"
+    assert (ckpt / "state.json").is_file()
+    return data, out, ckpt
+
+
+@pytest.mark.parametrize("name", ["optim.pt", "rng.pt", "model.pt"])
+def test_a_crafted_checkpoint_runs_no_code_on_resume(tmp_path, name):
+    data, out, ckpt = _checkpointed_run(tmp_path)
+    marker = tmp_path / "code-ran"
+    torch.save({"cpu": _Evil(str(marker)), "optim": _Evil(str(marker))}, ckpt / name, pickle_module=pickle)
+    with pytest.raises(TrainError, match=f"{name}: not a checkpoint this trainer wrote") as info:
+        GRPOTrainer(_recipe(data, out), score_fn=fraction_score).train()
+    assert "\n" not in str(info.value)
+    assert not marker.exists()
+
+
+def test_rng_and_optimizer_states_are_plain_tensors_and_data(tmp_path):
+    _data, _out, ckpt = _checkpointed_run(tmp_path)
+    for name in ("optim.pt", "rng.pt", "model.pt"):
+        torch.load(ckpt / name, weights_only=True)  # raises for anything but tensors and plain data
+    assert isinstance(torch.load(ckpt / "rng.pt", weights_only=True)["cpu"], torch.Tensor)
