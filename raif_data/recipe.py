@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from raif_rewards import typedconfig
+from raif_rewards import safeyaml, typedconfig
 from raif_rewards.errors import RaifError
 
 SOURCES = ("ifeval", "ifbench", "raif")
@@ -27,7 +27,7 @@ class RecipeError(RaifError, ValueError):
     def __init__(self, path: str, message: str, file: str | None = None):
         self.key, self.file, self.detail = path, file, message
         where = f"{file}: " if file else ""
-        super().__init__(f"{where}recipe key {path!r}: {message}")
+        super().__init__(f"{where}recipe key {typedconfig.brief(path)}: {message}")
 
 
 @dataclass
@@ -196,7 +196,7 @@ def _check_ranges(r: Recipe) -> None:
     need(d.capacity >= 1000, "seeds.dedup.capacity", "must be at least 1000")
     ins = r.instruct
     for i, s in enumerate(ins.sources):
-        need(s in SOURCES, f"instruct.sources[{i}]", f"{s!r} is not one of {list(SOURCES)}")
+        need(s in SOURCES, f"instruct.sources[{i}]", f"{typedconfig.brief(s)} is not one of {list(SOURCES)}")
     need(bool(ins.sources), "instruct.sources", "needs at least one constraint source")
     need(1 <= ins.min_constraints <= ins.max_constraints, "instruct.min_constraints",
          "must be at least 1 and at most instruct.max_constraints")
@@ -244,7 +244,7 @@ def load(path: str | Path | None = None) -> Recipe:
     except OSError as exc:
         raise RecipeError("(file)", f"cannot read: {exc.strerror}", str(p)) from None
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.load(text)
     except yaml.YAMLError as exc:
         raise RecipeError("(file)", f"not valid YAML: {exc}", str(p)) from None
     if data is not None and not isinstance(data, dict):

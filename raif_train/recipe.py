@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
-from raif_rewards import typedconfig
+from raif_rewards import safeyaml, typedconfig
 from raif_rewards.errors import RaifError
 
 __all__ = [
@@ -37,7 +37,7 @@ class RecipeError(RaifError, ValueError):
     def __init__(self, key: str, message: str, path: str | None = None):
         self.key, self.path = key, path
         where = f"{path}: " if path else ""
-        super().__init__(f"{where}recipe key {key!r}: {message}")
+        super().__init__(f"{where}recipe key {typedconfig.brief(key)}: {message}")
 
 
 # Constraints a ~0.3M-parameter model can learn in a few dozen CPU steps (see docs/train.md).
@@ -240,7 +240,7 @@ class Recipe:
 
             known = {c.id for c in registry.all_checkers()}
             for cid in self.data.constraint_subset:
-                need(cid in known, "data.constraint_subset", f"unknown checker id {cid!r}")
+                need(cid in known, "data.constraint_subset", f"unknown checker id {typedconfig.brief(cid)}")
 
 
 _SECTIONS = ("model", "data", "rollout", "algo", "optim", "train", "backend")
@@ -289,7 +289,7 @@ def load_recipe(path: str | Path | None = None, **overrides: Any) -> Recipe:
         except OSError as e:
             raise RecipeError("<file>", f"cannot read recipe: {e.strerror}", str(p)) from None
         try:
-            data = yaml.safe_load(text) or {}
+            data = safeyaml.load(text) or {}
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark else ""

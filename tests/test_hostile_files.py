@@ -69,3 +69,81 @@ def test_raif_eval_refuses_a_rollouts_file_linked_out_of_the_run(tmp_path):
         assert "outside the output folder" in result.output and "Traceback" not in result.output
         assert model.request_count == 0
     assert target.read_text() == "keep me\n"
+
+
+# ------------------------------------------------------------------ recipes: alias bombs, bounded echo
+
+def _bomb(leaf_key: str) -> str:
+    """About 390 bytes that expand to 9**9 (387 million) strings: the issue's alias bomb."""
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]")
+    return "\n".join(lines) + f"\n{leaf_key}: *i\n"
+
+
+def _run_cli(args: list[str], timeout: float = 60.0):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("cli,leaf", [
+    ("raif_data.cli", "num_prompts"),
+    ("raif_train.cli", "max_steps"),
+])
+def test_an_alias_bomb_recipe_is_refused_at_once(tmp_path, cli, leaf):
+    import time
+
+    recipe = tmp_path / "bomb.yaml"
+    recipe.write_text(_bomb(leaf))
+    args = {"raif_data.cli": [cli, "evolve", "--recipe", str(recipe), "--output-dir", str(tmp_path / "o")],
+            "raif_train.cli": [cli, "grpo", "--recipe", str(recipe), "--dry-run"]}[cli]
+    start = time.monotonic()
+    done = _run_cli(args)
+    assert done.returncode != 0
+    assert time.monotonic() - start < 30
+    assert "alias" in done.stderr and str(recipe) in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr) < 2000
+
+
+def test_raif_eval_refuses_an_alias_bomb_config(tmp_path):
+    from raif_eval.config import ConfigError, load_yaml
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_bomb("temperature"))
+    with pytest.raises(ConfigError, match="alias"):
+        load_yaml(path)
+
+
+def test_set_values_are_bounded_too():
+    import typer
+
+    from raif_train.cli import _overrides
+
+    # one flow sequence holding the whole bomb: anchors and aliases in a single --set value
+    levels = ["&a [" + ",".join(["x"] * 9) + "]"]
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"&{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    with pytest.raises(typer.BadParameter, match="alias"):
+        _overrides({}, ["max_steps=[" + ", ".join(levels) + "]"])
+    with pytest.raises(typer.BadParameter, match="nested"):
+        _overrides({}, ["max_steps=" + "[" * 5000 + "]" * 5000])
+    assert _overrides({}, ["max_steps=3", "kl_coef=0.5"]) == {"max_steps": 3, "kl_coef": 0.5}
+
+
+def test_a_rejected_value_is_echoed_in_bounded_length():
+    from raif_data import recipe as recipe_mod
+    from raif_rewards.typedconfig import ECHO_LIMIT
+
+    shared = ["x"] * 1000
+    huge = [shared] * 1000  # a million items: the echo must not walk them
+    with pytest.raises(recipe_mod.RecipeError) as info:
+        recipe_mod.from_dict({"num_prompts": huge})
+    assert len(str(info.value)) < ECHO_LIMIT + 200
+    with pytest.raises(recipe_mod.RecipeError) as info:
+        recipe_mod.from_dict({"k" * 100_000: 1})
+    assert len(str(info.value)) < ECHO_LIMIT + 600
+    with pytest.raises(recipe_mod.RecipeError) as info:
+        recipe_mod.from_dict({10**5000: 1})  # str() of it raises past 4,300 digits
+    assert "digits" in str(info.value)
