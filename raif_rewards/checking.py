@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from raif_rewards import registry
+from raif_rewards.errors import ConstraintKwargsError
 from raif_rewards.text import Text, loose_variants, view
 
 Constraint = Mapping[str, Any]  # {"id": "...", "kwargs": {...}}
@@ -47,9 +48,13 @@ def normalize_constraint(constraint: Constraint | Sequence) -> tuple[str, dict]:
     if isinstance(constraint, Mapping):
         cid = constraint.get("id", constraint.get("instruction_id"))
         if cid is None:
-            raise ValueError(f"constraint {dict(constraint)!r} has no 'id'")
-        return str(cid), dict(constraint.get("kwargs") or {})
-    cid, kwargs = constraint
+            raise ValueError(f"constraint with keys {sorted(map(str, constraint))[:10]} has no 'id'")
+        kwargs = constraint.get("kwargs")
+    else:
+        cid, kwargs = constraint
+    if kwargs and not isinstance(kwargs, Mapping):
+        # dict("abc") said "dictionary update sequence element #0 ..." with neither id nor field
+        raise ConstraintKwargsError(str(cid)[:120], "kwargs", f"expected an object, got {type(kwargs).__name__}", {})
     return str(cid), dict(kwargs or {})
 
 

@@ -82,11 +82,28 @@ class Sample:
 def _options(extra_info: Mapping[str, Any] | None, config: RewardConfig) -> tuple[bool, RewardConfig]:
     if not extra_info:
         return False, config
-    direct = bool(extra_info.get("direct_answer", False))
+    direct = _flag(extra_info.get("direct_answer", False), "extra_info.direct_answer")
     fmt = extra_info.get("response_format")
     if fmt and fmt != config.response_format:
         config = _with_format(config, str(fmt))
     return direct, config
+
+
+_TRUE, _FALSE = frozenset(("true", "yes", "1")), frozenset(("false", "no", "0", ""))
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A true/false field as data files carry it (bool, numpy bool, 0/1, "true"/"false"): ``bool("false")``
+    is True, which made a string-typed column mark every sample as a direct answer."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise GroundTruthError(name, f"expected true or false, got {str(value)[:40]!r}")
 
 
 @lru_cache(maxsize=64)

@@ -7,6 +7,7 @@ functions serve data quality control, the native trainer and the veRL plugin.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,11 @@ class RewardConfig:
             raise RewardConfigError("accuracy", f"{self.accuracy!r} is not one of {ACCURACY_MODES}")
         if self.math_timeout <= 0:
             raise RewardConfigError("math_timeout", "must be positive")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                # a NaN weight makes every reward NaN (and NaN compares false everywhere)
+                raise RewardConfigError(f.name, f"must be a finite number, got {value}")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, path: str = "reward") -> RewardConfig:

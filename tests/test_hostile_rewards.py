@@ -257,3 +257,86 @@ def test_which_patterns_run_under_stdlib_re():
         assert _linear(pattern, 0), pattern
     for pattern in ("(a+)+$", "a*b", ".*x", "(a|aa){2,}", "(a)\\1", "(?=a)", "(ab|a)" * 10):
         assert not _linear(pattern, 0), pattern
+
+
+# ------------------------------------------------------------------ library errors (point 13)
+
+
+def test_non_mapping_kwargs_are_a_kwargs_error_naming_the_id():
+    from raif_rewards.checking import check, check_all
+    from raif_rewards.errors import ConstraintKwargsError
+
+    with pytest.raises(ConstraintKwargsError, match="punctuation:no_comma.*kwargs.*list"):
+        check("punctuation:no_comma", "text", [1, 2])  # type: ignore[arg-type]
+    with pytest.raises(ConstraintKwargsError, match="keywords:existence.*'kwargs'.*str"):
+        check_all([{"id": "keywords:existence", "kwargs": "abc"}], "text")
+
+
+def test_a_deep_tree_is_a_ground_truth_error():
+    from raif_rewards.compose import MAX_TREE_DEPTH, GroundTruthError, parse_ground_truth
+
+    leaf = '{"op": "check", "id": "punctuation:no_comma"}'
+    deep = '{"style": "rule", "tree": ' + '{"op": "and", "children": [' * 1000 + leaf + "]}" * 1000 + "}"
+    with pytest.raises(GroundTruthError, match=f"deeper than {MAX_TREE_DEPTH}"):
+        parse_ground_truth(deep)
+    with pytest.raises(GroundTruthError, match="deeper"):
+        parse_ground_truth("[" * 100_000 + "]" * 100_000)  # json.loads itself would recurse too deep
+    shallow: dict = {"op": "check", "id": "punctuation:no_comma"}
+    for _ in range(MAX_TREE_DEPTH - 1):
+        shallow = {"op": "and", "children": [shallow]}
+    parse_ground_truth({"style": "rule", "tree": shallow})  # the limit itself is fine
+
+
+def test_a_huge_kwarg_gives_a_short_error():
+    from raif_rewards.errors import ConstraintKwargsError
+    from raif_rewards.registry import validate_kwargs
+
+    with pytest.raises(ConstraintKwargsError) as info:
+        # a list where a string belongs: the validator's message quotes the whole list
+        validate_kwargs("keywords:frequency", {"keyword": list(range(100_000)), "frequency": 1,
+                                               "relation": "at least"})
+    assert len(str(info.value)) < 1000 and "keywords:frequency" in str(info.value)
+
+
+@pytest.mark.parametrize("value,direct", [
+    (True, True), (False, False), ("false", False), ("False", False), ("true", True), ("0", False), (1, True),
+    (None, False),
+])
+def test_direct_answer_flags_are_read_as_what_they_say(value, direct):
+    from raif_rewards.dispatch import _flag
+
+    assert _flag(value, "extra_info.direct_answer") is direct
+
+
+def test_a_string_false_direct_answer_is_not_a_direct_answer():
+    # a think-less answer scored as direct would escape the format gate
+    completion = "no think block"
+    rule = json.dumps({"style": "rule", "tree": {"op": "check", "id": "punctuation:no_comma"}})
+    as_false = compute_score("ifeval", completion, rule, {"direct_answer": "false"})
+    assert as_false["direct_answer"] == 0.0 and as_false["score"] == -3.0
+    with pytest.raises(ValueError, match="direct_answer"):
+        compute_score("ifeval", completion, rule, {"direct_answer": "perhaps"})
+
+
+@pytest.mark.parametrize("field", ["format_ok", "invalid_answer", "math_correct"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_reward_weights_must_be_finite(field, value):
+    from raif_rewards.reward import RewardConfig, RewardConfigError
+
+    with pytest.raises(RewardConfigError, match=f"{field}: must be a finite number"):
+        RewardConfig.from_mapping({field: value})
+
+
+def test_a_malformed_tagger_model_is_a_tagger_model_error():
+    import pickle
+
+    from raif_rewards.checkers.ifbench_shared import TaggerModelError, _verified, load_tagger_model
+
+    good = pickle.dumps(({}, {}, {"VB"}), protocol=2)
+    for bad in (b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01]q\x02e\x85R.",  # AttributeError: APPENDS on a dict
+                b"\x80\x02cbuiltins\nset\nK\x05\x85R.",  # TypeError: set(5)
+                good.replace(b"\x85", b"\x86")):  # TypeError: a dict called
+        with pytest.raises(TaggerModelError, match="not a readable tagger model"):
+            load_tagger_model(bad, "m.pickle")
+    with pytest.raises(TaggerModelError, match="sha256"):
+        _verified(good, "m.pickle")  # checked before anything is unpickled

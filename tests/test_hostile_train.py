@@ -52,3 +52,17 @@ def test_rng_and_optimizer_states_are_plain_tensors_and_data(tmp_path):
     for name in ("optim.pt", "rng.pt", "model.pt"):
         torch.load(ckpt / name, weights_only=True)  # raises for anything but tensors and plain data
     assert isinstance(torch.load(ckpt / "rng.pt", weights_only=True)["cpu"], torch.Tensor)
+
+
+@pytest.mark.parametrize("key,value,blamed", [
+    ("bc_coef", float("nan"), "algo.bc_coef"),
+    ("kl_coef", float("inf"), "algo.kl_coef"),
+    ("lr", float("nan"), "optim.lr"),
+    ("keep_checkpoints", 0, "train.keep_checkpoints"),
+    ("bc_coef", -1.0, "algo.bc_coef"),
+])
+def test_recipe_values_that_would_train_on_nan_or_keep_everything_are_refused(key, value, blamed):
+    from raif_train.recipe import RecipeError, load_recipe
+
+    with pytest.raises(RecipeError, match=f"'{blamed}'"):
+        load_recipe(None, model="tiny", **{key: value})
