@@ -25,7 +25,7 @@ from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
 from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, ShardWriter, rl_row
 from raif_rewards import compose, registry
 from raif_rewards.errors import InputFileError, RaifError
-from raif_rewards.outdir import refuse_escaping_links
+from raif_rewards.outdir import ensure_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[
     """(stage folder, already complete?). A folder made with another recipe is an error unless
     ``overwrite``, then it and every later stage are cleared."""
     folder = layout.stage(stage)
-    refuse_escaping_links(layout.root)
+    ensure_output_dir(layout.root)
     manifest = read_json(folder / "manifest.json")
     started = read_json(folder / "started.json")
     previous = (manifest or started or {}).get("fingerprint")
@@ -402,7 +402,7 @@ def _versions() -> dict:
 
 def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_progress) -> dict:
     """Write train/validation RL shards (and SFT shards when expert responses exist), then the manifest."""
-    refuse_escaping_links(layout.root)
+    ensure_output_dir(layout.root)
     fps = fingerprints(r)
     inst = _finished(layout, "instruct", fps["instruct"])
     with_respond = uses_respond(r)
@@ -484,7 +484,7 @@ def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _n
     """Run every stage (skipping those already complete) and return the final manifest."""
     if not r.output_dir:
         raise RaifError("no output folder: pass --output-dir (or set output_dir in the recipe)")
-    layout = Layout(Path(r.output_dir))
+    layout = Layout(ensure_output_dir(r.output_dir))
     if not overwrite and up_to_date(r, layout):
         log.info("%s is up to date; nothing to do", layout.manifest)
         return read_json(layout.manifest)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,11 +179,26 @@ _RULES = typedconfig.Rules(
 )
 
 
+def _need_finite(node: Any, prefix: str, need: Callable[[bool, str, str], None]) -> None:
+    """Every float in the recipe is finite: ``.inf`` and ``.nan`` are YAML floats that compare false
+    with everything, so range checks let them through."""
+    for f in dataclasses.fields(node):
+        value, key = getattr(node, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            _need_finite(value, f"{key}.", need)
+        elif isinstance(value, float):
+            need(math.isfinite(value), key, f"must be a finite number, got {value}")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                need(not isinstance(v, float) or math.isfinite(v), f"{key}.{k}", f"must be a finite number, got {v}")
+
+
 def _check_ranges(r: Recipe) -> None:
     def need(ok: bool, key: str, msg: str) -> None:
         if not ok:
             raise RecipeError(key, msg)
 
+    _need_finite(r, "", need)
     need(r.num_prompts >= 1, "num_prompts", "must be at least 1")
     need(r.seeds.format in ("auto", "jsonl", "parquet", "csv", "hf"), "seeds.format",
          "expected one of auto, jsonl, parquet, csv, hf")
@@ -243,6 +260,8 @@ def load(path: str | Path | None = None) -> Recipe:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise RecipeError("(file)", f"cannot read: {exc.strerror}", str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError("(file)", f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(p)) from None
     try:
         data = safeyaml.load(text)
     except yaml.YAMLError as exc:

@@ -37,3 +37,22 @@ def refuse_escaping_links(root: str | Path) -> None:
                     f"{path}: a link to {target}, outside the output folder {top}; writing there could "
                     "overwrite or delete files that are not this run's (remove the link, or choose "
                     "another output folder)")
+
+
+def ensure_output_dir(root: str | Path) -> Path:
+    """``root`` created if needed, checked to be a writable folder holding no link out of itself;
+    :class:`OutputPathError` (one line naming the folder) otherwise: an existing file in its place,
+    an unwritable or virtual location (``/proc``), a link out of it."""
+    top = Path(root)
+    if top.exists() and not top.is_dir():
+        raise OutputPathError(f"{top}: exists and is not a folder; choose another output folder")
+    try:
+        top.mkdir(parents=True, exist_ok=True)
+        probe = top / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputPathError(f"{top}: cannot write there ({exc.strerror or type(exc).__name__}); "
+                              "choose another output folder") from None
+    refuse_escaping_links(top)
+    return top

@@ -298,6 +298,8 @@ def load_recipe(path: str | Path | None = None, **overrides: Any) -> Recipe:
             text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise RecipeError("<file>", f"cannot read recipe: {e.strerror}", str(p)) from None
+        except UnicodeDecodeError as e:
+            raise RecipeError("<file>", f"not UTF-8 text ({e.reason} at byte {e.start})", str(p)) from None
         try:
             data = safeyaml.load(text) or {}
         except yaml.YAMLError as e:

@@ -147,3 +147,112 @@ def test_a_rejected_value_is_echoed_in_bounded_length():
     with pytest.raises(recipe_mod.RecipeError) as info:
         recipe_mod.from_dict({10**5000: 1})  # str() of it raises past 4,300 digits
     assert "digits" in str(info.value)
+
+
+# ------------------------------------------------------------------ one-line errors naming file and line
+
+
+def _data_cli(*args: str):
+    from raif_data.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def _one_line(result, *fragments: str) -> None:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and not isinstance(result.exception, AssertionError)
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, result.output
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_bad_seed_files_are_named_by_file_and_line(tmp_path):
+    seeds = tmp_path / "seeds.jsonl"
+    good = '{"prompt": "Write a short poem about the sea and the wind tonight", "id": 1}\n'
+    seeds.write_text(good + '{"prompt": "Write about the sea \\ud800 and the wind tonight"}\n', encoding="utf-8")
+    _one_line(_data_cli("evolve", "-o", str(tmp_path / "a"), "--seeds", str(seeds), "--num-prompts", "4"),
+              f"{seeds}:2", "surrogate")
+    seeds.write_text(good + '{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    _one_line(_data_cli("evolve", "-o", str(tmp_path / "b"), "--seeds", str(seeds), "--num-prompts", "4"),
+              f"{seeds}:2", "nested too deeply")
+    seeds.write_text(good + '{"prompt": "Write a short poem about rivers and hills", "id": ' + "9" * 5000 + "}\n")
+    _one_line(_data_cli("evolve", "-o", str(tmp_path / "c"), "--seeds", str(seeds), "--num-prompts", "4"),
+              f"{seeds}:2", "4300 digits")
+    seeds.write_text(good + '{"prompt": "Write a short poem about rivers and hills", "id": "' + "7" * 5000 + '"}\n')
+    _one_line(_data_cli("evolve", "-o", str(tmp_path / "d"), "--seeds", str(seeds), "--num-prompts", "4"),
+              f"{seeds}:2", "'id'")
+    csv = tmp_path / "seeds.csv"
+    csv.write_bytes(b"prompt,id\nWrite a short poem about the sea \xff\xfe,1\n")
+    _one_line(_data_cli("evolve", "-o", str(tmp_path / "e"), "--seeds", str(csv), "--num-prompts", "4"),
+              str(csv), "not UTF-8")
+
+
+def test_skip_bad_skips_every_kind_of_bad_seed(tmp_path):
+    seeds = tmp_path / "seeds.jsonl"
+    lines = [f'{{"prompt": "Write a short poem number {i} about the sea and the wind", "id": {i}}}' for i in range(30)]
+    lines += ['{"prompt": "Write about the sea \\ud800 tonight please now"}',
+              '{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}",
+              '{"prompt": "Write a short poem about rivers and hills", "id": ' + "9" * 5000 + "}"]
+    seeds.write_text("\n".join(lines) + "\n")
+    result = _data_cli("seeds", "-o", str(tmp_path / "o"), "--seeds", str(seeds), "--skip-bad")
+    assert result.exit_code == 0, result.output
+    assert "bad records 3" in result.output
+
+
+def test_output_folder_problems_are_one_line(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    _one_line(_data_cli("evolve", "-o", str(afile), "--num-prompts", "4"), str(afile), "not a folder")
+    _one_line(_data_cli("evolve", "-o", "/proc/raif-h15-test", "--num-prompts", "4"), "cannot write there")
+
+
+def test_raif_train_output_folder_that_is_a_file(tmp_path):
+    from raif_rewards.outdir import OutputPathError
+    from raif_train.local.trainer import GRPOTrainer
+    from tests.test_train_local import _recipe as train_recipe
+    from tests.test_train_local import fraction_score, write_prompt_shard
+
+    data = write_prompt_shard(tmp_path / "data", n=4)
+    afile = tmp_path / "out"
+    afile.write_text("x")
+    with pytest.raises(OutputPathError, match="not a folder"):
+        GRPOTrainer(train_recipe(data, afile, max_steps=1), score_fn=fraction_score).train()
+
+
+@pytest.mark.parametrize("which", ["data", "train", "eval"])
+def test_non_utf8_recipes_are_one_line(tmp_path, which):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_bytes(b"seed: \xff\xfe\n")
+    if which == "data":
+        from raif_data.recipe import RecipeError, load
+    elif which == "train":
+        from raif_train.recipe import RecipeError
+        from raif_train.recipe import load_recipe as load
+    else:
+        from raif_eval.config import ConfigError as RecipeError
+        from raif_eval.config import load_yaml as load
+    with pytest.raises(RecipeError, match="not UTF-8") as info:
+        load(recipe)
+    assert str(recipe) in str(info.value)
+
+
+def test_infinite_data_recipe_weights_are_refused(tmp_path):
+    from raif_data.recipe import RecipeError, from_dict
+
+    with pytest.raises(RecipeError, match="instruct.compositions.and.*finite"):
+        from_dict({"instruct": {"compositions": {"and": float("inf")}}})
+    with pytest.raises(RecipeError, match="math.ratio.*finite"):
+        from_dict({"math": {"ratio": float("nan")}})
+
+
+def test_a_full_disk_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    from raif_data import pipeline
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "o" / "train"))
+
+    monkeypatch.setattr(pipeline, "evolve", full)
+    _one_line(_data_cli("evolve", "-o", str(tmp_path / "o"), "--num-prompts", "4"), "No space left on device")

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from raif_rewards.errors import RaifError
+from raif_rewards.outdir import ensure_output_dir
 from raif_train import algo
 from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts, load_sft
 from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
@@ -489,7 +490,7 @@ class GRPOTrainer:
 
     def train(self) -> list[dict[str, Any]]:
         """Run (or resume) to total_steps; returns the metrics rows written by this call."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        ensure_output_dir(self.out)  # a file in its place or an unwritable place: one line, before any work
         ckpt = self.latest_checkpoint() if self.r.train.resume else None
         if ckpt is not None:
             self.load(ckpt)

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from raif_rewards.outdir import ensure_output_dir
 from raif_train.recipe import Recipe
 from raif_train.verl.overrides import VerlConfigError, VerlPlan, build_plan
 
@@ -156,5 +157,5 @@ def run_verl(
             raise VerlConfigError(
                 "backend.n_gpus_per_node", f"the recipe needs {need} GPUs on this node, {have} are visible"
             )
-    Path(recipe.train.output_dir).mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(recipe.train.output_dir)
     return subprocess.call(cmd, env=env)
