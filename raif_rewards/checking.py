@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from raif_rewards import registry
 from raif_rewards.errors import ConstraintKwargsError
-from raif_rewards.text import Text, loose_variants, view
+from raif_rewards.sizedcache import sized_cache
+from raif_rewards.text import MAX_CACHED_TEXT_CHARS, VIEW_CACHE_CHARS, Text, loose_variants, view
 
 Constraint = Mapping[str, Any]  # {"id": "...", "kwargs": {...}}
 
@@ -34,7 +34,7 @@ def check(
     return False
 
 
-@lru_cache(maxsize=256)
+@sized_cache(VIEW_CACHE_CHARS, MAX_CACHED_TEXT_CHARS, weight=8)
 def _other_variants(response: str) -> tuple[Text, ...]:
     """The non-blank loose variants other than ``response`` itself, each once: a checker is a function
     of the text, so a variant equal to one already tried (no asterisks to remove, a one-line response

@@ -146,11 +146,19 @@ class LLMClient:
         backoff_base: float = 0.5,
         backoff_max: float = 20.0,
         seed: int = 0,
+        max_body_bytes: int | None = None,
+        retry_after_max: float = 60.0,
     ):
         self.base_url, self.model = base_url.rstrip("/"), model
         self.api_key = api_key or "EMPTY"
         self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        from raif_rewards.chat_http import DEFAULT_MAX_BODY_BYTES
+
+        #: the largest answer body read; a longer one is an endpoint error, never cached
+        self.max_body_bytes = max_body_bytes or DEFAULT_MAX_BODY_BYTES
+        #: the longest wait a server's ``Retry-After`` may ask for between two attempts
+        self.retry_after_max = retry_after_max
         self.cache = ResponseCache(cache_path) if cache_path else None
         self._rng = random.Random(seed)  # jitter only; never affects outputs
         self._url = self.base_url + "/chat/completions"
@@ -221,7 +229,8 @@ class LLMClient:
             async with state.semaphore:
                 self.requests_sent += 1
                 try:
-                    raw = await state.session.post_json(self._url, payload, headers, timeout=timeout, query=query)
+                    raw = await state.session.post_json(self._url, payload, headers, timeout=timeout, query=query,
+                                                        max_body_bytes=self.max_body_bytes)
                     result = _to_result(raw)
                 except Exception as exc:  # classified here: only transient failures are retried
                     if not _retryable(exc):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -95,3 +96,56 @@ def test_raif_data_does_not_drop_prompts_on_null_content(tmp_path):
         stub.set_faults([])
         m = pipeline.evolve(_recipe(out, stub.base_url))
         assert m["counts"]["train"] == 24 == len(_read(out, "train"))  # none dropped as "impossible"
+
+
+# ------------------------------------------------------------------ bounded bodies and caches (point 9)
+
+
+def test_a_huge_answer_is_refused_unread_and_not_cached(openai_stub, tmp_path):
+    openai_stub.huge_bytes = 3 * 1024 * 1024
+    openai_stub.set_faults(["huge"])
+    client = client_for(openai_stub, tmp_path, max_body_bytes=1024 * 1024)
+    with pytest.raises(EndpointError, match="bytes") as info:
+        run_sync(client.chat(MSG))
+    assert "\n" not in str(info.value)
+    assert openai_stub.request_count == 1  # the same request would get the same answer: not retried
+    assert _cached_rows(tmp_path / "cache.sqlite") == 0
+
+
+def test_the_default_body_limit_is_in_megabytes():
+    from raif_rewards.chat_http import DEFAULT_MAX_BODY_BYTES
+
+    client = LLMClient("http://127.0.0.1:9/v1", "m")
+    assert client.max_body_bytes == DEFAULT_MAX_BODY_BYTES == 8 * 1024 * 1024
+
+
+def test_a_slow_drip_body_ends_at_the_timeout_and_a_reset_is_retried(openai_stub):
+    openai_stub.drip_seconds = 0.05  # a ~300-byte body would take ~15 s
+    openai_stub.set_faults(["drip", "drip"])
+    client = client_for(openai_stub, timeout=0.5, max_retries=1)
+    start = time.monotonic()
+    with pytest.raises(EndpointError, match="failed after 2 attempts"):
+        run_sync(client.chat(MSG))
+    assert time.monotonic() - start < 5
+    openai_stub.set_faults(["reset"])
+    assert run_sync(client_for(openai_stub).chat(MSG)).text == "echo: hello"
+    assert openai_stub.faults_served[-1] == "reset"
+
+
+def test_the_feature_caches_are_bounded_by_characters():
+    from raif_rewards import langid, text
+    from raif_rewards.checking import check
+
+    text.view.cache_clear()
+    for i in range(60):  # 60 distinct 200 KB answers: 12 M characters offered
+        answer = f"answer {i} " + "word " * 40_000
+        check("punctuation:no_comma", answer, {})
+        check("change_case:english_lowercase", answer, {}, loose=True)
+        assert text.view.chars <= text.VIEW_CACHE_CHARS
+        assert text.loose_variants.chars <= text.VIEW_CACHE_CHARS
+        assert langid.detect.chars <= 4_000_000
+    assert 0 < len(text.view) < 60
+    big = "x " * 600_000  # over MAX_CACHED_TEXT_CHARS: analysed, not kept
+    before = len(text.view)
+    check("punctuation:no_comma", big, {})
+    assert len(text.view) == before
