@@ -132,6 +132,8 @@ class LLMClient:
     ``extra_body`` (merged into the request), ``extra_headers``, ``extra_query`` and ``timeout``
     (seconds, this call only). ``cache_salt`` (not sent) separates cache entries of otherwise
     identical sampled requests. Failures after ``max_retries`` retries raise :class:`EndpointError`.
+    A ``Retry-After`` header lengthens the wait before the next attempt, up to ``retry_after_max``
+    seconds; answers over ``max_body_bytes`` are refused.
     """
 
     def __init__(
@@ -225,7 +227,9 @@ class LLMClient:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * (0.5 + self._rng.random()))
+                delay *= 0.5 + self._rng.random()
+                # a server that says when to come back is believed, up to retry_after_max
+                await asyncio.sleep(max(delay, min(_retry_after(last), self.retry_after_max)))
             async with state.semaphore:
                 self.requests_sent += 1
                 try:
@@ -329,6 +333,26 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, _MalformedResponse | json.JSONDecodeError | UnicodeDecodeError):
         return True
     return is_transport_error(exc)
+
+
+def _retry_after(exc: BaseException | None) -> float:
+    """Seconds a 429/503 answer's ``Retry-After`` header asks to wait (delta-seconds or an HTTP date);
+    0 when there is none or it cannot be read."""
+    value = getattr(exc, "retry_after", None)
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        import email.utils
+        import time
+
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return 0.0
+        seconds = when.timestamp() - time.time()
+    return seconds if seconds > 0 and seconds == seconds and seconds != float("inf") else 0.0
 
 
 def _describe(exc: BaseException | None) -> str:

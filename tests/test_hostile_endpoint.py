@@ -149,3 +149,46 @@ def test_the_feature_caches_are_bounded_by_characters():
     before = len(text.view)
     check("punctuation:no_comma", big, {})
     assert len(text.view) == before
+
+
+# ------------------------------------------------------------------ Retry-After (point 10)
+
+
+def test_retry_after_is_honoured(openai_stub):
+    openai_stub.retry_after = "1.5"
+    openai_stub.set_faults(["429_retry_after"])
+    client = client_for(openai_stub, backoff_base=0.001)
+    start = time.monotonic()
+    assert run_sync(client.chat(MSG)).text == "echo: hello"
+    assert time.monotonic() - start >= 1.5
+    assert openai_stub.request_count == 2
+
+
+def test_retry_after_is_capped(openai_stub):
+    openai_stub.retry_after = "3600"
+    openai_stub.set_faults(["429_retry_after"])
+    client = client_for(openai_stub, backoff_base=0.001, retry_after_max=0.5)
+    start = time.monotonic()
+    assert run_sync(client.chat(MSG)).text == "echo: hello"
+    assert 0.5 <= time.monotonic() - start < 3.0
+
+
+@pytest.mark.parametrize("value,low,high", [
+    ("30", 30, 30), ("0", 0, 0), ("-5", 0, 0), ("soon", 0, 0), ("nan", 0, 0), ("inf", 0, 0),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", 0, 0),  # a date in the past: no wait
+])
+def test_retry_after_values(value, low, high):
+    from raif_rewards.chat_http import HTTPStatusError
+    from raif_rewards.llm import _retry_after
+
+    assert low <= _retry_after(HTTPStatusError(429, b"", value)) <= high
+
+
+def test_retry_after_as_a_future_date():
+    import email.utils
+
+    from raif_rewards.chat_http import HTTPStatusError
+    from raif_rewards.llm import _retry_after
+
+    when = email.utils.formatdate(time.time() + 20, usegmt=True)
+    assert 15 <= _retry_after(HTTPStatusError(503, b"", when)) <= 21
