@@ -214,6 +214,9 @@ def shutdown_pool() -> None:
 
 
 def _warm() -> None:
+    from raif_rewards.lifeline import exit_with_parent
+
+    exit_with_parent()  # a SIGKILLed trainer must not leave its reward workers behind
     registry.all_checkers()
 
 

@@ -66,3 +66,64 @@ def test_recipe_values_that_would_train_on_nan_or_keep_everything_are_refused(ke
 
     with pytest.raises(RecipeError, match=f"'{blamed}'"):
         load_recipe(None, model="tiny", **{key: value})
+
+
+_ORPHAN_SCRIPT = r"""
+import json, sys, time
+from multiprocessing import resource_tracker
+from raif_train.local.scoring import Scorer, ScoreRequest, library_score
+
+if __name__ == "__main__":
+    scorer = Scorer(library_score, workers=1)
+    gt = json.dumps({"style": "rule", "tree": {"op": "check", "id": "punctuation:no_comma"}})
+    scorer.submit([ScoreRequest("raif/instruct", "<think>r</think><answer>a b</answer>", gt)]).result()
+    pids = [p.pid for p in scorer._pool._processes.values()]
+    tracker = resource_tracker._resource_tracker._pid
+    print(json.dumps({"workers": pids, "tracker": tracker}), flush=True)
+    time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def test_reward_workers_and_resource_tracker_exit_when_the_trainer_is_killed(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "orphan.py"
+    script.write_text(_ORPHAN_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        info = json.loads(line)
+        children = [*info["workers"], info["tracker"]]
+        assert children and all(_alive(pid) for pid in children)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.2)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:  # clean up before failing: these are this test's own processes
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"still running after the trainer was killed: {left}"
