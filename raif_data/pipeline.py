@@ -471,12 +471,18 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
 
 
 def up_to_date(r: Recipe, layout: Layout) -> bool:
-    """The final manifest matches this recipe and every shard it lists is present and unchanged in size."""
+    """The final manifest matches this recipe and every shard it lists is present with the sha256 the
+    manifest records (a truncated or edited shard makes the shards be written again)."""
     m = read_json(layout.manifest)
     if not m or m.get("fingerprint") != fingerprints(r)["shards"]:
         return False
     listed = [f for fl in m.get("shards", {}).values() for f in fl] + m.get("sft_shards", [])
-    return all((layout.root / f["file"]).is_file() for f in listed)
+    for f in listed:
+        path = layout.root / f["file"]
+        if not path.is_file() or sha256_file(path) != f.get("sha256"):
+            log.warning("%s is missing or differs from the manifest; writing the shards again", path)
+            return False
+    return True
 
 
 def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,

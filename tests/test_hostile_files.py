@@ -256,3 +256,32 @@ def test_a_full_disk_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pipeline, "evolve", full)
     _one_line(_data_cli("evolve", "-o", str(tmp_path / "o"), "--num-prompts", "4"), "No space left on device")
+
+
+# ------------------------------------------------------------------ shards (point 12)
+
+
+def test_shards_are_full_but_the_last(tmp_path):
+    m = pipeline.evolve(_recipe(tmp_path / "d", num_prompts=60, output={"rows_per_shard": 7, "chunk_size": 16,
+                                                                         "validation_fraction": 0.0}))
+    rows = [f["rows"] for f in m["shards"]["train"]]
+    assert sum(rows) == m["counts"]["train"] and len(rows) == -(-sum(rows) // 7)
+    assert all(n == 7 for n in rows[:-1]) and 1 <= rows[-1] <= 7, rows
+
+
+def test_a_truncated_shard_is_not_up_to_date(tmp_path):
+    import pyarrow.parquet as pq
+
+    from raif_data.files import sha256_file
+
+    out = tmp_path / "d"
+    recipe = _recipe(out, num_prompts=30)
+    m = pipeline.evolve(recipe)
+    shard = out / m["shards"]["train"][0]["file"]
+    whole = shard.read_bytes()
+    shard.write_bytes(whole[: len(whole) // 2])
+    assert not pipeline.up_to_date(recipe, pipeline.Layout(out))
+    again = pipeline.evolve(recipe)
+    assert sha256_file(shard) == again["shards"]["train"][0]["sha256"] == m["shards"]["train"][0]["sha256"]
+    assert pq.read_table(shard).num_rows == m["shards"]["train"][0]["rows"]
+    assert pipeline.up_to_date(recipe, pipeline.Layout(out))
