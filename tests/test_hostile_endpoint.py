@@ -192,3 +192,23 @@ def test_retry_after_as_a_future_date():
 
     when = email.utils.formatdate(time.time() + 20, usegmt=True)
     assert 15 <= _retry_after(HTTPStatusError(503, b"", when)) <= 21
+
+
+# ------------------------------------------------------------------ a thinking judge (point 14)
+
+
+@pytest.mark.parametrize("text,logprobs", [
+    ("<think>hmm</think>YES", None),
+    ("<think>is it YES? no</think>", None),
+    ("  <think>\nYES", None),
+    ("<think>", [{"<think>": -0.01, "YES": -6.0}]),
+])
+def test_a_judge_reply_opening_with_think_gives_no_verdict(text, logprobs):
+    """docs/eval.md: a judge that opens with <think> gives no verdict (counted as NO)."""
+    from raif_eval.judging import decide
+    from raif_rewards.judge import verdict_from_result
+    from raif_rewards.llm import ChatResult
+
+    result = ChatResult(text=text, logprobs=logprobs)
+    assert decide(result) is None
+    assert verdict_from_result(result).yes is None
