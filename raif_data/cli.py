@@ -54,6 +54,9 @@ def _user_errors() -> Iterator[None]:
         yield
     except RaifError as exc:
         _fail(str(exc))
+    except OSError as exc:  # a full disk, a folder that vanished: what the system said, where
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
     except KeyboardInterrupt:
         _fail("interrupted (rerun the same command to resume)", 130)
 

@@ -25,6 +25,7 @@ from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
 from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, ShardWriter, rl_row
 from raif_rewards import compose, registry
 from raif_rewards.errors import InputFileError, RaifError
+from raif_rewards.outdir import ensure_output_dir
 
 if TYPE_CHECKING:
     from raif_data.llm import LLMClient
@@ -128,6 +129,7 @@ def _begin_stage(layout: Layout, stage: str, fp: str, overwrite: bool) -> tuple[
     """(stage folder, its manifest when already complete, else None). A folder made with another
     recipe is an error unless ``overwrite``, then it and every later stage are cleared."""
     folder = layout.stage(stage)
+    ensure_output_dir(layout.root)
     manifest = read_json(folder / "manifest.json")
     started = read_json(folder / "started.json")
     previous = (manifest or started or {}).get("fingerprint")
@@ -438,6 +440,7 @@ def _versions() -> dict:
 
 def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_progress) -> dict:
     """Write train/validation RL shards (and SFT shards when expert responses exist), then the manifest."""
+    ensure_output_dir(layout.root)
     fps = fingerprints(r)
     inst = _finished(layout, "instruct", fps["instruct"])
     with_respond = uses_respond(r)
@@ -506,12 +509,18 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
 
 
 def up_to_date(r: Recipe, layout: Layout) -> bool:
-    """The final manifest matches this recipe and every shard it lists is present and unchanged in size."""
+    """The final manifest matches this recipe and every shard it lists is present with the sha256 the
+    manifest records (a truncated or edited shard makes the shards be written again)."""
     m = read_json(layout.manifest)
     if not m or m.get("fingerprint") != fingerprints(r)["shards"]:
         return False
     listed = [f for fl in m.get("shards", {}).values() for f in fl] + m.get("sft_shards", [])
-    return all((layout.root / f["file"]).is_file() for f in listed)
+    for f in listed:
+        path = layout.root / f["file"]
+        if not path.is_file() or sha256_file(path) != f.get("sha256"):
+            log.warning("%s is missing or differs from the manifest; writing the shards again", path)
+            return False
+    return True
 
 
 def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
@@ -519,7 +528,7 @@ def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _n
     """Run every stage (skipping those already complete) and return the final manifest."""
     if not r.output_dir:
         raise RaifError("no output folder: pass --output-dir (or set output_dir in the recipe)")
-    layout = Layout(Path(r.output_dir))
+    layout = Layout(ensure_output_dir(r.output_dir))
     if not overwrite and up_to_date(r, layout):
         log.info("%s is up to date; nothing to do", layout.manifest)
         return _read_manifest(layout.manifest)

@@ -8,13 +8,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from raif_rewards import typedconfig
+from raif_rewards import safeyaml, typedconfig
 from raif_rewards.errors import RaifError
 
 SOURCES = ("ifeval", "ifbench", "raif")
@@ -27,7 +29,7 @@ class RecipeError(RaifError, ValueError):
     def __init__(self, path: str, message: str, file: str | None = None):
         self.key, self.file, self.detail = path, file, message
         where = f"{file}: " if file else ""
-        super().__init__(f"{where}recipe key {path!r}: {message}")
+        super().__init__(f"{where}recipe key {typedconfig.brief(path)}: {message}")
 
 
 @dataclass
@@ -180,11 +182,26 @@ _RULES = typedconfig.Rules(
 )
 
 
+def _need_finite(node: Any, prefix: str, need: Callable[[bool, str, str], None]) -> None:
+    """Every float in the recipe is finite: ``.inf`` and ``.nan`` are YAML floats that compare false
+    with everything, so range checks let them through."""
+    for f in dataclasses.fields(node):
+        value, key = getattr(node, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            _need_finite(value, f"{key}.", need)
+        elif isinstance(value, float):
+            need(math.isfinite(value), key, f"must be a finite number, got {value}")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                need(not isinstance(v, float) or math.isfinite(v), f"{key}.{k}", f"must be a finite number, got {v}")
+
+
 def _check_ranges(r: Recipe) -> None:
     def need(ok: bool, key: str, msg: str) -> None:
         if not ok:
             raise RecipeError(key, msg)
 
+    _need_finite(r, "", need)
     need(r.num_prompts >= 1, "num_prompts", "must be at least 1")
     need(r.seeds.format in ("auto", "jsonl", "parquet", "csv", "hf"), "seeds.format",
          "expected one of auto, jsonl, parquet, csv, hf")
@@ -199,7 +216,7 @@ def _check_ranges(r: Recipe) -> None:
     need(d.capacity >= 1000, "seeds.dedup.capacity", "must be at least 1000")
     ins = r.instruct
     for i, s in enumerate(ins.sources):
-        need(s in SOURCES, f"instruct.sources[{i}]", f"{s!r} is not one of {list(SOURCES)}")
+        need(s in SOURCES, f"instruct.sources[{i}]", f"{typedconfig.brief(s)} is not one of {list(SOURCES)}")
     need(bool(ins.sources), "instruct.sources", "needs at least one constraint source")
     need(1 <= ins.min_constraints <= ins.max_constraints, "instruct.min_constraints",
          "must be at least 1 and at most instruct.max_constraints")
@@ -246,8 +263,10 @@ def load(path: str | Path | None = None) -> Recipe:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise RecipeError("(file)", f"cannot read: {exc.strerror}", str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError("(file)", f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(p)) from None
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.load(text)
     except yaml.YAMLError as exc:
         raise RecipeError("(file)", f"not valid YAML: {exc}", str(p)) from None
     if data is not None and not isinstance(data, dict):

@@ -105,8 +105,18 @@ def read_records(path: Path | str, fmt: str, bad: BadRecords, hf_split: str = "t
         with open(p, encoding="utf-8", newline="") as fh:
             delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
             reader = csv.DictReader(fh, delimiter=delimiter)
-            for record in reader:
-                yield reader.line_num, dict(record)
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except UnicodeDecodeError as exc:
+                    # decoded a block at a time: the line is not known, the byte value is
+                    raise InputFileError(str(p), f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}: "
+                                         f"{exc.reason}); save it as UTF-8") from None
+                except csv.Error as exc:
+                    raise InputFileError(str(p), f"not readable CSV ({exc})", reader.line_num) from None
+                yield reader.line_num, dict(row)
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -114,11 +124,11 @@ def read_records(path: Path | str, fmt: str, bad: BadRecords, hf_split: str = "t
             pf = pq.ParquetFile(p)
         except Exception as exc:  # pyarrow raises several types for a bad file
             raise InputFileError(str(p), f"not a readable Parquet file: {exc}") from None
-        row = 0
+        number = 0
         for batch in pf.iter_batches(batch_size=4096):
             for rec in batch.to_pylist():
-                row += 1
-                yield row, rec
+                number += 1
+                yield number, rec
     else:
         raise InputFileError(str(p), f"unknown seeds.format {fmt!r}")
 
@@ -159,18 +169,39 @@ def to_seed(raw: dict, where: tuple[str, int], cfg: SeedsConfig) -> Seed:
         prompt = prompt[-1].get("content")  # chat messages: the last user turn
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputFileError(path, "expected a non-empty string", line, pf)
+    if _SURROGATE.search(prompt):  # no text a person wrote; the UTF-8 outputs cannot hold it
+        raise InputFileError(path, "holds a lone surrogate (not valid Unicode text)", line, pf)
     prompt = unicodedata.normalize("NFC", prompt).replace("\r\n", "\n").strip()
     sid = raw.get(fields.get("id", "id"))
-    sid = str(sid) if sid not in (None, "") else f"{Path(path).name}:{line}"
+    sid = _short_id(sid, path, line, fields.get("id", "id")) if sid not in (None, "") else f"{Path(path).name}:{line}"
     lang = raw.get(fields.get("lang", "lang"))
     if lang is not None and not isinstance(lang, str):
         raise InputFileError(path, f"expected a language code string, got {lang!r}", line, fields.get("lang"))
     task = raw.get(fields.get("task_type", "task_type"))
+    field = fields.get("task_type", "task_type")
+    if task not in (None, ""):
+        task = _short_id(task, path, line, field)
+    if lang is not None:
+        lang = _short_id(lang, path, line, fields.get("lang", "lang"))
     lang = (lang or "").strip().lower()
     lang = "zh" if lang.startswith("zh") else lang
     # no task type in the file: "" for now, decided in select() by the model or the heuristic
     task = str(task).strip() if task not in (None, "") else ""
     return Seed(sid, prompt, lang, task)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: the longest seed id, task type or language code kept (a 5,000-digit id is no id)
+MAX_ID_CHARS = 200
+
+
+def _short_id(sid: object, path: str, line: int, field: str) -> str:
+    if isinstance(sid, int) and sid.bit_length() > 600:
+        raise InputFileError(path, f"a number over {MAX_ID_CHARS} digits", line, field)
+    text = str(sid)
+    if len(text) > MAX_ID_CHARS or _SURROGATE.search(text):
+        raise InputFileError(path, f"expected at most {MAX_ID_CHARS} characters of valid text", line, field)
+    return text
 
 
 def quality_problem(prompt: str, lang: str, cfg: SeedsConfig) -> str | None:

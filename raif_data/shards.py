@@ -110,6 +110,8 @@ class ShardWriter:
                 self._ctx.__exit__(None, None, None)
                 self._ctx = None
             self.files[-1]["sha256"] = sha256_file(self.folder / self.files[-1]["file"])
+        # the next shard starts empty: left at the full count, every other shard held one row
+        self._rows_in_shard = 0
 
     def add(self, row: dict) -> None:
         self._buf.append(row)

@@ -15,7 +15,7 @@ import yaml
 
 from raif_eval.benchmarks import BENCHMARKS
 from raif_eval.modes import MODES, GenParams
-from raif_rewards import typedconfig
+from raif_rewards import safeyaml, typedconfig
 from raif_rewards.errors import RaifError
 
 
@@ -72,16 +72,16 @@ class RunConfig:
             raise ConfigError(f"benchmarks: give at least one of {', '.join(BENCHMARKS)}")
         for i, b in enumerate(self.benchmarks):
             if b not in BENCHMARKS:
-                raise ConfigError(f"benchmarks[{i}]: unknown benchmark {b!r}; known: {', '.join(BENCHMARKS)}")
+                raise ConfigError(f"benchmarks[{i}]: unknown benchmark {typedconfig.brief(b)}; known: {', '.join(BENCHMARKS)}")
         for b in self.data:
             if b not in BENCHMARKS:
                 raise ConfigError(f"data.{b}: unknown benchmark; known: {', '.join(BENCHMARKS)}")
         if self.mode not in MODES:
-            raise ConfigError(f"mode: unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+            raise ConfigError(f"mode: unknown mode {typedconfig.brief(self.mode)}; expected one of {', '.join(MODES)}")
         if self.sc_select not in ("agreement", "judge"):
-            raise ConfigError(f"sc_select: expected agreement or judge, got {self.sc_select!r}")
+            raise ConfigError(f"sc_select: expected agreement or judge, got {typedconfig.brief(self.sc_select)}")
         if self.complexbench_lang not in ("zh", "en"):
-            raise ConfigError(f"complexbench_lang: expected zh or en, got {self.complexbench_lang!r}")
+            raise ConfigError(f"complexbench_lang: expected zh or en, got {typedconfig.brief(self.complexbench_lang)}")
         check_fixes(self.fixes)
         for name in ("k", "max_tokens", "concurrency", "refine_rounds"):
             if getattr(self, name) < 1:
@@ -136,9 +136,11 @@ def _rules(prefix: str) -> typedconfig.Rules:
 def load_yaml(path: str | Path) -> RunConfig:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safeyaml.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     return from_mapping(raw or {}, str(path))

@@ -47,6 +47,9 @@ def decide(result: Any) -> bool | None:
 
 def text_verdict(text: str | None) -> bool | None:
     answer = (text or "").strip()
+    if answer.startswith("<think>"):
+        # a thinking judge gives no verdict (docs/eval.md): its YES/NO words may be its musing
+        return None
     low = answer.lower()
     if low.startswith("yes") or answer.startswith("是"):
         return True

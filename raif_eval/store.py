@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from raif_rewards.errors import InputFileError, RaifError
+from raif_rewards.outdir import refuse_escaping_links
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def read_json(path: Path) -> Any:
 class RunDir:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        # every file of a run is written below root: a link out of it would write (append) elsewhere
+        refuse_escaping_links(self.root)
 
     def bench_dir(self, bench: str) -> Path:
         d = self.root / bench

@@ -12,13 +12,21 @@ import urllib.request
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+#: the largest response body read (a completion of n=16 samples of 32k tokens is about 2 MB)
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
 
 class HTTPStatusError(Exception):
-    """The server answered with a status outside 2xx (``status_code``, raw ``body``)."""
+    """The server answered with a status outside 2xx (``status_code``, raw ``body``, and the
+    ``Retry-After`` header's value, when there is one)."""
 
-    def __init__(self, status_code: int, body: bytes):
-        self.status_code, self.body = status_code, body
+    def __init__(self, status_code: int, body: bytes, retry_after: str | None = None):
+        self.status_code, self.body, self.retry_after = status_code, body, retry_after
         super().__init__(f"Error code: {status_code} - {body[:300].decode('utf-8', 'replace')}")
+
+
+class BodyTooLarge(Exception):
+    """The server's answer is longer than the client accepts (not read further, never cached)."""
 
 
 class Session:
@@ -57,12 +65,13 @@ class Session:
 
     async def post_json(
         self, url: str, payload: bytes, headers: Mapping[str, str], *, timeout: float | None = None,
-        query: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> Any:
         """POST ``payload`` (JSON bytes) and return the decoded JSON answer. Raises
-        :class:`HTTPStatusError` for non-2xx answers, ``json.JSONDecodeError`` for a body that is not
-        JSON, and ``ConnectionError``, aiohttp's ``ClientError`` or ``TimeoutError`` for transport
-        failures."""
+        :class:`HTTPStatusError` for non-2xx answers, :class:`BodyTooLarge` past ``max_body_bytes``,
+        ``json.JSONDecodeError`` for a body that is not JSON, and ``ConnectionError``, aiohttp's
+        ``ClientError`` or ``TimeoutError`` for transport failures (the timeout bounds the whole
+        exchange, so a body dripped a byte at a time ends there too)."""
         import aiohttp
 
         kwargs: dict[str, Any] = {"data": payload, "headers": headers, "proxy": self._proxy}
@@ -71,10 +80,20 @@ class Session:
         if query:
             kwargs["params"] = query
         async with self._session.post(url, **kwargs) as resp:
-            body = await resp.read()
             status = resp.status
+            retry_after = resp.headers.get("Retry-After")
+            if resp.content_length is not None and resp.content_length > max_body_bytes:
+                raise BodyTooLarge(f"the server announced a {resp.content_length:,}-byte answer; at most "
+                                   f"{max_body_bytes:,} bytes are accepted")
+            parts, size = [], 0
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > max_body_bytes:
+                    raise BodyTooLarge(f"the server's answer passed {max_body_bytes:,} bytes (not read further)")
+                parts.append(chunk)
+            body = b"".join(parts)
         if not 200 <= status < 300:
-            raise HTTPStatusError(status, body)
+            raise HTTPStatusError(status, body, retry_after)
         return json.loads(body)
 
     async def aclose(self) -> None:

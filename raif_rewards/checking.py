@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from raif_rewards import registry
-from raif_rewards.text import Text, loose_variants, view
+from raif_rewards.errors import ConstraintKwargsError
+from raif_rewards.sizedcache import sized_cache
+from raif_rewards.text import MAX_CACHED_TEXT_CHARS, VIEW_CACHE_CHARS, Text, loose_variants, view
 
 Constraint = Mapping[str, Any]  # {"id": "...", "kwargs": {...}}
 
@@ -33,7 +34,7 @@ def check(
     return False
 
 
-@lru_cache(maxsize=256)
+@sized_cache(VIEW_CACHE_CHARS, MAX_CACHED_TEXT_CHARS, weight=8)
 def _other_variants(response: str) -> tuple[Text, ...]:
     """The non-blank loose variants other than ``response`` itself, each once: a checker is a function
     of the text, so a variant equal to one already tried (no asterisks to remove, a one-line response
@@ -47,9 +48,13 @@ def normalize_constraint(constraint: Constraint | Sequence) -> tuple[str, dict]:
     if isinstance(constraint, Mapping):
         cid = constraint.get("id", constraint.get("instruction_id"))
         if cid is None:
-            raise ValueError(f"constraint {dict(constraint)!r} has no 'id'")
-        return str(cid), dict(constraint.get("kwargs") or {})
-    cid, kwargs = constraint
+            raise ValueError(f"constraint with keys {sorted(map(str, constraint))[:10]} has no 'id'")
+        kwargs = constraint.get("kwargs")
+    else:
+        cid, kwargs = constraint
+    if kwargs and not isinstance(kwargs, Mapping):
+        # dict("abc") said "dictionary update sequence element #0 ..." with neither id nor field
+        raise ConstraintKwargsError(str(cid)[:120], "kwargs", f"expected an object, got {type(kwargs).__name__}", {})
     return str(cid), dict(kwargs or {})
 
 

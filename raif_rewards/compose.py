@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 STYLES = ("rule", "math", "judge")
 DEFAULT_CHAIN_MARKER = "Step"
+#: how deeply and/chain/selection nodes may nest (generated trees nest 3 deep; Python's stack ~1,000)
+MAX_TREE_DEPTH = 32
 
 
 class GroundTruthError(RaifError, ValueError):
@@ -204,7 +206,9 @@ def parse_ground_truth(gt: str | Mapping[str, Any] | Sequence[Any] | GroundTruth
     try:
         dumped = json.dumps(_plain(gt), sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
-        raise GroundTruthError("(root)", f"not JSON-serialisable: {exc}") from None
+        raise GroundTruthError("(root)", f"not JSON-serialisable: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise GroundTruthError("(root)", f"nested deeper than {MAX_TREE_DEPTH} levels") from None
     return _parse_cached(dumped)
 
 
@@ -225,6 +229,8 @@ def _parse_cached(text: str) -> GroundTruth:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GroundTruthError("(root)", f"not valid JSON ({exc.msg} at char {exc.pos})") from None
+    except RecursionError:
+        raise GroundTruthError("(root)", f"nested deeper than {MAX_TREE_DEPTH} levels") from None
     return _parse_obj(obj)
 
 
@@ -303,7 +309,9 @@ _NODE_KEYS = {
 }
 
 
-def _parse_node(node: Any, path: str) -> Node:
+def _parse_node(node: Any, path: str, depth: int = 1) -> Node:
+    if depth > MAX_TREE_DEPTH:
+        raise GroundTruthError(path[:200], f"nested deeper than {MAX_TREE_DEPTH} levels")
     if not isinstance(node, dict):
         raise GroundTruthError(path, f"expected a node object, got {type(node).__name__}")
     op = node.get("op")
@@ -319,13 +327,13 @@ def _parse_node(node: Any, path: str) -> Node:
     if op == "check":
         return _leaf(node["id"], node.get("kwargs"), path)
     if op == "and":
-        return And(_parse_children(node["children"], f"{path}.children"))
+        return And(_parse_children(node["children"], f"{path}.children", depth))
     if op == "chain":
         marker = node.get("marker", DEFAULT_CHAIN_MARKER)
         if not isinstance(marker, str) or not marker.strip():
             raise GroundTruthError(f"{path}.marker", "expected a non-empty section marker such as 'Step'")
-        return Chain(_parse_children(node["steps"], f"{path}.steps"), marker.strip())
-    branches = _parse_children(node["branches"], f"{path}.branches")
+        return Chain(_parse_children(node["steps"], f"{path}.steps", depth), marker.strip())
+    branches = _parse_children(node["branches"], f"{path}.branches", depth)
     active = node["active"]
     if not isinstance(active, int) or isinstance(active, bool) or not 0 <= active < len(branches):
         raise GroundTruthError(f"{path}.active", f"expected a branch index 0..{len(branches) - 1}, got {active!r}")
@@ -335,10 +343,10 @@ def _parse_node(node: Any, path: str) -> Node:
     return Selection(branches, active, condition)
 
 
-def _parse_children(items: Any, path: str) -> tuple[Node, ...]:
+def _parse_children(items: Any, path: str, depth: int) -> tuple[Node, ...]:
     if not isinstance(items, list) or not items:
         raise GroundTruthError(path, "expected a non-empty list of nodes")
-    return tuple(_parse_node(item, f"{path}[{i}]") for i, item in enumerate(items))
+    return tuple(_parse_node(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(items))
 
 
 # ------------------------------------------------------------------------------------------- scoring
@@ -432,10 +440,16 @@ def _header_re(marker: str) -> re.Pattern[str]:
     return re.compile(rf"^[ \t>#*_\-]*{re.escape(marker)}[ \t]*(\d+)[ \t]*[:.)\-–—*_：、]*[ \t]*", re.MULTILINE)
 
 
+def _step_number(digits: str, n_steps: int) -> int:
+    # int() refuses more than 4,300 digits (and is quadratic before that): a model could make its own
+    # reward raise with "Step 999...9". A number longer than any step count is just "past the last step".
+    return int(digits) if len(digits) <= 6 else n_steps + 1
+
+
 def split_sections(text: str, marker: str, n_steps: int) -> list[str | None]:
     """The answer's sections for steps 1..n: section i runs from the line starting ``<marker> i``
     (header removed) to the next such header; ``None`` where step i has no header (after step i-1's)."""
-    headers = [(m.start(), m.end(), int(m.group(1))) for m in _header_re(marker).finditer(text)]
+    headers = [(m.start(), m.end(), _step_number(m.group(1), n_steps)) for m in _header_re(marker).finditer(text)]
     sections: list[str | None] = [None] * n_steps
     want = 1
     for idx, (_start, end, number) in enumerate(headers):

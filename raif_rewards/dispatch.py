@@ -37,6 +37,7 @@ from raif_rewards.reward import (
     parse_response,
     score_math,
     score_rule,
+    worst_score,
 )
 
 if TYPE_CHECKING:
@@ -81,11 +82,28 @@ class Sample:
 def _options(extra_info: Mapping[str, Any] | None, config: RewardConfig) -> tuple[bool, RewardConfig]:
     if not extra_info:
         return False, config
-    direct = bool(extra_info.get("direct_answer", False))
+    direct = _flag(extra_info.get("direct_answer", False), "extra_info.direct_answer")
     fmt = extra_info.get("response_format")
     if fmt and fmt != config.response_format:
         config = _with_format(config, str(fmt))
     return direct, config
+
+
+_TRUE, _FALSE = frozenset(("true", "yes", "1")), frozenset(("false", "no", "0", ""))
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A true/false field as data files carry it (bool, numpy bool, 0/1, "true"/"false"): ``bool("false")``
+    is True, which made a string-typed column mark every sample as a direct answer."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise GroundTruthError(name, f"expected true or false, got {str(value)[:40]!r}")
 
 
 @lru_cache(maxsize=64)
@@ -106,8 +124,8 @@ def score_sample(
 
     ``extra_info["direct_answer"]`` marks a direct-answer sample (no reasoning required);
     ``extra_info["response_format"]`` overrides the config's format for this sample. A bad ground
-    truth raises :class:`GroundTruthError`; a failure inside scoring is logged and returned as a
-    zero reward with ``reward_error`` set, never raised.
+    truth raises :class:`GroundTruthError`; a failure inside scoring is logged and returned as the
+    lowest reward (:func:`~raif_rewards.reward.worst_score`) with ``reward_error`` set, never raised.
     """
     gt = route(ground_truth, data_source)
     direct, cfg = _options(extra_info, config)
@@ -124,13 +142,15 @@ def _score_local(solution_str: str, gt: GroundTruth, direct: bool, cfg: RewardCo
             raise TypeError("a judge ground truth cannot be scored locally")
         return score_rule(solution_str, gt, cfg, direct=direct)
     except Exception as exc:  # a reward must never take the trainer down
-        log.exception("reward computation failed; the sample gets 0 with reward_error set")
-        return _failed(gt, direct, exc)
+        log.exception("reward computation failed; the sample gets the lowest reward with reward_error set")
+        return _failed(gt, direct, cfg, exc)
 
 
-def _failed(gt: GroundTruth, direct: bool, exc: BaseException) -> RewardResult:
-    return RewardResult(score=0.0, format_ok=False, format_score=0.0, answer_score=None, style=gt.style,
-                        direct=direct, problem="reward error", reward_error=f"{type(exc).__name__}: {exc}"[:300])
+def _failed(gt: GroundTruth, direct: bool, cfg: RewardConfig, exc: BaseException) -> RewardResult:
+    # the lowest reward, not 0: an answer that makes its own scoring raise must never gain by it
+    return RewardResult(score=worst_score(cfg), format_ok=False, format_score=min(cfg.format_ok, cfg.format_bad),
+                        answer_score=None, style=gt.style, direct=direct, problem="reward error",
+                        reward_error=f"{type(exc).__name__}: {exc}"[:300])
 
 
 def score_judge_batch(
@@ -159,8 +179,8 @@ def score_judge_batch(
                 log.warning("judge left %d of %d questions unscored: %s", result.unscored, len(answers), errors[:2])
             out.append(result)
         except Exception as exc:
-            log.exception("judge reward failed; the sample gets 0 with reward_error set")
-            out.append(_failed(gt, direct, exc))
+            log.exception("judge reward failed; the sample gets the lowest reward with reward_error set")
+            out.append(_failed(gt, direct, cfg, exc))
     return out
 
 
@@ -196,6 +216,9 @@ def shutdown_pool() -> None:
 
 
 def _warm() -> None:
+    from raif_rewards.lifeline import exit_with_parent
+
+    exit_with_parent()  # a SIGKILLed trainer must not leave its reward workers behind
     registry.all_checkers()
 
 

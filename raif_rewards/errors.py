@@ -24,9 +24,16 @@ class UnknownConstraintError(RaifError, KeyError):
         return self.args[0]
 
 
+#: the most characters of a validator's message (which quotes the rejected value) an error keeps
+_MESSAGE_LIMIT = 300
+
+
 class ConstraintKwargsError(RaifError, ValueError):
     def __init__(self, checker_id: str, field: str, message: str, schema: Mapping[str, Any]):
         self.checker_id, self.field = checker_id, field
+        if len(message) > _MESSAGE_LIMIT:  # a 100,000-item list made a 500,000-character "one line"
+            message = message[: _MESSAGE_LIMIT - 3] + "..."
+        field = field if len(field) <= 120 else field[:117] + "..."
         expected = schema.get("properties", {}).get(field)
         exp = f" (expected {json.dumps(expected, ensure_ascii=False)})" if expected else ""
         super().__init__(f"{checker_id}: bad kwarg {field!r}: {message}{exp}")

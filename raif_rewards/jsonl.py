@@ -45,6 +45,10 @@ def iter_jsonl(
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 error = InputFileError(str(p), f"not valid JSON ({exc.msg} at column {exc.colno})", lineno)
+            except ValueError as exc:  # an integer over Python's 4,300-digit limit
+                error = InputFileError(str(p), f"not usable JSON ({str(exc).split(':')[0]})", lineno)
+            except RecursionError:
+                error = InputFileError(str(p), "nested too deeply to read", lineno)
             else:
                 if not objects_only or isinstance(obj, dict):
                     yield lineno, obj

@@ -56,6 +56,12 @@ def yes_no_probabilities(top: dict[str, float]) -> tuple[float, float]:
 
 def verdict_from_result(result: ChatResult) -> JudgeVerdict:
     """YES when P(YES) > P(NO) at the first generated token (a tie is NO: the judge must be sure)."""
+    if result.text.lstrip().startswith("<think>") or (
+            result.logprobs and "<think" in max(result.logprobs[0], key=result.logprobs[0].__getitem__, default="")):
+        # a judge that begins by thinking gives no verdict (docs/eval.md): a YES far down its first
+        # token's alternatives, or in its musing, is not one
+        return JudgeVerdict(None, error="the judge began with <think> (use a judge that answers directly)",
+                            cached=result.cached)
     if result.logprobs:
         p_yes, p_no = yes_no_probabilities(result.logprobs[0])
         if p_yes or p_no:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from raif_rewards.errors import RaifError
+from raif_rewards.sizedcache import sized_cache
 
 SEED = 0
 BACKENDS = ("langdetect", "langdetect-py", "rs")
@@ -82,7 +83,7 @@ def _detector(name: str) -> tuple[Callable[[str], str], type[Exception]]:
     return mod.detect, mod.LangDetectException
 
 
-@lru_cache(maxsize=16384)
+@sized_cache(4_000_000, 1_000_000)  # by characters: 16,384 distinct 1 MB answers held gigabytes
 def detect(text: str) -> str | None:
     """The language code langdetect gives ``text`` (seed 0), or ``None`` where it cannot tell."""
     fn, undetectable = _detector(_backend)

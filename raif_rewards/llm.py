@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import threading
 from collections.abc import Awaitable, Mapping, Sequence
@@ -65,6 +66,9 @@ class ChatResult:
         data = json.loads(text)
         data["choices"] = tuple(Choice(**c) for c in data.get("choices", ()))
         return cls(**data, cached=cached)
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 class _MalformedResponse(Exception):
@@ -129,6 +133,8 @@ class LLMClient:
     ``extra_body`` (merged into the request), ``extra_headers``, ``extra_query`` and ``timeout``
     (seconds, this call only). ``cache_salt`` (not sent) separates cache entries of otherwise
     identical sampled requests. Failures after ``max_retries`` retries raise :class:`EndpointError`.
+    A ``Retry-After`` header lengthens the wait before the next attempt, up to ``retry_after_max``
+    seconds; answers over ``max_body_bytes`` are refused.
     """
 
     def __init__(
@@ -143,11 +149,19 @@ class LLMClient:
         backoff_base: float = 0.5,
         backoff_max: float = 20.0,
         seed: int = 0,
+        max_body_bytes: int | None = None,
+        retry_after_max: float = 60.0,
     ):
         self.base_url, self.model = base_url.rstrip("/"), model
         self.api_key = api_key or "EMPTY"
         self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        from raif_rewards.chat_http import DEFAULT_MAX_BODY_BYTES
+
+        #: the largest answer body read; a longer one is an endpoint error, never cached
+        self.max_body_bytes = max_body_bytes or DEFAULT_MAX_BODY_BYTES
+        #: the longest wait a server's ``Retry-After`` may ask for between two attempts
+        self.retry_after_max = retry_after_max
         self.cache = ResponseCache(cache_path) if cache_path else None
         self._rng = random.Random(seed)  # jitter only; never affects outputs
         self._url = self.base_url + "/chat/completions"
@@ -214,11 +228,14 @@ class LLMClient:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * (0.5 + self._rng.random()))
+                delay *= 0.5 + self._rng.random()
+                # a server that says when to come back is believed, up to retry_after_max
+                await asyncio.sleep(max(delay, min(_retry_after(last), self.retry_after_max)))
             async with state.semaphore:
                 self.requests_sent += 1
                 try:
-                    raw = await state.session.post_json(self._url, payload, headers, timeout=timeout, query=query)
+                    raw = await state.session.post_json(self._url, payload, headers, timeout=timeout, query=query,
+                                                        max_body_bytes=self.max_body_bytes)
                     result = _to_result(raw)
                 except Exception as exc:  # classified here: only transient failures are retried
                     if not _retryable(exc):
@@ -319,6 +336,26 @@ def _retryable(exc: BaseException) -> bool:
     return is_transport_error(exc)
 
 
+def _retry_after(exc: BaseException | None) -> float:
+    """Seconds a 429/503 answer's ``Retry-After`` header asks to wait (delta-seconds or an HTTP date);
+    0 when there is none or it cannot be read."""
+    value = getattr(exc, "retry_after", None)
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        import email.utils
+        import time
+
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return 0.0
+        seconds = when.timestamp() - time.time()
+    return seconds if seconds > 0 and seconds == seconds and seconds != float("inf") else 0.0
+
+
 def _describe(exc: BaseException | None) -> str:
     if exc is None:
         return "no attempt made"
@@ -355,6 +392,17 @@ def _parse_completion(raw: Any) -> ChatResult:
         reasoning = message.get("reasoning_content")
         if reasoning is None:
             reasoning = message.get("reasoning")
+        if reasoning is not None and not isinstance(reasoning, str):
+            raise _MalformedResponse(f"message reasoning is {type(reasoning).__name__}, not text")
+        if content is None and not reasoning:
+            # not an empty answer: no answer at all. Scored as "" it would be a silent zero, cached for good
+            raise _MalformedResponse("message content is null (and no reasoning)")
+        for part in (content, reasoning):
+            if part and not part.isascii() and _SURROGATE_RE.search(part):
+                # a lone surrogate is no text a model can write (and the cache cannot store it)
+                raise _MalformedResponse("message holds a lone surrogate (not valid Unicode text)")
+        # a reasoning-only answer (content null, reasoning set: the budget ran out while thinking) is
+        # a real answer with an empty final part, not an endpoint failure
         parsed.append(Choice(content or "", reasoning, choice.get("finish_reason")))
     logprobs = None
     lp = choices[0].get("logprobs")

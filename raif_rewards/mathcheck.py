@@ -23,21 +23,44 @@ log = logging.getLogger(__name__)
 Verdict = Literal["correct", "wrong", "no_boxed", "timeout"]
 
 _BOXED_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+#: a backslash and the character it escapes, or a brace (one regex pass instead of a Python loop)
+_BRACE_RE = re.compile(r"\\.|[{}]", re.DOTALL)
 #: answers longer than this are not parsed by sympy at all (no reference answer is this long)
 MAX_ANSWER_CHARS = 1000
 
 
 def last_boxed(text: str) -> str | None:
     """The content of the last well-formed ``\\boxed{...}`` (nested braces, ``\\{`` escapes and the
-    ``\\boxed 5`` form handled); ``None`` when there is none."""
-    for match in reversed(list(_BOXED_RE.finditer(text))):
-        content = _boxed_content(text, match.end())
+    ``\\boxed 5`` form handled); ``None`` when there is none.
+
+    Linear in ``len(text)``: the braces are matched in one pass first. Scanning from every ``\\boxed{``
+    to its closing brace made ``"\\boxed{" * 8000`` (56 KB) take 23 s.
+    """
+    matches = list(_BOXED_RE.finditer(text))
+    if not matches:
+        return None
+    closing = _matching_braces(text)
+    for match in reversed(matches):
+        content = _boxed_content(text, match.end(), closing)
         if content is not None and content.strip():
             return content.strip()
     return None
 
 
-def _boxed_content(text: str, i: int) -> str | None:
+def _matching_braces(text: str) -> dict[int, int]:
+    """``{open: close}`` for every balanced brace pair; ``\\{`` and ``\\}`` are literal braces."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACE_RE.finditer(text):
+        ch = m.group()
+        if ch == "{":
+            stack.append(m.start())
+        elif ch == "}" and stack:
+            pairs[stack.pop()] = m.start()
+    return pairs
+
+
+def _boxed_content(text: str, i: int, closing: dict[int, int]) -> str | None:
     n, start = len(text), i
     while i < n and text[i] in " \t":
         i += 1
@@ -50,20 +73,8 @@ def _boxed_content(text: str, i: int) -> str | None:
         while end < n and not text[end].isspace() and text[end] not in "$":
             end += 1
         return text[i:end]
-    depth, j = 0, i
-    while j < n:
-        ch = text[j]
-        if ch == "\\":
-            j += 2  # \{ and \} are literal braces, not grouping
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j]
-        j += 1
-    return None
+    close = closing.get(i)
+    return text[i + 1 : close] if close is not None else None
 
 
 _SPACE_RE = re.compile(r"\s+|\\[,;:! ]|\\left|\\right|\\displaystyle|\$")

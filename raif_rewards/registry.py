@@ -332,6 +332,9 @@ def validate_kwargs(checker_id: str, kwargs: Mapping[str, Any] | None) -> dict:
 
     Raises :class:`ConstraintKwargsError` naming the id, the field and what was expected.
     """
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise ConstraintKwargsError(checker_id, "(kwargs)", f"expected an object of keyword arguments, got "
+                                    f"{type(kwargs).__name__}", get(checker_id).schema)
     cleaned = {k: v for k, v in (kwargs or {}).items() if v is not None}
     # The quick acceptance test costs less than building a cache key, so only the full jsonschema
     # path (unusual or invalid kwargs) is cached.

@@ -7,6 +7,7 @@ functions serve data quality control, the native trainer and the veRL plugin.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,11 @@ class RewardConfig:
             raise RewardConfigError("accuracy", f"{self.accuracy!r} is not one of {ACCURACY_MODES}")
         if self.math_timeout <= 0:
             raise RewardConfigError("math_timeout", "must be positive")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                # a NaN weight makes every reward NaN (and NaN compares false everywhere)
+                raise RewardConfigError(f.name, f"must be a finite number, got {value}")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, path: str = "reward") -> RewardConfig:
@@ -196,6 +202,13 @@ def gate(parsed: Parsed, config: RewardConfig = DEFAULT_CONFIG, *, direct: bool 
     if not parsed.answer:
         return "empty answer"
     return ""
+
+
+def worst_score(config: RewardConfig = DEFAULT_CONFIG) -> float:
+    """The lowest reward any completion can get: what a rollout whose scoring failed receives, so that
+    no answer can earn more by making its own scoring raise."""
+    answer = min(config.invalid_answer, config.none_satisfied, config.math_wrong, config.math_no_boxed, 0.0)
+    return min(config.format_ok, config.format_bad) + answer
 
 
 def accuracy_score(satisfied: int, total: int, config: RewardConfig = DEFAULT_CONFIG) -> float:

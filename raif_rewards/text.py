@@ -11,7 +11,14 @@ from collections import defaultdict
 from functools import lru_cache
 
 from raif_rewards.punkt_fast import FastPunkt
+from raif_rewards.sizedcache import sized_cache
 from raif_rewards.treebank_fast import FastTreebank
+
+#: characters of response text whose features stay cached (each feature set costs a few times its text)
+VIEW_CACHE_CHARS = 8_000_000
+#: a longer response is analysed afresh on each call instead of being cached
+MAX_CACHED_TEXT_CHARS = 1_000_000
+
 
 _WORD_RE = re.compile(r"\w+")
 _ASCII_NON_WORD_TO_SPACE = bytes(
@@ -147,7 +154,7 @@ def may_have_upper_token(sentence: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=65536)
+@sized_cache(VIEW_CACHE_CHARS, 10_000)
 def _upper_tokens_in_sentence(sentence: str) -> int:
     if not may_have_upper_token(sentence):
         return 0
@@ -284,13 +291,13 @@ def _guarded(fn, arg, fallback):
         return fallback
 
 
-@lru_cache(maxsize=4096)
+@sized_cache(VIEW_CACHE_CHARS, MAX_CACHED_TEXT_CHARS)
 def view(raw: str) -> Text:
     """The shared :class:`Text` for ``raw``: the same string is analysed once."""
     return Text(raw)
 
 
-@lru_cache(maxsize=1024)
+@sized_cache(VIEW_CACHE_CHARS, MAX_CACHED_TEXT_CHARS, weight=8)  # eight variants of the response
 def loose_variants(response: str) -> tuple[str, ...]:
     """IFEval's loose variants, in the reference order: the response, asterisks removed, first
     line removed, last line removed, both removed, and the three removals without asterisks."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import reprlib
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ __all__ = [
     "show_value",
     "show_type",
     "show_brief",
+    "brief",
 ]
 
 T = TypeVar("T", bound="DataclassInstance")  # every config class is a dataclass
@@ -76,9 +78,33 @@ def _plain(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+#: the most characters of a rejected value an error message echoes
+ECHO_LIMIT = 120
+
+
+def brief(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, in time bounded by ``limit`` too: the first
+    few items and levels only (a recipe's aliases can make a value of billions of items), and no
+    ``repr`` of a huge integer (Python refuses over 4,300 digits)."""
+    text = _BRIEF.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _BriefRepr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:
+            return f"<an integer of about {int(x.bit_length() * 0.30103) + 1} digits>"
+        return super().repr_int(x, level)
+
+
+_BRIEF = _BriefRepr()
+_BRIEF.maxlevel, _BRIEF.maxlist, _BRIEF.maxtuple, _BRIEF.maxdict, _BRIEF.maxset = 3, 6, 6, 6, 6
+_BRIEF.maxstring, _BRIEF.maxother = ECHO_LIMIT, ECHO_LIMIT
+
+
 def show_value(value: Any, tp: Any) -> str:
-    """The rejected value itself (its repr)."""
-    return repr(value)
+    """The rejected value itself (its repr, cut to :data:`ECHO_LIMIT` characters)."""
+    return brief(value)
 
 
 def show_type(value: Any, tp: Any) -> str:
@@ -89,7 +115,7 @@ def show_type(value: Any, tp: Any) -> str:
 def show_brief(value: Any, tp: Any) -> str:
     """The value where a scalar was expected; its type name where a collection was (no long echo)."""
     collection = dataclasses.is_dataclass(tp) or typing.get_origin(tp) in (list, dict, tuple)
-    return show_type(value, tp) if collection else repr(value)
+    return show_type(value, tp) if collection else brief(value)
 
 
 @dataclass(frozen=True)
@@ -176,9 +202,12 @@ def _build(cls: type[T], data: Any, rules: Rules, prefix: str) -> T:
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in data.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
         if key not in names:
-            raise _Rejected(path, rules.unknown_key(str(key), names))
+            # a key is echoed, and compared with the known ones, only in part: it may be huge
+            text = key if isinstance(key, str) else brief(key)
+            text = text if len(text) <= ECHO_LIMIT else text[: ECHO_LIMIT - 3] + "..."
+            raise _Rejected(f"{prefix}.{text}" if prefix else text, rules.unknown_key(text, names))
+        path = f"{prefix}.{key}" if prefix else str(key)
         kwargs[key] = _coerce(value, hints[key], rules, path)
     return cls(**kwargs)
 

@@ -16,7 +16,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from raif_rewards import cliformat
+from raif_rewards import cliformat, safeyaml
 from raif_rewards.errors import RaifError
 
 app = typer.Typer(
@@ -40,7 +40,10 @@ def _overrides(local: dict[str, Any], sets: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise typer.BadParameter(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        ov[key.strip()] = yaml.safe_load(value)
+        try:
+            ov[key.strip()] = safeyaml.load(value)
+        except yaml.YAMLError as exc:
+            raise typer.BadParameter(f"--set {key.strip()}: not a YAML value ({str(exc).splitlines()[0][:200]})") from None
     return ov
 
 

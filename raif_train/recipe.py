@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from raif_rewards import typedconfig
+from raif_rewards import safeyaml, typedconfig
 from raif_rewards.errors import RaifError
 
 __all__ = [
@@ -37,7 +38,7 @@ class RecipeError(RaifError, ValueError):
     def __init__(self, key: str, message: str, path: str | None = None):
         self.key, self.path = key, path
         where = f"{path}: " if path else ""
-        super().__init__(f"{where}recipe key {key!r}: {message}")
+        super().__init__(f"{where}recipe key {typedconfig.brief(key)}: {message}")
 
 
 # Constraints a ~0.3M-parameter model can learn in a few dozen CPU steps (see docs/train.md).
@@ -216,6 +217,12 @@ class Recipe:
             if not ok:
                 raise RecipeError(key, msg, path)
 
+        for sec in _SECTIONS:
+            for f in dataclasses.fields(getattr(self, sec)):
+                value = getattr(getattr(self, sec), f.name)
+                # .inf and .nan are YAML floats: kl_coef=.inf was accepted and trained on NaN losses
+                need(not isinstance(value, float) or math.isfinite(value), f"{sec}.{f.name}",
+                     f"must be a finite number, got {value}")
         need(r.group_size >= 2, "rollout.group_size", "must be >= 2 (GRPO needs a group)")
         need(0 <= r.direct_per_group < r.group_size, "rollout.direct_per_group", "must be in [0, group_size)")
         need(r.rollout_prompts >= 1, "rollout.rollout_prompts", "must be >= 1")
@@ -232,7 +239,8 @@ class Recipe:
             "optim.mini_batch_size",
             f"must divide rollout_prompts * group_size = {samples}",
         )
-        need(a.kl_coef >= 0 and a.bc_coef >= 0, "algo.kl_coef", "kl_coef and bc_coef must be >= 0")
+        need(a.kl_coef >= 0, "algo.kl_coef", "must be >= 0")
+        need(a.bc_coef >= 0, "algo.bc_coef", "must be >= 0")
         need(a.bc_rows_per_step is None or a.bc_rows_per_step >= 1, "algo.bc_rows_per_step", "must be >= 1 or null")
         need(a.clip_ratio_low > 0 and a.clip_ratio_high > 0, "algo.clip_ratio_low", "clip ratios must be > 0")
         need(self.data.max_prompt_length >= 1, "data.max_prompt_length", "must be >= 1")
@@ -244,13 +252,15 @@ class Recipe:
         )
         need(self.train.max_steps is None or self.train.max_steps >= 1, "train.max_steps", "must be >= 1")
         need(self.train.save_every >= 1, "train.save_every", "must be >= 1")
+        # kept[:-0] is empty: 0 would have kept every checkpoint instead of none
+        need(self.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be >= 1")
         need(self.backend.nnodes >= 1 and self.backend.n_gpus_per_node >= 1, "backend.nnodes", "must be >= 1")
         if self.data.constraint_subset is not None:
             from raif_rewards import registry
 
             known = {c.id for c in registry.all_checkers()}
             for cid in self.data.constraint_subset:
-                need(cid in known, "data.constraint_subset", f"unknown checker id {cid!r}")
+                need(cid in known, "data.constraint_subset", f"unknown checker id {typedconfig.brief(cid)}")
 
 
 _SECTIONS = ("model", "data", "rollout", "algo", "optim", "train", "backend")
@@ -298,8 +308,10 @@ def load_recipe(path: str | Path | None = None, **overrides: Any) -> Recipe:
             text = p.read_text(encoding="utf-8")
         except OSError as e:
             raise RecipeError("<file>", f"cannot read recipe: {e.strerror}", str(p)) from None
+        except UnicodeDecodeError as e:
+            raise RecipeError("<file>", f"not UTF-8 text ({e.reason} at byte {e.start})", str(p)) from None
         try:
-            data = yaml.safe_load(text) or {}
+            data = safeyaml.load(text) or {}
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark else ""

@@ -1,5 +1,7 @@
 """A real OpenAI-compatible HTTP server on loopback for tests: deterministic answers, chosen logprobs,
-artificial latency and scheduled faults (429, 500, hang, malformed JSON, truncated body).
+artificial latency and scheduled faults (429, 500, hang, malformed JSON, truncated body) and hostile
+answers (null content, lone surrogates, huge and slow-drip bodies, 429 with Retry-After, a connection
+reset mid-body).
 
 Use the ``openai_stub`` fixture (``from tests.openai_stub import openai_stub_fixture  # noqa: F401``) or
 ``with OpenAIStub(responder) as stub: ...``; ``stub.base_url`` ends with ``/v1``.
@@ -19,6 +21,11 @@ from typing import Any
 import pytest
 
 FAULTS = ("429", "500", "hang", "malformed", "truncated")
+#: a misbehaving server: ``null_content`` (content null, no reasoning), ``reasoning_only`` (content
+#: null, reasoning set), ``surrogate`` (a lone surrogate escaped in the JSON), ``huge`` (a
+#: ``huge_bytes`` answer), ``drip`` (the body one byte per ``drip_seconds``), ``429_retry_after``
+#: (429 with ``Retry-After: retry_after``), ``reset`` (half the body, then a TCP reset)
+HOSTILE = ("null_content", "reasoning_only", "surrogate", "huge", "drip", "429_retry_after", "reset")
 
 Responder = Callable[[dict], "str | dict"]
 
@@ -52,6 +59,10 @@ class OpenAIStub:
         self.model = model
         self.latency = latency
         self.hang_seconds = hang_seconds
+        #: hostile answers' parameters (see :data:`HOSTILE`)
+        self.huge_bytes = 20 * 1024 * 1024
+        self.drip_seconds = 0.05
+        self.retry_after = "2"
         self.faults: list[str | None] | Callable[[int, dict], str | None] = []
         self.requests: list[dict] = []
         #: each chat request's HTTP headers (names in lower case), in the order of ``requests``
@@ -163,8 +174,42 @@ class OpenAIStub:
             body = json.dumps(self._completion(request)).encode()
             _send(writer, 200, body, cut=len(body) // 2)
             return False
+        elif fault in HOSTILE:
+            return await self._hostile(writer, request, fault)
         else:
             _send(writer, 200, json.dumps(self._completion(request)).encode())
+        return True
+
+    async def _hostile(self, writer: asyncio.WriteTransport, request: dict, fault: str) -> bool:
+        completion = self._completion(request)
+        message = completion["choices"][0]["message"]
+        if fault == "429_retry_after":
+            _send(writer, 429, b'{"error": {"message": "slow down"}}', {"Retry-After": self.retry_after})
+            return True
+        if fault in ("null_content", "reasoning_only"):
+            message["content"] = None
+            message.pop("reasoning_content", None)
+            if fault == "reasoning_only":
+                message["reasoning_content"] = "thinking it over, and over"
+        elif fault == "surrogate":
+            message["content"] = "answer \ud800 broken"  # json.dumps escapes it as \\ud800: valid JSON
+        elif fault == "huge":
+            message["content"] = "x" * self.huge_bytes
+        body = json.dumps(completion).encode()
+        if fault == "reset":
+            _send(writer, 200, body, cut=len(body) // 2)
+            await asyncio.sleep(0.05)
+            writer.abort()  # RST, not FIN: "connection reset by peer" mid-body
+            return False
+        if fault == "drip":
+            _send(writer, 200, body, cut=0)
+            for i in range(len(body)):
+                await asyncio.sleep(self.drip_seconds)
+                if writer.is_closing():
+                    return False
+                writer.write(body[i : i + 1])
+            return True
+        _send(writer, 200, body)
         return True
 
     # ------------------------------------------------------------------ state
@@ -184,8 +229,8 @@ class OpenAIStub:
         with self._lock:
             self.faults = faults if callable(faults) else list(faults)
             for f in ([] if callable(faults) else self.faults):
-                if f is not None and f not in FAULTS:
-                    raise ValueError(f"unknown fault {f!r}; expected one of {FAULTS}")
+                if f is not None and f not in FAULTS + HOSTILE:
+                    raise ValueError(f"unknown fault {f!r}; expected one of {FAULTS + HOSTILE}")
 
     def reset(self) -> None:
         with self._lock:

@@ -116,7 +116,8 @@ def test_unexpected_failure_is_flagged_not_raised(monkeypatch):
 
     monkeypatch.setattr(dispatch, "score_rule", broken)
     out = compute_score("ifeval", GOOD, RULE)
-    assert (out["score"], out["reward_error"]) == (0.0, 1.0)
+    # the lowest reward there is (worst format + worst answer), never more than a bad answer earns
+    assert (out["score"], out["reward_error"]) == (-3.0, 1.0)
 
 
 def _rollouts(n):

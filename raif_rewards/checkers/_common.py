@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from functools import lru_cache
 
 from raif_rewards.registry import AT_LEAST, LESS_THAN, RELATIONS
@@ -36,14 +37,104 @@ def sample_relation(rng: random.Random) -> str:
     return rng.choice(("less than", "at least"))
 
 
+#: seconds one search of a pattern that could backtrack without end may run (see :func:`user_regex`)
+USER_REGEX_TIMEOUT = 0.25
+#: alternatives (``a|b``, ``x?``) one match attempt of a stdlib-run pattern may try at most
+_MAX_BRANCHINGS = 256
+
+
+class PatternTimeout(Exception):
+    """A keyword pattern's search ran out of its time budget: the checker counts as not satisfied."""
+
+
+class UserRegex:
+    """A keyword from a ground truth, as the regex IFEval makes of it, searched in bounded time.
+
+    Patterns without repetition (every real keyword: words, phrases, ``P.S.``, ``colou?r``) run
+    under stdlib ``re`` exactly as IFEval runs them, in time linear in the text. Any other pattern
+    (``(a+)+$`` took 11 s on 26 characters) runs under the ``regex`` engine, which reads such
+    patterns the same way but can stop a search after :data:`USER_REGEX_TIMEOUT` seconds; then
+    :class:`PatternTimeout` is raised and the checker's verdict is "not satisfied".
+    """
+
+    __slots__ = ("pattern", "_re", "_bounded")
+
+    def __init__(self, pattern: str, flags: int, core: str | None = None):
+        self.pattern = pattern
+        self._bounded = None
+        try:
+            self._re = re.compile(pattern, flags)
+        except (re.error, RecursionError, OverflowError):
+            self._re = re.compile(re.escape(pattern), flags)
+            return
+        if not _linear(core if core is not None else pattern, flags):
+            import regex
+
+            try:
+                self._bounded = regex.compile(pattern, flags)
+            except Exception:  # a pattern only stdlib re reads: match it literally
+                self._re = re.compile(re.escape(pattern), flags)
+
+    def _call(self, name: str, text: str):
+        if self._bounded is None:
+            return getattr(self._re, name)(text)
+        try:
+            return getattr(self._bounded, name)(text, timeout=USER_REGEX_TIMEOUT)
+        except TimeoutError:
+            raise PatternTimeout(f"pattern {self.pattern[:80]!r} ran past {USER_REGEX_TIMEOUT}s") from None
+
+    def search(self, text: str):
+        return self._call("search", text)
+
+    def findall(self, text: str) -> list:
+        return self._call("findall", text)
+
+    def split(self, text: str) -> list:
+        return self._call("split", text)
+
+
 @lru_cache(maxsize=4096)
-def user_regex(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern:
+def user_regex(pattern: str, flags: int = re.IGNORECASE, core: str | None = None) -> UserRegex:
     """IFEval treats keywords as regular expressions; one that does not compile is matched
-    literally instead of raising."""
+    literally instead of raising. Searches raise :class:`PatternTimeout` past their time budget.
+    ``core`` is the user's part of a pattern built around it (judged for linear time instead)."""
+    return UserRegex(pattern, flags, core)
+
+
+def _linear(pattern: str, flags: int) -> bool:
+    """Whether a backtracking search of ``pattern`` is linear in the text: no repetition but ``?``,
+    no backreference or lookaround, and few alternatives per attempt."""
+    if sys.version_info >= (3, 11):
+        from re import _parser as sre_parse
+    else:
+        import sre_parse
     try:
-        return re.compile(pattern, flags)
-    except (re.error, RecursionError, OverflowError):
-        return re.compile(re.escape(pattern), flags)
+        tree = sre_parse.parse(pattern, flags)
+    except Exception:
+        return False
+    return _branchings(list(tree.data)) <= _MAX_BRANCHINGS
+
+
+def _branchings(items: list) -> int:
+    """How many ways one match attempt may try; over ``_MAX_BRANCHINGS`` for a construct whose
+    backtracking is not bounded by the pattern alone."""
+    total = 1
+    for op, arg in items:
+        name = str(op)
+        if name in ("LITERAL", "NOT_LITERAL", "ANY", "IN", "AT", "CATEGORY"):
+            ways = 1
+        elif name == "SUBPATTERN":
+            ways = _branchings(list(arg[-1]))
+        elif name == "BRANCH":
+            ways = sum(_branchings(list(b)) for b in arg[1])
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and arg[1] <= 1:
+            ways = 2 * _branchings(list(arg[2]))  # "x?": taken or not
+        else:  # unbounded repetition, backreferences, lookarounds: the bounded engine's
+            return _MAX_BRANCHINGS + 1
+        total *= ways
+        if total > _MAX_BRANCHINGS:
+            return total
+    return total
 
 
 def never_in_loose(t: Text, **kwargs) -> bool:

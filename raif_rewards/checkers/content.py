@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from raif_rewards.checkers._common import int_schema, never_in_loose, user_regex
+from raif_rewards.checkers._common import PatternTimeout, UserRegex, int_schema, never_in_loose, user_regex
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
 
@@ -106,13 +106,17 @@ def postscript(t: Text, postscript_marker: str) -> bool:
     a match exists, and dropping them avoids quadratic scans over long whitespace runs.
     """
     marker = postscript_marker.strip()
+    pattern: re.Pattern[str] | UserRegex
     if marker == "P.P.S":
         pattern = _PPS
     elif marker == "P.S.":
         pattern = _PS
     else:
         pattern = user_regex(marker.lower(), re.MULTILINE)
-    return pattern.search(t.lower) is not None
+    try:
+        return pattern.search(t.lower) is not None
+    except PatternTimeout:
+        return False
 
 
 declare(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from raif_rewards.checkers._common import IFEVAL_IDS, int_schema, never_in_loose, user_regex
+from raif_rewards.checkers._common import IFEVAL_IDS, PatternTimeout, int_schema, never_in_loose, user_regex
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
 
@@ -223,8 +223,13 @@ declare(
 )
 def multiple_sections(t: Text, section_spliter: str, num_sections: int) -> bool:
     """At least N sections, each opened by ``SPLITTER <number>``."""
-    pattern = user_regex(r"\s?" + section_spliter.strip() + r"\s?\d+\s?", 0)
-    return len(pattern.split(t.raw)) - 1 >= num_sections
+    splitter = section_spliter.strip()
+    # the \d+ run always ends a match once reached, so the splitter alone decides the search's time
+    pattern = user_regex(r"\s?" + splitter + r"\s?\d+\s?", 0, core=splitter)
+    try:
+        return len(pattern.split(t.raw)) - 1 >= num_sections
+    except PatternTimeout:
+        return False
 
 
 declare(

@@ -3,6 +3,7 @@ emoji and syllable lookups, and the offline first-token POS tagger (``words:star
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import pickle
@@ -175,6 +176,8 @@ _START_FEATURES = (
 )
 _TAGGER_PACKAGE = "textblob_aptagger"
 _TAGGER_PICKLE = "trontagger-0.1.0.pickle"
+#: the file textblob-aptagger 0.2.0 ships: anything else is refused before it is unpickled
+_TAGGER_SHA256 = "1109164b3d28dce58f96b763128bab2fd8754c3921fd3330de2724ac6d1ada7c"
 
 TaggerModel = tuple[dict[str, dict[str, float]], dict[str, str], tuple[str, ...]]
 
@@ -201,8 +204,9 @@ def load_tagger_model(data: bytes, origin: str = "<bytes>") -> TaggerModel:
     restricted unpickler; ``classes`` comes back sorted so ties break reproducibly."""
     try:
         obj = _ModelUnpickler(io.BytesIO(data)).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, UnicodeDecodeError) as exc:
-        raise TaggerModelError(f"{origin}: not a readable tagger model ({exc})") from exc
+    except Exception as exc:  # also TypeError, AttributeError, MemoryError ... from malformed opcodes
+        raise TaggerModelError(f"{origin}: not a readable tagger model ({type(exc).__name__}: "
+                               f"{str(exc)[:200]})") from None
     if not (
         isinstance(obj, tuple)
         and len(obj) == 3
@@ -228,7 +232,15 @@ def _first_token_model() -> TaggerModel:
         data = path.read_bytes()
     except OSError as exc:
         raise TaggerModelError(f"{path}: cannot read the tagger model ({exc.strerror})") from exc
-    return load_tagger_model(data, str(path))
+    return load_tagger_model(_verified(data, str(path)), str(path))
+
+
+def _verified(data: bytes, origin: str) -> bytes:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != _TAGGER_SHA256:
+        raise TaggerModelError(f"{origin}: not the model textblob-aptagger 0.2.0 ships (sha256 {digest[:16]}..., "
+                               f"expected {_TAGGER_SHA256[:16]}...); reinstall textblob-aptagger==0.2.0")
+    return data
 
 
 def _normalize(word: str) -> str:

@@ -6,6 +6,7 @@ import random
 
 from raif_rewards.checkers._common import (
     RELATION_SCHEMA,
+    PatternTimeout,
     ascii_literal,
     compare,
     int_schema,
@@ -34,7 +35,10 @@ _KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "
 )
 def existence(t: Text, keywords: list[str]) -> bool:
     """Every keyword occurs (case-insensitive; IFEval matches each keyword as a regex)."""
-    return all(_occurs(k, t) for k in keywords)
+    try:
+        return all(_occurs(k, t) for k in keywords)
+    except PatternTimeout:
+        return False
 
 
 declare(
@@ -96,7 +100,10 @@ def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
     keyword = keyword.strip()
     literal = ascii_literal(keyword, t)
     # str.count and re.findall both count leftmost non-overlapping matches
-    n = t.lower.count(literal) if literal is not None else len(user_regex(keyword).findall(t.raw))
+    try:
+        n = t.lower.count(literal) if literal is not None else len(user_regex(keyword).findall(t.raw))
+    except PatternTimeout:
+        return False  # the count is unknown: not verified
     return compare(n, relation, frequency)
 
 
@@ -140,7 +147,10 @@ declare(
 )
 def forbidden_words(t: Text, forbidden_words: list[str]) -> bool:
     """No forbidden word occurs as a whole word (case-insensitive)."""
-    return not any(_occurs_as_word(w, t) for w in forbidden_words)
+    try:
+        return not any(_occurs_as_word(w, t) for w in forbidden_words)
+    except PatternTimeout:
+        return False  # absence could not be verified
 
 
 declare(

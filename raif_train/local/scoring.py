@@ -94,8 +94,12 @@ class Scorer:
 
     def __init__(self, fn: ScoreFn = library_score, workers: int = 1):
         self.fn = fn
+        from raif_rewards.lifeline import exit_with_parent
+
+        # the workers end with the trainer, even when it is SIGKILLed (they would wait for work for ever)
         self._pool = (
-            ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=exit_with_parent)
             if workers > 0
             else None
         )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from raif_rewards.errors import RaifError
+from raif_rewards.outdir import ensure_output_dir
 from raif_train import algo
 from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts, load_sft
 from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
@@ -226,11 +227,12 @@ class GRPOTrainer:
                 f"{d}: checkpoint planned {state['total_steps']} steps, this run {self.total_steps}; "
                 "the LR schedule would differ (use the same max_steps or a fresh output dir)"
             )
-        self.model.load_state_dict(torch.load(d / "model.pt", map_location=self.device))
-        opt = torch.load(d / "optim.pt", map_location=self.device, weights_only=False)
+        model = _load_tensors(d / "model.pt", self.device)
+        opt = _load_tensors(d / "optim.pt", self.device)
+        rng = _load_tensors(d / "rng.pt", "cpu")
+        self.model.load_state_dict(model)
         self.opt.load_state_dict(opt["optim"])
         self.sched.load_state_dict(opt["sched"])
-        rng = torch.load(d / "rng.pt", weights_only=False)
         torch.set_rng_state(rng["cpu"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
@@ -497,7 +499,7 @@ class GRPOTrainer:
 
     def train(self) -> list[dict[str, Any]]:
         """Run (or resume) to total_steps; returns the metrics rows written by this call."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        ensure_output_dir(self.out)  # a file in its place or an unwritable place: one line, before any work
         ckpt = self.latest_checkpoint() if self.r.train.resume else None
         if ckpt is not None:
             self.load(ckpt)
@@ -594,3 +596,14 @@ def _amp(device: torch.device, dtype: torch.dtype | None):
     if dtype is None or device.type != "cuda":
         return torch.autocast(device_type="cpu", enabled=False)
     return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def _load_tensors(path: Path, device: Any) -> Any:
+    """A checkpoint file as tensors and plain data only (``weights_only=True``): a crafted pickle in
+    ``optim.pt`` or ``rng.pt`` ran a shell command on resume when these were loaded unrestricted."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # UnpicklingError for a refused global; anything else for a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainError(f"{path}: not a checkpoint this trainer wrote ({first[:200]}); "
+                         "delete this checkpoint folder to resume from an earlier one") from None

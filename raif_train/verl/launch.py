@@ -10,8 +10,8 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
+from raif_rewards.outdir import ensure_output_dir
 from raif_train.recipe import Recipe
 from raif_train.verl import cluster
 from raif_train.verl.overrides import VerlConfigError, VerlPlan, build_plan
@@ -166,5 +166,5 @@ def run_verl(
         problem = cluster.attention_problem(cluster.attention_implementation(config))
         if problem:
             raise VerlConfigError("attn_implementation", problem)
-    Path(recipe.train.output_dir).mkdir(parents=True, exist_ok=True)
+    ensure_output_dir(recipe.train.output_dir)
     return subprocess.call(cmd, env=env)
