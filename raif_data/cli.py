@@ -135,11 +135,13 @@ def evolve(
     run stopped."""
     from raif_data import pipeline
     from raif_data.files import read_json
+    from raif_rewards.outdir import ensure_output_dir
 
     with _user_errors():
         r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
                     base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
-        layout = pipeline.Layout(Path(r.output_dir))
+        # a folder that is a file, unwritable or linked out of itself is refused before anything is read
+        layout = pipeline.Layout(ensure_output_dir(r.output_dir))
         if not overwrite and pipeline.up_to_date(r, layout):
             # said at once, and not as "wrote ...": nothing is written on a rerun
             c = (read_json(layout.manifest) or {}).get("counts", {})
