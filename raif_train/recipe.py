@@ -109,6 +109,8 @@ class AlgoSection:
     norm_adv_by_std: bool = True
     clip_ratio_low: float = 0.2
     clip_ratio_high: float = 0.2
+    # Dual-clip PPO bound on negative advantages (loss capped at -A * c); None = off, the paper's PPO.
+    dual_clip_c: float | None = None
     loss_agg_mode: Literal["seq-mean-token-mean", "token-mean", "seq-mean-token-sum"] = "seq-mean-token-mean"
     use_kl_loss: bool = True
     kl_coef: float = 0.001
@@ -225,6 +227,7 @@ class Recipe:
         need(a.kl_coef >= 0 and a.bc_coef >= 0, "algo.kl_coef", "kl_coef and bc_coef must be >= 0")
         need(a.bc_rows_per_step is None or a.bc_rows_per_step >= 1, "algo.bc_rows_per_step", "must be >= 1 or null")
         need(a.clip_ratio_low > 0 and a.clip_ratio_high > 0, "algo.clip_ratio_low", "clip ratios must be > 0")
+        need(a.dual_clip_c is None or a.dual_clip_c > 1, "algo.dual_clip_c", "must be > 1, or null for no dual clip")
         need(self.data.max_prompt_length >= 1, "data.max_prompt_length", "must be >= 1")
         need(self.data.max_response_length >= 1, "data.max_response_length", "must be >= 1")
         need(

@@ -38,6 +38,7 @@ def test_defaults_are_raif_settings():
         "seq-mean-token-mean",
     )
     assert r.algo.superior_cot and r.algo.use_kl_loss and r.backend.backend == "local"
+    assert r.algo.dual_clip_c is None  # the paper clips at 0.2 only
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,8 @@ def test_defaults_are_raif_settings():
         ("optim:\n  mini_batch_size: 100\n", "optim.mini_batch_size", "must divide"),
         ("backend:\n  backend: slurm\n", "backend.backend", "'local', 'verl'"),
         ("algo:\n  bc_rows_per_step: 0\n", "algo.bc_rows_per_step", "must be >= 1 or null"),
+        ("algo:\n  dual_clip_c: 1.0\n", "algo.dual_clip_c", "must be > 1"),
+        ("algo:\n  dual_clip_c: three\n", "algo.dual_clip_c", "expected"),
     ],
 )
 def test_bad_recipes_name_the_key(tmp_path, text, key, expect):

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from raif_rewards.errors import RaifError
+from raif_rewards.reward import RewardConfig, accuracy_from_fraction
 from raif_train import algo
 from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts, load_sft
 from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
@@ -101,6 +102,7 @@ class GRPOTrainer:
         self.r = recipe
         # The shared reward library unless a caller (tests, benchmarks) supplies its own.
         self.score_fn = score_fn or LibraryScore(recipe.model.response_format, recipe.algo.reward_mode)
+        self._reward_config = RewardConfig(response_format=recipe.model.response_format, accuracy=recipe.algo.reward_mode)
         self.on_step = on_step
         self.out = Path(recipe.train.output_dir)
         if recipe.data.data is None:
@@ -247,8 +249,10 @@ class GRPOTrainer:
         records = [self.prompts[i] for i in self.cursor.take(r.rollout.rollout_prompts)]
         items: list[_Item] = []
         for rec in records:
+            # The paper gives math prompts G reasoning samples; forced direct answers are for instructions.
+            d = 0 if rec.style == "math" else D
             for j in range(G):
-                direct = j >= G - D
+                direct = j >= G - d
                 text, prefix = render_prompt(tok, rec.messages, r.model.response_format, direct)
                 ids = tok(text, add_special_tokens=False)["input_ids"][-r.data.max_prompt_length :]
                 items.append(_Item(rec, direct, Sample(ids, [], prefix)))
@@ -274,11 +278,14 @@ class GRPOTrainer:
                 it.sample.response_ids = resp
                 body = tok.decode(resp, skip_special_tokens=True)
                 it.sample.response_text = it.sample.prefix + body
-                extra = {**it.record.extra_info, "direct": it.direct, "reward_mode": r.algo.reward_mode}
-                extra["response_format"] = r.model.response_format
                 reqs.append(
                     ScoreRequest(
-                        it.record.data_source, it.sample.response_text, it.record.ground_truth, extra
+                        it.record.data_source,
+                        it.sample.response_text,
+                        it.record.ground_truth,
+                        direct=it.direct,
+                        extra_info=it.record.extra_info,
+                        instruction=it.record.instruction,
                     )
                 )
             # Scoring of this chunk overlaps the generation of the next one.
@@ -293,33 +300,50 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ update
     def _masks(self, items: list[_Item]) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Advantages, the keep mask and the kept ratio of a step's samples.
+
+        Unscored samples (a judge outage on every question, a reward error) are left out of both: they
+        neither shape their group's advantage nor get a gradient.
+        """
         a = self.r.algo
-        rewards = torch.tensor([it.score.reward for it in items], dtype=torch.float64)
+        scores = [_score(it) for it in items]
         G = self.r.rollout.group_size
-        groups = [k // G for k in range(len(items))]  # items are laid out group by group
-        adv = algo.group_advantages(rewards, groups, a.adv_eps, a.norm_adv_by_std)
-        direct = torch.tensor([it.direct for it in items])
-        if a.superior_cot:
-            nan = float("nan")
-            offline = torch.tensor(
-                [_as_float(it.record.extra_info.get(a.offline_baseline_key), nan) for it in items],
-                dtype=torch.float64,
-            )
-            keep, _ = algo.superior_cot_mask(
-                torch.tensor([it.score.answer_score for it in items], dtype=torch.float64),
-                groups,
-                direct,
-                torch.tensor([not it.score.format_ok for it in items]),
-                offline,
-                a.direct_baseline,
-            )
-        else:
-            keep = ~direct
-        if a.dynamic_sampling:
-            keep = keep & algo.nonzero_variance_mask(rewards, groups)
-        n_reason = int((~direct).sum())
+        n = len(items)
+        ok = torch.tensor([sc.scored for sc in scores])
+        idx = ok.nonzero().flatten()
+        groups = [k // G for k in idx.tolist()]  # items are laid out group by group
+        rewards = torch.tensor([scores[k].reward for k in idx.tolist()], dtype=torch.float64)
+        adv = torch.zeros(n, dtype=torch.float64)
+        keep = torch.zeros(n, dtype=torch.bool)
+        direct_all = torch.tensor([it.direct for it in items])
+        if idx.numel():
+            adv[idx] = algo.group_advantages(rewards, groups, a.adv_eps, a.norm_adv_by_std)
+            direct = direct_all[idx]
+            if a.superior_cot:
+                sub = [items[k] for k in idx.tolist()]
+                keep_s, _ = algo.superior_cot_mask(
+                    torch.tensor([scores[k].answer_score for k in idx.tolist()], dtype=torch.float64),
+                    groups,
+                    direct,
+                    torch.tensor([not scores[k].answered for k in idx.tolist()]),
+                    torch.tensor([self._offline_baseline(it) for it in sub], dtype=torch.float64),
+                    a.direct_baseline,
+                    exempt=torch.tensor([it.record.style == "math" for it in sub]),
+                )
+            else:
+                keep_s = ~direct
+            if a.dynamic_sampling:
+                keep_s = keep_s & algo.nonzero_variance_mask(rewards, groups)
+            keep[idx] = keep_s
+        n_reason = int((~direct_all).sum())
         kept_ratio = float(keep.sum()) / n_reason if n_reason else 1.0
         return adv.float(), keep, kept_ratio
+
+    def _offline_baseline(self, it: _Item) -> float:
+        """The prompt's offline direct-answer score (a share of constraints, in [0, 1]) on the scale of
+        the answer scores it is compared with; NaN when the row has none."""
+        v = _as_float(it.record.extra_info.get(self.r.algo.offline_baseline_key), float("nan"))
+        return v if math.isnan(v) else accuracy_from_fraction(v, self._reward_config)
 
     def _bc_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """n expert sequences: ids, attention mask and a loss mask that is 1 on response tokens only."""
@@ -397,7 +421,7 @@ class GRPOTrainer:
                             self.model, [samples[i] for i in mb], autocast_dtype=self.amp, **lp_kw
                         )
                         mask = rmask * mb_keep.to(rmask)[:, None].to(self.device)
-                        old = lp.detach() if not need_old else _stack([old_lp[i] for i in mb], lp)
+                        old = lp.detach() if not need_old else _stack([old_lp[i] for i in mb], lp, mb_keep)
                         pg, clip = algo.ppo_clip_loss(
                             lp,
                             old,
@@ -407,12 +431,13 @@ class GRPOTrainer:
                             a.clip_ratio_high,
                             a.loss_agg_mode,
                             denom,
+                            a.dual_clip_c,
                         )
                         loss = loss + pg
                         totals["pg"] += float(pg.detach())
                         totals["clip"] += float(clip) / len(micro)
                         if self.ref is not None:
-                            ref = _stack([ref_lp[i] for i in mb], lp)
+                            ref = _stack([ref_lp[i] for i in mb], lp, mb_keep)
                             kl = algo.agg_loss(algo.k3_kl(lp, ref), mask, a.loss_agg_mode, denom)
                             loss = loss + a.kl_coef * kl
                             totals["kl"] += float(kl.detach())
@@ -440,9 +465,11 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ loop
     def _metrics(self, items, keep, kept_ratio, upd, t0, t_roll, t_upd) -> dict[str, Any]:
-        rewards = [it.score.reward for it in items]
-        reason = [it for it in items if not it.direct]
-        direct = [it for it in items if it.direct]
+        # Reward statistics cover the scored samples; unscored ones are counted, not averaged in.
+        scored = [it for it in items if _score(it).scored]
+        rewards = [_score(it).reward for it in scored]
+        reason = [it for it in scored if not it.direct]
+        direct = [it for it in scored if it.direct]
         n_tok = sum(len(it.sample.response_ids) for it in items)
 
         def mean(xs):
@@ -452,10 +479,12 @@ class GRPOTrainer:
             "step": self.step,
             "reward_mean": mean(rewards),
             "reward_std": float(torch.tensor(rewards).std()) if len(rewards) > 1 else 0.0,
-            "reasoning_reward_mean": mean([it.score.reward for it in reason]),
-            "direct_reward_mean": mean([it.score.reward for it in direct]),
-            "answer_score_mean": mean([it.score.answer_score for it in items]),
-            "format_ok_rate": mean([float(it.score.format_ok) for it in items]),
+            "reasoning_reward_mean": mean([_score(it).reward for it in reason]),
+            "direct_reward_mean": mean([_score(it).reward for it in direct]),
+            "answer_score_mean": mean([_score(it).answer_score for it in scored]),
+            # format over the reasoning samples: a forced direct answer has no think block to get right
+            "format_ok_rate": mean([float(_score(it).format_ok) for it in items if not it.direct]),
+            "unscored_samples": len(items) - len(scored),
             "kept_ratio": kept_ratio,
             "kept_samples": int(keep.sum()),
             "kl": upd["kl"],
@@ -571,14 +600,27 @@ def _expert_rows(start: int, size: int, n: int, per_step: int | None) -> int:
     return per_step * (start + size) // n - per_step * start // n
 
 
-def _stack(rows: list[torch.Tensor | None], like: torch.Tensor) -> torch.Tensor:
-    """Stack per-sample [R_i] log-prob rows (all from the same padded micro-batch width) like `like`."""
+def _stack(rows: list[torch.Tensor | None], like: torch.Tensor, needed: torch.Tensor) -> torch.Tensor:
+    """Stack per-sample [R_i] log-prob rows (all from the same padded micro-batch width) like `like`.
+
+    A row may be absent only for a sample without gradient (`needed` False): a kept sample whose
+    reference or behaviour log-probs were never computed is a bug, not a zero.
+    """
     out = torch.zeros_like(like)
     for i, row in enumerate(rows):
-        if row is not None:
-            w = min(row.numel(), out.shape[1])
-            out[i, :w] = row[:w].to(out)
+        if row is None:
+            if bool(needed[i]):
+                raise TrainError(f"micro-batch row {i} keeps its gradient but has no precomputed log-probs")
+            continue
+        w = min(row.numel(), out.shape[1])
+        out[i, :w] = row[:w].to(out)
     return out
+
+
+def _score(it: _Item) -> Score:
+    if it.score is None:
+        raise TrainError("a sample reached the update without a reward")
+    return it.score
 
 
 def _amp(device: torch.device, dtype: torch.dtype | None):
