@@ -88,7 +88,11 @@ def test_overrides_by_bare_or_dotted_name_are_type_checked(tmp_path):
 
 def test_tiny_preset_selected_by_model_tiny_and_roundtrips():
     r = load_recipe(None, model="tiny", seed=3)
-    assert r.name == "tiny" and r.algo.reward_mode == "fraction" and r.train.seed == 3
+    assert r.name == "tiny" and r.algo.reward_mode == "raif" and r.train.seed == 3
+    # the paper's path: think/answer format, G=8 with 2 direct answers, superior-CoT, BC, two updates per step
+    assert r.model.response_format == "think_answer" and r.data.constraint_subset is None
+    assert (r.rollout.rollout_prompts, r.rollout.group_size, r.rollout.direct_per_group) == (32, 8, 2)
+    assert r.algo.superior_cot and r.algo.bc_coef == 1.0 and r.optim.mini_batch_size == 128
     assert recipe_from_dict(recipe_to_dict(r)) == r
 
 

@@ -155,6 +155,8 @@ class GRPOTrainer:
         self.cursor = Cursor(len(self.prompts), recipe.train.seed, recipe.data.shuffle)
         self.sft_cursor = Cursor(max(1, len(self.sft)), recipe.train.seed + 1, True)
         self.step = 0
+        self._prompt_cache: dict[tuple[int, bool], tuple[list[int], str]] = {}
+        self._bc_cache: dict[int, tuple[list[int], list[int]]] = {}
         self._tb = None
         self._wandb = None
 
@@ -246,16 +248,19 @@ class GRPOTrainer:
         """Generate all samples of a step; scoring is submitted per chunk and collected by _collect."""
         r, tok = self.r, self.tok
         G, D = r.rollout.group_size, r.rollout.direct_per_group if r.algo.superior_cot else 0
-        records = [self.prompts[i] for i in self.cursor.take(r.rollout.rollout_prompts)]
         items: list[_Item] = []
-        for rec in records:
+        for i in self.cursor.take(r.rollout.rollout_prompts):
+            rec = self.prompts[i]
             # The paper gives math prompts G reasoning samples; forced direct answers are for instructions.
             d = 0 if rec.style == "math" else D
             for j in range(G):
                 direct = j >= G - d
-                text, prefix = render_prompt(tok, rec.messages, r.model.response_format, direct)
-                ids = tok(text, add_special_tokens=False)["input_ids"][-r.data.max_prompt_length :]
-                items.append(_Item(rec, direct, Sample(ids, [], prefix)))
+                if (i, direct) not in self._prompt_cache:  # each prompt is templated and tokenized once
+                    text, prefix = render_prompt(tok, rec.messages, r.model.response_format, direct)
+                    ids = tok(text, add_special_tokens=False)["input_ids"][-r.data.max_prompt_length :]
+                    self._prompt_cache[(i, direct)] = (ids, prefix)
+                ids, prefix = self._prompt_cache[(i, direct)]
+                items.append(_Item(rec, direct, Sample(list(ids), [], prefix)))
         chunk = max(1, r.rollout.generate_batch_size)
         pending = []
         for c0 in range(0, len(items), chunk):
@@ -350,13 +355,15 @@ class GRPOTrainer:
         tok = self.tok
         seqs, lmask = [], []
         for i in self.sft_cursor.take(n):
-            rec = self.sft[i]
-            p_text, _ = render_prompt(tok, rec.messages, self.r.model.response_format, False)
-            p = tok(p_text, add_special_tokens=False)["input_ids"][-self.r.data.max_prompt_length :]
-            resp = tok(rec.response, add_special_tokens=False)["input_ids"][
-                : self.r.data.max_response_length - 1
-            ]
-            resp = resp + [tok.eos_token_id]
+            if i not in self._bc_cache:
+                rec = self.sft[i]
+                p_text, _ = render_prompt(tok, rec.messages, self.r.model.response_format, False)
+                p = tok(p_text, add_special_tokens=False)["input_ids"][-self.r.data.max_prompt_length :]
+                resp = tok(rec.response, add_special_tokens=False)["input_ids"][
+                    : self.r.data.max_response_length - 1
+                ]
+                self._bc_cache[i] = (p, resp + [tok.eos_token_id])
+            p, resp = self._bc_cache[i]
             seqs.append(p + resp)
             lmask.append([0] * len(p) + [1] * len(resp))
         ids, att = pad_batch(seqs, tok.pad_token_id, left=False)
@@ -382,7 +389,10 @@ class GRPOTrainer:
                     lp, _ = response_log_probs(self.ref, samples[sl], autocast_dtype=self.amp, **lp_kw)
                     for k, row in enumerate(lp):
                         ref_lp[s0 + k] = row
-                if self.updates_per_step > 1:
+                # The step's first update is on-policy (old = current weights, taken from its own
+                # forward pass), so behaviour log-probs are needed only for the samples updated later.
+                first = self.r.optim.ppo_epochs == 1 and s0 + mb_size <= self.r.optim.mini_batch_size
+                if self.updates_per_step > 1 and not first:
                     lp, _ = response_log_probs(self.model, samples[sl], autocast_dtype=self.amp, **lp_kw)
                     for k, row in enumerate(lp):
                         old_lp[s0 + k] = row
@@ -401,8 +411,9 @@ class GRPOTrainer:
         stats = {"pg_loss": 0.0, "kl": 0.0, "bc_loss": 0.0, "clip_frac": 0.0, "grad_norm": 0.0, "loss": 0.0}
         n_updates = 0
         use_bc = bool(self.sft) and a.bc_coef > 0
-        for _ in range(o.ppo_epochs):
+        for epoch in range(o.ppo_epochs):
             for m0 in range(0, n, mini):
+                on_policy = not need_old or (epoch == 0 and m0 == 0)
                 idx = list(range(m0, min(n, m0 + mini)))
                 k_mask = keep[idx]
                 lens = torch.tensor([len(samples[i].response_ids) for i in idx])
@@ -421,7 +432,7 @@ class GRPOTrainer:
                             self.model, [samples[i] for i in mb], autocast_dtype=self.amp, **lp_kw
                         )
                         mask = rmask * mb_keep.to(rmask)[:, None].to(self.device)
-                        old = lp.detach() if not need_old else _stack([old_lp[i] for i in mb], lp, mb_keep)
+                        old = lp.detach() if on_policy else _stack([old_lp[i] for i in mb], lp, mb_keep)
                         pg, clip = algo.ppo_clip_loss(
                             lp,
                             old,
