@@ -19,7 +19,7 @@ from raif_rewards.errors import InputFileError
 from raif_train.local.data import Cursor, load_prompts, load_sft, prune_ground_truth
 from raif_train.local.scoring import LibraryScore, Score, ScoreRequest
 from raif_train.local.tiny import build_tiny_model, build_tiny_tokenizer
-from raif_train.local.trainer import TIMING_KEYS, GRPOTrainer
+from raif_train.local.trainer import TIMING_KEYS, GRPOTrainer, TrainError
 from raif_train.recipe import load_recipe
 from tests.openai_stub import openai_stub_fixture  # noqa: F401
 
@@ -86,7 +86,7 @@ def test_tiny_model_is_small_and_seeded():
     tok = build_tiny_tokenizer()
     a, b, c = build_tiny_model(tok, seed=0), build_tiny_model(tok, seed=0), build_tiny_model(tok, seed=1)
     n = sum(p.numel() for p in a.parameters())
-    assert 1e5 < n < 1e6
+    assert 5e4 < n < 1e6
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
 
@@ -641,3 +641,20 @@ def test_dual_clip_reaches_the_native_loss(tmp_path, monkeypatch):
     data = _rule_shard(tmp_path / "data", chk(LOWER))
     _one_step(_paper_recipe(data, tmp_path / "o", dual_clip_c=3.0))
     assert got and set(got) == {3.0}
+
+
+def test_expert_rows_longer_than_the_response_length_are_left_out_not_cut(tmp_path):
+    """A cut expert answer would teach a response that never closes its tags."""
+    data = write_prompt_shard(tmp_path / "data", n=4)
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    short = "<think> let me think </think> <answer> yes </answer>"  # 9 tokens + EOS
+    long = "<think> " + "i think " * 10 + "</think> <answer> yes </answer>"
+    rows = [{"prompt": [{"role": "user", "content": "say it"}], "response": r} for r in (short, long, short)]
+    pq.write_table(pa.Table.from_pylist(rows), sft / "sft-00000.parquet")
+    rec = _recipe(data, tmp_path / "o", max_steps=1, sft_data=str(sft), max_response_length=10)
+    trainer = GRPOTrainer(rec, score_fn=fraction_score)
+    assert [r.response for r in trainer.sft] == [short, short]
+    rec = _recipe(data, tmp_path / "o2", max_steps=1, sft_data=str(sft), max_response_length=9)
+    with pytest.raises(TrainError, match="none of the 3 expert rows fits max_response_length=9"):
+        GRPOTrainer(rec, score_fn=fraction_score)

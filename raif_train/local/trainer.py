@@ -129,6 +129,8 @@ class GRPOTrainer:
         self.amp = torch.bfloat16 if self._use_bf16() else None
 
         self.model, self.tok = load_model_and_tokenizer(recipe)
+        if self.sft:
+            self.sft = self._fitting_experts(self.sft)
         self.model.to(self.device).train()
         # Stop at the tokenizer's EOS and at the model's own stop ids (e.g. Qwen2.5's <|im_end|> and
         # <|endoftext|>), so a response never runs on past the end of its turn.
@@ -161,6 +163,21 @@ class GRPOTrainer:
         self._wandb = None
 
     # ------------------------------------------------------------------ setup helpers
+    def _fitting_experts(self, rows: list[SFTRecord]) -> list[SFTRecord]:
+        """Expert rows whose response (and EOS) fits max_response_length. A cut expert answer would teach
+        a response that never closes its tags, so longer rows are left out (logged), never truncated."""
+        limit = self.r.data.max_response_length
+        fit = [r for r in rows if len(self.tok(r.response, add_special_tokens=False)["input_ids"]) + 1 <= limit]
+        if not fit:
+            raise TrainError(
+                f"none of the {len(rows)} expert rows fits max_response_length={limit} tokens with its EOS; "
+                "raise max_response_length or give shorter expert rows"
+            )
+        if len(fit) < len(rows):
+            log.warning("behaviour cloning: %d of %d expert rows are longer than max_response_length=%d "
+                        "tokens and are left out", len(rows) - len(fit), len(rows), limit)
+        return fit
+
     def _device(self) -> torch.device:
         want = self.r.backend.device
         if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
@@ -359,9 +376,7 @@ class GRPOTrainer:
                 rec = self.sft[i]
                 p_text, _ = render_prompt(tok, rec.messages, self.r.model.response_format, False)
                 p = tok(p_text, add_special_tokens=False)["input_ids"][-self.r.data.max_prompt_length :]
-                resp = tok(rec.response, add_special_tokens=False)["input_ids"][
-                    : self.r.data.max_response_length - 1
-                ]
+                resp = tok(rec.response, add_special_tokens=False)["input_ids"]  # fits: see _fitting_experts
                 self._bc_cache[i] = (p, resp + [tok.eos_token_id])
             p, resp = self._bc_cache[i]
             seqs.append(p + resp)
