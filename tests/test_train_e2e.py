@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_experts import write_tiny_experts
+from raif_train.local.tiny_experts import write_tiny_experts
 
 EXE = Path(sys.executable).parent
 

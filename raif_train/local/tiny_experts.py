@@ -1,13 +1,15 @@
-"""Expert (behaviour-cloning) rows for the tiny demo, built from RL rows until `raif-data evolve` writes
-its own under DIR/sft: for each prompt, every candidate think/answer response that the tiny tokenizer
-can write (words of its vocabulary) and that scores the full reward (+3) on that prompt.
+"""Expert (behaviour-cloning) rows the tiny model can write, built from RL rows: for each prompt, every
+short think/answer response in the tiny vocabulary that scores the full reward (+3) on that prompt.
 
-The rows follow the SFT schema of docs/data.md ("SFT rows"); prompts no candidate satisfies get none.
+Used by `make demo` and the demo test when DIR/sft holds no expert rows. The rows follow the SFT schema
+of docs/data.md ("SFT rows"); prompts no candidate satisfies get none.
+Run: python -m raif_train.local.tiny_experts DIR  (writes DIR/sft/train/part-00000.parquet)
 """
 
 from __future__ import annotations
 
 import itertools
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,16 +35,16 @@ ANSWERS = [
 
 
 def write_tiny_experts(rl_dir: Path, out_dir: Path) -> int:
-    """Write DIR/sft-style shards under `out_dir`; returns the number of rows."""
+    """Write SFT shards under `out_dir`/train from the RL rows under `rl_dir`; returns the number of rows."""
     tok = build_tiny_tokenizer()
     score = LibraryScore("think_answer", "raif")
-    rows = []
+    rows: list[dict] = []
     for shard in find_shards(rl_dir):
         for r in pq.read_table(shard).to_pylist():
             for k, (think, answer) in enumerate(itertools.product(THINKING, ANSWERS)):
-                text = f"<think> {think} </think> <answer> {answer} </answer>"
+                raw = f"<think> {think} </think> <answer> {answer} </answer>"
                 # what the tiny model would write: the tokenizer round trip (unknown words vanish)
-                text = tok.decode(tok(text, add_special_tokens=False)["input_ids"], skip_special_tokens=True)
+                text = str(tok.decode(tok(raw, add_special_tokens=False)["input_ids"], skip_special_tokens=True))
                 if score(ScoreRequest(r["data_source"], text, r["reward_model"]["ground_truth"])).reward == 3.0:
                     extra = {"index": len(rows), "uid": f"{r['extra_info']['uid']}#{k}", "model": "tiny-witness",
                              "score": 1.0, "reasoning": True}
@@ -52,3 +54,8 @@ def write_tiny_experts(rl_dir: Path, out_dir: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows), out / "part-00000.parquet")
     return len(rows)
+
+
+if __name__ == "__main__":
+    rl = Path(sys.argv[1])
+    print(f"wrote {write_tiny_experts(rl, rl / 'sft')} tiny expert rows to {rl / 'sft' / 'train'}")
