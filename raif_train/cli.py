@@ -199,7 +199,7 @@ def _run_local(rec, quiet: bool) -> None:
     from raif_train.local.trainer import GRPOTrainer
 
     if rec.model.model == "tiny":
-        torch.set_num_threads(1)  # a 0.3M-parameter model gains nothing from more threads (measured)
+        torch.set_num_threads(1)  # a 0.1M-parameter model gains nothing from more threads (measured)
     progress = Progress(
         TextColumn("[bold]GRPO"),
         BarColumn(),

@@ -1,4 +1,4 @@
-"""The embedded `--model tiny`: a word-level tokenizer and a ~0.1M-parameter Llama built in code.
+"""The embedded `--model tiny`: a word-level tokenizer and a ~90k-parameter Llama built in code.
 
 Nothing is downloaded; the same seed gives the same weights. Tags like <think> are ordinary words.
 """
