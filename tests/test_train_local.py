@@ -648,13 +648,13 @@ def test_expert_rows_longer_than_the_response_length_are_left_out_not_cut(tmp_pa
     data = write_prompt_shard(tmp_path / "data", n=4)
     sft = tmp_path / "sft"
     sft.mkdir()
-    short = "<think> let me think </think> <answer> yes </answer>"  # 9 tokens + EOS
+    short = "<think> let me think </think> <answer> yes </answer>"  # 8 tokens + EOS
     long = "<think> " + "i think " * 10 + "</think> <answer> yes </answer>"
     rows = [{"prompt": [{"role": "user", "content": "say it"}], "response": r} for r in (short, long, short)]
     pq.write_table(pa.Table.from_pylist(rows), sft / "sft-00000.parquet")
     rec = _recipe(data, tmp_path / "o", max_steps=1, sft_data=str(sft), max_response_length=10)
     trainer = GRPOTrainer(rec, score_fn=fraction_score)
     assert [r.response for r in trainer.sft] == [short, short]
-    rec = _recipe(data, tmp_path / "o2", max_steps=1, sft_data=str(sft), max_response_length=9)
-    with pytest.raises(TrainError, match="none of the 3 expert rows fits max_response_length=9"):
+    rec = _recipe(data, tmp_path / "o2", max_steps=1, sft_data=str(sft), max_response_length=8)
+    with pytest.raises(TrainError, match="none of the 3 expert rows fits max_response_length=8"):
         GRPOTrainer(rec, score_fn=fraction_score)
