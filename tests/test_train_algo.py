@@ -264,3 +264,20 @@ def test_matches_verl_functions():
     assert torch.allclose(verl_adv[:, 0], ours, atol=1e-6)
     lp, ref = torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g)
     assert torch.allclose(core.kl_penalty(lp, ref, "low_var_kl"), algo.k3_kl(lp, ref), atol=1e-6)
+
+
+def test_dual_clip_matches_verl_policy_loss():
+    core = pytest.importorskip("verl.trainer.ppo.core_algos")
+    from omegaconf import OmegaConf
+
+    g = torch.Generator().manual_seed(2)
+    lp, old = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    adv = torch.randn(6, 5, generator=g) * 2
+    mask = (torch.rand(6, 5, generator=g) > 0.2).float()
+    cfg = OmegaConf.create({"clip_ratio": 0.2, "clip_ratio_low": 0.2, "clip_ratio_high": 0.28, "clip_ratio_c": 3.0,
+                            "global_batch_info": {}})
+    theirs = core.compute_policy_loss_vanilla(old, lp, adv, mask, "token-mean", cfg)[0]
+    ours, _ = algo.ppo_clip_loss(lp, old, adv, mask, 0.2, 0.28, "token-mean", dual_clip_c=3.0)
+    assert torch.allclose(theirs, ours, atol=1e-6)
+    plain, _ = algo.ppo_clip_loss(lp, old, adv, mask, 0.2, 0.28, "token-mean")
+    assert not torch.allclose(plain, ours)  # the draw has negative-advantage tokens past the dual bound
