@@ -19,11 +19,14 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 install: $(VENV)/.installed
 
-# Main job on the embedded default: offline evolve on the shipped seeds, then a short GRPO run of
-# the tiny in-code model on CPU, printing its reward curve.
+# Main job on the embedded default: offline evolve on the shipped seeds, then 60 GRPO steps of the tiny
+# in-code model on CPU along the paper's path (think/answer format, 2 of 8 direct answers, superior-CoT,
+# behaviour cloning on DIR/sft), printing its curves. Without expert rows from evolve, short witness rows
+# in the tiny vocabulary are built from the RL rows first.
 demo: install
-	$(BIN)/raif-data evolve --output-dir runs/demo/data --num-prompts 512 --seed 0
-	$(BIN)/raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40 --seed 0
+	$(BIN)/raif-data evolve --output-dir runs/demo/data --num-prompts 300 --seed 5
+	[ -d runs/demo/data/sft ] || $(BIN)/python -m raif_train.local.tiny_experts runs/demo/data
+	$(BIN)/raif-train grpo --model tiny --data runs/demo/data --sft-data runs/demo/data/sft --output-dir runs/demo/train --max-steps 60 --seed 5
 
 # The whole suite: lint (ruff + mypy), the main venv, then the veRL tests in their own venv
 # (scripts/ci_verl.sh).

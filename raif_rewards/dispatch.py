@@ -123,15 +123,22 @@ def score_sample(
     """The reward of one rollout, routed by the ground truth's style.
 
     ``extra_info["direct_answer"]`` marks a direct-answer sample (no reasoning required);
-    ``extra_info["response_format"]`` overrides the config's format for this sample. A bad ground
+    ``extra_info["response_format"]`` overrides the config's format for this sample;
+    ``extra_info["instruction"]`` is shown to the judge above the answer (judge ground truths). A bad ground
     truth raises :class:`GroundTruthError`; a failure inside scoring is logged and returned as the
     lowest reward (:func:`~raif_rewards.reward.worst_score`) with ``reward_error`` set, never raised.
     """
     gt = route(ground_truth, data_source)
     direct, cfg = _options(extra_info, config)
     if isinstance(gt, JudgeTruth):
-        return score_judge_batch([(solution_str, gt, direct, cfg)], judge)[0]
+        return score_judge_batch([(solution_str, gt, direct, cfg)], judge, [_instruction(extra_info)])[0]
     return _score_local(solution_str, gt, direct, cfg)
+
+
+def _instruction(extra_info: Mapping[str, Any] | None) -> str:
+    """The instruction a judge should see: ``extra_info["instruction"]`` when the caller passes it."""
+    value = (extra_info or {}).get("instruction")
+    return value if isinstance(value, str) else ""
 
 
 def _score_local(solution_str: str, gt: GroundTruth, direct: bool, cfg: RewardConfig) -> RewardResult:
@@ -154,18 +161,26 @@ def _failed(gt: GroundTruth, direct: bool, cfg: RewardConfig, exc: BaseException
 
 
 def score_judge_batch(
-    items: Sequence[tuple[str, JudgeTruth, bool, RewardConfig]], judge: Judge | None
+    items: Sequence[tuple[str, JudgeTruth, bool, RewardConfig]],
+    judge: Judge | None,
+    instructions: Sequence[str] | None = None,
 ) -> list[RewardResult]:
-    """Judge-style rewards for many rollouts with every question of the batch asked in one fan-out."""
+    """Judge-style rewards for many rollouts with every question of the batch asked in one fan-out.
+
+    ``instructions`` (one per item) are the prompts the rollouts answer; the judge sees each above
+    its answer, as in RAIF's judge prompt."""
     if judge is None:
         raise RewardConfigError("judge", "a judge ground truth needs a judge endpoint (judge_base_url, judge_model)")
+    if instructions is not None and len(instructions) != len(items):
+        raise ValueError(f"{len(items)} judge items but {len(instructions)} instructions")
+    shown = instructions if instructions is not None else [""] * len(items)
     parsed = [parse_response(s, cfg, direct=direct) for s, _gt, direct, cfg in items]
-    asks: list[tuple[str, str]] = []
+    asks: list[tuple[str, str, str]] = []
     spans: list[tuple[int, int]] = []
-    for p, (_s, gt, direct, cfg) in zip(parsed, items, strict=True):
+    for p, (_s, gt, direct, cfg), instruction in zip(parsed, items, shown, strict=True):
         start = len(asks)
         if not gate(p, cfg, direct=direct):
-            asks.extend((p.answer, q) for q in gt.questions)
+            asks.extend((p.answer, q, instruction) for q in gt.questions)
         spans.append((start, len(asks)))
     verdicts = judge.ask_many_sync(asks) if asks else []
     out = []
@@ -308,7 +323,8 @@ def score_batch(
     local_idx = [i for i, gt in enumerate(routed) if not isinstance(gt, JudgeTruth)]
     if judged:
         items = [(samples[i].solution_str, gt, *_options(samples[i].extra_info, config)) for i, gt in judged]
-        for (i, _gt), r in zip(judged, score_judge_batch(items, judge), strict=True):
+        shown = [_instruction(samples[i].extra_info) for i, _gt in judged]
+        for (i, _gt), r in zip(judged, score_judge_batch(items, judge, shown), strict=True):
             results[i] = r
     n_workers = workers if workers is not None else _available_cpus()
     if n_workers <= 1 or len(local_idx) < min_pool_batch:

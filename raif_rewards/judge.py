@@ -21,14 +21,21 @@ from raif_rewards.llm import ChatResult, LLMClient, run_sync
 N = TypeVar("N", int, float)
 
 DEFAULT_SYSTEM = (
-    "You are a strict and impartial grader. You will see a response and one yes/no question about it. "
-    "Judge only the response as written. Reply with exactly one word: YES or NO."
+    "You are a strict and impartial grader. You will see the instruction a response was written for, "
+    "the response and one yes/no question about it. Judge only the response as written. "
+    "Reply with exactly one word: YES or NO."
 )
 DEFAULT_TEMPLATE = (
     "[Response]\n{answer}\n[End of response]\n\n"
     "Question: {question}\n"
     "Answer YES or NO."
 )
+#: put before the template when the caller gives the instruction (RAIF's judge prompt shows it: a soft
+#: requirement such as "stay on topic" cannot be judged without it)
+DEFAULT_INSTRUCTION_BLOCK = "[Instruction]\n{instruction}\n[End of instruction]\n\n"
+
+#: one question: (answer, question) or (answer, question, instruction)
+JudgeItem = tuple[str, str] | tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -84,11 +91,15 @@ class Judge:
         *,
         system: str = DEFAULT_SYSTEM,
         template: str = DEFAULT_TEMPLATE,
+        instruction_block: str = DEFAULT_INSTRUCTION_BLOCK,
         top_logprobs: int = 20,
     ):
         if "{answer}" not in template or "{question}" not in template:
             raise ValueError("judge template needs {answer} and {question} fields")
+        if "{instruction}" not in instruction_block:
+            raise ValueError("judge instruction block needs an {instruction} field")
         self.client, self.system, self.template, self.top_logprobs = client, system, template, top_logprobs
+        self.instruction_block = instruction_block
         self._memo: dict[str, JudgeVerdict] = {}
 
     @classmethod
@@ -108,28 +119,34 @@ class Judge:
                            max_retries=max_retries, cache_path=cache_path)
         return cls(client, **kwargs)
 
-    def _messages(self, answer: str, question: str) -> list[dict]:
+    def _messages(self, answer: str, question: str, instruction: str = "") -> list[dict]:
         user = self.template.format(answer=answer, question=question)
+        if instruction:
+            user = self.instruction_block.format(instruction=instruction) + user
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
     def _params(self) -> dict:
         return {"temperature": 0.0, "max_tokens": 1, "logprobs": True, "top_logprobs": self.top_logprobs}
 
-    def _key(self, answer: str, question: str) -> str:
+    def _key(self, answer: str, question: str, instruction: str = "") -> str:
         body = [self.client.model, self.system, self.template, answer, question, self.top_logprobs]
+        if instruction:
+            body += [self.instruction_block, instruction]
         return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode()).hexdigest()
 
-    async def ask_many(self, items: Sequence[tuple[str, str]]) -> list[JudgeVerdict]:
-        """Verdicts for ``(answer, question)`` pairs, in order; identical pairs are asked once, and
-        an endpoint failure after retries gives ``JudgeVerdict(yes=None, error=...)``."""
-        keys = [self._key(a, q) for a, q in items]
-        todo: dict[str, tuple[str, str]] = {}
-        for key, item in zip(keys, items, strict=True):
+    async def ask_many(self, items: Sequence[JudgeItem]) -> list[JudgeVerdict]:
+        """Verdicts for ``(answer, question)`` or ``(answer, question, instruction)`` items, in order;
+        identical items are asked once, and an endpoint failure after retries gives
+        ``JudgeVerdict(yes=None, error=...)``. With an instruction the judge sees it above the answer."""
+        triples = [(it[0], it[1], it[2] if len(it) > 2 else "") for it in items]
+        keys = [self._key(*t) for t in triples]
+        todo: dict[str, tuple[str, str, str]] = {}
+        for key, item in zip(keys, triples, strict=True):
             if key not in self._memo and key not in todo:
                 todo[key] = item
         errors: dict[str, JudgeVerdict] = {}
         if todo:
-            results = await self.client.chat_many([(self._messages(a, q), self._params()) for a, q in todo.values()])
+            results = await self.client.chat_many([(self._messages(*t), self._params()) for t in todo.values()])
             for key, result in zip(todo, results, strict=True):
                 # failures are not memoised: the next batch asks again once the endpoint is back
                 if isinstance(result, EndpointError):
@@ -142,7 +159,7 @@ class Judge:
                     self._memo[key] = verdict
         return [self._memo.get(k) or errors[k] for k in keys]
 
-    def ask_many_sync(self, items: Sequence[tuple[str, str]]) -> list[JudgeVerdict]:
+    def ask_many_sync(self, items: Sequence[JudgeItem]) -> list[JudgeVerdict]:
         return run_sync(self.ask_many(items))
 
 

@@ -225,6 +225,20 @@ def accuracy_score(satisfied: int, total: int, config: RewardConfig = DEFAULT_CO
     return satisfied / total
 
 
+def accuracy_from_fraction(fraction: float, config: RewardConfig = DEFAULT_CONFIG) -> float:
+    """A share of satisfied constraints (e.g. the offline ``baseline_score``, a mean over direct answers)
+    put on the answer-score scale: RAIF's map 1 -> ``all_satisfied``, 0 -> ``none_satisfied``, else the
+    fraction; the identity in ``fraction`` mode. The map is strictly increasing, so comparing a
+    reasoning answer's score with the mapped baseline orders them exactly as their fractions do."""
+    if config.accuracy == "fraction":
+        return fraction
+    if fraction >= 1.0:
+        return config.all_satisfied
+    if fraction <= 0.0:
+        return config.none_satisfied
+    return fraction
+
+
 # ------------------------------------------------------------------------------------------- results
 
 

@@ -130,6 +130,7 @@ def ppo_clip_loss(
     clip_high: float = 0.2,
     agg_mode: str = "seq-mean-token-mean",
     denominator: float | Tensor | None = None,
+    dual_clip_c: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """PPO clipped surrogate loss: max(-A r, -A clip(r, 1-clip_low, 1+clip_high)), aggregated.
 
@@ -137,7 +138,13 @@ def ppo_clip_loss(
     [-20, 20] before exp as veRL does. Returns (loss, clip fraction over unmasked tokens).
     With one update per rollout (RAIF's setting) old_log_prob == log_prob.detach(), r == 1 and the
     gradient is the plain policy gradient -A * grad log p.
+
+    `dual_clip_c` (> 1; None = off, RAIF's setting) is dual-clip PPO (Ye et al. 2020, veRL's
+    clip_ratio_c): where A < 0 the per-token loss is capped at -A * c, so a sample whose ratio has
+    grown far past 1 + clip_high cannot push an unbounded negative update.
     """
+    if dual_clip_c is not None and not dual_clip_c > 1.0:
+        raise ValueError(f"dual_clip_c must be > 1 (or None for no dual clip), got {dual_clip_c}")
     if advantages.dim() == 1:
         advantages = advantages[:, None].expand_as(log_prob)
     log_ratio = torch.clamp(log_prob - old_log_prob, -_LOG_RATIO_CLAMP, _LOG_RATIO_CLAMP)
@@ -145,6 +152,8 @@ def ppo_clip_loss(
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)
     per_token = torch.maximum(unclipped, clipped)
+    if dual_clip_c is not None:
+        per_token = torch.where(advantages < 0, torch.minimum(per_token, -advantages * dual_clip_c), per_token)
     m = mask.to(per_token.dtype)
     clip_frac = ((clipped > unclipped).to(per_token.dtype) * m).sum() / m.sum().clamp(min=1)
     return agg_loss(per_token, mask, agg_mode, denominator), clip_frac.detach()
@@ -165,21 +174,27 @@ def superior_cot_mask(
     answer_scores: Tensor,
     group_ids: Sequence[Hashable] | Tensor,
     is_direct: Tensor,
-    format_failed: Tensor | None = None,
+    gate_failed: Tensor | None = None,
     offline_baseline: Tensor | None = None,
     baseline: Literal["mean", "max"] = "mean",
+    exempt: Tensor | None = None,
 ) -> tuple[Tensor, float]:
     """RAIF's superior-CoT enforcement: which samples keep their policy gradient.
 
     For each group (the G samples of one prompt):
     - direct-answer samples (prompt ended with an empty, closed think block) never get gradient;
     - the direct baseline is the `baseline` ("mean" or "max") of the group's direct-answer scores, or,
-      if the group has no direct sample, `offline_baseline` of that sample's prompt (NaN = none);
-      with neither, every reasoning sample is kept;
-    - a reasoning sample is kept iff its answer score >= baseline, or it failed the format (its
-      negative advantage must still teach the format);
-    - if every reasoning sample scores strictly below every direct answer (or below the offline
-      baseline), the whole group is dropped, format failures included.
+      if the group has no direct sample, `offline_baseline` of that sample's prompt (NaN = none), which
+      the caller must put on the answer-score scale; with neither, every reasoning sample is kept;
+    - a reasoning sample is kept iff its answer score >= baseline, or it failed the answer gate
+      (`gate_failed`: invalid format, empty reasoning or empty answer), whose negative advantage must
+      still teach the format;
+    - the whole group is dropped, gate failures included, only if every reasoning sample scores
+      strictly below every direct answer (or below the offline baseline) AND the reasoning scores are
+      not all equal: a group whose reasoning samples all failed alike keeps its gate failures, so the
+      format lesson survives exactly where the format collapsed;
+    - `exempt` samples (math prompts, which the paper samples G times without direct answers) are
+      always kept and never set a baseline.
 
     Our fix of RAIF's defect: the caller scores direct answers on their answer text with the same
     checker as reasoning samples, so the comparison is between like quantities.
@@ -190,8 +205,9 @@ def superior_cot_mask(
     if idx.numel() != n or is_direct.numel() != n:
         raise ValueError("answer_scores, group_ids and is_direct must have one entry per sample")
     scores = answer_scores.to(torch.float64)
-    direct = is_direct.to(torch.bool)
-    fmt_fail = torch.zeros(n, dtype=torch.bool) if format_failed is None else format_failed.to(torch.bool)
+    free = torch.zeros(n, dtype=torch.bool) if exempt is None else exempt.to(torch.bool)
+    direct = is_direct.to(torch.bool) & ~free
+    failed = torch.zeros(n, dtype=torch.bool) if gate_failed is None else gate_failed.to(torch.bool)
     nan = torch.full((n_groups,), float("nan"), dtype=torch.float64)
 
     # Per-group baseline from the online direct answers.
@@ -218,15 +234,24 @@ def superior_cot_mask(
         floor = torch.where(no_online, torch.where(torch.isnan(off), float("-inf"), off), floor)
 
     has_base = ~torch.isnan(base)
+    reason = ~direct & ~free
     # A tie keeps the sample; the tolerance absorbs float error of the mean (0.4 + 0.8) / 2 > 0.6.
-    keep = ~direct & (~has_base | (scores >= base - _TIE_TOL) | fmt_fail)
+    keep = reason & (~has_base | (scores >= base - _TIE_TOL) | failed)
 
-    # Drop groups whose every reasoning sample is strictly below every direct answer.
-    below = torch.where(~direct, scores < floor - _TIE_TOL, torch.ones(n, dtype=torch.bool))
-    n_reason = torch.zeros(n_groups, dtype=torch.long).index_add_(0, idx, (~direct).long())
-    n_below = torch.zeros(n_groups, dtype=torch.long).index_add_(0, idx, (below & ~direct).long())
-    dropped = (n_reason > 0) & (n_below == n_reason)
-    keep = keep & ~dropped[idx]
+    # Drop groups whose every reasoning sample is strictly below every direct answer, unless the
+    # reasoning samples all scored the same.
+    below = reason & (scores < floor - _TIE_TOL)
+    n_reason = torch.zeros(n_groups, dtype=torch.long).index_add_(0, idx, reason.long())
+    n_below = torch.zeros(n_groups, dtype=torch.long).index_add_(0, idx, below.long())
+    hi = torch.full((n_groups,), float("-inf"), dtype=torch.float64).scatter_reduce(
+        0, idx[reason], scores[reason], reduce="amax"
+    )
+    lo = torch.full((n_groups,), float("inf"), dtype=torch.float64).scatter_reduce(
+        0, idx[reason], scores[reason], reduce="amin"
+    )
+    varied = hi - lo > _TIE_TOL
+    dropped = (n_reason > 0) & (n_below == n_reason) & varied
+    keep = (keep & ~dropped[idx]) | free
 
     total_reason = int((~direct).sum())
     kept_ratio = float(keep.sum()) / total_reason if total_reason else 1.0

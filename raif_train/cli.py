@@ -185,6 +185,35 @@ def _progress_every(total: int) -> int:
     return max(1, -(-total // 100))
 
 
+def _summary(rows: list[dict[str, Any]], path: Path) -> list[str]:
+    """The end-of-run report: the reasoning-reward curve and the figures the demo contract names."""
+
+    def series(key: str) -> list[float]:
+        return [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+
+    def first_last(xs: list[float], k: int) -> str:
+        return f"first {k} steps {sum(xs[:k]) / k:.3f} -> last {k} steps {sum(xs[-k:]) / k:.3f}"
+
+    reasoning = series("reasoning_reward_mean")
+    curve = reasoning or series("reward_mean")
+    lines = [f"reward curve (reasoning samples, {len(curve)} steps; metrics in {path}):", *_sparkline(curve)]
+    if len(curve) >= 2:
+        k = max(1, min(8, len(curve) // 4))
+        lines.append(f"reasoning reward: {first_last(curve, k)}")
+        fmt = series("format_ok_rate")
+        if len(fmt) >= 2:
+            lines.append(f"format_ok_rate: step 1 {fmt[0]:.3f}, {first_last(fmt, k)}")
+        reward = series("reward_mean")
+        if len(reward) >= 2:
+            lines.append(f"mean reward: {first_last(reward, k)}")
+        masked = sum(1 for x in series("kept_ratio") if x < 1.0)
+        lines.append(f"superior-CoT mask active (kept_ratio < 1) in {masked} of {len(rows)} steps")
+        bc = series("bc_loss")
+        if any(bc):
+            lines.append(f"bc_loss: {first_last(bc, k)}")
+    return lines
+
+
 def _run_local(rec, quiet: bool) -> None:
     from raif_train.local.runstate import finished_state
 
@@ -218,7 +247,7 @@ def _run_local(rec, quiet: bool) -> None:
 
     hf_logging.disable_progress_bar()  # its "Writing model shards" bar would cut into ours and into logs
     if rec.model.model == "tiny":
-        torch.set_num_threads(1)  # a 0.3M-parameter model gains nothing from more threads (measured)
+        torch.set_num_threads(1)  # a 0.1M-parameter model gains nothing from more threads (measured)
     progress = Progress(
         TextColumn("[bold]GRPO"),
         BarColumn(),
@@ -232,7 +261,9 @@ def _run_local(rec, quiet: bool) -> None:
     every = 1
 
     def on_step(row: dict[str, Any]) -> None:
-        info = f"reward {row['reward_mean']:.3f}  kept {row['kept_ratio']:.2f}  kl {row['kl']:.4f}  {row['seconds']:.2f}s"
+        reward = row["reasoning_reward_mean"]
+        shown = "-" if reward is None else f"{reward:.3f}"
+        info = f"reasoning reward {shown}  format {row['format_ok_rate'] or 0:.2f}  kept {row['kept_ratio']:.2f}  {row['seconds']:.2f}s"
         progress.update(task, completed=row["step"], info=info)
         if log_lines and (row["step"] % every == 0 or row["step"] == trainer.total_steps):
             err.print(f"step {row['step']}/{trainer.total_steps}  {info}", markup=False, highlight=False, soft_wrap=True)
@@ -252,14 +283,8 @@ def _run_local(rec, quiet: bool) -> None:
         trainer.train()
     final = trainer.export()
     rows = [json.loads(ln) for ln in (trainer.out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
-    curve = [r["reward_mean"] for r in rows]
-    out.print(f"reward curve ({len(curve)} steps; metrics in {trainer.out / 'metrics.jsonl'}):")
-    for line in _sparkline(curve):
+    for line in _summary(rows, trainer.out / "metrics.jsonl"):
         out.print(line, markup=False, highlight=False)
-    if len(curve) >= 2:
-        k = max(1, min(10, len(curve) // 4))
-        first, last = sum(curve[:k]) / k, sum(curve[-k:]) / k
-        out.print(f"mean reward: first {k} steps {first:.3f} -> last {k} steps {last:.3f}")
     out.print(f"model saved to {final}")
 
 

@@ -27,7 +27,6 @@ __all__ = [
     "recipe_from_dict",
     "recipe_to_dict",
     "field_paths",
-    "TINY_CONSTRAINTS",
     "TINY_PRESET",
 ]
 
@@ -41,26 +40,21 @@ class RecipeError(RaifError, ValueError):
         super().__init__(f"{where}recipe key {typedconfig.brief(key)}: {message}")
 
 
-# Constraints a ~0.3M-parameter model can learn in a few dozen CPU steps (see docs/train.md).
-TINY_CONSTRAINTS = ("change_case:english_lowercase", "punctuation:no_comma")
-
 # The embedded default for `--model tiny` without --recipe; pipelines/train_tiny.yaml holds the same
-# values (a test keeps them equal). Short sequences, a high LR and the plain-fraction reward let a
-# random-init model learn within 40 CPU steps; the RAIF algorithm itself is unchanged.
+# values (a test keeps them equal). It runs the paper's path (think/answer format and its gate, the RAIF
+# reward, 32 prompts x G=8 with 2 forced direct answers, superior-CoT, k3 KL 0.001, behaviour cloning with
+# coefficient 1 when --sft-data is given, two updates per step); only the model size, the lengths and the
+# learning rate differ from pipelines/train_qwen2.5_*.yaml. Micro-batch and reward workers only change speed.
 TINY_PRESET: dict[str, Any] = {
     "name": "tiny",
-    "description": "CPU demo: in-code tiny Llama on the offline evolve shards, lowercase/no-comma subset",
-    "model": {"model": "tiny", "response_format": "plain"},
-    "data": {
-        "max_prompt_length": 32,
-        "max_response_length": 16,
-        "min_response_length": 16,
-        "constraint_subset": list(TINY_CONSTRAINTS),
-    },
-    "rollout": {"rollout_prompts": 8, "group_size": 8, "direct_per_group": 2, "reward_workers": 1},
-    "algo": {"reward_mode": "fraction"},
-    "optim": {"lr": 3e-3, "min_lr": 3e-4, "warmup_ratio": 0.0, "mini_batch_size": 64, "micro_batch_size": 64},
-    "train": {"max_steps": 40, "save_every": 20, "output_dir": "runs/tiny"},
+    "description": "CPU demo: in-code tiny Llama on the offline evolve shards, the paper's RAIF path",
+    "model": {"model": "tiny", "response_format": "think_answer"},
+    "data": {"max_prompt_length": 12, "max_response_length": 20},
+    "rollout": {"rollout_prompts": 32, "group_size": 8, "direct_per_group": 2, "reward_workers": 1,
+                "generate_batch_size": 256},
+    "algo": {"reward_mode": "raif", "bc_coef": 1.0},
+    "optim": {"lr": 3e-3, "min_lr": 3e-4, "warmup_ratio": 0.03, "mini_batch_size": 128, "micro_batch_size": 128},
+    "train": {"max_steps": 60, "save_every": 30, "output_dir": "runs/tiny"},
 }
 
 
@@ -110,6 +104,7 @@ class AlgoSection:
     norm_adv_by_std: bool = True
     clip_ratio_low: float = 0.2
     clip_ratio_high: float = 0.2
+    # Dual-clip PPO bound on negative advantages (loss capped at -A * c); None = off, the paper's PPO.
     dual_clip_c: float | None = None
     loss_agg_mode: Literal["seq-mean-token-mean", "token-mean", "seq-mean-token-sum"] = "seq-mean-token-mean"
     use_kl_loss: bool = True
@@ -243,6 +238,7 @@ class Recipe:
         need(a.bc_coef >= 0, "algo.bc_coef", "must be >= 0")
         need(a.bc_rows_per_step is None or a.bc_rows_per_step >= 1, "algo.bc_rows_per_step", "must be >= 1 or null")
         need(a.clip_ratio_low > 0 and a.clip_ratio_high > 0, "algo.clip_ratio_low", "clip ratios must be > 0")
+        need(a.dual_clip_c is None or a.dual_clip_c > 1, "algo.dual_clip_c", "must be > 1, or null for no dual clip")
         need(self.data.max_prompt_length >= 1, "data.max_prompt_length", "must be >= 1")
         need(self.data.max_response_length >= 1, "data.max_response_length", "must be >= 1")
         need(

@@ -58,6 +58,14 @@ def test_request_is_greedy_one_token_with_logprobs_and_holds_only_the_answer(ope
     assert "ANSWER-TEXT" in req["messages"][-1]["content"] and QUESTIONS[0] in req["messages"][-1]["content"]
 
 
+def test_the_judge_sees_the_instruction_above_the_answer(openai_stub):
+    judge = make_judge(openai_stub)
+    judge.ask_many_sync([("ANSWER-TEXT", QUESTIONS[0], "INSTRUCTION-TEXT"), ("ANSWER-TEXT", QUESTIONS[0])])
+    with_it, without = (r["messages"][-1]["content"] for r in openai_stub.requests)
+    assert with_it.index("INSTRUCTION-TEXT") < with_it.index("ANSWER-TEXT")
+    assert "[Instruction]" not in without  # same answer and question, no instruction: a separate question
+
+
 def test_identical_questions_are_asked_once_and_remembered(openai_stub, tmp_path):
     judge = make_judge(openai_stub, cache_path=tmp_path / "judge.sqlite")
     items = [("a", QUESTIONS[0]), ("a", QUESTIONS[0]), ("b", QUESTIONS[0])]

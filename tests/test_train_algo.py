@@ -119,6 +119,31 @@ def test_ppo_clip_loss_on_policy_gradient_is_minus_advantage():
     assert torch.allclose(lp.grad, expected)
 
 
+def test_ppo_dual_clip_caps_negative_advantage_loss_hand_computed():
+    # ratios 4, 4, 0.5, 1.5 with A = -1, +1, -1, -2; clip 0.2, dual clip c = 3
+    lp = t([[math.log(4.0), math.log(4.0), math.log(0.5), math.log(1.5)]])
+    old = torch.zeros_like(lp)
+    adv = t([[-1.0, 1.0, -1.0, -2.0]])
+    ones = torch.ones_like(lp)
+    # without dual clip: max(4, 1.2)=4 ; max(-4,-1.2)=-1.2 ; max(.5,.8)=.8 ; max(3,2.4)=3
+    plain, _ = algo.ppo_clip_loss(lp, old, adv, ones, agg_mode="token-mean")
+    assert float(plain) == pytest.approx((4.0 - 1.2 + 0.8 + 3.0) / 4)
+    # dual clip caps A<0 tokens at -A*c: min(4, 3)=3 ; A>0 untouched -1.2 ; min(.8, 3)=.8 ; min(3, 6)=3
+    dual, _ = algo.ppo_clip_loss(lp, old, adv, ones, agg_mode="token-mean", dual_clip_c=3.0)
+    assert float(dual) == pytest.approx((3.0 - 1.2 + 0.8 + 3.0) / 4)
+    # the capped token carries no gradient (its loss is the constant -A*c)
+    lpg = lp.clone().requires_grad_()
+    algo.ppo_clip_loss(lpg, old, adv, ones, agg_mode="token-mean", dual_clip_c=3.0)[0].backward()
+    assert float(lpg.grad[0, 0]) == 0.0 and float(lpg.grad[0, 3]) != 0.0
+
+
+@pytest.mark.parametrize("c", [1.0, 0.5, -3.0])
+def test_ppo_dual_clip_needs_c_above_one(c):
+    x = t([[0.0]])
+    with pytest.raises(ValueError, match="dual_clip_c"):
+        algo.ppo_clip_loss(x, x, x, x, dual_clip_c=c)
+
+
 # ---------------------------------------------------------------- KL
 @pytest.mark.parametrize(
     "logp, ref, expected",
@@ -170,6 +195,37 @@ def test_superior_cot_mask_max_baseline_and_no_direct():
     assert mask.all() and kept == 1.0
 
 
+def test_group_with_equal_reasoning_scores_is_not_dropped():
+    # The paper's second condition: 6 reasoning samples that all failed the format (-2 each) next to
+    # two good direct answers (+2): every reasoning score is below every direct one, but they are all
+    # equal, so the group stays and the gate failures keep their negative gradient.
+    scores = t([-2.0] * 6 + [2.0, 2.0])
+    direct = t([0] * 6 + [1, 1], torch.bool)
+    failed = t([1] * 6 + [0, 0], torch.bool)
+    mask, kept = algo.superior_cot_mask(scores, [0] * 8, direct, failed)
+    assert mask.tolist() == [True] * 6 + [False, False] and kept == 1.0
+    # equal scores without a gate failure: not dropped, but each is below the baseline on its own
+    mask, _ = algo.superior_cot_mask(t([0.5] * 6 + [2.0, 2.0]), [0] * 8, direct)
+    assert not mask.any()
+    # unequal, all below every direct answer: dropped, the gate failure too
+    mask, _ = algo.superior_cot_mask(t([-2.0, 0.5, 0.5, 0.5, 0.5, 0.5, 2.0, 2.0]), [0] * 8, direct,
+                                     t([1, 0, 0, 0, 0, 0, 0, 0], torch.bool))
+    assert not mask.any()
+
+
+def test_exempt_samples_are_always_kept():
+    # a math group (exempt) next to an instruction group: the math samples are kept whatever their
+    # score, even under an offline baseline they all miss
+    scores = t([-1.5, -2.0, 2.0, -1.5, 0.5, 0.2, 1.0, 1.0])
+    groups = [0] * 4 + [1] * 4
+    direct = t([0, 0, 0, 0, 0, 0, 1, 1], torch.bool)
+    exempt = t([1, 1, 1, 1, 0, 0, 0, 0], torch.bool)
+    offline = t([2.0] * 4 + [float("nan")] * 4)
+    mask, kept = algo.superior_cot_mask(scores, groups, direct, offline_baseline=offline, exempt=exempt)
+    # group 1: reasoning .5, .2 vs direct 1, 1 -> all below and unequal -> dropped
+    assert mask.tolist() == [True] * 4 + [False] * 4 and kept == pytest.approx(4 / 6)
+
+
 # ---------------------------------------------------------------- behaviour cloning
 def test_bc_nll_masks_prompt_tokens():
     ids = torch.tensor([[0, 1, 0]])
@@ -208,3 +264,20 @@ def test_matches_verl_functions():
     assert torch.allclose(verl_adv[:, 0], ours, atol=1e-6)
     lp, ref = torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g)
     assert torch.allclose(core.kl_penalty(lp, ref, "low_var_kl"), algo.k3_kl(lp, ref), atol=1e-6)
+
+
+def test_dual_clip_matches_verl_policy_loss():
+    core = pytest.importorskip("verl.trainer.ppo.core_algos")
+    from omegaconf import OmegaConf
+
+    g = torch.Generator().manual_seed(2)
+    lp, old = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    adv = torch.randn(6, 5, generator=g) * 2
+    mask = (torch.rand(6, 5, generator=g) > 0.2).float()
+    cfg = OmegaConf.create({"clip_ratio": 0.2, "clip_ratio_low": 0.2, "clip_ratio_high": 0.28, "clip_ratio_c": 3.0,
+                            "global_batch_info": {}})
+    theirs = core.compute_policy_loss_vanilla(old, lp, adv, mask, "token-mean", cfg)[0]
+    ours, _ = algo.ppo_clip_loss(lp, old, adv, mask, 0.2, 0.28, "token-mean", dual_clip_c=3.0)
+    assert torch.allclose(theirs, ours, atol=1e-6)
+    plain, _ = algo.ppo_clip_loss(lp, old, adv, mask, 0.2, 0.28, "token-mean")
+    assert not torch.allclose(plain, ours)  # the draw has negative-advantage tokens past the dual bound

@@ -19,7 +19,7 @@ from raif_rewards.errors import InputFileError
 from raif_train.local.data import Cursor, load_prompts, load_sft, prune_ground_truth
 from raif_train.local.scoring import LibraryScore, Score, ScoreRequest
 from raif_train.local.tiny import build_tiny_model, build_tiny_tokenizer
-from raif_train.local.trainer import TIMING_KEYS, GRPOTrainer
+from raif_train.local.trainer import TIMING_KEYS, GRPOTrainer, TrainError
 from raif_train.recipe import load_recipe
 from tests.openai_stub import openai_stub_fixture  # noqa: F401
 
@@ -86,7 +86,7 @@ def test_tiny_model_is_small_and_seeded():
     tok = build_tiny_tokenizer()
     a, b, c = build_tiny_model(tok, seed=0), build_tiny_model(tok, seed=0), build_tiny_model(tok, seed=1)
     n = sum(p.numel() for p in a.parameters())
-    assert 1e5 < n < 1e6
+    assert 5e4 < n < 1e6
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
 
@@ -413,3 +413,248 @@ def test_judge_ground_truth_without_a_judge_names_what_to_set(tmp_path, monkeypa
     gt = json.dumps({"style": "judge", "questions": JUDGE_QUESTIONS})
     with pytest.raises(RewardConfigError, match="judge"):
         LibraryScore("plain", "raif")(ScoreRequest("raif/complex", "hello", gt))
+
+
+# ---------------------------------------------------------------- the paper's signal on scripted rollouts
+# The trainer's real path (rendering, the shared reward with the think/answer format, masks, update) on
+# rollouts whose text the test chooses: generate() is replaced by a script, everything else runs.
+GOOD = "<think> think about the answer </think> <answer> yes the end </answer>"
+DIRECT_GOOD = "<answer> yes the end </answer>"
+
+
+def _scripted(monkeypatch, reasoning: list[str], direct: list[str]) -> list[list[str]]:
+    """Replace generate(): reasoning prompts get `reasoning[i % len]`, direct ones `direct[i % len]`.
+    Returns the decoded prompts of every call (to check the group layout)."""
+    import raif_train.local.trainer as tr
+
+    tok = build_tiny_tokenizer()
+    seen: list[list[str]] = []
+    count = {True: 0, False: 0}
+
+    def fake(model, prompts, **kw):
+        texts = [tok.decode(p) for p in prompts]
+        seen.append(texts)
+        out = []
+        for text in texts:
+            is_direct = text.rstrip().endswith("</think>")
+            pool = direct if is_direct else reasoning
+            resp = pool[count[is_direct] % len(pool)]
+            count[is_direct] += 1
+            out.append(tok(resp, add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+        return out
+
+    monkeypatch.setattr(tr, "generate", fake)
+    return seen
+
+
+def _paper_recipe(data: Path, out: Path, **kw):
+    base = dict(rollout_prompts=1, group_size=8, direct_per_group=2, mini_batch_size=8, micro_batch_size=8,
+                max_steps=1, max_response_length=16, response_format="think_answer", reward_mode="raif")
+    base.update(kw)
+    rec = _recipe(data, out, **base)
+    rec.data.constraint_subset = None
+    return rec
+
+
+def _one_step(rec, score_fn=None):
+    trainer = GRPOTrainer(rec, score_fn=score_fn)
+    seen: dict[str, object] = {}
+    masks = trainer._masks
+
+    def spy(items):
+        adv, keep, ratio = masks(items)
+        seen.update(adv=adv, keep=keep, items=items)
+        return adv, keep, ratio
+
+    trainer._masks = spy
+    row = trainer.train()[0]
+    return row, seen
+
+
+def _rule_shard(path: Path, tree: dict, n: int = 1, **extra) -> Path:
+    rows = [
+        {
+            "data_source": "raif/instruct",
+            "prompt": [{"role": "user", "content": "write in lowercase ."}],
+            "ability": "instruction_following",
+            "reward_model": {"style": "rule", "ground_truth": rule(tree)},
+            "extra_info": {"index": i, "uid": f"r{i}", **extra},
+        }
+        for i in range(n)
+    ]
+    path.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path / "train-00000.parquet")
+    return path
+
+
+def test_think_answer_rollout_meeting_every_constraint_gets_plus_three(tmp_path, monkeypatch):
+    """Regression: the native backend passed the extra_info dict as ScoreRequest's `direct` flag, so every
+    rollout was scored as a forced direct answer (a good reasoning rollout got -3)."""
+    seen = _scripted(monkeypatch, [GOOD], [DIRECT_GOOD])
+    data = _rule_shard(tmp_path / "data", chk(LOWER))
+    row, got = _one_step(_paper_recipe(data, tmp_path / "o"))
+    # format +1, every constraint +2, for reasoning and direct answers alike
+    assert row["reasoning_reward_mean"] == 3.0 and row["direct_reward_mean"] == 3.0
+    assert row["format_ok_rate"] == 1.0
+    assert sum(t.rstrip().endswith("</think>") for t in seen[0]) == 2  # 2 of 8 forced direct answers
+    assert got["keep"].tolist() == [True] * 6 + [False] * 2  # ties with the direct baseline are kept
+
+
+def test_math_prompts_get_g_reasoning_samples_and_are_always_kept(tmp_path, monkeypatch):
+    seen = _scripted(monkeypatch, [GOOD, "<think> guess </think> <answer> five </answer>"], [DIRECT_GOOD])
+    rows = [
+        {
+            "data_source": "raif/math",
+            "prompt": [{"role": "user", "content": "what is two plus two ?"}],
+            "ability": "math",
+            "reward_model": {"style": "math", "ground_truth": json.dumps({"style": "math", "answer": "4"})},
+            "extra_info": {"index": 0, "uid": "m0", "baseline_score": 1.0},
+        }
+    ]
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "data" / "train-00000.parquet")
+    calls = []
+
+    def score_fn(req: ScoreRequest) -> Score:  # the math checker itself is tested in test_mathcheck
+        calls.append(req.direct)
+        right = "guess" not in req.response
+        return Score(3.0 if right else -0.5, 2.0 if right else -1.5, True)
+
+    row, got = _one_step(_paper_recipe(tmp_path / "data", tmp_path / "o"), score_fn)
+    assert not any(t.rstrip().endswith("</think>") for t in seen[0]) and calls == [False] * 8
+    assert row["direct_reward_mean"] is None
+    # wrong answers (-1.5) under an offline baseline of 1.0 would be masked: math is never masked
+    assert got["keep"].all() and row["kept_ratio"] == 1.0
+
+
+def test_format_collapse_keeps_its_negative_gradient(tmp_path, monkeypatch):
+    """Regression: six reasoning samples that all fail the format next to two good direct answers were all
+    masked (every reasoning score below every direct one); the scores are all equal, so the group stays."""
+    _scripted(monkeypatch, ["<answer> yes the end </answer>"], [DIRECT_GOOD])
+    data = _rule_shard(tmp_path / "data", chk(LOWER))
+    row, got = _one_step(_paper_recipe(data, tmp_path / "o"))
+    assert row["reasoning_reward_mean"] == -3.0 and row["format_ok_rate"] == 0.0
+    assert got["keep"].tolist() == [True] * 6 + [False] * 2
+    assert all(float(a) < 0 for a in got["adv"][:6]) and row["pg_loss"] != 0.0
+
+
+def test_answer_gate_failures_keep_their_gradient(tmp_path, monkeypatch):
+    """Regression: an empty think block passes the format but not the answer gate (-1 - 2); it was masked
+    as 'below the baseline' instead of learning from its negative advantage like a format failure."""
+    empty = "<think> </think> <answer> yes the end </answer>"
+    _scripted(monkeypatch, [GOOD, empty], [DIRECT_GOOD])
+    data = _rule_shard(tmp_path / "data", chk(LOWER))
+    row, got = _one_step(_paper_recipe(data, tmp_path / "o"))
+    rewards = [it.score.reward for it in got["items"]]
+    assert rewards == [3.0, -1.0] * 3 + [3.0, 3.0]
+    assert got["keep"].tolist() == [True] * 6 + [False] * 2
+    assert row["kept_ratio"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("baseline", "expected_keep"),
+    [
+        # a 0.0 offline baseline (every direct answer met nothing) is -2 on the answer scale: an answer
+        # meeting nothing ties it and is kept; before, -2 < 0.0 masked it (and the group dropped)
+        (0.0, [True] * 8),
+        # 0.5: the half-right answer (0.5) ties, the all-wrong one (-2) is masked, the all-right one kept
+        (0.5, [True, True, False] * 2 + [True, True]),
+        # 1.0 is +2: only answers meeting every constraint are kept
+        (1.0, [True, False, False] * 2 + [True, False]),
+    ],
+)
+def test_offline_baseline_is_compared_on_the_answer_scale(tmp_path, monkeypatch, baseline, expected_keep):
+    half = "<think> think first </think> <answer> Yes the end </answer>"  # lowercase fails, no comma holds
+    none = "<think> think first </think> <answer> Yes, The End </answer>"  # both fail
+    _scripted(monkeypatch, [GOOD, half, none], [DIRECT_GOOD])
+    tree = {"op": "and", "children": [chk(LOWER), chk(NOCOMMA)]}
+    data = _rule_shard(tmp_path / "data", tree, baseline_score=baseline)
+    row, got = _one_step(_paper_recipe(data, tmp_path / "o", direct_per_group=0))
+    assert [it.score.answer_score for it in got["items"]] == [2.0, 0.5, -2.0] * 2 + [2.0, 0.5]
+    assert got["keep"].tolist() == expected_keep
+
+
+def test_reward_scale_of_the_offline_baseline():
+    from raif_rewards.reward import RewardConfig, accuracy_from_fraction
+
+    raif, frac = RewardConfig(), RewardConfig(accuracy="fraction")
+    assert [accuracy_from_fraction(x, raif) for x in (0.0, 0.25, 1.0)] == [-2.0, 0.25, 2.0]
+    assert [accuracy_from_fraction(x, frac) for x in (0.0, 0.25, 1.0)] == [0.0, 0.25, 1.0]
+
+
+def test_unscored_samples_are_left_out_not_trained_as_format_only(tmp_path, monkeypatch):
+    """A sample whose judge questions all went unscored is excluded from advantages and gradient and counted."""
+    _scripted(monkeypatch, [GOOD, "<think> think first </think> <answer> Yes </answer>"], [DIRECT_GOOD])
+    data = _rule_shard(tmp_path / "data", chk(LOWER))
+    n = {"i": 0}
+
+    def score_fn(req: ScoreRequest) -> Score:
+        n["i"] += 1
+        if n["i"] in (1, 2):  # the first two reasoning samples: nothing could be scored
+            return Score(float("nan"), float("nan"), True, True, scored=False)
+        return LibraryScore("think_answer", "raif")(req)
+
+    row, got = _one_step(_paper_recipe(data, tmp_path / "o"), score_fn)
+    assert row["unscored_samples"] == 2 and math.isfinite(row["reward_mean"])
+    assert got["keep"][:2].tolist() == [False, False] and got["adv"][:2].tolist() == [0.0, 0.0]
+    # the advantages of the 6 scored samples are normalised among themselves: they sum to zero
+    assert abs(float(got["adv"][2:].sum())) < 1e-5 and got["keep"][2:6].tolist() == [True, False, True, False]
+
+
+def test_judge_outage_on_every_question_is_unscored(openai_stub):
+    from tests.test_judge import make_judge
+
+    openai_stub.set_faults(lambda i, req: "500")
+    fn = LibraryScore("think_answer", "raif")
+    fn._judge = make_judge(openai_stub, max_retries=0)
+    gt = json.dumps({"style": "judge", "questions": JUDGE_QUESTIONS})
+    sc = fn(ScoreRequest("raif/complex", GOOD, gt, instruction="answer politely ."))
+    assert not sc.scored and math.isnan(sc.reward)  # not the format score alone (+1) as before
+
+
+def test_judge_sees_the_instruction_it_judges(tmp_path, monkeypatch, openai_stub):
+    from tests.test_judge import judge_responder
+
+    openai_stub.responder = judge_responder
+    monkeypatch.setenv("RAIF_JUDGE_BASE_URL", openai_stub.base_url)
+    monkeypatch.setenv("RAIF_JUDGE_MODEL", "judge-model")
+    _scripted(monkeypatch, [GOOD], [DIRECT_GOOD])
+    rec = _paper_recipe(_judge_shard(tmp_path / "data"), tmp_path / "o")
+    row, _ = _one_step(rec)
+    users = [r["messages"][-1]["content"] for r in openai_stub.requests]
+    assert users and all("answer politely ." in u and "yes the end" in u for u in users)
+    assert row["unscored_samples"] == 0 and math.isfinite(row["reward_mean"])
+
+
+def test_dual_clip_reaches_the_native_loss(tmp_path, monkeypatch):
+    import raif_train.local.trainer as tr
+
+    got = []
+    real = tr.algo.ppo_clip_loss
+
+    def spy(*args, **kw):
+        got.append(args[8] if len(args) > 8 else kw.get("dual_clip_c"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tr.algo, "ppo_clip_loss", spy)
+    _scripted(monkeypatch, [GOOD, "<answer> x </answer>"], [DIRECT_GOOD])
+    data = _rule_shard(tmp_path / "data", chk(LOWER))
+    _one_step(_paper_recipe(data, tmp_path / "o", dual_clip_c=3.0))
+    assert got and set(got) == {3.0}
+
+
+def test_expert_rows_longer_than_the_response_length_are_left_out_not_cut(tmp_path):
+    """A cut expert answer would teach a response that never closes its tags."""
+    data = write_prompt_shard(tmp_path / "data", n=4)
+    sft = tmp_path / "sft"
+    sft.mkdir()
+    short = "<think> let me think </think> <answer> yes </answer>"  # 8 tokens + EOS
+    long = "<think> " + "i think " * 10 + "</think> <answer> yes </answer>"
+    rows = [{"prompt": [{"role": "user", "content": "say it"}], "response": r} for r in (short, long, short)]
+    pq.write_table(pa.Table.from_pylist(rows), sft / "sft-00000.parquet")
+    rec = _recipe(data, tmp_path / "o", max_steps=1, sft_data=str(sft), max_response_length=10)
+    trainer = GRPOTrainer(rec, score_fn=fraction_score)
+    assert [r.response for r in trainer.sft] == [short, short]
+    rec = _recipe(data, tmp_path / "o2", max_steps=1, sft_data=str(sft), max_response_length=8)
+    with pytest.raises(TrainError, match="none of the 3 expert rows fits max_response_length=8"):
+        GRPOTrainer(rec, score_fn=fraction_score)

@@ -38,6 +38,7 @@ def test_defaults_are_raif_settings():
         "seq-mean-token-mean",
     )
     assert r.algo.superior_cot and r.algo.use_kl_loss and r.backend.backend == "local"
+    assert r.algo.dual_clip_c is None  # the paper clips at 0.2 only
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,8 @@ def test_defaults_are_raif_settings():
         ("optim:\n  mini_batch_size: 100\n", "optim.mini_batch_size", "must divide"),
         ("backend:\n  backend: slurm\n", "backend.backend", "'local', 'verl'"),
         ("algo:\n  bc_rows_per_step: 0\n", "algo.bc_rows_per_step", "must be >= 1 or null"),
+        ("algo:\n  dual_clip_c: 1.0\n", "algo.dual_clip_c", "must be > 1"),
+        ("algo:\n  dual_clip_c: three\n", "algo.dual_clip_c", "expected"),
     ],
 )
 def test_bad_recipes_name_the_key(tmp_path, text, key, expect):
@@ -85,7 +88,11 @@ def test_overrides_by_bare_or_dotted_name_are_type_checked(tmp_path):
 
 def test_tiny_preset_selected_by_model_tiny_and_roundtrips():
     r = load_recipe(None, model="tiny", seed=3)
-    assert r.name == "tiny" and r.algo.reward_mode == "fraction" and r.train.seed == 3
+    assert r.name == "tiny" and r.algo.reward_mode == "raif" and r.train.seed == 3
+    # the paper's path: think/answer format, G=8 with 2 direct answers, superior-CoT, BC, two updates per step
+    assert r.model.response_format == "think_answer" and r.data.constraint_subset is None
+    assert (r.rollout.rollout_prompts, r.rollout.group_size, r.rollout.direct_per_group) == (32, 8, 2)
+    assert r.algo.superior_cot and r.algo.bc_coef == 1.0 and r.optim.mini_batch_size == 128
     assert recipe_from_dict(recipe_to_dict(r)) == r
 
 

@@ -133,18 +133,18 @@ def test_quick_validator_passes_a_list_of_types_to_jsonschema():
 
 
 def test_unscored_rollout_is_a_clear_error():
-    # trainer.py: `Score | None` read without a check; an item read before _collect now says so
+    # trainer.py: `Score | None` read without a check; an item that reaches the update unscored says so
     pytest.importorskip("torch")
     from raif_train.local.data import PromptRecord
     from raif_train.local.rollout import Sample
     from raif_train.local.scoring import Score
-    from raif_train.local.trainer import _Item
+    from raif_train.local.trainer import TrainError, _Item, _score
 
     item = _Item(PromptRecord("u", [], "src", "[]"), False, Sample([1], [], ""))
-    with pytest.raises(RuntimeError, match="before it was collected"):
-        _ = item.scored
+    with pytest.raises(TrainError, match="without a reward"):
+        _score(item)
     item.score = Score(1.0, 0.5, True)
-    assert item.scored.answer_score == 0.5
+    assert _score(item).answer_score == 0.5
 
 
 def test_verl_direct_baseline_is_checked():

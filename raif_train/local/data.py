@@ -27,6 +27,13 @@ class PromptRecord:
     data_source: str
     ground_truth: str  # the JSON string, passed to the reward library untouched (unless pruned)
     extra_info: dict[str, Any] = field(default_factory=dict)
+    style: str = "rule"  # the ground truth's style: rule, judge or math
+
+    @property
+    def instruction(self) -> str:
+        """The last user message: what a judge must see beside the answer it judges."""
+        users = [m["content"] for m in self.messages if m["role"] == "user"]
+        return users[-1] if users else ""
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ def load_prompts(path: str | Path, subset: Sequence[str] | None = None) -> list[
                     continue
                 gt = json.dumps(pruned, ensure_ascii=False)
             try:
-                parse_ground_truth(gt)  # fail here, with file and row, not inside a reward worker
+                style = parse_ground_truth(gt).style  # fail here, with file and row, not in a reward worker
             except RaifError as e:
                 raise InputFileError(str(f), f"bad ground truth: {e}", i, "reward_model") from None
             uid = str(extra.get("uid") or extra.get("id") or f"{f.stem}:{i}")
@@ -121,6 +128,7 @@ def load_prompts(path: str | Path, subset: Sequence[str] | None = None) -> list[
                     data_source=str(row.get("data_source") or ""),
                     ground_truth=gt,
                     extra_info=extra,
+                    style=style,
                 )
             )
     if not records:

@@ -21,6 +21,7 @@ class ScoreRequest:
     ground_truth: str
     direct: bool = False  # the prompt closed an empty think block: a forced direct answer
     extra_info: dict[str, Any] = field(default_factory=dict)
+    instruction: str = ""  # the user's instruction, shown to a judge (judge ground truths)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class Score:
     reward: float  # the scalar that drives the advantage (answer score + format score)
     answer_score: float  # the accuracy part alone: what superior-CoT compares
     format_ok: bool
+    # the answer passed the gate (valid format, non-empty reasoning and answer); a sample that did not
+    # keeps its negative gradient under the superior-CoT mask
+    answered: bool = True
+    # False when nothing of the answer could be scored (every judge question unscored, or the reward
+    # raised): the sample is left out of the step, never trained on as if scored
+    scored: bool = True
 
 
 ScoreFn = Callable[[ScoreRequest], Score]
@@ -63,11 +70,14 @@ class LibraryScore:
 
             if self._judge is None:
                 self._judge = judge_from_settings()
-            res = score_judge_batch([(req.response, gt, req.direct, self.config)], self._judge)[0]
+            res = score_judge_batch(
+                [(req.response, gt, req.direct, self.config)], self._judge, [req.instruction]
+            )[0]
         else:
             res = score(req.response, gt, self.config, direct=req.direct)
-        answer = res.answer_score if res.answer_score is not None else self.config.invalid_answer
-        return Score(float(res.score), float(answer), bool(res.format_ok))
+        if res.answer_score is None:  # a judge outage on every question, or a reward error
+            return Score(float("nan"), float("nan"), bool(res.format_ok), res.answered, scored=False)
+        return Score(float(res.score), float(res.answer_score), bool(res.format_ok), res.answered)
 
 
 def library_score(req: ScoreRequest) -> Score:

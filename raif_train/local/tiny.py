@@ -1,4 +1,4 @@
-"""The embedded `--model tiny`: a word-level tokenizer and a ~0.3M-parameter Llama built in code.
+"""The embedded `--model tiny`: a word-level tokenizer and a ~90k-parameter Llama built in code.
 
 Nothing is downloaded; the same seed gives the same weights. Tags like <think> are ordinary words.
 """
@@ -63,7 +63,7 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
 def build_tiny_model(
     tokenizer: PreTrainedTokenizerFast,
     seed: int = 0,
-    hidden_size: int = 128,
+    hidden_size: int = 64,
     num_layers: int = 2,
     max_positions: int = 1024,
 ) -> LlamaForCausalLM:

@@ -21,6 +21,7 @@ import torch
 
 from raif_rewards.errors import RaifError
 from raif_rewards.outdir import ensure_output_dir
+from raif_rewards.reward import RewardConfig, accuracy_from_fraction
 from raif_train import algo
 from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts, load_sft
 from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
@@ -93,13 +94,6 @@ class _Item:
     sample: Sample
     score: Score | None = None  # set by GRPOTrainer._collect
 
-    @property
-    def scored(self) -> Score:
-        """The score, once _collect has set it (the update never reads an unscored item)."""
-        if self.score is None:
-            raise RuntimeError("a rollout's score was read before it was collected")
-        return self.score
-
 
 class GRPOTrainer:
     """Owns model, reference, optimiser, data cursors and the output directory of one run."""
@@ -113,6 +107,7 @@ class GRPOTrainer:
         self.r = recipe
         # The shared reward library unless a caller (tests, benchmarks) supplies its own.
         self.score_fn = score_fn or LibraryScore(recipe.model.response_format, recipe.algo.reward_mode)
+        self._reward_config = RewardConfig(response_format=recipe.model.response_format, accuracy=recipe.algo.reward_mode)
         self.on_step = on_step
         self.out = Path(recipe.train.output_dir)
         if recipe.data.data is None:
@@ -139,6 +134,8 @@ class GRPOTrainer:
         self.amp = torch.bfloat16 if self._use_bf16() else None
 
         self.model, self.tok = load_model_and_tokenizer(recipe)
+        if self.sft:
+            self.sft = self._fitting_experts(self.sft)
         self.model.to(self.device).train()
         # Stop at the tokenizer's EOS and at the model's own stop ids (e.g. Qwen2.5's <|im_end|> and
         # <|endoftext|>), so a response never runs on past the end of its turn.
@@ -165,10 +162,27 @@ class GRPOTrainer:
         self.cursor = Cursor(len(self.prompts), recipe.train.seed, recipe.data.shuffle)
         self.sft_cursor = Cursor(max(1, len(self.sft)), recipe.train.seed + 1, True)
         self.step = 0
+        self._prompt_cache: dict[tuple[int, bool], tuple[list[int], str]] = {}
+        self._bc_cache: dict[int, tuple[list[int], list[int]]] = {}
         self._tb: SummaryWriter | None = None
         self._wandb = None
 
     # ------------------------------------------------------------------ setup helpers
+    def _fitting_experts(self, rows: list[SFTRecord]) -> list[SFTRecord]:
+        """Expert rows whose response (and EOS) fits max_response_length. A cut expert answer would teach
+        a response that never closes its tags, so longer rows are left out (logged), never truncated."""
+        limit = self.r.data.max_response_length
+        fit = [r for r in rows if len(self.tok(r.response, add_special_tokens=False)["input_ids"]) + 1 <= limit]
+        if not fit:
+            raise TrainError(
+                f"none of the {len(rows)} expert rows fits max_response_length={limit} tokens with its EOS; "
+                "raise max_response_length or give shorter expert rows"
+            )
+        if len(fit) < len(rows):
+            log.warning("behaviour cloning: %d of %d expert rows are longer than max_response_length=%d "
+                        "tokens and are left out", len(rows) - len(fit), len(rows), limit)
+        return fit
+
     def _device(self) -> torch.device:
         want = self.r.backend.device
         if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
@@ -255,14 +269,19 @@ class GRPOTrainer:
         """Generate all samples of a step; scoring is submitted per chunk and collected by _collect."""
         r, tok = self.r, self.tok
         G, D = r.rollout.group_size, r.rollout.direct_per_group if r.algo.superior_cot else 0
-        records = [self.prompts[i] for i in self.cursor.take(r.rollout.rollout_prompts)]
         items: list[_Item] = []
-        for rec in records:
+        for i in self.cursor.take(r.rollout.rollout_prompts):
+            rec = self.prompts[i]
+            # The paper gives math prompts G reasoning samples; forced direct answers are for instructions.
+            d = 0 if rec.style == "math" else D
             for j in range(G):
-                direct = j >= G - D
-                text, prefix = render_prompt(tok, rec.messages, r.model.response_format, direct)
-                ids = tok(text, add_special_tokens=False)["input_ids"][-r.data.max_prompt_length :]
-                items.append(_Item(rec, direct, Sample(ids, [], prefix)))
+                direct = j >= G - d
+                if (i, direct) not in self._prompt_cache:  # each prompt is templated and tokenized once
+                    text, prefix = render_prompt(tok, rec.messages, r.model.response_format, direct)
+                    ids = tok(text, add_special_tokens=False)["input_ids"][-r.data.max_prompt_length :]
+                    self._prompt_cache[(i, direct)] = (ids, prefix)
+                ids, prefix = self._prompt_cache[(i, direct)]
+                items.append(_Item(rec, direct, Sample(list(ids), [], prefix)))
         chunk = max(1, r.rollout.generate_batch_size)
         pending = []
         for c0 in range(0, len(items), chunk):
@@ -285,11 +304,14 @@ class GRPOTrainer:
                 it.sample.response_ids = resp
                 body = tok.decode(resp, skip_special_tokens=True)
                 it.sample.response_text = it.sample.prefix + body
-                extra = {**it.record.extra_info, "direct": it.direct, "reward_mode": r.algo.reward_mode}
-                extra["response_format"] = r.model.response_format
                 reqs.append(
                     ScoreRequest(
-                        it.record.data_source, it.sample.response_text, it.record.ground_truth, extra
+                        it.record.data_source,
+                        it.sample.response_text,
+                        it.record.ground_truth,
+                        direct=it.direct,
+                        extra_info=it.record.extra_info,
+                        instruction=it.record.instruction,
                     )
                 )
             # Scoring of this chunk overlaps the generation of the next one.
@@ -304,46 +326,63 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ update
     def _masks(self, items: list[_Item]) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Advantages, the keep mask and the kept ratio of a step's samples.
+
+        Unscored samples (a judge outage on every question, a reward error) are left out of both: they
+        neither shape their group's advantage nor get a gradient.
+        """
         a = self.r.algo
-        rewards = torch.tensor([it.scored.reward for it in items], dtype=torch.float64)
+        scores = [_score(it) for it in items]
         G = self.r.rollout.group_size
-        groups = [k // G for k in range(len(items))]  # items are laid out group by group
-        adv = algo.group_advantages(rewards, groups, a.adv_eps, a.norm_adv_by_std)
-        direct = torch.tensor([it.direct for it in items])
-        if a.superior_cot:
-            nan = float("nan")
-            offline = torch.tensor(
-                [_as_float(it.record.extra_info.get(a.offline_baseline_key), nan) for it in items],
-                dtype=torch.float64,
-            )
-            keep, _ = algo.superior_cot_mask(
-                torch.tensor([it.scored.answer_score for it in items], dtype=torch.float64),
-                groups,
-                direct,
-                torch.tensor([not it.scored.format_ok for it in items]),
-                offline,
-                a.direct_baseline,
-            )
-        else:
-            keep = ~direct
-        if a.dynamic_sampling:
-            keep = keep & algo.nonzero_variance_mask(rewards, groups)
-        n_reason = int((~direct).sum())
+        n = len(items)
+        ok = torch.tensor([sc.scored for sc in scores])
+        idx = ok.nonzero().flatten()
+        groups = [k // G for k in idx.tolist()]  # items are laid out group by group
+        rewards = torch.tensor([scores[k].reward for k in idx.tolist()], dtype=torch.float64)
+        adv = torch.zeros(n, dtype=torch.float64)
+        keep = torch.zeros(n, dtype=torch.bool)
+        direct_all = torch.tensor([it.direct for it in items])
+        if idx.numel():
+            adv[idx] = algo.group_advantages(rewards, groups, a.adv_eps, a.norm_adv_by_std)
+            direct = direct_all[idx]
+            if a.superior_cot:
+                sub = [items[k] for k in idx.tolist()]
+                keep_s, _ = algo.superior_cot_mask(
+                    torch.tensor([scores[k].answer_score for k in idx.tolist()], dtype=torch.float64),
+                    groups,
+                    direct,
+                    torch.tensor([not scores[k].answered for k in idx.tolist()]),
+                    torch.tensor([self._offline_baseline(it) for it in sub], dtype=torch.float64),
+                    a.direct_baseline,
+                    exempt=torch.tensor([it.record.style == "math" for it in sub]),
+                )
+            else:
+                keep_s = ~direct
+            if a.dynamic_sampling:
+                keep_s = keep_s & algo.nonzero_variance_mask(rewards, groups)
+            keep[idx] = keep_s
+        n_reason = int((~direct_all).sum())
         kept_ratio = float(keep.sum()) / n_reason if n_reason else 1.0
         return adv.float(), keep, kept_ratio
+
+    def _offline_baseline(self, it: _Item) -> float:
+        """The prompt's offline direct-answer score (a share of constraints, in [0, 1]) on the scale of
+        the answer scores it is compared with; NaN when the row has none."""
+        v = _as_float(it.record.extra_info.get(self.r.algo.offline_baseline_key), float("nan"))
+        return v if math.isnan(v) else accuracy_from_fraction(v, self._reward_config)
 
     def _bc_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """n expert sequences: ids, attention mask and a loss mask that is 1 on response tokens only."""
         tok = self.tok
         seqs, lmask = [], []
         for i in self.sft_cursor.take(n):
-            rec = self.sft[i]
-            p_text, _ = render_prompt(tok, rec.messages, self.r.model.response_format, False)
-            p = tok(p_text, add_special_tokens=False)["input_ids"][-self.r.data.max_prompt_length :]
-            resp = tok(rec.response, add_special_tokens=False)["input_ids"][
-                : self.r.data.max_response_length - 1
-            ]
-            resp = resp + [tok.eos_token_id]
+            if i not in self._bc_cache:
+                rec = self.sft[i]
+                p_text, _ = render_prompt(tok, rec.messages, self.r.model.response_format, False)
+                p = tok(p_text, add_special_tokens=False)["input_ids"][-self.r.data.max_prompt_length :]
+                resp = tok(rec.response, add_special_tokens=False)["input_ids"]  # fits: see _fitting_experts
+                self._bc_cache[i] = (p, resp + [tok.eos_token_id])
+            p, resp = self._bc_cache[i]
             seqs.append(p + resp)
             lmask.append([0] * len(p) + [1] * len(resp))
         ids, att = pad_batch(seqs, tok.pad_token_id, left=False)
@@ -369,7 +408,10 @@ class GRPOTrainer:
                     lp, _ = response_log_probs(self.ref, samples[sl], autocast_dtype=self.amp, **lp_kw)
                     for k, row in enumerate(lp):
                         ref_lp[s0 + k] = row
-                if self.updates_per_step > 1:
+                # The step's first update is on-policy (old = current weights, taken from its own
+                # forward pass), so behaviour log-probs are needed only for the samples updated later.
+                first = self.r.optim.ppo_epochs == 1 and s0 + mb_size <= self.r.optim.mini_batch_size
+                if self.updates_per_step > 1 and not first:
                     lp, _ = response_log_probs(self.model, samples[sl], autocast_dtype=self.amp, **lp_kw)
                     for k, row in enumerate(lp):
                         old_lp[s0 + k] = row
@@ -388,8 +430,9 @@ class GRPOTrainer:
         stats = {"pg_loss": 0.0, "kl": 0.0, "bc_loss": 0.0, "clip_frac": 0.0, "grad_norm": 0.0, "loss": 0.0}
         n_updates = 0
         use_bc = bool(self.sft) and a.bc_coef > 0
-        for _ in range(o.ppo_epochs):
+        for epoch in range(o.ppo_epochs):
             for m0 in range(0, n, mini):
+                on_policy = not need_old or (epoch == 0 and m0 == 0)
                 idx = list(range(m0, min(n, m0 + mini)))
                 k_mask = keep[idx]
                 lens = torch.tensor([len(samples[i].response_ids) for i in idx])
@@ -408,7 +451,7 @@ class GRPOTrainer:
                             self.model, [samples[i] for i in mb], autocast_dtype=self.amp, **lp_kw
                         )
                         mask = rmask * mb_keep.to(rmask)[:, None].to(self.device)
-                        old = lp.detach() if not need_old else _stack([old_lp[i] for i in mb], lp)
+                        old = lp.detach() if on_policy else _stack([old_lp[i] for i in mb], lp, mb_keep)
                         pg, clip = algo.ppo_clip_loss(
                             lp,
                             old,
@@ -418,12 +461,13 @@ class GRPOTrainer:
                             a.clip_ratio_high,
                             a.loss_agg_mode,
                             denom,
+                            a.dual_clip_c,
                         )
                         loss = loss + pg
                         totals["pg"] += float(pg.detach())
                         totals["clip"] += float(clip) / len(micro)
                         if self.ref is not None:
-                            ref = _stack([ref_lp[i] for i in mb], lp)
+                            ref = _stack([ref_lp[i] for i in mb], lp, mb_keep)
                             kl = algo.agg_loss(algo.k3_kl(lp, ref), mask, a.loss_agg_mode, denom)
                             loss = loss + a.kl_coef * kl
                             totals["kl"] += float(kl.detach())
@@ -451,9 +495,11 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ loop
     def _metrics(self, items, keep, kept_ratio, upd, t0, t_roll, t_upd) -> dict[str, Any]:
-        rewards = [it.score.reward for it in items]
-        reason = [it for it in items if not it.direct]
-        direct = [it for it in items if it.direct]
+        # Reward statistics cover the scored samples; unscored ones are counted, not averaged in.
+        scored = [it for it in items if _score(it).scored]
+        rewards = [_score(it).reward for it in scored]
+        reason = [it for it in scored if not it.direct]
+        direct = [it for it in scored if it.direct]
         n_tok = sum(len(it.sample.response_ids) for it in items)
 
         def mean(xs):
@@ -463,10 +509,12 @@ class GRPOTrainer:
             "step": self.step,
             "reward_mean": mean(rewards),
             "reward_std": float(torch.tensor(rewards).std()) if len(rewards) > 1 else 0.0,
-            "reasoning_reward_mean": mean([it.score.reward for it in reason]),
-            "direct_reward_mean": mean([it.score.reward for it in direct]),
-            "answer_score_mean": mean([it.score.answer_score for it in items]),
-            "format_ok_rate": mean([float(it.score.format_ok) for it in items]),
+            "reasoning_reward_mean": mean([_score(it).reward for it in reason]),
+            "direct_reward_mean": mean([_score(it).reward for it in direct]),
+            "answer_score_mean": mean([_score(it).answer_score for it in scored]),
+            # format over the reasoning samples: a forced direct answer has no think block to get right
+            "format_ok_rate": mean([float(_score(it).format_ok) for it in items if not it.direct]),
+            "unscored_samples": len(items) - len(scored),
             "kept_ratio": kept_ratio,
             "kept_samples": int(keep.sum()),
             "kl": upd["kl"],
@@ -582,14 +630,27 @@ def _expert_rows(start: int, size: int, n: int, per_step: int | None) -> int:
     return per_step * (start + size) // n - per_step * start // n
 
 
-def _stack(rows: list[torch.Tensor | None], like: torch.Tensor) -> torch.Tensor:
-    """Stack per-sample [R_i] log-prob rows (all from the same padded micro-batch width) like `like`."""
+def _stack(rows: list[torch.Tensor | None], like: torch.Tensor, needed: torch.Tensor) -> torch.Tensor:
+    """Stack per-sample [R_i] log-prob rows (all from the same padded micro-batch width) like `like`.
+
+    A row may be absent only for a sample without gradient (`needed` False): a kept sample whose
+    reference or behaviour log-probs were never computed is a bug, not a zero.
+    """
     out = torch.zeros_like(like)
     for i, row in enumerate(rows):
-        if row is not None:
-            w = min(row.numel(), out.shape[1])
-            out[i, :w] = row[:w].to(out)
+        if row is None:
+            if bool(needed[i]):
+                raise TrainError(f"micro-batch row {i} keeps its gradient but has no precomputed log-probs")
+            continue
+        w = min(row.numel(), out.shape[1])
+        out[i, :w] = row[:w].to(out)
     return out
+
+
+def _score(it: _Item) -> Score:
+    if it.score is None:
+        raise TrainError("a sample reached the update without a reward")
+    return it.score
 
 
 def _amp(device: torch.device, dtype: torch.dtype | None):
