@@ -115,10 +115,12 @@ def test_score_local_refuses_a_judge_truth():
     # dispatch.py: a judge ground truth reached score_rule (under a type: ignore) and was scored on its
     # constraint tree alone, its questions silently dropped; it now comes back as a reward error.
     from raif_rewards.dispatch import _score_local
+    from raif_rewards.reward import worst_score
 
     gt = compose.JudgeTruth(("Is it polite?",), compose.and_(compose.check("punctuation:no_comma")))
     result = _score_local("<think>x</think><answer>hello there</answer>", gt, False, DEFAULT_CONFIG)
-    assert result.score == 0.0 and "judge ground truth" in result.reward_error
+    # a reward error earns the lowest reward (never a better one through an error)
+    assert result.score == worst_score(DEFAULT_CONFIG) and "judge ground truth" in result.reward_error
 
 
 def test_quick_validator_passes_a_list_of_types_to_jsonschema():
