@@ -323,7 +323,9 @@ class _Wrapped:
 def test_mask_rows_matches_native_mask_and_zeroes_after_normalisation():
     G = 4
     # group a: reasoning 2.0 / 0.5 vs direct 1.0 -> keep the first; group b: every reasoning sample below
-    # every direct answer -> dropped, the format failure too; group c: offline baseline only (no direct).
+    # every direct answer -> dropped, the format failure too; group c: offline baseline only (no direct):
+    # a baseline_score of 1.0 (every constraint met) is +2 on the answer scale, so only the 2.0 answer and
+    # the format failure keep their gradient.
     infos = [
         _info(3.0, 2.0, True, False), _info(1.5, 0.5, True, False), _info(2.0, 1.0, True, True), _info(2.0, 1.0, True, True),
         _info(0.0, -1.0, True, False), _info(-3.0, -2.0, False, False), _info(2.0, 1.0, True, True), _info(2.5, 1.5, True, True),
@@ -342,15 +344,54 @@ def test_mask_rows_matches_native_mask_and_zeroes_after_normalisation():
         uids,
         direct,
         torch.tensor([not i["format_ok"] for i in infos]),
-        torch.tensor([float("nan")] * 8 + [1.0] * 4, dtype=torch.float64),
+        torch.tensor([float("nan")] * 8 + [2.0] * 4, dtype=torch.float64),
         "mean",
     )
-    assert keep.tolist() == [True, False, False, False, False, False, False, False, True, False, True, True]
+    assert keep.tolist() == [True, False, False, False, False, False, False, False, True, False, False, True]
     assert flags.tolist() == keep.tolist()  # the flags the loss drops masked rows by
     for row, a, k in zip(new, adv, keep.tolist(), strict=True):
         torch.testing.assert_close(row, (a if k else 0.0) * torch.ones(3))
-    assert metrics["raif/kept_ratio"] == pytest.approx(ratio) == pytest.approx(4 / 8)
+    assert metrics["raif/kept_ratio"] == pytest.approx(ratio) == pytest.approx(3 / 8)
     assert metrics["raif/direct_share"] == pytest.approx(4 / 12)
+
+
+def test_keep_mask_follows_the_native_signal_on_gate_math_and_unscored_samples():
+    """The veRL mask reads the same reward fields as the native one: an answer-gate failure (format fine,
+    reasoning empty) keeps its negative gradient, math samples are exempt, an unscored sample never learns."""
+
+    def info(answer, *, answered=True, math=False, unscored=False, direct=False):
+        return {"score": answer + 1.0, "answer_score": answer, "format_ok": 1.0, "direct_answer": float(direct),
+                "answered": float(answered), "style_math": float(math), "unscored": float(unscored)}
+
+    infos = [
+        # group g: direct answers at 1.0; a 0.5 answer is masked, the gate failure is kept
+        info(2.0), info(0.5), info(-2.0, answered=False), info(1.0, direct=True),
+        # group m: math, no direct answers: every sample kept whatever its score
+        info(-2.0, math=True), info(2.0, math=True), info(-2.0, math=True), info(-2.0, math=True),
+        # group u: an unscored sample is never kept, even where its group would keep it
+        info(2.0), info(2.0, unscored=True), info(2.0), info(1.0, direct=True),
+    ]  # fmt: skip
+    f = reward_fields(infos, [None] * 12)
+    keep, _ = keep_mask(f, ["g"] * 4 + ["m"] * 4 + ["u"] * 4)
+    assert keep.tolist() == [True, False, True, False, True, True, True, True, True, False, True, False]
+
+
+def test_math_rows_are_recognised_for_reasoning_only_groups():
+    from raif_train.verl.masks import is_math_row
+
+    assert is_math_row({"style": "math", "ground_truth": '{"style": "math", "answer": "4"}'})
+    assert is_math_row(_Wrapped({"style": "rule", "ground_truth": '{"style": "math", "answer": "4"}'}))
+    assert not is_math_row({"style": "rule", "ground_truth": '{"style": "rule", "lang": "en", "tree": {}}'})
+    assert not is_math_row(None)
+    assert not is_math_row({"style": "rule", "ground_truth": '{"style": "math"'})  # malformed: the reward reports it
+
+
+def test_offline_baseline_is_put_on_the_answer_scale():
+    infos = [{"score": 1.0, "answer_score": 0.0, "format_ok": 1.0, "direct_answer": 0.0}]
+    rows = [{"baseline_score": 0.0}]
+    assert reward_fields(infos, rows).offline.tolist() == [-2.0]  # RAIF: none satisfied -> -2
+    assert reward_fields(infos, rows, accuracy="fraction").offline.tolist() == [0.0]
+    assert reward_fields(infos, [{"baseline_score": 0.5}]).offline.tolist() == [0.5]
 
 
 def test_keep_mask_dynamic_sampling_and_no_superior_cot():

@@ -81,7 +81,6 @@ def test_recipe_fields_map_to_verl_keys(fields, key, value, shards, tmp_path):
         ({"device": "cpu"}, [], "backend.device"),
         ({"rollout_engine": "hf"}, [], "rollout.rollout_engine"),
         ({"adv_eps": 1e-4}, [], "algo.adv_eps"),
-        ({"dual_clip_c": 1.0}, [], "algo.dual_clip_c"),
         ({"constraint_subset": ["punctuation:no_comma"]}, [], "data.constraint_subset"),
         ({"sft_data": "x", "bc_coef": 1.0}, [], "data.sft_data"),  # no such shards
         ({"sft_data": "SFT", "bc_rows_per_step": 24}, [], "algo.bc_rows_per_step"),  # 2 mini-batches x 16 GPUs

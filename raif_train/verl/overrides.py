@@ -122,12 +122,9 @@ def _reward_function_path() -> str:
 
 
 def verl_clip_ratio_c(dual_clip_c: float | None) -> float:
-    """veRL's `actor.clip_ratio_c` for the recipe's `algo.dual_clip_c` (None: no dual clip, the paper's)."""
-    if dual_clip_c is None:
-        return NO_DUAL_CLIP
-    if not dual_clip_c > 1.0:
-        raise VerlConfigError("algo.dual_clip_c", f"must be > 1 (or null for no dual clip), got {dual_clip_c}")
-    return float(dual_clip_c)
+    """veRL's `actor.clip_ratio_c` for the recipe's `algo.dual_clip_c` (None: no dual clip, the paper's);
+    the recipe itself refuses a value <= 1 at load, for both backends."""
+    return NO_DUAL_CLIP if dual_clip_c is None else float(dual_clip_c)
 
 
 def _bc_rows(recipe: Recipe, n_gpus: int) -> int:
@@ -335,6 +332,7 @@ def build_plan(
         ("+raif.superior_cot", a.superior_cot),
         ("+raif.direct_baseline", a.direct_baseline),
         ("+raif.offline_baseline_key", a.offline_baseline_key),
+        ("+raif.reward_mode", a.reward_mode),  # puts the offline baseline on the answer-score scale
         ("+raif.response_format", m.response_format),
         ("+raif.dynamic_sampling", a.dynamic_sampling),
         ("+raif.output_dir", str(Path(t.output_dir).resolve())),

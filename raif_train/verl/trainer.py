@@ -55,7 +55,10 @@ def mask_rows(
     """
     infos = [dict(_plain(e).get("reward_extra_info", {})) for e in extra_fields]
     fields = reward_fields(
-        infos, [_plain(r) for r in row_infos], str(raif.get("offline_baseline_key", "baseline_score"))
+        infos,
+        [_plain(r) for r in row_infos],
+        str(raif.get("offline_baseline_key", "baseline_score")),
+        accuracy=str(raif.get("reward_mode", "raif")),
     )
     keep, kept_ratio = keep_mask(
         fields,
