@@ -2,6 +2,20 @@
 
 Checkers register themselves where they are defined (``@register``); docs, CLI listings, reward
 dispatch and data-generation sampling all read this registry and nothing else.
+
+Witness protocol (how a checker says how to satisfy it; the data pipeline keeps only rows whose whole
+ground-truth tree has a verified witness). Register ``witness=fn`` next to the sampler and renderer:
+``fn(kwargs, ctx) -> Need`` where ``ctx`` is a :class:`raif_rewards.witness_spec.WitnessContext`
+(the row's language, the seed request) and :class:`~raif_rewards.witness_spec.Need` a declarative
+contribution: content to include (with counts), counts as inclusive ranges (words, sentences, ALL-CAPS
+words, letters), layout (bullets, sections, paragraphs and their first words, a title), a case, a
+language, one outer wrapper, a prefix, an end, a postscript, "no commas". Return only what this
+constraint asks for, never finished text: :mod:`raif_rewards.witness` merges the needs of every
+constraint that applies to one text (:meth:`Need.merge`: ranges intersect, contents add, single-valued
+fields must agree, else a ``Clash`` that names the field), writes one answer (chain steps as sections,
+the active selection branch only) and verifies it with ``raif_rewards.reward.score_rule``. A need the
+composer cannot express yet needs a new ``Need`` field with a merge rule and its rendering, in that
+module only. A checker without a witness is never sampled into a kept row (its rows are redrawn).
 """
 
 from __future__ import annotations
@@ -46,6 +60,8 @@ RELATIONS = AT_LEAST + LESS_THAN
 
 Sampler = Callable[[random.Random, str], dict]  # (rng, lang) -> kwargs
 Renderer = Callable[[Mapping[str, Any], str, int], str]
+#: (kwargs, WitnessContext) -> Need: how to satisfy the constraint (protocol in raif_rewards.witness_spec)
+WitnessFn = Callable[[Mapping[str, Any], Any], Any]
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,9 @@ class Checker:
     #: ``settled(text, **kwargs)``: True when, the response itself failing, no loose variant can pass
     #: (every variant only removes characters; property-tested against trying them all)
     loose_settled: Callable[..., bool] | None = None
+    #: ``witness(kwargs, ctx) -> Need``: a declarative contribution to an answer that satisfies this
+    #: constraint, merged with the other constraints' needs by :mod:`raif_rewards.witness`
+    witness: WitnessFn | None = None
     _validator: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -137,6 +156,7 @@ def register(
     prompt_kwargs: Sequence[str] = (),
     render_languages: Sequence[str] = ("en",),
     loose_settled: Callable[..., bool] | None = None,
+    witness: WitnessFn | None = None,
 ) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
     """Register the decorated ``fn(text, **kwargs) -> bool`` under ``checker_id``."""
     if group not in GROUPS:
@@ -165,6 +185,7 @@ def register(
             prompt_kwargs=tuple(prompt_kwargs),
             render_languages=tuple(sorted(render_languages)),
             loose_settled=loose_settled,
+            witness=witness,
             _validator=jsonschema.Draft202012Validator(full_schema),
         )
         if not checker.templates and render is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from raif_rewards.checkers._common import IFEVAL_IDS
 from raif_rewards.registry import register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 
 @register(
@@ -30,6 +31,7 @@ from raif_rewards.text import Text
             "punctuation:no_comma",
         )
     ),
+    witness=lambda kw, ctx: Need(two=True),
 )
 def two_responses(t: Text) -> bool:
     """Exactly two different non-empty responses separated by ``******``."""
@@ -66,6 +68,7 @@ def two_responses(t: Text) -> bool:
     conflicts=tuple(
         i for i in IFEVAL_IDS if i not in ("keywords:existence", "detectable_format:title", "punctuation:no_comma")
     ),
+    witness=lambda kw, ctx: Need(prefix=kw["prompt_to_repeat"].strip()),
 )
 def repeat_prompt(t: Text, prompt_to_repeat: str) -> bool:
     """The response starts with the request, repeated verbatim (case-insensitive)."""

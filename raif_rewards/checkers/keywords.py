@@ -15,6 +15,7 @@ from raif_rewards.checkers._common import (
 )
 from raif_rewards.registry import register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need, count_range
 
 _KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
 
@@ -31,6 +32,7 @@ _KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "
         ),
         "zh": ("回答中请包含关键词{keywords}。", "请确保你的回答用到以下词语：{keywords}。"),
     },
+    witness=lambda kw, ctx: Need(include=tuple((k, 1) for k in kw["keywords"])),
 )
 def existence(t: Text, keywords: list[str]) -> bool:
     """Every keyword occurs (case-insensitive; IFEval matches each keyword as a regex)."""
@@ -49,6 +51,12 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
     # "less than 1 times" reads badly and is forbidden_words in disguise: start at 2 there.
     low = 2 if relation == "less than" else 1
     return {"keyword": sample_words(rng, 1, lang)[0], "frequency": rng.randint(low, 4), "relation": relation}
+
+
+def _frequency_witness(kw: dict, ctx) -> Need:
+    low, high = count_range(kw["relation"], kw["frequency"])
+    keyword = kw["keyword"].strip()
+    return Need(include=((keyword, low),) if low else (), cap=((keyword, high),) if high < 10**9 else ())
 
 
 @register(
@@ -70,6 +78,7 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
         ),
         "zh": ("词语“{keyword}”在回答中出现的次数应{relation}{frequency}次。", "请让“{keyword}”这个词出现{relation}{frequency}次。"),
     },
+    witness=_frequency_witness,
 )
 def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
     """The keyword occurs at least / less than N times (case-insensitive regex matches)."""
@@ -93,6 +102,7 @@ def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
         "zh": ("回答中不要出现关键词{forbidden_words}。", "你的回答不得使用以下任何词语：{forbidden_words}。"),
     },
     conflicts=("keywords:existence",),
+    witness=lambda kw, ctx: Need(forbid=tuple(kw["forbidden_words"])),
 )
 def forbidden_words(t: Text, forbidden_words: list[str]) -> bool:
     """No forbidden word occurs as a whole word (case-insensitive)."""
@@ -137,6 +147,7 @@ def _sample_letter(rng: random.Random, lang: str) -> dict:
             "请让字母{letter}在回答里出现{let_relation}{let_frequency}次。",
         ),
     },
+    witness=lambda kw, ctx: Need(letters=((kw["letter"],) + count_range(kw["let_relation"], kw["let_frequency"]),)),
 )
 def letter_frequency(t: Text, letter: str, let_frequency: int, let_relation: str) -> bool:
     """A character occurs at least / less than N times, ignoring case.

@@ -15,6 +15,7 @@ from raif_rewards.checkers._common import (
 )
 from raif_rewards.registry import AT_LEAST, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need, count_range
 
 _CHINESE_RELATIONS = ("至少", "少于")
 
@@ -53,6 +54,7 @@ def _fewer_words_everywhere(t: Text, num_words: int, relation: str) -> bool:
         "zh": ("回答的字数应{relation}{num_words}字。", "请用{relation}{num_words}个字作答。"),
     },
     loose_settled=_fewer_words_everywhere,
+    witness=lambda kw, ctx: Need(words=count_range(kw["relation"], kw["num_words"])),
 )
 def number_words(t: Text, num_words: int, relation: str) -> bool:
     """The word count is at least / less than N (``\\w+`` runs; each CJK character is a word)."""
@@ -82,6 +84,7 @@ def _sample_sentences(rng: random.Random, lang: str) -> dict:
         ),
         "zh": ("回答应包含{relation}{num_sentences}个句子。", "请用{relation}{num_sentences}句话回答。"),
     },
+    witness=lambda kw, ctx: Need(sentences=count_range(kw["relation"], kw["num_sentences"])),
 )
 def number_sentences(t: Text, num_sentences: int, relation: str) -> bool:
     """The sentence count (NLTK's English Punkt; Chinese end punctuation for Chinese text)."""
@@ -111,6 +114,7 @@ _DIVIDER = re.compile(r"\s?\*\*\*\s?")
         ),
     },
     conflicts=("length_constraints:nth_paragraph_first_word", "length_constraints:number_sentences"),
+    witness=lambda kw, ctx: Need(paragraphs=kw["num_paragraphs"], paragraph_sep="***"),
 )
 def number_paragraphs(t: Text, num_paragraphs: int) -> bool:
     """Exactly N paragraphs separated by ``***`` (empty paragraphs only allowed at the ends)."""
@@ -157,6 +161,7 @@ def _sample_nth(rng: random.Random, lang: str) -> dict:
         )
     },
     conflicts=("length_constraints:number_paragraphs",),
+    witness=lambda kw, ctx: Need(paragraphs=kw["num_paragraphs"], paragraph_sep="\n\n", first_words=((kw["nth_paragraph"], kw["first_word"]),)),
 )
 def nth_paragraph_first_word(t: Text, num_paragraphs: int, nth_paragraph: int, first_word: str) -> bool:
     """N paragraphs split by blank lines, and paragraph n starts with the given word."""
