@@ -14,7 +14,7 @@ from types import MappingProxyType
 from raif_data.recipe import InstructConfig
 from raif_data.seeds import Seed
 from raif_rewards import compose, registry
-from raif_rewards.registry import Checker
+from raif_rewards.registry import Checker, Request
 
 CHAIN_MARKER = {"en": "Step", "zh": "步骤"}
 
@@ -37,6 +37,11 @@ class Pool:
     nestable: tuple[Checker, ...]
     conflicts: dict[str, frozenset[str]] = field(hash=False, compare=False)
 
+    @property
+    def mid_chain(self) -> tuple[Checker, ...]:
+        """Checkers for a chain step that is not the last ("at the end of your response" is not there)."""
+        return tuple(c for c in self.nestable if not c.at_end)
+
 
 @lru_cache(maxsize=64)
 def build_pool(sources: tuple[str, ...], lang: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> Pool:
@@ -55,6 +60,26 @@ def build_pool(sources: tuple[str, ...], lang: str, include: tuple[str, ...], ex
         chosen.append(c)
     conflicts = {c.id: registry.conflicts_of(c.id) for c in chosen}
     return Pool(tuple(chosen), tuple(c for c in chosen if not _whole_response(c)), conflicts)
+
+
+def for_request(pool: Pool, req: Request) -> Pool:
+    """``pool`` narrowed to one request: checkers that do not suit it are left out, and conflicts that
+    depend on the request's own text are added (both ways)."""
+    unfit = {c.id for c in pool.all if c.suits is not None and not c.suits(req, None)}
+    extra: dict[str, set[str]] = {}
+    for c in pool.all:
+        if c.request_conflicts is not None and c.id not in unfit:
+            for other in c.request_conflicts(req):
+                extra.setdefault(c.id, set()).add(other)
+                extra.setdefault(other, set()).add(c.id)
+    if not unfit and not extra:
+        return pool
+    conflicts = dict(pool.conflicts)
+    for cid, others in extra.items():
+        if cid in conflicts:
+            conflicts[cid] = conflicts[cid] | others
+    return Pool(tuple(c for c in pool.all if c.id not in unfit), tuple(c for c in pool.nestable if c.id not in unfit),
+                conflicts)
 
 
 def pick_compatible(rng: random.Random, candidates: Sequence[Checker], k: int, pool: Pool,
@@ -81,10 +106,20 @@ class Leaf:
     text: str
 
 
+#: kwargs draws per leaf before the last draw is kept even if it does not suit the request
+_KWARGS_DRAWS = 20
+
+
 def make_leaf(rng: random.Random, c: Checker, seed: Seed) -> Leaf:
-    kwargs = c.sample(rng, seed.lang)
-    for name in c.prompt_kwargs:
-        kwargs[name] = seed.prompt
+    req = Request(seed.prompt, seed.lang, seed.task_type)
+    for _ in range(_KWARGS_DRAWS):
+        kwargs = c.sample(rng, seed.lang)
+        for name in c.prompt_kwargs:
+            kwargs[name] = seed.prompt
+        if c.fit is not None:
+            kwargs = c.fit(kwargs, req, rng)
+        if c.suits is None or c.suits(req, kwargs):
+            break
     variant = rng.randrange(4)
     return Leaf(c, kwargs, c.render(kwargs, seed.lang, variant).strip())
 
@@ -167,7 +202,7 @@ def _chain(rng: random.Random, pool: Pool, seed: Seed, k: int) -> tuple[compose.
     nodes, lines, leaves = [], [], []
     marker = CHAIN_MARKER.get(seed.lang, "Step")
     for i, size in enumerate(sizes, 1):
-        picked = pick_compatible(rng, pool.nestable, size, pool)
+        picked = pick_compatible(rng, pool.nestable if i == steps else pool.mid_chain, size, pool)
         if not picked:
             return None
         step_leaves = [make_leaf(rng, c, seed) for c in picked]
@@ -209,6 +244,7 @@ def _selection(rng: random.Random, pool: Pool, seed: Seed, k: int) -> tuple[comp
 def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> Instruction:
     """One evolved instruction for ``seed``; every random choice comes from ``rng``."""
     pool = build_pool(tuple(cfg.sources), seed.lang, tuple(cfg.include_ids), tuple(cfg.exclude_ids))
+    pool = for_request(pool, Request(seed.prompt, seed.lang, seed.task_type))
     if not pool.all:
         from raif_rewards.errors import RaifError
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from raif_data.defects import row_defects
 from raif_data.files import atomic_open, read_json
 from raif_rewards.errors import InputFileError
 
@@ -27,7 +28,11 @@ def collect(directory: str | Path) -> dict[str, Any]:
     lengths: list[int] = []
     pass_rates: list[float] = []
     baselines: list[float] = []
+    defects: Counter = Counter()
+    missing: Counter = Counter()
+    defect_rows = rule_rows = witnessed = 0
     cols = ["prompt", "reward_model", "extra_info"]
+    run_seed = manifest.get("config", {}).get("seed", 0)  # the witness filler key is "<seed>:<index>"
     for split, files in manifest.get("shards", {}).items():
         for f in files:
             path = root / f["file"]
@@ -46,6 +51,16 @@ def collect(directory: str | Path) -> dict[str, Any]:
                 c["constraint_ids"].update(info["constraint_ids"])
                 c["sources"].update(info["constraint_sources"])
                 lengths.append(len(row["prompt"][-1]["content"]))
+                if row["reward_model"]["style"] == "rule":
+                    rule_rows += 1
+                    traps, why = row_defects(row["prompt"][-1]["content"], row["reward_model"]["ground_truth"],
+                                             info["lang"], info["task_type"], f"{run_seed}:{info['index']}")
+                    defects.update(traps)
+                    defect_rows += bool(traps)
+                    if why:
+                        missing[why] += 1
+                    else:
+                        witnessed += 1
                 if info["pass_rate"] is not None:
                     pass_rates.append(info["pass_rate"])
                 if info["baseline_score"] is not None:
@@ -58,6 +73,12 @@ def collect(directory: str | Path) -> dict[str, Any]:
     report["pass_rate_values"] = pass_rates
     report["baseline_score"] = _summary(baselines)
     report["sft_rows"] = manifest.get("counts", {}).get("sft", 0)
+    report["hard_defects"] = {"rows": defect_rows, "share": defect_rows / rule_rows if rule_rows else 0.0,
+                              "by_reason": dict(defects.most_common())}
+    report["witness"] = {"rule_rows": rule_rows, "verified": witnessed,
+                         "coverage": witnessed / rule_rows if rule_rows else 1.0,
+                         "missing_by_reason": dict(missing.most_common()),
+                         "redrawn_in_generation": manifest.get("witness_redrawn", {})}
     return report
 
 
@@ -88,6 +109,13 @@ def table(report: dict):
         total = sum(counts.values()) or 1
         for i, (name, n) in enumerate(counts.items()):
             t.add_row(key if i == 0 else "", str(name), str(n), f"{n / total:.1%}")
+    hd, w = report["hard_defects"], report["witness"]
+    t.add_row("hard_defects", "rows with a known trap", str(hd["rows"]), f"{hd['share']:.1%}")
+    for name, n in hd["by_reason"].items():
+        t.add_row("", name, str(n), "")
+    t.add_row("witness", "rule rows with a verified witness", str(w["verified"]), f"{w['coverage']:.1%}")
+    for name, n in w["missing_by_reason"].items():
+        t.add_row("", f"missing: {name}", str(n), "")
     for key in ("prompt_chars", "pass_rate", "baseline_score"):
         s = report[key]
         if s:

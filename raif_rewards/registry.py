@@ -60,6 +60,21 @@ RELATIONS = AT_LEAST + LESS_THAN
 
 Sampler = Callable[[random.Random, str], dict]  # (rng, lang) -> kwargs
 Renderer = Callable[[Mapping[str, Any], str, int], str]
+
+
+@dataclass(frozen=True)
+class Request:
+    """The seed request an instruction is built on (what request-dependent rules decide on)."""
+
+    text: str
+    lang: str = "en"
+    task_type: str = "general"
+
+
+#: (request, kwargs or None) -> whether the constraint may be asked of this request (None: any kwargs)
+RequestTest = Callable[[Request, Mapping[str, Any] | None], bool]
+#: (kwargs with the prompt kwargs filled, request, rng) -> kwargs fitted to the request's own text
+RequestFit = Callable[[dict, Request, random.Random], dict]
 #: (kwargs, WitnessContext) -> Need: how to satisfy the constraint (protocol in raif_rewards.witness_spec)
 WitnessFn = Callable[[Mapping[str, Any], Any], Any]
 
@@ -94,6 +109,17 @@ class Checker:
     #: ``witness(kwargs, ctx) -> Need``: a declarative contribution to an answer that satisfies this
     #: constraint, merged with the other constraints' needs by :mod:`raif_rewards.witness`
     witness: WitnessFn | None = None
+    #: ``suits(request, kwargs)``: False where asking this of the request is a trap (a yes/no-only answer
+    #: to a request that is not a yes/no question); called with ``kwargs=None`` to filter candidates
+    suits: RequestTest | None = None
+    #: ``request_conflicts(request)``: ids this checker cannot be combined with on this request's text
+    #: (repeat the request + no commas, when the request has a comma)
+    request_conflicts: Callable[[Request], Iterable[str]] | None = None
+    #: ``fit(kwargs, request, rng)``: kwargs drawn within the request (spans to copy)
+    fit: RequestFit | None = None
+    #: the instruction speaks of the end of the whole response ("at the end of your response"): never
+    #: in a chain step other than the last
+    at_end: bool = False
     _validator: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -157,6 +183,10 @@ def register(
     render_languages: Sequence[str] = ("en",),
     loose_settled: Callable[..., bool] | None = None,
     witness: WitnessFn | None = None,
+    suits: RequestTest | None = None,
+    request_conflicts: Callable[[Request], Iterable[str]] | None = None,
+    fit: RequestFit | None = None,
+    at_end: bool = False,
 ) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
     """Register the decorated ``fn(text, **kwargs) -> bool`` under ``checker_id``."""
     if group not in GROUPS:
@@ -186,6 +216,10 @@ def register(
             render_languages=tuple(sorted(render_languages)),
             loose_settled=loose_settled,
             witness=witness,
+            suits=suits,
+            request_conflicts=request_conflicts,
+            fit=fit,
+            at_end=at_end,
             _validator=jsonschema.Draft202012Validator(full_schema),
         )
         if not checker.templates and render is None:

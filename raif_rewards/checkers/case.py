@@ -8,6 +8,7 @@ from raif_rewards.checkers._common import (
     int_schema,
     sample_relation,
 )
+from raif_rewards.checkers._request import is_code_request
 from raif_rewards.registry import register
 from raif_rewards.text import Text
 from raif_rewards.witness_spec import Need, count_range
@@ -31,6 +32,7 @@ def _is_english(t: Text) -> bool:
     },
     uses_language_detection=True,
     witness=lambda kw, ctx: Need(case="upper", language="en"),
+    suits=lambda req, kw: not is_code_request(req),  # code cannot be all capitals
 )
 def english_capital(t: Text) -> bool:
     """The response is in English and entirely upper case."""
@@ -50,6 +52,7 @@ def english_capital(t: Text) -> bool:
     conflicts=("change_case:english_capital",),
     uses_language_detection=True,
     witness=lambda kw, ctx: Need(case="lower", language="en"),
+    suits=lambda req, kw: not is_code_request(req),
 )
 def english_lowercase(t: Text) -> bool:
     """The response is in English and entirely lower case."""

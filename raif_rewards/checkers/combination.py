@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from raif_rewards.checkers._common import IFEVAL_IDS
+from raif_rewards.checkers._request import has_comma, is_single_answer
 from raif_rewards.registry import register
 from raif_rewards.text import Text
 from raif_rewards.witness_spec import Need
@@ -32,6 +33,7 @@ from raif_rewards.witness_spec import Need
         )
     ),
     witness=lambda kw, ctx: Need(two=True),
+    suits=lambda req, kw: not is_single_answer(req),
 )
 def two_responses(t: Text) -> bool:
     """Exactly two different non-empty responses separated by ``******``."""
@@ -69,6 +71,8 @@ def two_responses(t: Text) -> bool:
         i for i in IFEVAL_IDS if i not in ("keywords:existence", "detectable_format:title", "punctuation:no_comma")
     ),
     witness=lambda kw, ctx: Need(prefix=kw["prompt_to_repeat"].strip()),
+    # the repeated request carries its own commas
+    request_conflicts=lambda req: ("punctuation:no_comma",) if has_comma(req.text) else (),
 )
 def repeat_prompt(t: Text, prompt_to_repeat: str) -> bool:
     """The response starts with the request, repeated verbatim (case-insensitive)."""

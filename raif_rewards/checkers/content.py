@@ -80,6 +80,7 @@ _PPS = re.compile(r"p\.\s?p\.\s?s")
         ),
     },
     witness=lambda kw, ctx: Need(postscript=kw["postscript_marker"].strip()),
+    at_end=True,
 )
 def postscript(t: Text, postscript_marker: str) -> bool:
     """A line contains the postscript marker (case-insensitive; ``P.S.``/``P.P.S`` allow a space).

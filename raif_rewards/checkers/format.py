@@ -10,6 +10,7 @@ import json
 import re
 
 from raif_rewards.checkers._common import IFEVAL_IDS, int_schema, never_in_loose, user_regex
+from raif_rewards.checkers._request import is_yes_no_question
 from raif_rewards.registry import register
 from raif_rewards.text import Text
 from raif_rewards.witness_spec import Need
@@ -94,6 +95,7 @@ _CONSTRAINED = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
     },
     conflicts=IFEVAL_IDS,
     witness=lambda kw, ctx: Need(fixed=_CONSTRAINED[0]),
+    suits=lambda req, kw: is_yes_no_question(req),
 )
 def constrained_response(t: Text) -> bool:
     """The response contains one of the fixed answers (My answer is yes./no./maybe.)."""
@@ -207,7 +209,8 @@ def json_format(t: Text) -> bool:
         "zh": ("整个输出必须是格式良好、只有一个根元素的 XML，可以用 ``` 代码块包裹。",),
     },
     conflicts=tuple(i for i in IFEVAL_IDS if i not in ("keywords:forbidden_words", "keywords:existence"))
-    + ("detectable_format:json_format",),
+    # a copied span or request is the whole answer: it cannot also be an XML document
+    + ("detectable_format:json_format", "repeat:repeat_span", "repeat:repeat_change", "repeat:repeat_simple"),
     source="raif",
     witness=lambda kw, ctx: Need(wrap="xml"),
 )
@@ -258,6 +261,8 @@ def has_title(text: str) -> bool:
         "zh": ("回答必须包含一个用双尖括号括起来的标题，例如<<欢乐之诗>>。",),
     },
     witness=lambda kw, ctx: Need(title=True),
+    # the title line would be paragraph 1, so "paragraph N starts with W" could not be read naturally
+    conflicts=("length_constraints:nth_paragraph_first_word",),
 )
 def title(t: Text) -> bool:
     """A ``<<title>>`` with non-blank text on one line."""

@@ -4,10 +4,11 @@ fixed sentence, copy a character span of the request (IFBench's exact semantics)
 from __future__ import annotations
 
 import random
+import re
 
 from raif_rewards.checkers._common import IFEVAL_IDS, int_schema
 from raif_rewards.checkers.ifbench_shared import IFBENCH_IDS, no_kwargs, phrasings
-from raif_rewards.registry import register
+from raif_rewards.registry import Request, register
 from raif_rewards.text import Text
 
 _SRC = "ifbench"
@@ -70,6 +71,28 @@ def _sample_span(rng: random.Random, lang: str) -> dict:
     return {"n_start": start, "n_end": start + rng.randint(5, 40)}
 
 
+_WORD = re.compile(r"\S+")
+_CLAUSE = re.compile(r"[^，。？！、；：,.?!;:\s]+")
+
+
+def _fit_span(kwargs: dict, req: Request, rng: random.Random) -> dict:
+    """A span of whole words (Chinese: one clause) inside the request, so that the copy is neither
+    empty nor cut mid-word: the blind draw above can fall past the request's end."""
+    text = kwargs["prompt_to_repeat"]
+    if req.lang == "zh":
+        pieces = [m.span() for m in _CLAUSE.finditer(text)]
+        if not pieces:
+            return kwargs
+        start, end = pieces[rng.randrange(len(pieces))]
+        return dict(kwargs, n_start=start, n_end=end - 1)
+    words = [m.span() for m in _WORD.finditer(text)]
+    if not words:
+        return kwargs
+    i = rng.randrange(len(words))
+    j = min(len(words) - 1, i + rng.randint(1, 8))
+    return dict(kwargs, n_start=words[i][0], n_end=words[j][1] - 1)
+
+
 @register(
     "repeat:repeat_span",
     group="copy",
@@ -78,6 +101,7 @@ def _sample_span(rng: random.Random, lang: str) -> dict:
         "required": ["prompt_to_repeat", "n_start", "n_end"],
     },
     sample=_sample_span,
+    fit=_fit_span,
     prompt_kwargs=("prompt_to_repeat",),
     **phrasings(
         (

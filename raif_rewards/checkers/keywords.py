@@ -142,10 +142,7 @@ def _sample_letter(rng: random.Random, lang: str) -> dict:
             "In your response, the letter {letter} should appear {let_relation} {let_frequency} times.",
             "Make the letter '{letter}' appear {let_relation} {let_frequency} times in your answer.",
         ),
-        "zh": (
-            "回答中字母“{letter}”出现的次数应{let_relation}{let_frequency}次。",
-            "请让字母{letter}在回答里出现{let_relation}{let_frequency}次。",
-        ),
+        # no Chinese: "at least N Latin letters" has no place in a Chinese answer
     },
     witness=lambda kw, ctx: Need(letters=((kw["letter"],) + count_range(kw["let_relation"], kw["let_frequency"]),)),
 )

@@ -13,6 +13,7 @@ from raif_rewards.checkers._common import (
     sample_relation,
     sample_words,
 )
+from raif_rewards.checkers._request import is_short_answer
 from raif_rewards.registry import AT_LEAST, register
 from raif_rewards.text import Text
 from raif_rewards.witness_spec import Need, count_range
@@ -38,6 +39,13 @@ def _fewer_words_everywhere(t: Text, num_words: int, relation: str) -> bool:
     return relation in AT_LEAST and not t.has_cjk
 
 
+def _words_suit(req, kw) -> bool:
+    """No long answer demanded of a short-answer task (a classification in 300 words)."""
+    if kw is None or not is_short_answer(req):
+        return True
+    return kw["relation"] not in AT_LEAST or kw["num_words"] <= 100
+
+
 @register(
     "length_constraints:number_words",
     group="length",
@@ -55,6 +63,7 @@ def _fewer_words_everywhere(t: Text, num_words: int, relation: str) -> bool:
     },
     loose_settled=_fewer_words_everywhere,
     witness=lambda kw, ctx: Need(words=count_range(kw["relation"], kw["num_words"])),
+    suits=_words_suit,
 )
 def number_words(t: Text, num_words: int, relation: str) -> bool:
     """The word count is at least / less than N (``\\w+`` runs; each CJK character is a word)."""

@@ -31,6 +31,7 @@ _ENDINGS = {
         "zh": ("请以这句话结束你的回答：{end_phrase} 这句话之后不要再有任何内容。",),
     },
     witness=lambda kw, ctx: Need(end=kw["end_phrase"].strip()),
+    at_end=True,
 )
 def end_checker(t: Text, end_phrase: str) -> bool:
     """The response ends with the phrase (case-insensitive, outer quotes and spaces ignored)."""

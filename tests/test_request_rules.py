@@ -1,0 +1,123 @@
+"""Request-dependent rules that close the traps found by reading evolved rows: constraints that do not
+suit a request are not drawn for it, conflicts that depend on the request's text are decided on that
+text, spans to copy lie inside the request, and "at the end of your response" stays in the last step."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from raif_data.defects import known_traps
+from raif_data.instruct import build_pool, compose_instruction, for_request, make_leaf
+from raif_data.recipe import InstructConfig
+from raif_data.seeds import Seed
+from raif_rewards import compose, registry
+from raif_rewards.checkers._request import is_code_request, is_short_answer, is_single_answer, is_yes_no_question
+from raif_rewards.registry import Request
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("Is coffee bad for your heart?", "en", True),
+        ("Should I learn Rust before C++?", "en", True),
+        ("Should companies publish salaries? Weigh both sides.", "en", False),
+        ("What are the strengths of GDP as a measure?", "en", False),
+        ("Write a poem about rain.", "en", False),
+        ("喝咖啡对心脏有害吗？", "zh", True),
+        ("请介绍一下长城。", "zh", False),
+        ("如何提高写作能力？", "zh", False),
+    ],
+)
+def test_yes_no_question(text, lang, expected):
+    assert is_yes_no_question(Request(text, lang)) is expected
+
+
+def test_request_kinds_from_text_and_task_type():
+    assert is_code_request(Request("Write a Python function that reverses a list.", "en", "writing"))
+    assert is_code_request(Request("Anything at all", "en", "coding"))
+    assert not is_code_request(Request("Write a cover letter for a nurse.", "en", "writing"))
+    assert is_single_answer(Request("Extract the dates.", "en", "extraction"))
+    assert not is_single_answer(Request("Write a poem.", "en", "creative"))
+    assert is_short_answer(Request("Classify each review as positive or negative.", "en", "general"))
+
+
+def _ids_drawn(seed: Seed, sources=("ifeval", "raif"), n=600) -> list[list[str]]:
+    cfg = InstructConfig(sources=list(sources))
+    return [compose_instruction(random.Random(i), seed, cfg).constraint_ids for i in range(n)]
+
+
+def test_unsuitable_constraints_are_never_drawn_for_the_request():
+    code = Seed("c", "Write a Python function that merges two sorted lists, in linear time.", "en", "coding")
+    drawn = {cid for ids in _ids_drawn(code) for cid in ids}
+    assert not drawn & {"change_case:english_capital", "change_case:english_lowercase",
+                        "detectable_format:constrained_response"}
+    assert "punctuation:no_comma" in drawn and "combination:repeat_prompt" in drawn
+    # the request has a comma: repeating it and "no commas" never meet
+    assert all(not {"punctuation:no_comma", "combination:repeat_prompt"} <= set(ids) for ids in _ids_drawn(code))
+    question = Seed("q", "Is it safe to swim right after eating?", "en", "qa")
+    drawn = {cid for ids in _ids_drawn(question) for cid in ids}
+    assert "detectable_format:constrained_response" in drawn and "combination:two_responses" not in drawn
+
+
+def test_request_conflicts_are_symmetric_and_only_for_that_request():
+    pool = build_pool(("ifeval",), "en", (), ())
+    with_comma = for_request(pool, Request("Plan a trip to Rome, Paris and Berlin.", "en", "planning"))
+    without = for_request(pool, Request("Plan a trip to Rome.", "en", "planning"))
+    assert "punctuation:no_comma" in with_comma.conflicts["combination:repeat_prompt"]
+    assert "combination:repeat_prompt" in with_comma.conflicts["punctuation:no_comma"]
+    assert "punctuation:no_comma" not in without.conflicts["combination:repeat_prompt"]
+
+
+def test_long_word_counts_are_not_asked_of_a_classification():
+    seed = Seed("k", "Classify each review as positive or negative: great, awful, fine.", "en", "classification")
+    c = registry.get("length_constraints:number_words")
+    for i in range(300):
+        kw = make_leaf(random.Random(i), c, seed).kwargs
+        assert kw["relation"] == "less than" or kw["num_words"] <= 100
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_repeat_spans_are_whole_words_inside_the_request(lang):
+    prompt = ("Describe the old lighthouse keeper's daily routine on a stormy island." if lang == "en"
+              else "描述一下老灯塔看守人在暴风雨小岛上的日常生活，以及他的心情。")
+    seed = Seed("s", prompt, lang, "creative")
+    c = registry.get("repeat:repeat_span")
+    for i in range(200):
+        kw = make_leaf(random.Random(i), c, seed).kwargs
+        span = prompt[kw["n_start"]: kw["n_end"] + 1]
+        assert span.strip() and span == span.strip()
+        truth = compose.RuleTruth(compose.check("repeat:repeat_span", **kw), lang)
+        assert known_traps(truth, Request(prompt, lang)) == []
+
+
+def test_postscript_never_in_a_step_before_the_last():
+    seed = Seed("p", "Write a short story about a lost umbrella.", "en", "creative")
+    cfg = InstructConfig(sources=["ifeval"], compositions={"chain": 1.0}, min_constraints=3, max_constraints=4)
+    seen_last = False
+    for i in range(800):
+        ins = compose_instruction(random.Random(i), seed, cfg)
+        tree = ins.truth.tree
+        if not isinstance(tree, compose.Chain):
+            continue
+        for k, step in enumerate(tree.steps):
+            ids = {leaf.id for leaf in _leaves(step)}
+            if "detectable_content:postscript" in ids:
+                assert k == len(tree.steps) - 1
+                seen_last = True
+    assert seen_last
+
+
+def _leaves(node):
+    if isinstance(node, compose.Check):
+        return [node]
+    kids = getattr(node, "children", None) or getattr(node, "steps", None) or node.branches
+    return [leaf for kid in kids for leaf in _leaves(kid)]
+
+
+def test_declared_conflicts_and_languages_for_the_traps():
+    assert "length_constraints:nth_paragraph_first_word" in registry.conflicts_of("detectable_format:title")
+    for rid in ("repeat:repeat_span", "repeat:repeat_change", "repeat:repeat_simple"):
+        assert rid in registry.conflicts_of("detectable_format:xml_format")
+    assert "zh" not in registry.get("keywords:letter_frequency").languages
