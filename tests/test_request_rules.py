@@ -13,7 +13,12 @@ from raif_data.instruct import build_pool, compose_instruction, for_request, mak
 from raif_data.recipe import InstructConfig
 from raif_data.seeds import Seed
 from raif_rewards import compose, registry
-from raif_rewards.checkers._request import is_code_request, is_short_answer, is_single_answer, is_yes_no_question
+from raif_rewards.checkers._request import (
+    is_code_request,
+    is_short_answer,
+    is_single_answer,
+    is_yes_no_question,
+)
 from raif_rewards.registry import Request
 
 
