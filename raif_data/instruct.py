@@ -36,6 +36,8 @@ class Pool:
     all: tuple[Checker, ...]
     nestable: tuple[Checker, ...]
     conflicts: dict[str, frozenset[str]] = field(hash=False, compare=False)
+    #: the pool narrowed to each request seen (seeds repeat across a run), see for_request
+    by_request: dict[Request, Pool] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def mid_chain(self) -> tuple[Checker, ...]:
@@ -65,9 +67,19 @@ def build_pool(sources: tuple[str, ...], lang: str, include: tuple[str, ...], ex
 def for_request(pool: Pool, req: Request) -> Pool:
     """``pool`` narrowed to one request: checkers that do not suit it are left out, and conflicts that
     depend on the request's own text are added (both ways)."""
-    unfit = {c.id for c in pool.all if c.suits is not None and not c.suits(req, None)}
+    hit = pool.by_request.get(req)
+    if hit is None:
+        if len(pool.by_request) >= 65536:
+            pool.by_request.clear()
+        hit = pool.by_request[req] = _narrow(pool, req)
+    return hit
+
+
+def _narrow(pool: Pool, req: Request) -> Pool:
+    judged = [c for c in pool.all if c.suits is not None or c.request_conflicts is not None]
+    unfit = {c.id for c in judged if c.suits is not None and not c.suits(req, None)}
     extra: dict[str, set[str]] = {}
-    for c in pool.all:
+    for c in judged:
         if c.request_conflicts is not None and c.id not in unfit:
             for other in c.request_conflicts(req):
                 extra.setdefault(c.id, set()).add(other)

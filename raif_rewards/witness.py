@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from raif_rewards import registry
@@ -52,6 +54,7 @@ _PS_TEXT = {"en": "Thank you for reading", "zh": "感谢阅读"}
 _CAPITALS = ("NOTE", "KEY", "PLAN", "GOAL", "STEP", "TIP")
 _STEP_HEAD = {"en": "{marker} {i}:", "zh": "{marker}{i}："}
 _DEFAULT_SENTENCES = 3
+_WORDS_PER_FILLER = {"zh": 2.0, "ja": 1.6, "ko": 1.0}
 _DEFAULT_WORDS = {"en": 8, "zh": 12}  # words (characters in Chinese) per filler sentence
 
 
@@ -126,15 +129,34 @@ def _count_sentences(text: str, ctx: WitnessContext) -> int:
     return t.cjk_sentence_count if (ctx.lang == "zh" or t.cjk_dominant) else t.sentence_count
 
 
+_PRIMES = frozenset((2, 3, 5, 7, 11, 13, 17, 19, 23))
+_CONSONANT_PAIR = re.compile(r"[bcdfghjklmnpqrstvwxyz]{2}")
+#: named rules a need may ask every filler word to obey
+WORD_RULES = {
+    "prime_length": lambda w: len(w) in _PRIMES,
+    "consonant_pair": lambda w: _CONSONANT_PAIR.search(w) is not None,
+}
+
+
 def _bank(need: Need, lang: str) -> list[str]:
-    words = _BANKS.get(lang, _BANKS["en"])
-    banned = [w.lower() for w in need.forbid] + [p.lower() for p, _ in need.cap]
-    rare = [letter.lower() for letter, _lo, hi in need.letters if hi < INF]
-    if banned or rare:
-        words = [w for w in words if not any(b in w or w in b for b in banned) and not any(r in w for r in rare)]
+    banned = tuple(w.lower() for w in need.forbid) + tuple(p.lower() for p, _ in need.cap)
+    rare = tuple(letter.lower() for letter, _lo, hi in need.letters if hi < INF)
+    words = _filtered_bank(lang, banned, rare, tuple(sorted(need.avoid_words)), need.word_rule)
     if not words:
         raise Clash("filler_exhausted")
-    return list(words)
+    return words
+
+
+@lru_cache(maxsize=4096)
+def _filtered_bank(lang: str, banned: tuple[str, ...], rare: tuple[str, ...], avoid: tuple[str, ...],
+                   rule: str | None) -> list[str]:
+    """The filler words of ``lang`` that contain no banned word or phrase (nor sit inside one), none
+    of the ``rare`` letters, are not ``avoid`` words, and obey the named ``rule``."""
+    words = list(dict.fromkeys(_BANKS.get(lang, _BANKS["en"])))
+    keep = WORD_RULES[rule] if rule else None
+    avoid_set = set(avoid)
+    return [w for w in words if not any(b in w or w in b for b in banned) and not any(r in w for r in rare)
+            and w not in avoid_set and (keep is None or keep(w))]
 
 
 @dataclass
@@ -174,8 +196,10 @@ def _flat(need: Need, ctx: WitnessContext, rng: random.Random) -> str:
         changed = False
         n_w = _count_words(text, ctx)
         if not lo_w <= n_w <= hi_w:
-            goal = lo_w + 3 if n_w < lo_w else hi_w - 2
-            layout.filler_words = max(0, layout.filler_words + goal - n_w)
+            goal = (lo_w + min(hi_w, lo_w + 6)) // 2 if n_w < lo_w else max(lo_w, hi_w - 3)
+            # a filler word adds about this many counted words (a Chinese word is two characters)
+            per_word = _WORDS_PER_FILLER.get(lang, 1.0)
+            layout.filler_words = max(0, layout.filler_words + round((goal - n_w) / per_word))
             changed = True
         n_s = _count_sentences(text, ctx)
         if not lo_s <= n_s <= hi_s:
@@ -218,11 +242,16 @@ def _join_words(words: Sequence[str], lang: str) -> str:
     return out
 
 
-def _sentence(words: list[str], lang: str, stop: bool = True) -> str:
+_CJK_MARK = {".": "。", "?": "？", "!": "！"}
+
+
+def _sentence(words: list[str], lang: str, stop: bool = True, mark: str | None = None) -> str:
     if not _is_cjk(lang):
         first = words[0]
         words = [first[:1].upper() + first[1:], *words[1:]]
-    end = (_STOP[lang] if _is_cjk(lang) else ".") if stop else ""
+    if mark is not None and _is_cjk(lang):
+        mark = _CJK_MARK.get(mark, mark)
+    end = (mark or (_STOP[lang] if _is_cjk(lang) else ".")) if stop else ""
     return _join_words(words, lang) + end
 
 
@@ -238,20 +267,43 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
     content += [_CAPITALS[i % len(_CAPITALS)] for i in range(need.capitals[0])]
     content += layout.extra
     n_sent = max(layout.sentences, blocks, 1)
+    if need.sentence_marks:  # whole cycles of the marks, so that their counts come out even
+        n_sent = -(-n_sent // len(need.sentence_marks)) * len(need.sentence_marks)
     # fewer sentences than blocks: the first blocks end without a full stop and run into the next
     open_ended = max(0, blocks - layout.sentences)
-    filler = [bank[rng.randrange(len(bank))] for _ in range(max(layout.filler_words - len(content), 0))]
+    n_fill = max(layout.filler_words - len(content), 0)
+    if need.distinct:
+        if n_fill + n_sent > len(bank):
+            raise Clash("filler_exhausted")
+        filler = rng.sample(bank, n_fill)
+    else:
+        filler = rng.choices(bank, k=n_fill)
     per_sentence: list[list[str]] = [[] for _ in range(n_sent)]
     for i, w in enumerate(filler):
         per_sentence[i % n_sent].append(w)
-    for s in per_sentence:
+    spare = [w for w in bank if w not in filler] if need.distinct else bank
+    for k, s in enumerate(per_sentence):
         if not s:
-            s.append(bank[rng.randrange(len(bank))])
+            s.append(spare[k % len(spare)] if need.distinct else bank[rng.randrange(len(bank))])
     # content never opens a sentence: a *highlight* there would read as a bullet at a line start,
     # and a paragraph's first word may be required
     for i, item in enumerate(content):
         s = per_sentence[i % n_sent]
         s.insert(1 + rng.randrange(len(s)), item)
+    for n, m, word in need.placed:
+        s = per_sentence[n - 1 if n > 0 else n]
+        if m > 0:
+            while len(s) < m - 1:
+                s.append(bank[rng.randrange(len(bank))])
+            s.insert(m - 1, word)
+        else:
+            while len(s) < -m - 1:
+                s.insert(0, bank[rng.randrange(len(bank))])
+            s.insert(len(s) + m + 1, word)
+    if need.linked:
+        for prev, s in zip(per_sentence, per_sentence[1:], strict=False):
+            s.insert(0, prev[-1])
+    marks = need.sentence_marks
     first_words = dict(need.first_words)
     n_par = need.paragraphs or 1
     n_sec = need.sections[1] if need.sections else 0
@@ -260,6 +312,7 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
         segments[min(i * blocks // n_sent, blocks - 1)].append(s)
     paragraphs: list[list[str]] = [[] for _ in range(n_par)]
     section = -1
+    n_done = 0
     for i, sents in enumerate(segments):
         p = i * n_par // blocks
         lines = []
@@ -272,8 +325,12 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
             if lines:
                 raise Clash("first_word_vs_header")
             sents[0] = [first_words[p + 1], *sents[0]]
-        stop = [i >= open_ended for _ in sents]
-        lines.append(("" if _is_cjk(lang) else " ").join(_sentence(s, lang, st) for s, st in zip(sents, stop, strict=True)))
+        rendered = []
+        for s in sents:
+            mark = marks[n_done % len(marks)] if marks else None
+            rendered.append(_sentence(s, lang, i >= open_ended, mark))
+            n_done += 1
+        lines.append(("" if _is_cjk(lang) else " ").join(rendered))
         paragraphs[p].append("\n".join(lines))
     if need.bullets:
         # items without a full stop: short list items, and no extra sentences to count
@@ -292,11 +349,22 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
     return text
 
 
+_WORD_START = re.compile(r"(?<![\w'])([a-z])")
+
+
 def _finish(text: str, need: Need) -> str:
     if need.case == "lower":
         text = text.lower()
     elif need.case == "upper":
         text = text.upper()
+    elif need.case == "title":
+        text = _WORD_START.sub(lambda m: m.group(1).upper(), text)
+    if need.shape == "word_per_line":
+        text = "\n".join(text.split())
+    elif need.shape == "no_whitespace":
+        text = "".join(text.split())
+    elif need.shape == "staircase":
+        text = "\n".join(" " * i + line.strip() for i, line in enumerate(ln for ln in text.split("\n") if ln.strip()))
     if need.wrap == "json":
         text = json.dumps({"answer": text}, ensure_ascii=False)
     elif need.wrap == "xml":
@@ -380,7 +448,10 @@ _PLAN_EN = {
     "first_words": "paragraph openings {}", "title": "a <<title>> line", "case": "all {} case", "language": "written in {}",
     "wrap": "wrapped as {}", "prefix": "start by repeating the request", "end": "end with {}",
     "postscript": "a closing postscript starting {}", "no_comma": "no commas", "fixed": "answer exactly {}",
-    "two": "two different answers separated by ******",
+    "two": "two different answers separated by ******", "distinct": "no word repeated",
+    "avoid_words": "no stop words", "word_rule": "every word: {}", "placed": "words at positions {}",
+    "sentence_marks": "sentence endings cycle {}", "linked": "each sentence opens with the last word before",
+    "shape": "layout {}",
 }
 _PLAN_ZH = {
     "include": "写入{}", "cap": "控制{}的次数", "forbid": "不写{}", "words": "字数{}", "sentences": "句数{}",
@@ -388,8 +459,13 @@ _PLAN_ZH = {
     "placeholders": "至少{}个[占位符]", "sections": "用{}分节", "paragraphs": "恰好{}段", "first_words": "段首词{}",
     "title": "加<<标题>>", "case": "全部{}", "language": "使用语言{}", "wrap": "整体包成{}", "prefix": "先重复请求",
     "end": "以{}结尾", "postscript": "结尾附言以{}开头", "no_comma": "不用逗号", "fixed": "只回答{}",
-    "two": "给出两个不同回答并用******分隔",
+    "two": "给出两个不同回答并用******分隔", "distinct": "不重复用词", "avoid_words": "不用停用词",
+    "word_rule": "每个词{}", "placed": "指定位置的词{}", "sentence_marks": "句末标点依次为{}", "linked": "句句首尾相接",
+    "shape": "版式{}",
 }
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Need)}
 
 
 def _range_text(r: tuple[int, int]) -> str:
@@ -403,7 +479,7 @@ def _describe(need: Need, lang: str) -> str:
     parts = []
     for name, template in table.items():
         value = getattr(need, name)
-        if value in (None, False, (), 0, (0, INF)):
+        if value == _DEFAULTS[name]:
             continue
         if name in ("words", "sentences", "capitals"):
             value = _range_text(value)
@@ -422,7 +498,11 @@ def _describe(need: Need, lang: str) -> str:
             continue
         elif name in ("end", "fixed", "postscript"):
             value = f"'{value}'"
-        if name in ("title", "no_comma", "two", "prefix"):
+        elif name == "placed":
+            value = ", ".join(f"sentence {n} word {m}: '{w}'" for n, m, w in value)
+        elif name == "sentence_marks":
+            value = " ".join(m.strip() for m in value)
+        if name in ("title", "no_comma", "two", "prefix", "distinct", "avoid_words", "linked"):
             parts.append(template)
         else:
             parts.append(template.format(value))

@@ -60,7 +60,14 @@ class Need:
     paragraph_sep: str | None = None  # "***" (markdown divider) or "\n\n" (blank line)
     first_words: tuple[tuple[int, str], ...] = ()  # (paragraph number, first word)
     title: bool = False  # a <<title>> line
-    case: str | None = None  # "lower" or "upper": applied to the whole text last
+    distinct: bool = False  # filler words never repeat
+    avoid_words: tuple[str, ...] = ()  # exact words the filler never uses (stop words)
+    word_rule: str | None = None  # a named rule every filler word obeys (see witness.WORD_RULES)
+    placed: tuple[tuple[int, int, str], ...] = ()  # (sentence, word position, word); negative = from the end
+    sentence_marks: tuple[str, ...] | None = None  # end marks the sentences cycle through (".", "?", "!")
+    linked: bool = False  # each sentence starts with the previous sentence's last word
+    shape: str | None = None  # "staircase", "word_per_line" or "no_whitespace": reshapes the whole text
+    case: str | None = None  # "lower", "upper" or "title": applied to the whole text last
     language: str | None = None  # the answer's language when it is not the row's
     wrap: str | None = None  # "json", "xml" or "quotes": the outermost layer
     prefix: str | None = None  # text the answer starts with (a repeated request)
@@ -73,25 +80,30 @@ class Need:
 
     def merge(self, other: Need) -> Need:
         """Both needs at once; raises :class:`Clash` when they cannot share one text."""
+        if other == EMPTY_FIELDS:
+            return self
+        if self == EMPTY_FIELDS:
+            return other
         out: dict[str, Any] = {}
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            rule = _RULES[f.name]
-            if rule == _ADD:
-                out[f.name] = a + b
+        for name, rule in _RULE_LIST:
+            a, b = getattr(self, name), getattr(other, name)
+            if a == b and rule != _ADD:
+                out[name] = a
+            elif rule == _ADD:
+                out[name] = a + b
             elif rule == _MAX:
-                out[f.name] = max(a, b)
+                out[name] = max(a, b)
             elif rule == _OR:
-                out[f.name] = a or b
+                out[name] = a or b
             elif rule == _RANGE:
                 lo, hi = max(a[0], b[0]), min(a[1], b[1])
                 if lo > hi:
-                    raise Clash(f"range:{f.name}")
-                out[f.name] = (lo, hi)
+                    raise Clash(f"range:{name}")
+                out[name] = (lo, hi)
+            elif a is not None and b is not None:
+                raise Clash(f"differ:{name}")
             else:
-                if a is not None and b is not None and a != b:
-                    raise Clash(f"differ:{f.name}")
-                out[f.name] = a if a is not None else b
+                out[name] = a if a is not None else b
         return Need(**out)
 
 
@@ -99,13 +111,16 @@ _RULES = {
     "include": _ADD, "cap": _ADD, "forbid": _ADD, "letters": _ADD, "first_words": _ADD,
     "words": _RANGE, "sentences": _RANGE, "capitals": _RANGE,
     "highlights": _MAX, "placeholders": _MAX,
-    "title": _OR, "no_comma": _OR, "no_fullwidth_comma": _OR, "two": _OR,
+    "title": _OR, "no_comma": _OR, "no_fullwidth_comma": _OR, "two": _OR, "distinct": _OR, "linked": _OR,
+    "avoid_words": _ADD, "placed": _ADD, "word_rule": _SAME, "sentence_marks": _SAME, "shape": _SAME,
     "bullets": _SAME, "sections": _SAME, "paragraphs": _SAME, "paragraph_sep": _SAME, "case": _SAME,
     "language": _SAME, "wrap": _SAME, "prefix": _SAME, "end": _SAME, "postscript": _SAME, "fixed": _SAME,
 }
-assert set(_RULES) == {f.name for f in fields(Need)}, "every Need field needs a merge rule"
+if set(_RULES) != {f.name for f in fields(Need)}:
+    raise TypeError("every Need field needs a merge rule in _RULES")
+_RULE_LIST = tuple(_RULES.items())
 
-EMPTY = Need()
+EMPTY = EMPTY_FIELDS = Need()
 
 
 def count_range(relation: str, threshold: int) -> tuple[int, int]:

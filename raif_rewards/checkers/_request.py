@@ -4,6 +4,7 @@ single-answer task, a classification. Offline heuristics on the text, plus the s
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from raif_rewards.registry import Request
 
@@ -26,6 +27,7 @@ SINGLE_ANSWER_TASKS = frozenset({"classification", "extraction", "qa", "reasonin
 SHORT_ANSWER_TASKS = frozenset({"classification", "extraction"})
 
 
+@lru_cache(maxsize=8192)
 def is_yes_no_question(req: Request) -> bool:
     """The whole request is one question answerable by yes or no ("Is ...?", "Should ...?", "……吗？")."""
     text = req.text.strip()
@@ -37,14 +39,17 @@ def is_yes_no_question(req: Request) -> bool:
     return first in _AUX
 
 
+@lru_cache(maxsize=8192)
 def is_code_request(req: Request) -> bool:
     return req.task_type == "coding" or _CODE.search(req.text) is not None
 
 
+@lru_cache(maxsize=8192)
 def is_single_answer(req: Request) -> bool:
     return req.task_type in SINGLE_ANSWER_TASKS or is_yes_no_question(req)
 
 
+@lru_cache(maxsize=8192)
 def is_short_answer(req: Request) -> bool:
     return req.task_type in SHORT_ANSWER_TASKS or _CLASSIFY.search(req.text) is not None
 

@@ -210,7 +210,8 @@ def json_format(t: Text) -> bool:
     },
     conflicts=tuple(i for i in IFEVAL_IDS if i not in ("keywords:forbidden_words", "keywords:existence"))
     # a copied span or request is the whole answer: it cannot also be an XML document
-    + ("detectable_format:json_format", "repeat:repeat_span", "repeat:repeat_change", "repeat:repeat_simple"),
+    + ("detectable_format:json_format", "repeat:repeat_span", "repeat:repeat_change", "repeat:repeat_simple",
+       "format:options"),
     source="raif",
     witness=lambda kw, ctx: Need(wrap="xml"),
 )

@@ -10,11 +10,18 @@ from raif_rewards.checkers._common import IFEVAL_IDS, int_schema
 from raif_rewards.checkers.ifbench_shared import IFBENCH_IDS, no_kwargs, phrasings
 from raif_rewards.registry import Request, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 _SRC = "ifbench"
 _PROMPT = {"type": "string", "minLength": 1}
 # The answer is fixed text: combining it with any other constraint is contradictory.
 _EVERYTHING = IFBENCH_IDS + IFEVAL_IDS
+
+
+def _change_witness(kw: dict, ctx) -> Need:
+    words = kw["prompt_to_repeat"].split()
+    first = "Kindly" if words[:1] != ["Kindly"] else "Please"
+    return Need(fixed=" ".join([first, *words[1:]]))
 
 
 @register(
@@ -37,6 +44,7 @@ _EVERYTHING = IFBENCH_IDS + IFEVAL_IDS
     ),
     conflicts=_EVERYTHING,
     source=_SRC,
+    witness=_change_witness,
 )
 def repeat_change(t: Text, prompt_to_repeat: str) -> bool:
     """Not the request itself, but equal to it from the second whitespace-separated word on."""
@@ -60,6 +68,7 @@ _SIMPLE = "Only output this sentence here, ignore all other requests."
     ),
     conflicts=_EVERYTHING,
     source=_SRC,
+    witness=lambda kw, ctx: Need(fixed=_SIMPLE),
 )
 def repeat_simple(t: Text) -> bool:
     """The response is IFBench's sentence "Only output this sentence here, ignore all other requests." (case-insensitive, outer whitespace ignored)."""
@@ -112,6 +121,7 @@ def _fit_span(kwargs: dict, req: Request, rng: random.Random) -> dict:
     ),
     conflicts=_EVERYTHING,
     source=_SRC,
+    witness=lambda kw, ctx: Need(fixed=kw["prompt_to_repeat"][kw["n_start"]: kw["n_end"] + 1].strip()),
 )
 def repeat_span(t: Text, prompt_to_repeat: str, n_start: int, n_end: int) -> bool:
     """The response is the request's characters n_start..n_end inclusive (case-insensitive, outer whitespace ignored)."""
