@@ -19,13 +19,13 @@ from typing import Any
 from raif_data import __version__
 from raif_data.dedup import BloomFilter
 from raif_data.files import atomic_open, dumps_line, read_json, remove_stale_temps, sha256_file, write_json
-from raif_data.instruct import compose_instruction
-from raif_data.recipe import Recipe
+from raif_data.instruct import Instruction, compose_instruction
+from raif_data.recipe import InstructConfig, Recipe
 from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
 from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, WITNESS_MODEL, WITNESS_SCORE, ShardWriter, rl_row, sft_row
 from raif_rewards import compose, registry
 from raif_rewards.errors import InputFileError, RaifError
-from raif_rewards.witness import compose_witness
+from raif_rewards.witness import Witness, compose_witness
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +236,30 @@ def _sources(ids: list[str]) -> list[str]:
     return [registry.get(i).source for i in ids]
 
 
+def draw_witnessed(rng: random.Random, seed: Seed, cfg: InstructConfig, key: str, counters: Counter,
+                   accept: Callable[[Instruction], bool] = lambda ins: True) -> tuple[Instruction, Witness] | None:
+    """The first of up to ``MAX_DRAWS`` instructions for ``seed`` that has a verified witness (an answer
+    that earns the full reward) and that ``accept`` takes (not a duplicate); ``None`` if none.
+
+    Draws without a witness are counted in ``counters`` as ``redrawn:<reason>`` (a constraint pair that
+    cannot hold together, or the constraint whose check the composed answer failed); an index where
+    no draw had one as ``dropped_no_witness``.
+    """
+    witnessed = False
+    for _attempt in range(MAX_DRAWS):
+        ins = compose_instruction(rng, seed, cfg)
+        witness, reason = compose_witness(ins.truth, seed.prompt, key)
+        if witness is None:
+            counters[f"redrawn:{reason}"] += 1
+            continue
+        witnessed = True
+        if accept(ins):
+            return ins, witness
+    if not witnessed:
+        counters["dropped_no_witness"] += 1
+    return None
+
+
 def build_record(i: int, r: Recipe, seeds: _Lines, n_seeds: int, maths: _MathSource | None,
                  seen: BloomFilter, counters: Counter) -> dict | None:
     """Stage-2 record for global index ``i`` (a pure function of i, the inputs and earlier records)."""
@@ -254,24 +278,9 @@ def build_record(i: int, r: Recipe, seeds: _Lines, n_seeds: int, maths: _MathSou
     d = json.loads(line)
     seed = Seed(d["id"], d["prompt"], d["lang"], d["task_type"])
     rng = random.Random(f"instruct:{r.seed}:{i}")
-    # An instruction is kept only with a verified witness (an answer that earns the full reward);
-    # otherwise it is redrawn, and the reason counted (a constraint pair that cannot hold together,
-    # or the constraint whose check the composed answer failed).
-    found, witnessed = None, False
-    for _attempt in range(MAX_DRAWS):
-        ins = compose_instruction(rng, seed, r.instruct)
-        witness, reason = compose_witness(ins.truth, seed.prompt, f"{r.seed}:{i}")
-        if witness is None:
-            counters[f"redrawn:{reason}"] += 1
-            continue
-        witnessed = True
-        if seen.add(b"p" + ins.prompt.encode()):
-            continue
-        found = ins, witness
-        break
+    found = draw_witnessed(rng, seed, r.instruct, f"{r.seed}:{i}", counters,
+                           lambda ins: not seen.add(b"p" + ins.prompt.encode()))
     if found is None:
-        if not witnessed:
-            counters["dropped_no_witness"] += 1
         return None
     ins, witness = found
     ids = ins.constraint_ids
