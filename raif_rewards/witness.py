@@ -190,7 +190,7 @@ def _flat(need: Need, ctx: WitnessContext, rng: random.Random) -> str:
     measure = need.words != (0, INF) or need.sentences != (0, INF) or any(lo for _, lo, _ in need.letters)
     text = ""
     for _ in range(6):
-        text = _assemble(need, ctx, lang, bank, blocks, layout, random.Random(rng.random()))
+        text = _assemble(need, ctx, lang, bank, blocks, layout, rng)
         if not measure:
             break
         changed = False
@@ -477,10 +477,10 @@ def _range_text(r: tuple[int, int]) -> str:
 def _describe(need: Need, lang: str) -> str:
     table = _PLAN_ZH if lang == "zh" else _PLAN_EN
     parts = []
-    for name, template in table.items():
-        value = getattr(need, name)
-        if value == _DEFAULTS[name]:
+    for name, value in need.__dict__.items():
+        if value == _DEFAULTS[name] or name not in table:
             continue
+        template = table[name]
         if name in ("words", "sentences", "capitals"):
             value = _range_text(value)
         elif name in ("include", "cap"):

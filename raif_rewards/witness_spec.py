@@ -80,9 +80,9 @@ class Need:
 
     def merge(self, other: Need) -> Need:
         """Both needs at once; raises :class:`Clash` when they cannot share one text."""
-        if other == EMPTY_FIELDS:
+        if other is EMPTY:
             return self
-        if self == EMPTY_FIELDS:
+        if self is EMPTY:
             return other
         out: dict[str, Any] = {}
         for name, rule in _RULE_LIST:
@@ -120,7 +120,7 @@ if set(_RULES) != {f.name for f in fields(Need)}:
     raise TypeError("every Need field needs a merge rule in _RULES")
 _RULE_LIST = tuple(_RULES.items())
 
-EMPTY = EMPTY_FIELDS = Need()
+EMPTY = Need()
 
 
 def count_range(relation: str, threshold: int) -> tuple[int, int]:
