@@ -98,6 +98,10 @@ def write_json(report: dict, path: Path) -> None:
 def table(report: dict):
     """A rich Table of the report."""
     from rich.table import Table
+    from rich.text import Text
+
+    def cell(value: object) -> Text:  # plain text: ids such as "fails:repeat:repeat_span" hold emoji codes
+        return Text(str(value))
 
     t = Table(title=f"raif-data stats: {report['rows']} rows ({report['splits']})", show_lines=False)
     t.add_column("what")
@@ -108,14 +112,14 @@ def table(report: dict):
         counts = report[key]
         total = sum(counts.values()) or 1
         for i, (name, n) in enumerate(counts.items()):
-            t.add_row(key if i == 0 else "", str(name), str(n), f"{n / total:.1%}")
+            t.add_row(key if i == 0 else "", cell(name), str(n), f"{n / total:.1%}")
     hd, w = report["hard_defects"], report["witness"]
     t.add_row("hard_defects", "rows with a known trap", str(hd["rows"]), f"{hd['share']:.1%}")
     for name, n in hd["by_reason"].items():
-        t.add_row("", name, str(n), "")
+        t.add_row("", cell(name), str(n), "")
     t.add_row("witness", "rule rows with a verified witness", str(w["verified"]), f"{w['coverage']:.1%}")
     for name, n in w["missing_by_reason"].items():
-        t.add_row("", f"missing: {name}", str(n), "")
+        t.add_row("", cell(f"missing: {name}"), str(n), "")
     for key in ("prompt_chars", "pass_rate", "baseline_score"):
         s = report[key]
         if s:

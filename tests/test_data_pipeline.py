@@ -182,6 +182,10 @@ def test_cli_stages_one_by_one_then_stats(tmp_path):
         assert (out / "stats" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     report = json.loads((out / "stats" / "stats.json").read_text())
     assert report["rows"] == len(_rows(out)) and report["sources"] == {"ifeval": sum(report["constraint_ids"].values())}
+    # every evolved rule row has a verified witness and none of the known traps
+    assert report["witness"]["rule_rows"] == report["rows"] and report["witness"]["coverage"] == 1.0
+    assert report["hard_defects"] == {"rows": 0, "share": 0.0, "by_reason": {}}
+    assert "hard_defects" in res.output and "witness" in res.output
 
 
 @pytest.mark.parametrize(

@@ -126,3 +126,39 @@ def test_declared_conflicts_and_languages_for_the_traps():
     for rid in ("repeat:repeat_span", "repeat:repeat_change", "repeat:repeat_simple"):
         assert rid in registry.conflicts_of("detectable_format:xml_format")
     assert "zh" not in registry.get("keywords:letter_frequency").languages
+
+
+def _gt(*checks, lang="en", chain=None):
+    leaves = [compose.check(cid, **kw) for cid, kw in checks]
+    tree = compose.and_(*leaves) if chain is None else compose.chain(*chain)
+    return compose.RuleTruth(tree, lang)
+
+
+@pytest.mark.parametrize(
+    ("truth", "request_text", "lang", "task", "trap"),
+    [
+        (_gt(("combination:repeat_prompt", {"prompt_to_repeat": "Plan a trip, please."}), ("punctuation:no_comma", {})),
+         "Plan a trip, please.", "en", "planning", "repeat_request_with_comma+no_comma"),
+        (_gt(("repeat:repeat_span", {"prompt_to_repeat": "Plan a trip.", "n_start": 0, "n_end": 10}),
+             ("detectable_format:xml_format", {})), "Plan a trip.", "en", "planning", "repeat+xml_wrapper"),
+        (_gt(("repeat:repeat_span", {"prompt_to_repeat": "Plan a trip.", "n_start": 40, "n_end": 50})),
+         "Plan a trip.", "en", "planning", "repeat_span_empty_or_cut"),
+        (_gt(chain=[compose.check("detectable_content:postscript", postscript_marker="P.S."),
+                    compose.check("punctuation:no_comma")]),
+         "Write a story.", "en", "creative", "postscript_in_non_final_step"),
+        (_gt(("detectable_format:title", {}),
+             ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 1, "first_word": "sun"})),
+         "Write a story.", "en", "creative", "title+paragraph_first_word"),
+        (_gt(("detectable_format:constrained_response", {})), "Write a story.", "en", "creative",
+         "yes_no_answer_to_non_yes_no_request"),
+        (_gt(("change_case:english_capital", {})), "Write a Python function.", "en", "coding", "whole_case_on_code"),
+        (_gt(("keywords:letter_frequency", {"letter": "a", "let_frequency": 3, "let_relation": "至少"}), lang="zh"),
+         "写一首诗。", "zh", "creative", "latin_letters_in_chinese_answer"),
+        (_gt(("combination:two_responses", {})), "Extract the dates.", "en", "extraction",
+         "two_responses_to_single_answer_task"),
+        (_gt(("length_constraints:number_words", {"num_words": 300, "relation": "at least"})),
+         "Classify this review.", "en", "classification", "long_answer_for_short_answer_task"),
+    ],
+)
+def test_known_trap_detectors(truth, request_text, lang, task, trap):
+    assert known_traps(truth, Request(request_text, lang, task)) == [trap]
