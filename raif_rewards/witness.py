@@ -255,6 +255,25 @@ def _sentence(words: list[str], lang: str, stop: bool = True, mark: str | None =
     return _join_words(words, lang) + end
 
 
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def _token_words(token: str, lang: str) -> int:
+    if _is_cjk(lang):
+        return len(_CJK_CHAR.findall(token)) + len(_CJK_CHAR.sub(" ", token).split())
+    return len(token.split())
+
+
+def _stagger(sentences: list[list[str]], step: int, lang: str, bank: Sequence[str]) -> None:
+    """Pad the sentences so that each has exactly ``step`` more words than the one before."""
+    counts = [sum(_token_words(w, lang) for w in s) for s in sentences]
+    base = max(c - i * step for i, c in enumerate(counts))
+    singles = [w for w in bank if _token_words(w, lang) == 1] or [bank[0]]
+    for i, s in enumerate(sentences):
+        for k in range(base + i * step - counts[i]):
+            s.append(singles[(i + k) % len(singles)])
+
+
 def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], blocks: int, layout: _Layout,
               rng: random.Random) -> str:
     key = "zh" if lang == "zh" else "en"
@@ -303,6 +322,8 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
     if need.linked:
         for prev, s in zip(per_sentence, per_sentence[1:], strict=False):
             s.insert(0, prev[-1])
+    if need.increment:
+        _stagger(per_sentence, need.increment, lang, bank)
     marks = need.sentence_marks
     first_words = dict(need.first_words)
     n_par = need.paragraphs or 1
@@ -332,10 +353,13 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
             n_done += 1
         lines.append(("" if _is_cjk(lang) else " ").join(rendered))
         paragraphs[p].append("\n".join(lines))
-    if need.bullets:
+    n_bullets = need.bullets if need.bullets is not None else (2 if need.sub_bullets else 0)
+    if n_bullets:
         # items without a full stop: short list items, and no extra sentences to count
         items = [_sentence([bank[(j * 7 + k) % len(bank)] for k in range(2)], lang, stop=False)
-                 for j in range(need.bullets)]
+                 for j in range(n_bullets)]
+        if need.sub_bullets:
+            items = [f"{item}\n  - {bank[(j * 5 + 3) % len(bank)]}" for j, item in enumerate(items)]
         paragraphs[-1].append("\n".join("* " + item for item in items))
     sep = "\n\n***\n\n" if need.paragraph_sep == "***" else "\n\n"
     text = sep.join("\n".join(p) for p in paragraphs)
@@ -391,7 +415,9 @@ def _consistent(need: Need) -> None:
         raise Clash("case_vs_splitter")
 
 
-_WHOLE_ONLY = ("wrap", "prefix", "end", "fixed", "two")
+# needs on the whole answer that no split over chain steps can keep (a wrapper, a sentence pattern
+# running across the steps' headers, a reshaped layout)
+_WHOLE_ONLY = ("wrap", "prefix", "end", "fixed", "two", "increment", "linked", "sentence_marks", "shape", "placed")
 
 
 def _split_global(g: Need, n: int, index: int) -> Need:
@@ -415,6 +441,7 @@ def _split_global(g: Need, n: int, index: int) -> Need:
         title=g.title and index == 0,
         postscript=g.postscript if last else None,
         case=g.case, language=g.language, no_comma=g.no_comma, no_fullwidth_comma=g.no_fullwidth_comma,
+        avoid_words=g.avoid_words, word_rule=g.word_rule, distinct=g.distinct, sub_bullets=g.sub_bullets and last,
     )
 
 
@@ -423,7 +450,7 @@ def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random) -> str:
     if scope.chain is None:
         return _finish(_flat(scope.need, ctx, rng), scope.need)
     g = scope.need
-    if any(getattr(g, name) not in (None, False) for name in _WHOLE_ONLY) or g.paragraphs or g.first_words:
+    if any(getattr(g, name) not in (None, False, ()) for name in _WHOLE_ONLY) or g.paragraphs or g.first_words:
         raise Clash("whole_answer_layout_around_steps")
     marker, steps = scope.chain
     if g.bullets is not None and any(s.need.bullets for s in steps):
@@ -452,6 +479,7 @@ _PLAN_EN = {
     "avoid_words": "no stop words", "word_rule": "every word: {}", "placed": "words at positions {}",
     "sentence_marks": "sentence endings cycle {}", "linked": "each sentence opens with the last word before",
     "shape": "layout {}",
+    "increment": "each sentence {} words longer than the last", "sub_bullets": "a - sub-item under every bullet",
 }
 _PLAN_ZH = {
     "include": "写入{}", "cap": "控制{}的次数", "forbid": "不写{}", "words": "字数{}", "sentences": "句数{}",
@@ -461,7 +489,7 @@ _PLAN_ZH = {
     "end": "以{}结尾", "postscript": "结尾附言以{}开头", "no_comma": "不用逗号", "fixed": "只回答{}",
     "two": "给出两个不同回答并用******分隔", "distinct": "不重复用词", "avoid_words": "不用停用词",
     "word_rule": "每个词{}", "placed": "指定位置的词{}", "sentence_marks": "句末标点依次为{}", "linked": "句句首尾相接",
-    "shape": "版式{}",
+    "shape": "版式{}", "increment": "每句比上一句多{}个字", "sub_bullets": "每个要点下加 - 子项",
 }
 
 
@@ -502,7 +530,7 @@ def _describe(need: Need, lang: str) -> str:
             value = ", ".join(f"sentence {n} word {m}: '{w}'" for n, m, w in value)
         elif name == "sentence_marks":
             value = " ".join(m.strip() for m in value)
-        if name in ("title", "no_comma", "two", "prefix", "distinct", "avoid_words", "linked"):
+        if name in ("title", "no_comma", "two", "prefix", "distinct", "avoid_words", "linked", "sub_bullets"):
             parts.append(template)
         else:
             parts.append(template.format(value))

@@ -66,6 +66,8 @@ class Need:
     placed: tuple[tuple[int, int, str], ...] = ()  # (sentence, word position, word); negative = from the end
     sentence_marks: tuple[str, ...] | None = None  # end marks the sentences cycle through (".", "?", "!")
     linked: bool = False  # each sentence starts with the previous sentence's last word
+    increment: int | None = None  # each sentence has exactly this many more words than the one before
+    sub_bullets: bool = False  # every bullet item carries a "- " sub-item
     shape: str | None = None  # "staircase", "word_per_line" or "no_whitespace": reshapes the whole text
     case: str | None = None  # "lower", "upper" or "title": applied to the whole text last
     language: str | None = None  # the answer's language when it is not the row's
@@ -111,7 +113,7 @@ _RULES = {
     "include": _ADD, "cap": _ADD, "forbid": _ADD, "letters": _ADD, "first_words": _ADD,
     "words": _RANGE, "sentences": _RANGE, "capitals": _RANGE,
     "highlights": _MAX, "placeholders": _MAX,
-    "title": _OR, "no_comma": _OR, "no_fullwidth_comma": _OR, "two": _OR, "distinct": _OR, "linked": _OR,
+    "title": _OR, "no_comma": _OR, "no_fullwidth_comma": _OR, "two": _OR, "distinct": _OR, "linked": _OR, "sub_bullets": _OR, "increment": _SAME,
     "avoid_words": _ADD, "placed": _ADD, "word_rule": _SAME, "sentence_marks": _SAME, "shape": _SAME,
     "bullets": _SAME, "sections": _SAME, "paragraphs": _SAME, "paragraph_sep": _SAME, "case": _SAME,
     "language": _SAME, "wrap": _SAME, "prefix": _SAME, "end": _SAME, "postscript": _SAME, "fixed": _SAME,

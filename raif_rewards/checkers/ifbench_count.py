@@ -175,6 +175,7 @@ _MARKS = frozenset(".,!?;:")
     ),
     conflicts=("punctuation:no_comma",),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=(("wait?! really? yes; so: well, fine!", 1),)),
 )
 def punctuation(t: Text) -> bool:
     """An interrobang (``?!``, ``!?`` or ``‽``) and each of ``. , ! ? ; :`` elsewhere.

@@ -317,6 +317,7 @@ def thesis(t: Text) -> bool:
         ("回答须使用 * 作为项目符号，并且每个项目下至少有一个用 - 表示的子项目。",),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(sub_bullets=True),
 )
 def sub_bullets(t: Text) -> bool:
     """Every piece after a ``*`` contains a ``-`` (IFBench's check; a text without ``*`` passes)."""

@@ -120,6 +120,7 @@ def _sentence_words(sentence: str, cjk: bool) -> int:
     ),
     conflicts=("ratio:sentence_words",),
     source=_SRC,
+    witness=lambda kw, ctx: Need(increment=kw["small_n"]),
 )
 def increment(t: Text, small_n: int) -> bool:
     """Each Punkt sentence has exactly N more whitespace words (punctuation deleted) than the previous one; in Chinese text every CJK character is a word."""
