@@ -34,10 +34,22 @@ _BANKS = {
            "study offer help keep make take give show find build check share follow explain describe "
            "today often always first next then also still very well together around during across just join "
            "enjoy major project quick quiet quality exact next size zone zero value every why back "
-           "known").split(),
+           "known table window garden river morning evening market street school office letter story music "
+           "picture paper color light water field road bridge harbor island forest valley mountain village "
+           "season summer winter spring autumn weather cloud rain wind sunny warm cool fresh bright gentle "
+           "kind fair open ready early later soon never maybe perhaps rather quite almost enough mostly "
+           "choose learn teach write read speak listen watch visit travel cook clean plant grow move carry "
+           "bring send hold turn stand sit walk run rest sleep wake smile laugh thank greet invite welcome "
+           "family parent child student teacher doctor farmer driver neighbor guest member leader partner "
+           "number amount level price cost budget record report summary review detail feature service "
+           "product system process design model version update change chance habit skill talent").split(),
     "zh": ("我们 可以 这个 的 是 在 和 一个 也 都 就 要 会 我们 可以 这个 的 是 在 和 一个 也 都 就 要 会 计划 方法 例子 原因 结果 目标 步骤 细节 问题 建议 内容 读者 团队 时间 地方 任务 主题 思路 "
            "简单 清楚 有用 认真 直接 稳定 重要 合适 完整 具体 明确 实际 方便 准确 安全 灵活 "
-           "分析 说明 整理 检查 分享 描述 解释 完成 提供 需要 考虑 选择 支持 改进").split(),
+           "分析 说明 整理 检查 分享 描述 解释 完成 提供 需要 考虑 选择 支持 改进 "
+           "早晨 晚上 春天 夏天 秋天 冬天 阳光 微风 雨水 河边 山路 小镇 街道 市场 学校 家庭 朋友 邻居 孩子 "
+           "老师 学生 医生 农民 司机 客人 音乐 图书 绘画 电影 新闻 故事 历史 文化 艺术 体育 健康 运动 饮食 "
+           "旅行 工作 学习 生活 休息 睡眠 习惯 能力 经验 机会 变化 进步 成长 未来 过去 现在 今天 明天 "
+           "快乐 安静 热闹 温暖 凉爽 明亮 美丽 干净 新鲜 丰富 普通 特别 容易 困难 轻松 愉快").split(),
     "es": "el plan es claro y la idea funciona bien para todos los usuarios cada día con mucho cuidado".split(),
     "fr": "le plan est clair et cette idée fonctionne bien pour tous les lecteurs chaque jour avec soin".split(),
     "de": "der plan ist klar und diese idee funktioniert gut für alle leser jeden tag mit viel sorgfalt".split(),
@@ -186,7 +198,7 @@ def _flat(need: Need, ctx: WitnessContext, rng: random.Random) -> str:
     sentences = max(min(max(_DEFAULT_SENTENCES, blocks, lo_s), hi_s), 1)
     lo_w, hi_w = need.words
     target_w = min(max(sentences * per, lo_w + 3), hi_w - 2 if hi_w < INF else INF)
-    layout = _Layout(max(sentences, 1), max(target_w, 0), [])
+    layout = _Layout(max(sentences, 1), max(round(target_w / _WORDS_PER_FILLER.get(lang, 1.0)), 0), [])
     measure = need.words != (0, INF) or need.sentences != (0, INF) or any(lo for _, lo, _ in need.letters)
     text = ""
     for _ in range(6):

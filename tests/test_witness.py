@@ -4,6 +4,7 @@ rows that ``raif-data evolve`` writes from them."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -100,3 +101,35 @@ def test_offline_evolve_writes_a_verified_witness_for_every_rule_train_row(tmp_p
     # redraws are counted per reason, in the final manifest and summed over chunks
     inst = json.loads((out / "stages" / "instruct" / "manifest.json").read_text())
     assert m["witness_redrawn"] == inst["redrawn"] and all(v > 0 for v in inst["redrawn"].values())
+
+
+_REQUESTS = {"en": "Describe a quiet morning in a small coastal town, and what people do there.",
+             "zh": "描述一个海边小镇安静的早晨，以及人们在做什么。"}
+
+
+def test_every_declared_witness_satisfies_its_checker_alone():
+    """Registry walk: a checker's witness, on kwargs its own sampler draws, earns the full reward."""
+    from raif_rewards import registry
+    from raif_rewards.registry import Request
+
+    tried = passed = 0
+    never: list[str] = []
+    for c in registry.all_checkers():
+        if c.sampler is None or c.witness is None:
+            continue
+        for lang in c.languages:
+            ok = 0
+            for i in range(8):
+                rng = random.Random(i)
+                kw = c.sample(rng, lang)
+                for name in c.prompt_kwargs:
+                    kw[name] = _REQUESTS[lang]
+                if c.fit is not None:
+                    kw = c.fit(kw, Request(_REQUESTS[lang], lang), rng)
+                truth = compose.RuleTruth(compose.check(c.id, **kw), lang)
+                ok += compose_witness(truth, _REQUESTS[lang], str(i))[0] is not None
+            tried, passed = tried + 8, passed + ok
+            if not ok:
+                never.append(f"{c.id} ({lang})")
+    assert not never, never
+    assert passed >= 0.95 * tried

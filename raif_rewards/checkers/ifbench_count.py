@@ -68,7 +68,8 @@ def word_count_range(t: Text, min_words: int, max_words: int) -> bool:
         ("回答中至少使用{N}个不同的字词。", "请在回答里用到至少{N}个互不相同的字词。"),
     ),
     source=_SRC,
-    witness=lambda kw, ctx: Need(distinct=True, words=(kw["N"] + 5, INF)),
+    # Chinese counts distinct characters: twice N characters of distinct words leave enough of them
+    witness=lambda kw, ctx: Need(distinct=True, words=(kw["N"] * 2 if ctx.lang == "zh" else kw["N"] + 5, INF)),
 )
 def unique_word_count(t: Text, N: int) -> bool:
     """At least N distinct whitespace tokens, lower-cased and stripped of ASCII punctuation.
