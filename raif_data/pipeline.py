@@ -443,6 +443,8 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
     with_respond = uses_respond(r)
     if with_respond:
         _finished(layout, "respond", fps["respond"])
+    # witnesses become expert rows in a fully offline run; with an endpoint the expert model writes them
+    offline = not with_respond and not uses_llm_in_instruct(r)
     out = r.output
     writers = {s: ShardWriter(layout.root / s, RL_SCHEMA, out.rows_per_shard, out.compression)
                for s in ("train", "validation")}
@@ -474,7 +476,7 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
                         sft.add(sft_row(row, acc["response"], model=acc["model"], score=acc["score"],
                                         reasoning=acc["reasoning"], synthetic=False))
                         counts["sft"] += 1
-                elif rec.get("witness") and row["reward_model"]["style"] == "rule":
+                elif offline and rec.get("witness") and row["reward_model"]["style"] == "rule":
                     # offline: the verified witness is the expert row (it earned the full reward)
                     sft.add(sft_row(row, rec["witness"], model=WITNESS_MODEL, score=WITNESS_SCORE,
                                     reasoning=True, synthetic=True))
