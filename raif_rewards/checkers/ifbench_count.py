@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from raif_rewards.checkers._common import WORDS, int_schema, sample_words
 from raif_rewards.checkers.ifbench_shared import (
@@ -268,7 +270,7 @@ def _sample_keywords(rng: random.Random, lang: str) -> dict:
 _KEYWORD = {"type": "string"}
 
 
-def _keywords_multiple_witness(kw: dict, ctx) -> Need:
+def _keywords_multiple_witness(kw: Mapping[str, Any], ctx: object) -> Need:
     counts = tuple((kw[f"keyword{i}"].strip(), n) for i, n in enumerate((1, 2, 3, 5, 7), 1))
     return Need(include=counts, cap=counts)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from raif_rewards.checkers._common import IFEVAL_IDS, int_schema
 from raif_rewards.checkers.ifbench_shared import IFBENCH_IDS, no_kwargs, phrasings
@@ -18,7 +20,7 @@ _PROMPT = {"type": "string", "minLength": 1}
 _EVERYTHING = IFBENCH_IDS + IFEVAL_IDS
 
 
-def _change_witness(kw: dict, ctx) -> Need:
+def _change_witness(kw: Mapping[str, Any], ctx: object) -> Need:
     words = kw["prompt_to_repeat"].split()
     first = "Kindly" if words[:1] != ["Kindly"] else "Please"
     return Need(fixed=" ".join([first, *words[1:]]))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import Any
 
 from raif_rewards.checkers._common import (
     RELATION_SCHEMA,
@@ -53,7 +55,7 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
     return {"keyword": sample_words(rng, 1, lang)[0], "frequency": rng.randint(low, 4), "relation": relation}
 
 
-def _frequency_witness(kw: dict, ctx) -> Need:
+def _frequency_witness(kw: Mapping[str, Any], ctx: object) -> Need:
     low, high = count_range(kw["relation"], kw["frequency"])
     keyword = kw["keyword"].strip()
     return Need(include=((keyword, low),) if low else (), cap=((keyword, high),) if high < 10**9 else ())
