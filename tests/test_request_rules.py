@@ -4,6 +4,7 @@ text, spans to copy lie inside the request, and "at the end of your response" st
 
 from __future__ import annotations
 
+import inspect
 import random
 
 import pytest
@@ -174,3 +175,14 @@ def _gt(*checks, lang="en", chain=None):
 )
 def test_known_trap_detectors(truth, request_text, lang, task, trap):
     assert known_traps(truth, Request(request_text, lang, task)) == [trap]
+
+
+def test_task_fit_is_one_declarative_mechanism():
+    # task fit is the kinds a checker suits or avoids; request_ok is only the kwargs-dependent rest
+    # (both branches once named a field "suits": a dataclass keeps the later one silently)
+    assert "suits" not in inspect.signature(registry.register).parameters
+    for c in registry.all_checkers():
+        assert isinstance(c.suits, frozenset) and isinstance(c.avoids, frozenset), c.id
+        assert c.suits | c.avoids <= set(registry.TASK_KINDS), c.id
+    assert registry.get("length_constraints:number_words").request_ok is not None
+    assert registry.get("detectable_format:constrained_response").suits == {"yes_no"}
