@@ -14,7 +14,7 @@ from raif_data import tasks, wording
 from raif_data.recipe import InstructConfig
 from raif_data.seeds import Seed
 from raif_rewards import compose, registry
-from raif_rewards.registry import AT_LEAST, Checker
+from raif_rewards.registry import AT_LEAST, Checker, Request
 
 CHAIN_MARKER = {"en": "Step", "zh": "步骤"}
 
@@ -36,6 +36,13 @@ class Pool:
     all: tuple[Checker, ...]
     nestable: tuple[Checker, ...]
     conflicts: dict[str, frozenset[str]] = field(hash=False, compare=False)
+    #: the pool narrowed to each request seen (seeds repeat across a run), see for_request
+    by_request: dict[Request, Pool] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def mid_chain(self) -> tuple[Checker, ...]:
+        """Checkers for a chain step that is not the last ("at the end of your response" is not there)."""
+        return tuple(c for c in self.nestable if not c.at_end)
 
 
 def fits(c: Checker, kinds: frozenset[str]) -> bool:
@@ -67,6 +74,33 @@ def build_pool(sources: tuple[str, ...], lang: str, include: tuple[str, ...], ex
     return Pool(tuple(chosen), tuple(c for c in chosen if not _whole_response(c)), conflicts)
 
 
+def for_request(pool: Pool, req: Request) -> Pool:
+    """``pool`` with the conflicts that depend on the request's own text added (both ways); which
+    checkers fit the request's kinds is decided by :func:`build_pool`."""
+    hit = pool.by_request.get(req)
+    if hit is None:
+        if len(pool.by_request) >= 65536:
+            pool.by_request.clear()
+        hit = pool.by_request[req] = _with_request_conflicts(pool, req)
+    return hit
+
+
+def _with_request_conflicts(pool: Pool, req: Request) -> Pool:
+    extra: dict[str, set[str]] = {}
+    for c in pool.all:
+        if c.request_conflicts is not None:
+            for other in c.request_conflicts(req):
+                extra.setdefault(c.id, set()).add(other)
+                extra.setdefault(other, set()).add(c.id)
+    if not extra:
+        return pool
+    conflicts = dict(pool.conflicts)
+    for cid, others in extra.items():
+        if cid in conflicts:
+            conflicts[cid] = conflicts[cid] | others
+    return Pool(pool.all, pool.nestable, conflicts)
+
+
 def pick_compatible(rng: random.Random, candidates: Sequence[Checker], k: int, pool: Pool,
                     taken: frozenset[str] = frozenset()) -> list[Checker]:
     """Up to ``k`` checkers drawn without conflicts among themselves or with ``taken``."""
@@ -93,18 +127,25 @@ class Leaf:
 
 #: variants are drawn below this bound, a multiple of every phrasing count up to 10 (so uniform)
 _VARIANTS = 2520
+#: kwargs draws per leaf before the last draw is kept even if ``request_ok`` refuses it
+_KWARGS_DRAWS = 20
+
+
 @dataclass
 class Draw:
-    """Per-instruction drawing context: the seed, its request kinds, and the words taken so far (two
-    keyword constraints of one prompt never share a word, so "use X" and "avoid X" cannot meet)."""
+    """Per-instruction drawing context: the seed, the request that request-dependent rules read, its
+    kinds, and the words taken so far (two keyword constraints of one prompt never share a word, so
+    "use X" and "avoid X" cannot meet)."""
 
     seed: Seed
+    req: Request
     kinds: frozenset[str] = frozenset()
     used: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, seed: Seed) -> Draw:
-        return cls(seed, tasks.request_kinds(seed.prompt, seed.lang, seed.task_type))
+        return cls(seed, tasks.request(seed.prompt, seed.lang, seed.task_type),
+                   tasks.request_kinds(seed.prompt, seed.lang, seed.task_type))
 
 
 def _topic_words(rng: random.Random, draw: Draw, role: str, k: int, plain: bool = False) -> list[str]:
@@ -145,10 +186,18 @@ def _fit_topic(rng: random.Random, c: Checker, kwargs: dict, draw: Draw | None) 
 
 
 def make_leaf(rng: random.Random, c: Checker, seed: Seed, draw: Draw | None = None, *, step: bool = False) -> Leaf:
-    kwargs = c.sample(rng, seed.lang)
+    """One constraint's kwargs and wording for ``seed``: kwargs fitted to the request (``fit``), redrawn
+    while ``request_ok`` refuses them, keyword kwargs taken from the request or its topic."""
+    req = draw.req if draw is not None else tasks.request(seed.prompt, seed.lang, seed.task_type)
+    for _ in range(_KWARGS_DRAWS):
+        kwargs = c.sample(rng, seed.lang)
+        for name in c.prompt_kwargs:
+            kwargs[name] = seed.prompt
+        if c.fit is not None:
+            kwargs = c.fit(kwargs, req, rng)
+        if c.request_ok is None or c.request_ok(req, kwargs):
+            break
     _fit_topic(rng, c, kwargs, draw)
-    for name in c.prompt_kwargs:
-        kwargs[name] = seed.prompt
     variant = rng.randrange(_VARIANTS)
     text = c.render(kwargs, seed.lang, variant).strip()
     return Leaf(c, kwargs, wording.step_text(text, seed.lang) if step else text)
@@ -197,8 +246,8 @@ def _chain(rng: random.Random, pool: Pool, draw: Draw, k: int) -> tuple[compose.
     sizes = _split(rng, k, steps)
     nodes, bodies, leaves = [], [], []
     marker = CHAIN_MARKER.get(seed.lang, "Step")
-    for size in sizes:
-        picked = pick_compatible(rng, pool.nestable, size, pool)
+    for i, size in enumerate(sizes, 1):
+        picked = pick_compatible(rng, pool.nestable if i == steps else pool.mid_chain, size, pool)
         if not picked:
             return None
         step_leaves = [make_leaf(rng, c, seed, draw, step=True) for c in picked]
@@ -230,14 +279,16 @@ def _selection(rng: random.Random, pool: Pool, draw: Draw, k: int) -> tuple[comp
 def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> Instruction:
     """One evolved instruction for ``seed``; every random choice comes from ``rng``.
 
-    Only checkers that fit the request's kinds are drawn (their declared suits and avoids); keyword
-    kwargs are drawn from the request's own words or its task's topic words.
+    Only checkers that fit the request's kinds are drawn (their declared suits and avoids), with the
+    conflicts its own text adds (``request_conflicts``); keyword kwargs are drawn from the request's
+    own words or its task's topic words.
     """
     draw = Draw.of(seed)
     key = (tuple(cfg.sources), seed.lang, tuple(cfg.include_ids), tuple(cfg.exclude_ids))
     pool = build_pool(*key, draw.kinds)
     if not pool.all:  # nothing fits (a narrow include list): fall back to every allowed checker
         pool = build_pool(*key)
+    pool = for_request(pool, draw.req)
     if not pool.all:
         from raif_rewards.errors import RaifError
 

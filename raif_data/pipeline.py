@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 from raif_data import __version__
 from raif_data.dedup import BloomFilter
 from raif_data.files import atomic_open, dumps_line, read_json, remove_stale_temps, sha256_file, write_json
-from raif_data.instruct import compose_instruction
-from raif_data.recipe import Recipe
+from raif_data.instruct import Instruction, compose_instruction
+from raif_data.recipe import InstructConfig, Recipe
 from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
-from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, ShardWriter, rl_row
+from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, WITNESS_MODEL, WITNESS_SCORE, ShardWriter, rl_row, sft_row
 from raif_rewards import compose, registry
 from raif_rewards.errors import InputFileError, RaifError
 from raif_rewards.outdir import ensure_output_dir
+from raif_rewards.witness import Witness, compose_witness
 
 if TYPE_CHECKING:
     from raif_data.llm import LLMClient
@@ -36,7 +37,9 @@ LLMFactory = Callable[[str], "LLMClient"]
 log = logging.getLogger(__name__)
 
 STAGES = ("seeds", "instruct", "respond", "shards")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rows carry a verified witness; instructions without one are redrawn
+#: draws per prompt index before it is given up (duplicates and rows without a witness are redrawn)
+MAX_DRAWS = 10
 
 
 class StaleOutputError(RaifError):
@@ -272,6 +275,30 @@ def _sources(ids: list[str]) -> list[str]:
     return [registry.get(i).source for i in ids]
 
 
+def draw_witnessed(rng: random.Random, seed: Seed, cfg: InstructConfig, key: str, counters: Counter,
+                   accept: Callable[[Instruction], bool] = lambda ins: True) -> tuple[Instruction, Witness] | None:
+    """The first of up to ``MAX_DRAWS`` instructions for ``seed`` that has a verified witness (an answer
+    that earns the full reward) and that ``accept`` takes (not a duplicate); ``None`` if none.
+
+    Draws without a witness are counted in ``counters`` as ``redrawn:<reason>`` (a constraint pair that
+    cannot hold together, or the constraint whose check the composed answer failed); an index where
+    no draw had one as ``dropped_no_witness``.
+    """
+    witnessed = False
+    for _attempt in range(MAX_DRAWS):
+        ins = compose_instruction(rng, seed, cfg)
+        witness, reason = compose_witness(ins.truth, seed.prompt, key)
+        if witness is None:
+            counters[f"redrawn:{reason}"] += 1
+            continue
+        witnessed = True
+        if accept(ins):
+            return ins, witness
+    if not witnessed:
+        counters["dropped_no_witness"] += 1
+    return None
+
+
 def build_record(i: int, r: Recipe, seeds: _Lines, n_seeds: int, maths: _MathSource | None,
                  seen: BloomFilter, counters: Counter) -> dict | None:
     """Stage-2 record for global index ``i`` (a pure function of i, the inputs and earlier records)."""
@@ -290,18 +317,20 @@ def build_record(i: int, r: Recipe, seeds: _Lines, n_seeds: int, maths: _MathSou
     d = json.loads(line)
     seed = Seed(d["id"], d["prompt"], d["lang"], d["task_type"])
     rng = random.Random(f"instruct:{r.seed}:{i}")
-    for _attempt in range(10):
-        ins = compose_instruction(rng, seed, r.instruct)
-        if not seen.add(b"p" + ins.prompt.encode()):
-            break
-    else:
-        counters["duplicate"] += 1
+    found = draw_witnessed(rng, seed, r.instruct, f"{r.seed}:{i}", counters,
+                           lambda ins: not seen.add(b"p" + ins.prompt.encode()))
+    if found is None:
         return None
+    ins, witness = found
     ids = ins.constraint_ids
     return {"index": i, "kind": "rule", "seed_id": seed.id, "lang": seed.lang, "task_type": seed.task_type,
             "prompt": ins.prompt, "seed_prompt": seed.prompt, "ground_truth": compose.to_json(ins.truth),
             "composition": ins.composition, "constraint_ids": ids, "constraint_sources": _sources(ids),
-            "split": split_of(seed.id, r)}
+            "split": split_of(seed.id, r), "witness": witness.completion}
+
+
+def _counts_path(chunk: Path) -> Path:
+    return chunk.with_name(chunk.stem + ".counts.json")
 
 
 def iter_chunk(path: Path) -> Iterator[dict]:
@@ -344,13 +373,16 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
                 advance(hi - lo)
                 continue
             records = []
+            chunk_counts: Counter = Counter()
             for i in range(lo, hi):
-                built = build_record(i, r, lines, n_seeds, maths, seen, counters)
+                built = build_record(i, r, lines, n_seeds, maths, seen, chunk_counts)
                 if built is not None:
                     records.append(built)
                 advance(1)
             if enrich is not None:
                 enrich.apply(records)
+            # the chunk's redraw counts go first: a finished chunk always has them (resume-exact totals)
+            write_json(_counts_path(path), dict(sorted(chunk_counts.items())))
             with atomic_open(path) as fh:
                 fh.writelines(dumps_line(rec) for rec in records)
     finally:
@@ -360,8 +392,14 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
         if enrich is not None:
             enrich.close()
     manifest = _summarise_chunks(layout, "instruct", r)
+    for c in range(n_chunks(r)):
+        counters.update(read_json(_counts_path(layout.chunk("instruct", c))) or {})
+    no_witness = counters.pop("dropped_no_witness", 0)
     manifest.update({"fingerprint": fps["instruct"], "requested": r.num_prompts,
-                     "duplicates_dropped": r.num_prompts - manifest["records"],
+                     "duplicates_dropped": r.num_prompts - manifest["records"] - no_witness,
+                     "dropped_no_witness": no_witness,
+                     "redrawn": {k.removeprefix("redrawn:"): v for k, v in sorted(counters.items())
+                                 if k.startswith("redrawn:")},
                      "math_source": maths.shown if maths else None})
     if enrich is not None:
         manifest["llm"] = enrich.summary()
@@ -446,6 +484,8 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
     with_respond = uses_respond(r)
     if with_respond:
         _finished(layout, "respond", fps["respond"])
+    # witnesses become expert rows in a fully offline run; with an endpoint the expert model writes them
+    offline = not with_respond and not uses_llm_in_instruct(r)
     out = r.output
     writers = {s: ShardWriter(layout.root / s, RL_SCHEMA, out.rows_per_shard, out.compression)
                for s in ("train", "validation")}
@@ -467,16 +507,21 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
                     counts[f"dropped_{v['drop']}"] += 1
                     continue
                 split = rec["split"]
-                writers[split].add(rl_row(rec, split, v, provenance))
+                row = rl_row(rec, split, v, provenance)
+                writers[split].add(row)
                 counts[split] += 1
-                if v is not None and split == "train":
+                if split != "train":
+                    continue
+                if v is not None:
                     for acc in v.get("accepted", []):
-                        sft.add({"data_source": "raif/instruct", "prompt": [{"role": "user", "content": rec["prompt"]}],
-                                 "response": acc["response"],
-                                 "extra_info": {"index": rec["index"], "uid": f"{rec['seed_id']}#{rec['index']}",
-                                                "seed_id": rec["seed_id"], "model": acc["model"],
-                                                "score": acc["score"], "reasoning": acc["reasoning"]}})
+                        sft.add(sft_row(row, acc["response"], model=acc["model"], score=acc["score"],
+                                        reasoning=acc["reasoning"], synthetic=False))
                         counts["sft"] += 1
+                elif offline and rec.get("witness") and row["reward_model"]["style"] == "rule":
+                    # offline: the verified witness is the expert row (it earned the full reward)
+                    sft.add(sft_row(row, rec["witness"], model=WITNESS_MODEL, score=WITNESS_SCORE,
+                                    reasoning=True, synthetic=True))
+                    counts["sft"] += 1
     except BaseException:
         for w in (*writers.values(), sft):
             w.abort()
@@ -491,7 +536,9 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
         "fingerprint": fps["shards"],
         "counts": {"train": counts["train"], "validation": counts["validation"], "sft": counts["sft"],
                    **{k: v for k, v in sorted(counts.items()) if k.startswith("dropped_")},
-                   "duplicates_dropped": inst["duplicates_dropped"]},
+                   "duplicates_dropped": inst["duplicates_dropped"],
+                   "dropped_no_witness": inst.get("dropped_no_witness", 0)},
+        "witness_redrawn": inst.get("redrawn", {}),
         "shards": {s: [dict(f, file=f"{s}/{f['file']}") for f in fl] for s, fl in files.items()},
         "sft_shards": [dict(f, file=f"sft/train/{f['file']}") for f in sft_files],
         "schema": {"rl": RL_SCHEMA.to_string(show_schema_metadata=False),

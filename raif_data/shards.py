@@ -46,26 +46,25 @@ RL_SCHEMA = pa.schema(
     ]
 )
 
-SFT_SCHEMA = pa.schema(
-    [
-        ("data_source", pa.string()),
-        ("prompt", MESSAGES),
-        ("response", pa.string()),
-        (
-            "extra_info",
-            pa.struct(
-                [
-                    ("index", pa.int64()),
-                    ("uid", pa.string()),
-                    ("seed_id", pa.string()),
-                    ("model", pa.string()),
-                    ("score", pa.float64()),
-                    ("reasoning", pa.bool_()),
-                ]
-            ),
-        ),
-    ]
+#: SFT rows: the RL row's columns plus ``response``; extra_info adds who wrote the response and whether
+#: it is synthetic (an offline witness) rather than a model's
+SFT_EXTRA_INFO = pa.struct(
+    [*EXTRA_INFO, ("model", pa.string()), ("score", pa.float64()), ("reasoning", pa.bool_()), ("synthetic", pa.bool_())]
 )
+SFT_SCHEMA = pa.schema(
+    [f for f in RL_SCHEMA if f.name != "extra_info"] + [("response", pa.string()), ("extra_info", SFT_EXTRA_INFO)]
+)
+
+#: ``model`` of an offline witness row (no model wrote it: the composer did, and the reward verified it)
+WITNESS_MODEL = "raif/witness"
+#: the reward a verified witness earns under the default reward (format +1, every constraint +2)
+WITNESS_SCORE = 3.0
+
+
+def sft_row(rl: dict, response: str, *, model: str, score: float, reasoning: bool, synthetic: bool) -> dict:
+    """An SFT row: the RL row ``rl`` plus the expert ``response``."""
+    extra = dict(rl["extra_info"], model=model, score=score, reasoning=reasoning, synthetic=synthetic)
+    return {**rl, "response": response, "extra_info": extra}
 
 
 class ShardWriter:

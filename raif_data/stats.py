@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from raif_data.defects import row_defects
 from raif_data.files import atomic_open, read_json
 from raif_data.quality import instruction_report
 from raif_rewards.errors import InputFileError
@@ -31,7 +32,11 @@ def collect(directory: str | Path) -> dict[str, Any]:
     pass_rates: list[float] = []
     baselines: list[float] = []
     indices: set[int] = set()
+    defects: Counter = Counter()
+    missing: Counter = Counter()
+    defect_rows = rule_rows = witnessed = 0
     cols = ["prompt", "reward_model", "extra_info"]
+    run_seed = manifest.get("config", {}).get("seed", 0)  # the witness filler key is "<seed>:<index>"
     for split, files in manifest.get("shards", {}).items():
         for f in files:
             path = root / f["file"]
@@ -51,6 +56,16 @@ def collect(directory: str | Path) -> dict[str, Any]:
                 c["constraint_ids"].update(info["constraint_ids"])
                 c["sources"].update(info["constraint_sources"])
                 lengths.append(len(row["prompt"][-1]["content"]))
+                if row["reward_model"]["style"] == "rule":
+                    rule_rows += 1
+                    traps, why = row_defects(row["prompt"][-1]["content"], row["reward_model"]["ground_truth"],
+                                             info["lang"], info["task_type"], f"{run_seed}:{info['index']}")
+                    defects.update(traps)
+                    defect_rows += bool(traps)
+                    if why:
+                        missing[why] += 1
+                    else:
+                        witnessed += 1
                 if info["pass_rate"] is not None:
                     pass_rates.append(info["pass_rate"])
                 if info["baseline_score"] is not None:
@@ -68,6 +83,12 @@ def collect(directory: str | Path) -> dict[str, Any]:
     # diversity of the constraint text and relevance of keyword constraints (issue 12), read from the
     # stage-2 records of the rows in the shards; None when the stage folder is gone
     report["instructions"] = instruction_report(root, indices)
+    report["hard_defects"] = {"rows": defect_rows, "share": defect_rows / rule_rows if rule_rows else 0.0,
+                              "by_reason": dict(defects.most_common())}
+    report["witness"] = {"rule_rows": rule_rows, "verified": witnessed,
+                         "coverage": witnessed / rule_rows if rule_rows else 1.0,
+                         "missing_by_reason": dict(missing.most_common()),
+                         "redrawn_in_generation": manifest.get("witness_redrawn", {})}
     return report
 
 
@@ -87,6 +108,10 @@ def write_json(report: dict, path: Path) -> None:
 def table(report: dict):
     """A rich Table of the report."""
     from rich.table import Table
+    from rich.text import Text
+
+    def cell(value: object) -> Text:  # plain text: ids such as "fails:repeat:repeat_span" hold emoji codes
+        return Text(str(value))
 
     t = Table(title=f"raif-data stats: {report['rows']} rows ({report['splits']})", show_lines=False)
     t.add_column("what")
@@ -97,7 +122,7 @@ def table(report: dict):
         counts = report[key]
         total = sum(counts.values()) or 1
         for i, (name, n) in enumerate(counts.items()):
-            t.add_row(key if i == 0 else "", str(name), str(n), f"{n / total:.1%}")
+            t.add_row(key if i == 0 else "", cell(name), str(n), f"{n / total:.1%}")
     quality = report.get("instructions") or {}
     for lang, d in quality.get("diversity", {}).items():
         ours, seeds = d["constraint_text_distinct_4grams"], d["seed_prompts_distinct_4grams"]
@@ -108,6 +133,13 @@ def table(report: dict):
     if rel:
         t.add_row("relevance", "keyword constraints whose words occur in the request", str(rel["keyword_constraints"]),
                   _pct(rel["share"]))
+    hd, w = report["hard_defects"], report["witness"]
+    t.add_row("hard_defects", "rows with a known trap", str(hd["rows"]), f"{hd['share']:.1%}")
+    for name, n in hd["by_reason"].items():
+        t.add_row("", cell(name), str(n), "")
+    t.add_row("witness", "rule rows with a verified witness", str(w["verified"]), f"{w['coverage']:.1%}")
+    for name, n in w["missing_by_reason"].items():
+        t.add_row("", cell(f"missing: {name}"), str(n), "")
     for key in ("prompt_chars", "pass_rate", "baseline_score"):
         s = report[key]
         if s:

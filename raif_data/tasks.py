@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from raif_rewards.registry import TASK_KINDS
+from raif_rewards.registry import TASK_KINDS, Request
 
 #: task-type names found in seed files, mapped onto the registry's kinds
 ALIASES = {
@@ -279,3 +279,9 @@ def model_labeler(client, *, max_tokens: int = 8):
         return [None if isinstance(r, Exception) else parse_label(r.text or "") for r in results]
 
     return label
+
+
+def request(prompt: str, lang: str, task_type: str) -> Request:
+    """The :class:`~raif_rewards.registry.Request` that request-dependent rules read: the seed's text and
+    its task type as a registry kind (``canonical``)."""
+    return Request(prompt, lang, canonical(task_type))

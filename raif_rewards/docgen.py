@@ -26,19 +26,22 @@ def render_markdown() -> str:
         "# Constraints",
         "",
         f"Generated from the registry by `python -m raif_rewards.docgen` ({len(checkers)} constraints). "
-        "Do not edit by hand.",
+        "Do not edit by hand. `witness`: the checker declares how to satisfy it (see docs/data.md, "
+        "\"Witnesses\"); evolved rows never contain a sampled constraint without one.",
         "",
     ]
     for source in sorted({c.source for c in checkers}):
         group = [c for c in checkers if c.source == source]
-        lines += [f"## {source} ({len(group)})", "", "| id | group | kwargs | languages | what it checks | example instruction |", "|---|---|---|---|---|---|"]
+        lines += [f"## {source} ({len(group)})", "", "| id | group | kwargs | languages | witness | what it checks | example instruction |",
+                  "|---|---|---|---|---|---|---|"]
         for c in group:
             props = c.schema.get("properties", {})
             required = set(c.schema.get("required", []))
             kwargs = ", ".join(f"`{k}`" + ("" if k in required else "?") for k in props) or "-"
             description = c.description.replace("|", "\\|")
             lines.append(
-                f"| `{c.id}` | {c.group} | {kwargs} | {', '.join(c.languages)} | {description} | {_example(c)} |"
+                f"| `{c.id}` | {c.group} | {kwargs} | {', '.join(c.languages)} | {'yes' if c.witness else 'no'} "
+                f"| {description} | {_example(c)} |"
             )
         lines.append("")
     lines += [

@@ -2,6 +2,20 @@
 
 Checkers register themselves where they are defined (``@register``); docs, CLI listings, reward
 dispatch and data-generation sampling all read this registry and nothing else.
+
+Witness protocol (how a checker says how to satisfy it; the data pipeline keeps only rows whose whole
+ground-truth tree has a verified witness). Register ``witness=fn`` next to the sampler and renderer:
+``fn(kwargs, ctx) -> Need`` where ``ctx`` is a :class:`raif_rewards.witness_spec.WitnessContext`
+(the row's language, the seed request) and :class:`~raif_rewards.witness_spec.Need` a declarative
+contribution: content to include (with counts), counts as inclusive ranges (words, sentences, ALL-CAPS
+words, letters), layout (bullets, sections, paragraphs and their first words, a title), a case, a
+language, one outer wrapper, a prefix, an end, a postscript, "no commas". Return only what this
+constraint asks for, never finished text: :mod:`raif_rewards.witness` merges the needs of every
+constraint that applies to one text (:meth:`Need.merge`: ranges intersect, contents add, single-valued
+fields must agree, else a ``Clash`` that names the field), writes one answer (chain steps as sections,
+the active selection branch only) and verifies it with ``raif_rewards.reward.score_rule``. A need the
+composer cannot express yet needs a new ``Need`` field with a merge rule and its rendering, in that
+module only. A checker without a witness is never sampled into a kept row (its rows are redrawn).
 """
 
 from __future__ import annotations
@@ -50,6 +64,26 @@ Renderer = Callable[[Mapping[str, Any], str, int], str]
 
 
 @dataclass(frozen=True)
+class Request:
+    """The seed request an instruction is built on (what request-dependent rules decide on).
+
+    ``task_type`` is one of :data:`TASK_KINDS`: the seed's task type (from the seed file, a model label
+    or the offline heuristic), canonicalised; build it with ``raif_data.tasks.request``."""
+
+    text: str
+    lang: str = "en"
+    task_type: str = "general"
+
+
+#: (request, kwargs) -> whether these kwargs may be asked of this request
+RequestTest = Callable[[Request, Mapping[str, Any]], bool]
+#: (kwargs with the prompt kwargs filled, request, rng) -> kwargs fitted to the request's own text
+RequestFit = Callable[[dict, Request, random.Random], dict]
+#: (kwargs, WitnessContext) -> Need: how to satisfy the constraint (protocol in raif_rewards.witness_spec)
+WitnessFn = Callable[[Mapping[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
 class Checker:
     """One verifiable constraint.
 
@@ -76,6 +110,20 @@ class Checker:
     #: ``settled(text, **kwargs)``: True when, the response itself failing, no loose variant can pass
     #: (every variant only removes characters; property-tested against trying them all)
     loose_settled: Callable[..., bool] | None = None
+    #: ``witness(kwargs, ctx) -> Need``: a declarative contribution to an answer that satisfies this
+    #: constraint, merged with the other constraints' needs by :mod:`raif_rewards.witness`
+    witness: WitnessFn | None = None
+    #: ``request_ok(request, kwargs)``: False where these kwargs are a trap for this request in a way its
+    #: task kinds cannot say (a 300-word extraction); which kinds a checker suits is ``suits``/``avoids``
+    request_ok: RequestTest | None = None
+    #: ``request_conflicts(request)``: ids this checker cannot be combined with on this request's text
+    #: (repeat the request + no commas, when the request has a comma)
+    request_conflicts: Callable[[Request], Iterable[str]] | None = None
+    #: ``fit(kwargs, request, rng)``: kwargs drawn within the request (spans to copy)
+    fit: RequestFit | None = None
+    #: the instruction speaks of the end of the whole response ("at the end of your response"): never
+    #: in a chain step other than the last
+    at_end: bool = False
     _validator: Any = field(default=None, compare=False, repr=False)
     # -- task fit and wording (issue 12), filled by :func:`declare` next to the checker --
     #: task types / request kinds (:data:`TASK_KINDS`) this constraint is drawn for; empty: any
@@ -182,6 +230,11 @@ def register(
     prompt_kwargs: Sequence[str] = (),
     render_languages: Sequence[str] = ("en",),
     loose_settled: Callable[..., bool] | None = None,
+    witness: WitnessFn | None = None,
+    request_ok: RequestTest | None = None,
+    request_conflicts: Callable[[Request], Iterable[str]] | None = None,
+    fit: RequestFit | None = None,
+    at_end: bool = False,
 ) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
     """Register the decorated ``fn(text, **kwargs) -> bool`` under ``checker_id``."""
     if group not in GROUPS:
@@ -210,6 +263,11 @@ def register(
             prompt_kwargs=tuple(prompt_kwargs),
             render_languages=tuple(sorted(render_languages)),
             loose_settled=loose_settled,
+            witness=witness,
+            request_ok=request_ok,
+            request_conflicts=request_conflicts,
+            fit=fit,
+            at_end=at_end,
             _validator=jsonschema.Draft202012Validator(full_schema),
         )
         if not checker.templates and render is None:
@@ -228,6 +286,10 @@ TASK_KINDS = (
     "extraction", "general", "math", "open_qa", "planning", "reasoning", "rewriting", "roleplay",
     "summarization", "writing", "yes_no",
 )
+#: kinds whose request has one right answer (two different answers would contradict it)
+SINGLE_ANSWER_KINDS = frozenset({"yes_no", "classification", "extraction", "math", "reasoning"})
+#: kinds whose answer is short by nature (a long word count is a trap there)
+SHORT_ANSWER_KINDS = frozenset({"classification", "extraction"})
 TOPIC_ROLES = ("present", "absent", "phrase")
 
 

@@ -191,6 +191,10 @@ def test_cli_stages_one_by_one_then_stats(tmp_path):
     rel = quality["relevance"]
     assert rel["keyword_constraints"] == sum(v["n"] for v in rel["by_id"].values()) > 0
     assert rel["share"] == rel["related_to_request"] / rel["keyword_constraints"]
+    # every evolved rule row has a verified witness and none of the known traps
+    assert report["witness"]["rule_rows"] == report["rows"] and report["witness"]["coverage"] == 1.0
+    assert report["hard_defects"] == {"rows": 0, "share": 0.0, "by_reason": {}}
+    assert "hard_defects" in res.output and "witness" in res.output
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,12 @@ from raif_rewards.text import Text
 RELATION_SCHEMA = {"type": "string", "enum": list(RELATIONS)}
 
 
+def has_comma(text: str) -> bool:
+    """Whether ``text`` has a comma of either width or a Chinese enumeration comma (what
+    ``punctuation:no_comma`` can forbid)."""
+    return "," in text or "，" in text or "、" in text
+
+
 def int_schema(minimum: int = 0, maximum: int | None = None) -> dict:
     s: dict = {"type": "integer", "minimum": minimum}
     if maximum is not None:

@@ -10,6 +10,7 @@ from raif_rewards.checkers._common import (
 )
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need, count_range
 
 
 def _is_english(t: Text) -> bool:
@@ -29,6 +30,7 @@ def _is_english(t: Text) -> bool:
         )
     },
     uses_language_detection=True,
+    witness=lambda kw, ctx: Need(case="upper", language="en"),
 )
 def english_capital(t: Text) -> bool:
     """The response is in English and entirely upper case."""
@@ -61,6 +63,7 @@ declare(
     },
     conflicts=("change_case:english_capital",),
     uses_language_detection=True,
+    witness=lambda kw, ctx: Need(case="lower", language="en"),
 )
 def english_lowercase(t: Text) -> bool:
     """The response is in English and entirely lower case."""
@@ -103,6 +106,7 @@ def _sample_capitals(rng) -> dict:
         "zh": ("回答中全大写的英文单词出现次数应{capital_relation}{capital_frequency}次。",),
     },
     conflicts=("change_case:english_lowercase", "change_case:english_capital"),
+    witness=lambda kw, ctx: Need(capitals=count_range(kw["capital_relation"], kw["capital_frequency"])),
 )
 def capital_word_frequency(t: Text, capital_frequency: int, capital_relation: str) -> bool:
     """The number of all-capital words (NLTK word tokens) is at least / less than N."""

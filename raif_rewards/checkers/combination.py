@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from raif_rewards.checkers._common import IFEVAL_IDS
-from raif_rewards.registry import declare, register
+from raif_rewards.checkers._common import IFEVAL_IDS, has_comma
+from raif_rewards.registry import SINGLE_ANSWER_KINDS, declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 
 @register(
@@ -30,6 +31,7 @@ from raif_rewards.text import Text
             "punctuation:no_comma",
         )
     ),
+    witness=lambda kw, ctx: Need(two=True),
 )
 def two_responses(t: Text) -> bool:
     """Exactly two different non-empty responses separated by ``******``."""
@@ -46,7 +48,7 @@ def two_responses(t: Text) -> bool:
 
 declare(
     "combination:two_responses",
-    avoids=("yes_no", "classification", "extraction", "math", "reasoning"),
+    avoids=SINGLE_ANSWER_KINDS,  # two different answers would contradict the one right answer
     phrasings={
         "en": (
             "Provide two different responses, separated by a line of six asterisks (******); use ****** nowhere else.",
@@ -88,6 +90,9 @@ declare(
     conflicts=tuple(
         i for i in IFEVAL_IDS if i not in ("keywords:existence", "detectable_format:title", "punctuation:no_comma")
     ),
+    witness=lambda kw, ctx: Need(prefix=kw["prompt_to_repeat"].strip()),
+    # the repeated request carries its own commas
+    request_conflicts=lambda req: ("punctuation:no_comma",) if has_comma(req.text) else (),
 )
 def repeat_prompt(t: Text, prompt_to_repeat: str) -> bool:
     """The response starts with the request, repeated verbatim (case-insensitive)."""

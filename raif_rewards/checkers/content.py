@@ -7,6 +7,7 @@ import re
 from raif_rewards.checkers._common import PatternTimeout, UserRegex, int_schema, never_in_loose, user_regex
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 
 def count_placeholders(text: str) -> int:
@@ -49,6 +50,7 @@ def count_placeholders(text: str) -> int:
         ),
     },
     loose_settled=never_in_loose,  # brackets pair within a line, and variants keep whole lines
+    witness=lambda kw, ctx: Need(placeholders=kw["num_placeholders"]),
 )
 def number_placeholders(t: Text, num_placeholders: int) -> bool:
     """At least N ``[placeholder]`` spans."""
@@ -98,6 +100,8 @@ _PPS = re.compile(r"p\.\s?p\.\s?s")
             "回答最后请附上以{postscript_marker}开头的附言。",
         ),
     },
+    witness=lambda kw, ctx: Need(postscript=kw["postscript_marker"].strip()),
+    at_end=True,
 )
 def postscript(t: Text, postscript_marker: str) -> bool:
     """A line contains the postscript marker (case-insensitive; ``P.S.``/``P.P.S`` allow a space).

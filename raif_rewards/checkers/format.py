@@ -12,6 +12,7 @@ import re
 from raif_rewards.checkers._common import IFEVAL_IDS, PatternTimeout, int_schema, never_in_loose, user_regex
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 _WS_RUN = re.compile(r"\s*")
 
@@ -70,6 +71,7 @@ def _count_bullet_kind(text: str, n: int, *, star: bool) -> int:
             "请用恰好{num_bullets}个以“* ”开头的 markdown 要点作答。",
         ),
     },
+    witness=lambda kw, ctx: Need(bullets=kw["num_bullets"]),
 )
 def number_bullet_lists(t: Text, num_bullets: int) -> bool:
     """Exactly N markdown bullets (``*`` or ``-`` items)."""
@@ -114,6 +116,7 @@ _CONSTRAINED = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
         "zh": ("请只用以下英文选项之一作答：'My answer is yes.'、'My answer is no.'、'My answer is maybe.'",),
     },
     conflicts=IFEVAL_IDS,
+    witness=lambda kw, ctx: Need(fixed=_CONSTRAINED[0]),
 )
 def constrained_response(t: Text) -> bool:
     """The response contains one of the fixed answers (My answer is yes./no./maybe.)."""
@@ -163,6 +166,7 @@ _DOUBLE_HIGHLIGHT = re.compile(r"\*\*[^\n\*]*\*\*")
         ),
     },
     loose_settled=never_in_loose,  # spans never cross a line; removing asterisks removes them all
+    witness=lambda kw, ctx: Need(highlights=kw["num_highlights"]),
 )
 def number_highlighted_sections(t: Text, num_highlights: int) -> bool:
     """At least N non-empty ``*highlighted*`` (or ``**bold**``) spans."""
@@ -220,6 +224,7 @@ declare(
         ),
     },
     conflicts=("language:response_language", "detectable_format:number_highlighted_sections"),
+    witness=lambda kw, ctx: Need(sections=(kw["section_spliter"].strip(), kw["num_sections"])),
 )
 def multiple_sections(t: Text, section_spliter: str, num_sections: int) -> bool:
     """At least N sections, each opened by ``SPLITTER <number>``."""
@@ -275,6 +280,7 @@ def strip_fences(value: str, lang_tags: tuple[str, ...]) -> str:
         "zh": ("整个输出必须是 JSON 格式，可以使用 ``` 之类的 markdown 代码块标记。",),
     },
     conflicts=tuple(i for i in IFEVAL_IDS if i not in ("keywords:forbidden_words", "keywords:existence")),
+    witness=lambda kw, ctx: Need(wrap="json"),
 )
 def json_format(t: Text) -> bool:
     """The whole response (optionally in a ```json fence) parses as JSON."""
@@ -319,8 +325,11 @@ declare(
         "zh": ("整个输出必须是格式良好、只有一个根元素的 XML，可以用 ``` 代码块包裹。",),
     },
     conflicts=tuple(i for i in IFEVAL_IDS if i not in ("keywords:forbidden_words", "keywords:existence"))
-    + ("detectable_format:json_format",),
+    # a copied span or request is the whole answer: it cannot also be an XML document
+    + ("detectable_format:json_format", "repeat:repeat_span", "repeat:repeat_change", "repeat:repeat_simple",
+       "format:options"),
     source="raif",
+    witness=lambda kw, ctx: Need(wrap="xml"),
 )
 def xml_format(t: Text) -> bool:
     """The whole response (optionally in a ```xml fence) is one well-formed XML document.
@@ -389,6 +398,9 @@ def has_title(text: str) -> bool:
         ),
         "zh": ("回答必须包含一个用双尖括号括起来的标题，例如<<欢乐之诗>>。",),
     },
+    witness=lambda kw, ctx: Need(title=True),
+    # the title line would be paragraph 1, so "paragraph N starts with W" could not be read naturally
+    conflicts=("length_constraints:nth_paragraph_first_word",),
 )
 def title(t: Text) -> bool:
     """A ``<<title>>`` with non-blank text on one line."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from raif_rewards.checkers._common import WORDS, int_schema, sample_words
 from raif_rewards.checkers.ifbench_shared import (
@@ -17,6 +19,7 @@ from raif_rewards.checkers.ifbench_shared import (
 )
 from raif_rewards.registry import register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import INF, Need
 
 _SRC = "ifbench"
 
@@ -47,6 +50,7 @@ def _sample_range(rng: random.Random, lang: str) -> dict:
     ),
     conflicts=("length_constraints:number_words",),
     source=_SRC,
+    witness=lambda kw, ctx: Need(words=(kw["min_words"], kw["max_words"])),
 )
 def word_count_range(t: Text, min_words: int, max_words: int) -> bool:
     """Between min and max words inclusive (``\\w+`` runs; each CJK character in Chinese text)."""
@@ -66,6 +70,8 @@ def word_count_range(t: Text, min_words: int, max_words: int) -> bool:
         ("回答中至少使用{N}个不同的字词。", "请在回答里用到至少{N}个互不相同的字词。"),
     ),
     source=_SRC,
+    # Chinese counts distinct characters: twice N characters of distinct words leave enough of them
+    witness=lambda kw, ctx: Need(distinct=True, words=(kw["N"] * 2 if ctx.lang == "zh" else kw["N"] + 5, INF)),
 )
 def unique_word_count(t: Text, N: int) -> bool:
     """At least N distinct whitespace tokens, lower-cased and stripped of ASCII punctuation.
@@ -93,6 +99,7 @@ _CONJUNCTIONS = frozenset(("and", "but", "for", "nor", "or", "so", "yet"))
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=tuple((c, 1) for c in ("and", "but", "or", "so", "yet", "nor", "for")[: kw["small_n"]])),
 )
 def conjunctions(t: Text, small_n: int) -> bool:
     """At least N different coordinating conjunctions (FANBOYS).
@@ -129,6 +136,7 @@ _NAME_LIST = ", ".join(_NAMES)
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=tuple((name, 1) for name in _NAMES[: kw["N"]])),
 )
 def person_names(t: Text, N: int) -> bool:
     """At least N of IFBench's 50 first names occur as whole words (case-sensitive)."""
@@ -148,6 +156,7 @@ _DIGITS = re.compile(r"\d+")
         ("回答中必须恰好包含{N}个数字。", "请在回答里使用正好{N}个数。"),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=tuple((str(10 + i), 1) for i in range(kw["N"]))),
 )
 def numbers(t: Text, N: int) -> bool:
     """Exactly N digit runs once ASCII punctuation is deleted (so 3.14 and 1,000 are one number)."""
@@ -169,6 +178,7 @@ _MARKS = frozenset(".,!?;:")
     ),
     conflicts=("punctuation:no_comma",),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=(("wait?! really? yes; so: well, fine!", 1),)),
 )
 def punctuation(t: Text) -> bool:
     """An interrobang (``?!``, ``!?`` or ``‽``) and each of ``. , ! ? ; :`` elsewhere.
@@ -239,6 +249,7 @@ _PRONOUNS = frozenset(
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=(("they", kw["N"]),)),
 )
 def pronouns(t: Text, N: int) -> bool:
     """At least N pronoun tokens (``nltk.word_tokenize`` of the lower-cased text, ``/`` read as a space so "she/her" counts twice)."""
@@ -257,6 +268,11 @@ def _sample_keywords(rng: random.Random, lang: str) -> dict:
 
 
 _KEYWORD = {"type": "string"}
+
+
+def _keywords_multiple_witness(kw: Mapping[str, Any], ctx: object) -> Need:
+    counts = tuple((kw[f"keyword{i}"].strip(), n) for i, n in enumerate((1, 2, 3, 5, 7), 1))
+    return Need(include=counts, cap=counts)
 
 
 @register(
@@ -282,6 +298,7 @@ _KEYWORD = {"type": "string"}
     ),
     conflicts=("keywords:forbidden_words",),
     source=_SRC,
+    witness=_keywords_multiple_witness,
 )
 def keywords_multiple(
     t: Text, keyword1: str, keyword2: str, keyword3: str, keyword4: str, keyword5: str

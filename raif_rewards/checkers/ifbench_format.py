@@ -22,6 +22,7 @@ from raif_rewards.checkers.ifbench_shared import (
 )
 from raif_rewards.registry import register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import INF, Need
 
 _SRC = "ifbench"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
@@ -39,6 +40,7 @@ _PAIRS = {")": "(", "]": "[", "}": "{"}
         ("回答中需要把括号（圆括号、方括号、花括号，用英文半角符号）嵌套至少5层。",),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=(("((((( deep )))))", 1),)),
 )
 def parentheses(t: Text) -> bool:
     """A correctly matched bracket group reaches depth 5 (a mismatched closer resets the count)."""
@@ -116,6 +118,7 @@ def _parse_options(options: str) -> tuple[bool, tuple[str, ...]]:
         i for i in IFBENCH_IDS + IFEVAL_IDS if i not in ("format:options", "format:no_whitespace")
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(fixed=_parse_options(kw["options"])[1][0]),
 )
 def options(t: Text, options: str) -> bool:
     """The response is one of the options: exactly, for lettered options ("a), b), c)"); else case-insensitively with edge punctuation and spaces ignored."""
@@ -133,6 +136,7 @@ def options(t: Text, options: str) -> bool:
     **phrasings(("Write each word on a new line.", "Put every single word of your answer on its own line.")),
     conflicts=("format:no_whitespace", "format:line_indent", "words:paragraph_last_first"),
     source=_SRC,
+    witness=lambda kw, ctx: Need(shape="word_per_line"),
 )
 def newline(t: Text) -> bool:
     """Punctuation deleted, the number of non-empty lines equals the number of words."""
@@ -153,6 +157,7 @@ def newline(t: Text) -> bool:
         ("请在每句话的结尾使用一个表情符号（emoji）。", "回答中每个句子都要以emoji结尾。"),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(sentence_marks=(" \U0001F642.",)),
 )
 def emoji_end(t: Text) -> bool:
     """Every sentence (punctuation deleted, stripped) ends with an emoji in its last or second-to-last character, or the next sentence starts with one (Punkt splits after "!")."""
@@ -209,6 +214,7 @@ def _indent(line: str) -> int:
     ),
     conflicts=("format:newline",),
     source=_SRC,
+    witness=lambda kw, ctx: Need(shape="staircase"),
 )
 def line_indent(t: Text) -> bool:
     """Each line has more leading spaces than the one before (blank lines removed the way IFBench's loop removes them)."""
@@ -256,6 +262,7 @@ _SEPARATORS = ("...", "SEPARATOR", "!?!?", "-")
         ("请以列表形式作答，不要使用项目符号，而用 {sep} 标记每一项。",),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=((kw["sep"], 2),)),
 )
 def special_list(t: Text, sep: str) -> bool:
     """The separator occurs at least twice (non-overlapping occurrences)."""
@@ -274,6 +281,7 @@ def special_list(t: Text, sep: str) -> bool:
         ("每个部分都必须以斜体的论点句开头，斜体用HTML标签（<i>或<em>）表示。",),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=(("<i>this is the thesis</i>", 1),)),
 )
 def thesis(t: Text) -> bool:
     """An HTML italic span (``<i>``, else ``<em>``) with text, followed by more text.
@@ -309,6 +317,7 @@ def thesis(t: Text) -> bool:
         ("回答须使用 * 作为项目符号，并且每个项目下至少有一个用 - 表示的子项目。",),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(sub_bullets=True),
 )
 def sub_bullets(t: Text) -> bool:
     """Every piece after a ``*`` contains a ``-`` (IFBench's check; a text without ``*`` passes)."""
@@ -327,6 +336,7 @@ def sub_bullets(t: Text) -> bool:
         ("回答先写至少两个句子，然后写至少两个用 * 标记的要点。",),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(sentences=(2, INF), bullets=2),
 )
 def no_bullets_bullets(t: Text) -> bool:
     """At least two sentences, then at least two lines starting with ``*`` and nothing else.
@@ -363,6 +373,7 @@ def no_bullets_bullets(t: Text) -> bool:
     ),
     conflicts=("change_case:english_lowercase", "change_case:english_capital"),
     source=_SRC,
+    witness=lambda kw, ctx: Need(case="title"),
 )
 def title_case(t: Text) -> bool:
     """No ``nltk.word_tokenize`` token that starts with a letter is all lower-case, a single lower-case letter, or lower-case followed by all capitals."""
@@ -392,6 +403,7 @@ def title_case(t: Text) -> bool:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=(("My Answer:", 1), ("My Conclusion:", 1), ("Future Outlook:", 1))),
 )
 def output_template(t: Text) -> bool:
     """The labels "My Answer:", "My Conclusion:" and "Future Outlook:" all occur."""
@@ -426,6 +438,7 @@ def output_template(t: Text) -> bool:
         "detectable_content:postscript",
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(shape="no_whitespace"),
 )
 def no_whitespace(t: Text) -> bool:
     """No character is whitespace (``str.isspace``)."""

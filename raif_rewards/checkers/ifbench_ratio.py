@@ -16,6 +16,7 @@ from raif_rewards.checkers.ifbench_shared import (
 )
 from raif_rewards.registry import register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 _SRC = "ifbench"
 
@@ -32,6 +33,7 @@ _SRC = "ifbench"
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(avoid_words=tuple(STOP_WORDS)),
 )
 def stop_words(t: Text, percentage: float) -> bool:
     """Stop words (NLTK's English list) are at most the given percentage of the ``\\w+`` words."""
@@ -62,6 +64,7 @@ def _ends(t: Text) -> tuple[int, int, int]:
     ),
     conflicts=("ratio:sentence_balance",),
     source=_SRC,
+    witness=lambda kw, ctx: Need(sentence_marks=(".", ".", "?")),
 )
 def sentence_type(t: Text) -> bool:
     """Sentences ending in "." number exactly twice those ending in "?" (Punkt sentences; in Chinese text "。" and "？" count as the same marks)."""
@@ -81,6 +84,7 @@ def sentence_type(t: Text) -> bool:
         ("陈述句、疑问句和感叹句的数量必须相同。", "请让陈述句、疑问句、感叹句三种句子的数量保持一致。"),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(sentence_marks=(".", "?", "!")),
 )
 def sentence_balance(t: Text) -> bool:
     """Equal numbers of sentences ending in ".", "?" and "!" (Chinese 。？！ read alike)."""

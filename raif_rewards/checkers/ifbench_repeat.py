@@ -4,16 +4,26 @@ fixed sentence, copy a character span of the request (IFBench's exact semantics)
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from raif_rewards.checkers._common import IFEVAL_IDS, int_schema
 from raif_rewards.checkers.ifbench_shared import IFBENCH_IDS, no_kwargs, phrasings
-from raif_rewards.registry import register
+from raif_rewards.registry import Request, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 _SRC = "ifbench"
 _PROMPT = {"type": "string", "minLength": 1}
 # The answer is fixed text: combining it with any other constraint is contradictory.
 _EVERYTHING = IFBENCH_IDS + IFEVAL_IDS
+
+
+def _change_witness(kw: Mapping[str, Any], ctx: object) -> Need:
+    words = kw["prompt_to_repeat"].split()
+    first = "Kindly" if words[:1] != ["Kindly"] else "Please"
+    return Need(fixed=" ".join([first, *words[1:]]))
 
 
 @register(
@@ -36,6 +46,7 @@ _EVERYTHING = IFBENCH_IDS + IFEVAL_IDS
     ),
     conflicts=_EVERYTHING,
     source=_SRC,
+    witness=_change_witness,
 )
 def repeat_change(t: Text, prompt_to_repeat: str) -> bool:
     """Not the request itself, but equal to it from the second whitespace-separated word on."""
@@ -59,6 +70,7 @@ _SIMPLE = "Only output this sentence here, ignore all other requests."
     ),
     conflicts=_EVERYTHING,
     source=_SRC,
+    witness=lambda kw, ctx: Need(fixed=_SIMPLE),
 )
 def repeat_simple(t: Text) -> bool:
     """The response is IFBench's sentence "Only output this sentence here, ignore all other requests." (case-insensitive, outer whitespace ignored)."""
@@ -70,6 +82,28 @@ def _sample_span(rng: random.Random, lang: str) -> dict:
     return {"n_start": start, "n_end": start + rng.randint(5, 40)}
 
 
+_WORD = re.compile(r"\S+")
+_CLAUSE = re.compile(r"[^，。？！、；：,.?!;:\s]+")
+
+
+def _fit_span(kwargs: dict, req: Request, rng: random.Random) -> dict:
+    """A span of whole words (Chinese: one clause) inside the request, so that the copy is neither
+    empty nor cut mid-word: the blind draw above can fall past the request's end."""
+    text = kwargs["prompt_to_repeat"]
+    if req.lang == "zh":
+        pieces = [m.span() for m in _CLAUSE.finditer(text)]
+        if not pieces:
+            return kwargs
+        start, end = pieces[rng.randrange(len(pieces))]
+        return dict(kwargs, n_start=start, n_end=end - 1)
+    words = [m.span() for m in _WORD.finditer(text)]
+    if not words:
+        return kwargs
+    i = rng.randrange(len(words))
+    j = min(len(words) - 1, i + rng.randint(1, 8))
+    return dict(kwargs, n_start=words[i][0], n_end=words[j][1] - 1)
+
+
 @register(
     "repeat:repeat_span",
     group="copy",
@@ -78,6 +112,7 @@ def _sample_span(rng: random.Random, lang: str) -> dict:
         "required": ["prompt_to_repeat", "n_start", "n_end"],
     },
     sample=_sample_span,
+    fit=_fit_span,
     prompt_kwargs=("prompt_to_repeat",),
     **phrasings(
         (
@@ -88,6 +123,7 @@ def _sample_span(rng: random.Random, lang: str) -> dict:
     ),
     conflicts=_EVERYTHING,
     source=_SRC,
+    witness=lambda kw, ctx: Need(fixed=kw["prompt_to_repeat"][kw["n_start"]: kw["n_end"] + 1].strip()),
 )
 def repeat_span(t: Text, prompt_to_repeat: str, n_start: int, n_end: int) -> bool:
     """The response is the request's characters n_start..n_end inclusive (case-insensitive, outer whitespace ignored)."""

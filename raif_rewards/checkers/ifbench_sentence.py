@@ -19,6 +19,7 @@ from raif_rewards.checkers.ifbench_shared import (
 )
 from raif_rewards.registry import register
 from raif_rewards.text import Text, has_cjk
+from raif_rewards.witness_spec import INF, Need
 
 _SRC = "ifbench"
 
@@ -83,6 +84,7 @@ def _whole_word(word: str) -> re.Pattern:
         ("回答的第{N}句话中必须包含关键词“{word}”。", "请在回答的第{N}个句子里使用“{word}”这个词。"),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(placed=((kw["N"], 2, kw["word"]),), sentences=(kw["N"], INF)),
 )
 def keyword(t: Text, word: str, N: int) -> bool:
     """The N-th sentence contains the keyword as a whole word (case-insensitive).
@@ -118,6 +120,7 @@ def _sentence_words(sentence: str, cjk: bool) -> int:
     ),
     conflicts=("ratio:sentence_words",),
     source=_SRC,
+    witness=lambda kw, ctx: Need(increment=kw["small_n"]),
 )
 def increment(t: Text, small_n: int) -> bool:
     """Each Punkt sentence has exactly N more whitespace words (punctuation deleted) than the previous one; in Chinese text every CJK character is a word."""

@@ -22,6 +22,7 @@ from raif_rewards.checkers.ifbench_shared import (
 )
 from raif_rewards.registry import register
 from raif_rewards.text import Text, word_tokenize
+from raif_rewards.witness_spec import INF, Need
 
 _SRC = "ifbench"
 _ALPHABET = string.ascii_lowercase
@@ -98,6 +99,7 @@ _CONSONANTS = frozenset("bcdfghjklmnpqrstvwxyz")
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(word_rule="consonant_pair"),
 )
 def consonants(t: Text) -> bool:
     """Every whitespace token (lower-cased) has two adjacent consonants."""
@@ -118,6 +120,7 @@ def consonants(t: Text) -> bool:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=tuple((p, 2) for p in ("level", "radar", "civic", "refer", "kayak"))),
 )
 def palindrome(t: Text) -> bool:
     """At least 10 palindromic tokens of length >= 5 (punctuation deleted, lower-cased; repeats count)."""
@@ -141,6 +144,7 @@ _PRIMES = frozenset(
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(word_rule="prime_length"),
 )
 def prime_lengths(t: Text) -> bool:
     """Every token (punctuation deleted) has a prime length up to 97."""
@@ -153,6 +157,7 @@ def prime_lengths(t: Text) -> bool:
     sample=no_kwargs,
     **phrasings(("The response must start with a verb.", "Begin your answer with a verb.")),
     source=_SRC,
+    witness=lambda kw, ctx: Need(first_words=((1, "Try to"),)),  # the tagger reads "Try" as a verb before "to"
 )
 def start_verb(t: Text) -> bool:
     """The first ``nltk.word_tokenize`` token gets a VB* tag from an averaged perceptron POS tagger: textblob-aptagger's model, not NLTK's (their verb decisions differ on 2.75% of sentences: docs/ifbench.md)."""
@@ -172,6 +177,7 @@ def start_verb(t: Text) -> bool:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(distinct=True),
 )
 def repeats(t: Text, small_n: int) -> bool:
     """No token (lower-cased, punctuation deleted) occurs more than N times."""
@@ -208,6 +214,7 @@ def odd_even_syllables(t: Text) -> bool:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(linked=True),
 )
 def last_first(t: Text) -> bool:
     """Each sentence's last word equals the next sentence's first word (case-insensitive; edge punctuation stripped)."""
@@ -277,6 +284,7 @@ def _sample_position(rng: random.Random, lang: str) -> dict:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(placed=((kw["n"], kw["m"], kw["keyword"]),), sentences=(kw["n"], INF)),
 )
 def keywords_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
     """The m-th word (``nltk.word_tokenize`` tokens with a letter or digit) of the n-th Punkt sentence is the keyword (case-insensitive)."""
@@ -300,6 +308,7 @@ def keywords_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(placed=((1, 2, kw["keyword"]), (-1, -2, kw["keyword"]))),
 )
 def words_position(t: Text, keyword: str) -> bool:
     """The second ``nltk.word_tokenize`` token and the second-to-last one (third-to-last when the last token is punctuation) are the keyword (case-insensitive)."""

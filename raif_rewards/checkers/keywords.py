@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import Any
 
 from raif_rewards.checkers._common import (
     RELATION_SCHEMA,
@@ -16,6 +18,7 @@ from raif_rewards.checkers._common import (
 )
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need, count_range
 
 _KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
 
@@ -32,6 +35,7 @@ _KEYWORD_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "
         ),
         "zh": ("回答中请包含关键词{keywords}。", "请确保你的回答用到以下词语：{keywords}。"),
     },
+    witness=lambda kw, ctx: Need(include=tuple((k, 1) for k in kw["keywords"])),
 )
 def existence(t: Text, keywords: list[str]) -> bool:
     """Every keyword occurs (case-insensitive; IFEval matches each keyword as a regex)."""
@@ -75,6 +79,12 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
     return {"keyword": sample_words(rng, 1, lang)[0], "frequency": rng.randint(low, 4), "relation": relation}
 
 
+def _frequency_witness(kw: Mapping[str, Any], ctx: object) -> Need:
+    low, high = count_range(kw["relation"], kw["frequency"])
+    keyword = kw["keyword"].strip()
+    return Need(include=((keyword, low),) if low else (), cap=((keyword, high),) if high < 10**9 else ())
+
+
 @register(
     "keywords:frequency",
     group="lexical",
@@ -94,6 +104,7 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
         ),
         "zh": ("词语“{keyword}”在回答中出现的次数应{relation}{frequency}次。", "请让“{keyword}”这个词出现{relation}{frequency}次。"),
     },
+    witness=_frequency_witness,
 )
 def frequency(t: Text, keyword: str, frequency: int, relation: str) -> bool:
     """The keyword occurs at least / less than N times (case-insensitive regex matches)."""
@@ -144,6 +155,7 @@ declare(
         "zh": ("回答中不要出现关键词{forbidden_words}。", "你的回答不得使用以下任何词语：{forbidden_words}。"),
     },
     conflicts=("keywords:existence",),
+    witness=lambda kw, ctx: Need(forbid=tuple(kw["forbidden_words"])),
 )
 def forbidden_words(t: Text, forbidden_words: list[str]) -> bool:
     """No forbidden word occurs as a whole word (case-insensitive)."""
@@ -206,11 +218,9 @@ def _sample_letter(rng: random.Random, lang: str) -> dict:
             "In your response, the letter {letter} should appear {let_relation} {let_frequency} times.",
             "Make the letter '{letter}' appear {let_relation} {let_frequency} times in your answer.",
         ),
-        "zh": (
-            "回答中字母“{letter}”出现的次数应{let_relation}{let_frequency}次。",
-            "请让字母{letter}在回答里出现{let_relation}{let_frequency}次。",
-        ),
+        # no Chinese: "at least N Latin letters" has no place in a Chinese answer
     },
+    witness=lambda kw, ctx: Need(letters=((kw["letter"],) + count_range(kw["let_relation"], kw["let_frequency"]),)),
 )
 def letter_frequency(t: Text, letter: str, let_frequency: int, let_relation: str) -> bool:
     """A character occurs at least / less than N times, ignoring case.
@@ -232,12 +242,7 @@ declare(
             "capitals included.",
             "Your reply should use the letter '{letter}' {let_relation_alt} {let_frequency} times (case does not matter).",
         ),
-        "zh": (
-            "回答中字母{letter}（不分大小写）应出现{let_relation_alt}{let_frequency}次。",
-            "请让你的回答里字母“{letter}”的个数{let_relation}{let_frequency}个，大小写都算。",
-            "字母“{letter}”在回答中出现的次数须{let_relation}{let_frequency}次（大写小写都计入）。",
-            "注意回答里字母{letter}的数量：{let_relation_alt}{let_frequency}次，不区分大小写。",
-        ),
+        # no Chinese phrasings: the checker is not drawn for Chinese (see its templates)
     },
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 #: ISO 639-1 code -> (English name, Chinese name). IFEval's 30 languages plus Chinese.
 LANGUAGES = {
@@ -70,6 +71,7 @@ _SAMPLED = ("en", "es", "fr", "de", "it", "pt", "ru", "ja", "ko", "zh")
     ),
     uses_language_detection=True,
     render_languages=("en", "zh"),
+    witness=lambda kw, ctx: Need(language=kw["language"]),
 )
 def response_language(t: Text, language: str) -> bool:
     """langdetect identifies the response's language as the requested one (undetectable: followed)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from raif_rewards.checkers._common import (
     RELATION_SCHEMA,
@@ -13,8 +15,9 @@ from raif_rewards.checkers._common import (
     sample_relation,
     sample_words,
 )
-from raif_rewards.registry import AT_LEAST, declare, register
+from raif_rewards.registry import AT_LEAST, SHORT_ANSWER_KINDS, Request, declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need, count_range
 
 _CHINESE_RELATIONS = ("至少", "少于")
 
@@ -37,6 +40,14 @@ def _fewer_words_everywhere(t: Text, num_words: int, relation: str) -> bool:
     return relation in AT_LEAST and not t.has_cjk
 
 
+def _words_ok(req: Request, kw: Mapping[str, Any]) -> bool:
+    """No long answer demanded of a short-answer task (an extraction in 300 words): depends on the
+    kwargs, so task kinds alone cannot say it."""
+    if req.task_type not in SHORT_ANSWER_KINDS:
+        return True
+    return kw["relation"] not in AT_LEAST or kw["num_words"] <= 100
+
+
 @register(
     "length_constraints:number_words",
     group="length",
@@ -53,6 +64,8 @@ def _fewer_words_everywhere(t: Text, num_words: int, relation: str) -> bool:
         "zh": ("回答的字数应{relation}{num_words}字（标点不计）。", "请用{relation}{num_words}个字作答（标点不计）。"),
     },
     loose_settled=_fewer_words_everywhere,
+    witness=lambda kw, ctx: Need(words=count_range(kw["relation"], kw["num_words"])),
+    request_ok=_words_ok,
 )
 def number_words(t: Text, num_words: int, relation: str) -> bool:
     """The word count is at least / less than N (``\\w+`` runs; each CJK character is a word)."""
@@ -103,6 +116,7 @@ def _sample_sentences(rng: random.Random, lang: str) -> dict:
         ),
         "zh": ("回答应包含{relation}{num_sentences}个句子。", "请用{relation}{num_sentences}句话回答。"),
     },
+    witness=lambda kw, ctx: Need(sentences=count_range(kw["relation"], kw["num_sentences"])),
 )
 def number_sentences(t: Text, num_sentences: int, relation: str) -> bool:
     """The sentence count (NLTK's English Punkt; Chinese end punctuation for Chinese text)."""
@@ -152,6 +166,7 @@ _DIVIDER = re.compile(r"\s?\*\*\*\s?")
         ),
     },
     conflicts=("length_constraints:nth_paragraph_first_word", "length_constraints:number_sentences"),
+    witness=lambda kw, ctx: Need(paragraphs=kw["num_paragraphs"], paragraph_sep="***"),
 )
 def number_paragraphs(t: Text, num_paragraphs: int) -> bool:
     """Exactly N paragraphs separated by ``***`` (empty paragraphs only allowed at the ends)."""
@@ -220,6 +235,7 @@ def _sample_nth(rng: random.Random, lang: str) -> dict:
         )
     },
     conflicts=("length_constraints:number_paragraphs",),
+    witness=lambda kw, ctx: Need(paragraphs=kw["num_paragraphs"], paragraph_sep="\n\n", first_words=((kw["nth_paragraph"], kw["first_word"]),)),
 )
 def nth_paragraph_first_word(t: Text, num_paragraphs: int, nth_paragraph: int, first_word: str) -> bool:
     """N paragraphs split by blank lines, and paragraph n starts with the given word."""

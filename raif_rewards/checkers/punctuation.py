@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 
 @register(
@@ -19,6 +20,7 @@ from raif_rewards.text import Text
         ),
         "zh": ("整个回答中不要使用任何逗号（包括“，”和“、”）。", "回答里请不要出现任何逗号或顿号。"),
     },
+    witness=lambda kw, ctx: Need(no_comma=True, no_fullwidth_comma=bool(kw.get("include_fullwidth"))),
 )
 def no_comma(t: Text, include_fullwidth: bool = False) -> bool:
     """No ``,`` in the response (nor ``，``/``、`` when ``include_fullwidth``)."""

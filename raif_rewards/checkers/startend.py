@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 _ENDINGS = {
     "en": (
@@ -29,6 +30,8 @@ _ENDINGS = {
         ),
         "zh": ("请以这句话结束你的回答：{end_phrase} 这句话之后不要再有任何内容。",),
     },
+    witness=lambda kw, ctx: Need(end=kw["end_phrase"].strip()),
+    at_end=True,
 )
 def end_checker(t: Text, end_phrase: str) -> bool:
     """The response ends with the phrase (case-insensitive, outer quotes and spaces ignored)."""
@@ -68,6 +71,7 @@ declare(
         "zh": ('请用英文双引号 " 把整个回答括起来。',),
     },
     conflicts=("detectable_format:title",),
+    witness=lambda kw, ctx: Need(wrap="quotes"),
 )
 def quotation(t: Text) -> bool:
     """The stripped response starts and ends with a double quotation mark."""

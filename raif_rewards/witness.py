@@ -1,0 +1,593 @@
+"""Witness answers: one text that satisfies a whole rule ground truth, composed from the :class:`Need`
+each checker declares (protocol: :mod:`raif_rewards.witness_spec`), verified with the reward's own scorer.
+
+The data pipeline keeps only rows with a verified witness and writes the witnesses as synthetic expert
+rows (``<think>`` plan + ``<answer>``), so every rule row is provably satisfiable.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from xml.sax.saxutils import escape
+
+from raif_rewards import registry
+from raif_rewards.compose import And, Chain, Check, Node, RuleTruth, Selection, parse_ground_truth
+from raif_rewards.reward import DEFAULT_CONFIG, score_rule
+from raif_rewards.text import view
+from raif_rewards.witness_spec import EMPTY, INF, Clash, Need, WitnessContext
+
+__all__ = ["Clash", "Witness", "compose_witness", "completion", "verify", "witness_for"]
+
+# Filler vocabularies: plain words of two letters or more (a one-letter word such as "I" or "A" would
+# count as an ALL-CAPS word), no commas anywhere, so that only the needs add what they ask for.
+_BANKS = {
+    # frequent function words keep language identification sure of the language of random fillers
+    "en": ("the and to of in is it for with this that you are we can the and to of in is it for with this "
+           "that you are we can answer plan idea point detail step reason result method example option choice goal need "
+           "clear simple useful careful honest direct short brief good better strong steady quick calm "
+           "people team work time place task topic question request reader writer friend group city home "
+           "study offer help keep make take give show find build check share follow explain describe "
+           "today often always first next then also still very well together around during across just join "
+           "enjoy major project quick quiet quality exact next size zone zero value every why back "
+           "known table window garden river morning evening market street school office letter story music "
+           "picture paper color light water field road bridge harbor island forest valley mountain village "
+           "season summer winter spring autumn weather cloud rain wind sunny warm cool fresh bright gentle "
+           "kind fair open ready early later soon never maybe perhaps rather quite almost enough mostly "
+           "choose learn teach write read speak listen watch visit travel cook clean plant grow move carry "
+           "bring send hold turn stand sit walk run rest sleep wake smile laugh thank greet invite welcome "
+           "family parent child student teacher doctor farmer driver neighbor guest member leader partner "
+           "number amount level price cost budget record report summary review detail feature service "
+           "product system process design model version update change chance habit skill talent").split(),
+    "zh": ("我们 可以 这个 的 是 在 和 一个 也 都 就 要 会 我们 可以 这个 的 是 在 和 一个 也 都 就 要 会 计划 方法 例子 原因 结果 目标 步骤 细节 问题 建议 内容 读者 团队 时间 地方 任务 主题 思路 "
+           "简单 清楚 有用 认真 直接 稳定 重要 合适 完整 具体 明确 实际 方便 准确 安全 灵活 "
+           "分析 说明 整理 检查 分享 描述 解释 完成 提供 需要 考虑 选择 支持 改进 "
+           "早晨 晚上 春天 夏天 秋天 冬天 阳光 微风 雨水 河边 山路 小镇 街道 市场 学校 家庭 朋友 邻居 孩子 "
+           "老师 学生 医生 农民 司机 客人 音乐 图书 绘画 电影 新闻 故事 历史 文化 艺术 体育 健康 运动 饮食 "
+           "旅行 工作 学习 生活 休息 睡眠 习惯 能力 经验 机会 变化 进步 成长 未来 过去 现在 今天 明天 "
+           "快乐 安静 热闹 温暖 凉爽 明亮 美丽 干净 新鲜 丰富 普通 特别 容易 困难 轻松 愉快").split(),
+    "es": "el plan es claro y la idea funciona bien para todos los usuarios cada día con mucho cuidado".split(),
+    "fr": "le plan est clair et cette idée fonctionne bien pour tous les lecteurs chaque jour avec soin".split(),
+    "de": "der plan ist klar und diese idee funktioniert gut für alle leser jeden tag mit viel sorgfalt".split(),
+    "it": "il piano è chiaro e questa idea funziona bene per tutti i lettori ogni giorno con molta cura".split(),
+    "pt": "o plano é claro e esta ideia funciona bem para todos os leitores todos os dias com cuidado".split(),
+    "ru": "этот план очень простой и эта идея хорошо работает для всех читателей каждый день".split(),
+    "ja": "この 計画 は とても 分かり やすく 毎日 の 仕事 に 役立つ 方法 です".split(),
+    "ko": "이 계획은 아주 명확하고 모든 독자에게 매일 도움이 되는 좋은 방법입니다".split(),
+}
+_NO_SPACE = frozenset({"zh", "ja"})
+_STOP = {"zh": "。", "ja": "。"}
+_TITLE = {"en": "A Clear Answer", "zh": "回答"}
+_PS_TEXT = {"en": "Thank you for reading", "zh": "感谢阅读"}
+_CAPITALS = ("NOTE", "KEY", "PLAN", "GOAL", "STEP", "TIP")
+_STEP_HEAD = {"en": "{marker} {i}:", "zh": "{marker}{i}："}
+_DEFAULT_SENTENCES = 3
+_WORDS_PER_FILLER = {"zh": 2.0, "ja": 1.6, "ko": 1.0}
+_DEFAULT_WORDS = {"en": 8, "zh": 12}  # words (characters in Chinese) per filler sentence
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A verified witness: the answer text and the plan that names each constraint."""
+
+    answer: str
+    plan: str
+
+    @property
+    def completion(self) -> str:
+        return completion(self.plan, self.answer)
+
+
+def completion(plan: str, answer: str) -> str:
+    """The paper's response format: ``<think>`` plan, then ``<answer>``."""
+    return f"<think>\n{plan}\n</think>\n<answer>\n{answer}\n</answer>"
+
+
+# ------------------------------------------------------------------------------------ the tree's needs
+
+
+@dataclass
+class _Scope:
+    need: Need
+    chain: tuple[str, list[_Scope]] | None = None
+
+
+def _needs(node: Node, ctx: WitnessContext, leaves: list[tuple[str, Need]]) -> _Scope:
+    if isinstance(node, Check):
+        checker = registry.get(node.id)
+        if checker.witness is None:
+            raise Clash(f"no_witness:{node.id}")
+        need = checker.witness(node.kwargs, ctx)
+        leaves.append((node.id, need))
+        return _Scope(need)
+    if isinstance(node, Selection):  # only the active branch applies
+        return _needs(node.branches[node.active], ctx, leaves)
+    if isinstance(node, Chain):
+        return _Scope(EMPTY, (node.marker, [_needs(step, ctx, leaves) for step in node.steps]))
+    assert isinstance(node, And)
+    need, chain = EMPTY, None
+    for child in node.children:
+        scope = _needs(child, ctx, leaves)
+        need = need.merge(scope.need)
+        if scope.chain is not None:
+            if chain is not None:
+                raise Clash("two_chains")
+            chain = scope.chain
+    return _Scope(need, chain)
+
+
+# ---------------------------------------------------------------------------------------- rendering
+
+
+def _lang_of(need: Need, ctx: WitnessContext) -> str:
+    return need.language or ctx.lang
+
+
+def _is_cjk(lang: str) -> bool:
+    return lang in _NO_SPACE
+
+
+def _count_words(text: str, ctx: WitnessContext) -> int:
+    t = view(text)
+    return t.cjk_word_count if (ctx.lang == "zh" or t.cjk_dominant) else t.word_count
+
+
+def _count_sentences(text: str, ctx: WitnessContext) -> int:
+    t = view(text)
+    return t.cjk_sentence_count if (ctx.lang == "zh" or t.cjk_dominant) else t.sentence_count
+
+
+_PRIMES = frozenset((2, 3, 5, 7, 11, 13, 17, 19, 23))
+_CONSONANT_PAIR = re.compile(r"[bcdfghjklmnpqrstvwxyz]{2}")
+#: named rules a need may ask every filler word to obey
+WORD_RULES = {
+    "prime_length": lambda w: len(w) in _PRIMES,
+    "consonant_pair": lambda w: _CONSONANT_PAIR.search(w) is not None,
+}
+
+
+def _bank(need: Need, lang: str) -> list[str]:
+    banned = tuple(w.lower() for w in need.forbid) + tuple(p.lower() for p, _ in need.cap)
+    rare = tuple(letter.lower() for letter, _lo, hi in need.letters if hi < INF)
+    words = _filtered_bank(lang, banned, rare, tuple(sorted(need.avoid_words)), need.word_rule)
+    if not words:
+        raise Clash("filler_exhausted")
+    return words
+
+
+@lru_cache(maxsize=4096)
+def _filtered_bank(lang: str, banned: tuple[str, ...], rare: tuple[str, ...], avoid: tuple[str, ...],
+                   rule: str | None) -> list[str]:
+    """The filler words of ``lang`` that contain no banned word or phrase (nor sit inside one), none
+    of the ``rare`` letters, are not ``avoid`` words, and obey the named ``rule``."""
+    words = list(dict.fromkeys(_BANKS.get(lang, _BANKS["en"])))
+    keep = WORD_RULES[rule] if rule else None
+    avoid_set = set(avoid)
+    return [w for w in words if not any(b in w or w in b for b in banned) and not any(r in w for r in rare)
+            and w not in avoid_set and (keep is None or keep(w))]
+
+
+@dataclass
+class _Layout:
+    """What the flat renderer varies while it adjusts counts."""
+
+    sentences: int
+    filler_words: int
+    extra: list[str]  # words added for letter counts
+
+
+def _flat(need: Need, ctx: WitnessContext, rng: random.Random) -> str:
+    """A text for one scope (the whole answer, or one chain step's section) meeting ``need``."""
+    lang = _lang_of(need, ctx)
+    if need.fixed is not None:
+        return need.fixed
+    if need.two:
+        one = _flat(replace(need, two=False), ctx, rng)
+        other = _flat(replace(need, two=False), ctx, random.Random(rng.random()))
+        if one.strip() == other.strip():
+            other = _flat(replace(need, two=False, include=need.include + ((_BANKS["en"][0], 1),)), ctx, rng)
+        return f"{one}\n******\n{other}"
+    bank = _bank(need, lang)
+    blocks = max(need.paragraphs or 1, need.sections[1] if need.sections else 1, 1)
+    lo_s, hi_s = need.sentences
+    per = _DEFAULT_WORDS["zh" if _is_cjk(lang) else "en"]
+    sentences = max(min(max(_DEFAULT_SENTENCES, blocks, lo_s), hi_s), 1)
+    lo_w, hi_w = need.words
+    target_w = min(max(sentences * per, lo_w + 3), hi_w - 2 if hi_w < INF else INF)
+    layout = _Layout(max(sentences, 1), max(round(target_w / _WORDS_PER_FILLER.get(lang, 1.0)), 0), [])
+    measure = need.words != (0, INF) or need.sentences != (0, INF) or any(lo for _, lo, _ in need.letters)
+    text = ""
+    for _ in range(6):
+        text = _assemble(need, ctx, lang, bank, blocks, layout, rng)
+        if not measure:
+            break
+        changed = False
+        n_w = _count_words(text, ctx)
+        if not lo_w <= n_w <= hi_w:
+            goal = (lo_w + min(hi_w, lo_w + 6)) // 2 if n_w < lo_w else max(lo_w, hi_w - 3)
+            # a filler word adds about this many counted words (a Chinese word is two characters)
+            per_word = _WORDS_PER_FILLER.get(lang, 1.0)
+            layout.filler_words = max(0, layout.filler_words + round((goal - n_w) / per_word))
+            changed = True
+        n_s = _count_sentences(text, ctx)
+        if not lo_s <= n_s <= hi_s:
+            goal = lo_s if n_s < lo_s else hi_s
+            layout.sentences = max(1, layout.sentences + goal - n_s)
+            changed = True
+        low = text.lower()
+        for letter, lo, _hi in need.letters:
+            have = low.count(letter.lower())
+            if have < lo:
+                layout.extra += _letter_words(letter, lo - have, bank)
+                changed = True
+        if not changed:
+            break
+    return text
+
+
+def _letter_words(letter: str, missing: int, bank: Sequence[str]) -> list[str]:
+    rich = sorted((w for w in bank if letter.lower() in w), key=lambda w: -w.count(letter.lower()))
+    out: list[str] = []
+    got = 0
+    i = 0
+    while got < missing:
+        word = rich[i % len(rich)] if rich else letter.lower() * 3
+        out.append(word)
+        got += max(1, word.count(letter.lower()))
+        i += 1
+    return out
+
+
+def _join_words(words: Sequence[str], lang: str) -> str:
+    if not _is_cjk(lang):
+        return " ".join(words)
+    # Latin tokens (ALL-CAPS words, English keywords) keep spaces around them inside CJK text
+    out = ""
+    for w in words:
+        if out and (w[:1].isascii() or out[-1:].isascii()):
+            out += " "
+        out += w
+    return out
+
+
+_CJK_MARK = {".": "。", "?": "？", "!": "！"}
+
+
+def _sentence(words: list[str], lang: str, stop: bool = True, mark: str | None = None) -> str:
+    if not _is_cjk(lang):
+        first = words[0]
+        words = [first[:1].upper() + first[1:], *words[1:]]
+    if mark is not None and _is_cjk(lang):
+        mark = _CJK_MARK.get(mark, mark)
+    end = (mark or (_STOP[lang] if _is_cjk(lang) else ".")) if stop else ""
+    return _join_words(words, lang) + end
+
+
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def _token_words(token: str, lang: str) -> int:
+    if _is_cjk(lang):
+        return len(_CJK_CHAR.findall(token)) + len(_CJK_CHAR.sub(" ", token).split())
+    return len(token.split())
+
+
+def _stagger(sentences: list[list[str]], step: int, lang: str, bank: Sequence[str]) -> None:
+    """Pad the sentences so that each has exactly ``step`` more words than the one before."""
+    counts = [sum(_token_words(w, lang) for w in s) for s in sentences]
+    base = max(c - i * step for i, c in enumerate(counts))
+    singles = [w for w in bank if _token_words(w, lang) == 1] or [bank[0]]
+    for i, s in enumerate(sentences):
+        for k in range(base + i * step - counts[i]):
+            s.append(singles[(i + k) % len(singles)])
+
+
+def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], blocks: int, layout: _Layout,
+              rng: random.Random) -> str:
+    key = "zh" if lang == "zh" else "en"
+    # the content each constraint asks for, as tokens spread over the sentences
+    content: list[str] = []
+    for phrase, n in need.include:
+        content += [phrase] * n
+    content += [f"[{bank[i % len(bank)]}]" for i in range(need.placeholders)]
+    content += [f"*{bank[(2 * i) % len(bank)]} {bank[(2 * i + 1) % len(bank)]}*" for i in range(need.highlights)]
+    content += [_CAPITALS[i % len(_CAPITALS)] for i in range(need.capitals[0])]
+    content += layout.extra
+    n_sent = max(layout.sentences, blocks, 1)
+    if need.sentence_marks:  # whole cycles of the marks, so that their counts come out even
+        n_sent = -(-n_sent // len(need.sentence_marks)) * len(need.sentence_marks)
+    # fewer sentences than blocks: the first blocks end without a full stop and run into the next
+    open_ended = max(0, blocks - layout.sentences)
+    n_fill = max(layout.filler_words - len(content), 0)
+    if need.distinct:
+        if n_fill + n_sent > len(bank):
+            raise Clash("filler_exhausted")
+        filler = rng.sample(bank, n_fill)
+    else:
+        filler = rng.choices(bank, k=n_fill)
+    per_sentence: list[list[str]] = [[] for _ in range(n_sent)]
+    for i, w in enumerate(filler):
+        per_sentence[i % n_sent].append(w)
+    spare = [w for w in bank if w not in filler] if need.distinct else bank
+    for k, s in enumerate(per_sentence):
+        if not s:
+            s.append(spare[k % len(spare)] if need.distinct else bank[rng.randrange(len(bank))])
+    # content never opens a sentence: a *highlight* there would read as a bullet at a line start,
+    # and a paragraph's first word may be required
+    for i, item in enumerate(content):
+        s = per_sentence[i % n_sent]
+        s.insert(1 + rng.randrange(len(s)), item)
+    for n, m, word in need.placed:
+        s = per_sentence[n - 1 if n > 0 else n]
+        if m > 0:
+            while len(s) < m - 1:
+                s.append(bank[rng.randrange(len(bank))])
+            s.insert(m - 1, word)
+        else:
+            while len(s) < -m - 1:
+                s.insert(0, bank[rng.randrange(len(bank))])
+            s.insert(len(s) + m + 1, word)
+    if need.linked:
+        for prev, s in zip(per_sentence, per_sentence[1:], strict=False):
+            s.insert(0, prev[-1])
+    if need.increment:
+        _stagger(per_sentence, need.increment, lang, bank)
+    marks = need.sentence_marks
+    first_words = dict(need.first_words)
+    n_par = need.paragraphs or 1
+    n_sec = need.sections[1] if need.sections else 0
+    segments: list[list[list[str]]] = [[] for _ in range(blocks)]
+    for i, s in enumerate(per_sentence):
+        segments[min(i * blocks // n_sent, blocks - 1)].append(s)
+    paragraphs: list[list[str]] = [[] for _ in range(n_par)]
+    section = -1
+    n_done = 0
+    for i, sents in enumerate(segments):
+        p = i * n_par // blocks
+        lines = []
+        if i == 0 and need.title:
+            lines.append(f"<<{_TITLE[key]}>>")
+        if n_sec and i * n_sec // blocks != section:
+            section = i * n_sec // blocks
+            lines.append(f"{need.sections[0]} {section + 1}")  # type: ignore[index]
+        if not paragraphs[p] and p + 1 in first_words:
+            if lines:
+                raise Clash("first_word_vs_header")
+            sents[0] = [first_words[p + 1], *sents[0]]
+        rendered = []
+        for s in sents:
+            mark = marks[n_done % len(marks)] if marks else None
+            rendered.append(_sentence(s, lang, i >= open_ended, mark))
+            n_done += 1
+        lines.append(("" if _is_cjk(lang) else " ").join(rendered))
+        paragraphs[p].append("\n".join(lines))
+    n_bullets = need.bullets if need.bullets is not None else (2 if need.sub_bullets else 0)
+    if n_bullets:
+        # items without a full stop: short list items, and no extra sentences to count
+        items = [_sentence([bank[(j * 7 + k) % len(bank)] for k in range(2)], lang, stop=False)
+                 for j in range(n_bullets)]
+        if need.sub_bullets:
+            items = [f"{item}\n  - {bank[(j * 5 + 3) % len(bank)]}" for j, item in enumerate(items)]
+        paragraphs[-1].append("\n".join("* " + item for item in items))
+    sep = "\n\n***\n\n" if need.paragraph_sep == "***" else "\n\n"
+    text = sep.join("\n".join(p) for p in paragraphs)
+    joiner = "\n" if need.paragraph_sep == "\n\n" else "\n\n"
+    if need.postscript:
+        text += f"{joiner}{need.postscript} {_sentence([_PS_TEXT[key]], lang)}"
+    if need.end:
+        text += (("" if _is_cjk(lang) else " ") + need.end) if need.postscript else (joiner + need.end)
+    if need.prefix:
+        text = need.prefix + "\n\n" + text
+    return text
+
+
+_WORD_START = re.compile(r"(?<![\w'])([a-z])")
+
+
+def _finish(text: str, need: Need) -> str:
+    if need.case == "lower":
+        text = text.lower()
+    elif need.case == "upper":
+        text = text.upper()
+    elif need.case == "title":
+        text = _WORD_START.sub(lambda m: m.group(1).upper(), text)
+    if need.shape == "word_per_line":
+        text = "\n".join(text.split())
+    elif need.shape == "no_whitespace":
+        text = "".join(text.split())
+    elif need.shape == "staircase":
+        text = "\n".join(" " * i + line.strip() for i, line in enumerate(ln for ln in text.split("\n") if ln.strip()))
+    if need.wrap == "json":
+        text = json.dumps({"answer": text}, ensure_ascii=False)
+    elif need.wrap == "xml":
+        text = f"<response>{escape(text)}</response>"
+    elif need.wrap == "quotes":
+        text = f'"{text}"'
+    return text
+
+
+def _consistent(need: Need) -> None:
+    """Clashes between fields that merging alone does not see (decided on the texts themselves)."""
+    fixed_texts = [t for t in (need.prefix, need.end, need.fixed, need.postscript) if t]
+    fixed_texts += [p for p, _ in need.include]
+    if need.no_comma and any("," in t for t in fixed_texts):
+        raise Clash("no_comma_vs_text")
+    if need.no_fullwidth_comma and any("，" in t or "、" in t for t in fixed_texts):
+        raise Clash("no_comma_vs_text")
+    banned = {w.lower() for w in need.forbid}
+    if any(p.lower() in banned for p, _ in need.include):
+        raise Clash("include_vs_forbid")
+    if need.case == "lower" and need.sections and need.sections[0] != need.sections[0].lower():
+        raise Clash("case_vs_splitter")
+    if need.case == "upper" and need.sections and need.sections[0] != need.sections[0].upper():
+        raise Clash("case_vs_splitter")
+
+
+# needs on the whole answer that no split over chain steps can keep (a wrapper, a sentence pattern
+# running across the steps' headers, a reshaped layout)
+_WHOLE_ONLY = ("wrap", "prefix", "end", "fixed", "two", "increment", "linked", "sentence_marks", "shape", "placed")
+
+
+def _split_global(g: Need, n: int, index: int) -> Need:
+    """The part of a whole-answer need that step ``index`` (0-based) of ``n`` carries."""
+    last = index == n - 1
+
+    def share(r: tuple[int, int], head: int) -> tuple[int, int]:
+        lo = -(-r[0] // n)
+        hi = INF if r[1] >= INF else max(0, r[1] // n - head)
+        return (lo, hi)
+
+    return Need(
+        include=g.include if last else (),
+        cap=g.cap, forbid=g.forbid,
+        words=share(g.words, 3), sentences=share(g.sentences, 0),
+        capitals=(g.capitals[0] if last else 0, g.capitals[1]),
+        letters=tuple((c, lo if last else 0, hi) for c, lo, hi in g.letters),
+        bullets=g.bullets if last else None,
+        highlights=g.highlights if last else 0, placeholders=g.placeholders if last else 0,
+        sections=g.sections if last else None,
+        title=g.title and index == 0,
+        postscript=g.postscript if last else None,
+        case=g.case, language=g.language, no_comma=g.no_comma, no_fullwidth_comma=g.no_fullwidth_comma,
+        avoid_words=g.avoid_words, word_rule=g.word_rule, distinct=g.distinct, sub_bullets=g.sub_bullets and last,
+    )
+
+
+def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random) -> str:
+    _consistent(scope.need)
+    if scope.chain is None:
+        return _finish(_flat(scope.need, ctx, rng), scope.need)
+    g = scope.need
+    if any(getattr(g, name) not in (None, False, ()) for name in _WHOLE_ONLY) or g.paragraphs or g.first_words:
+        raise Clash("whole_answer_layout_around_steps")
+    marker, steps = scope.chain
+    if g.bullets is not None and any(s.need.bullets for s in steps):
+        raise Clash("bullets_across_steps")
+    lang = ctx.lang
+    parts = []
+    for i, step in enumerate(steps, 1):
+        need = step.need.merge(_split_global(g, len(steps), i - 1))
+        head = _STEP_HEAD["zh" if lang == "zh" else "en"].format(marker=marker, i=i)
+        body = _render(_Scope(need, step.chain), ctx, rng)
+        parts.append(f"{head}\n{body}")
+    return _finish("\n\n".join(parts), Need(case=g.case))
+
+
+# --------------------------------------------------------------------------------------------- plans
+
+_PLAN_EN = {
+    "include": "include {}", "cap": "keep {} rare", "forbid": "never write {}", "words": "{} words",
+    "sentences": "{} sentences", "capitals": "{} ALL-CAPS words", "letters": "letter counts {}",
+    "bullets": "exactly {} bullet points", "highlights": "at least {} *highlighted* spans",
+    "placeholders": "at least {} [placeholders]", "sections": "sections marked {}", "paragraphs": "exactly {} paragraphs",
+    "first_words": "paragraph openings {}", "title": "a <<title>> line", "case": "all {} case", "language": "written in {}",
+    "wrap": "wrapped as {}", "prefix": "start by repeating the request", "end": "end with {}",
+    "postscript": "a closing postscript starting {}", "no_comma": "no commas", "fixed": "answer exactly {}",
+    "two": "two different answers separated by ******", "distinct": "no word repeated",
+    "avoid_words": "no stop words", "word_rule": "every word: {}", "placed": "words at positions {}",
+    "sentence_marks": "sentence endings cycle {}", "linked": "each sentence opens with the last word before",
+    "shape": "layout {}",
+    "increment": "each sentence {} words longer than the last", "sub_bullets": "a - sub-item under every bullet",
+}
+_PLAN_ZH = {
+    "include": "写入{}", "cap": "控制{}的次数", "forbid": "不写{}", "words": "字数{}", "sentences": "句数{}",
+    "capitals": "全大写单词数{}", "letters": "字母次数{}", "bullets": "恰好{}个要点", "highlights": "至少{}处*重点*",
+    "placeholders": "至少{}个[占位符]", "sections": "用{}分节", "paragraphs": "恰好{}段", "first_words": "段首词{}",
+    "title": "加<<标题>>", "case": "全部{}", "language": "使用语言{}", "wrap": "整体包成{}", "prefix": "先重复请求",
+    "end": "以{}结尾", "postscript": "结尾附言以{}开头", "no_comma": "不用逗号", "fixed": "只回答{}",
+    "two": "给出两个不同回答并用******分隔", "distinct": "不重复用词", "avoid_words": "不用停用词",
+    "word_rule": "每个词{}", "placed": "指定位置的词{}", "sentence_marks": "句末标点依次为{}", "linked": "句句首尾相接",
+    "shape": "版式{}", "increment": "每句比上一句多{}个字", "sub_bullets": "每个要点下加 - 子项",
+}
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Need)}
+
+
+def _range_text(r: tuple[int, int]) -> str:
+    if r[1] >= INF:
+        return f">= {r[0]}"
+    return f"<= {r[1]}" if r[0] == 0 else f"{r[0]}-{r[1]}"
+
+
+def _describe(need: Need, lang: str) -> str:
+    table = _PLAN_ZH if lang == "zh" else _PLAN_EN
+    parts = []
+    for name, value in need.__dict__.items():
+        if value == _DEFAULTS[name] or name not in table:
+            continue
+        template = table[name]
+        if name in ("words", "sentences", "capitals"):
+            value = _range_text(value)
+        elif name in ("include", "cap"):
+            value = ", ".join(f"'{p}' x{n}" for p, n in value)
+        elif name == "forbid":
+            value = ", ".join(f"'{w}'" for w in value)
+        elif name == "letters":
+            value = ", ".join(f"'{c}' {_range_text((lo, hi))}" for c, lo, hi in value)
+        elif name == "sections":
+            value = f"'{value[0]} N' x{value[1]}"
+        elif name == "first_words":
+            value = ", ".join(f"{n}: '{w}'" for n, w in value)
+        elif name == "prefix":
+            parts.append(template)
+            continue
+        elif name in ("end", "fixed", "postscript"):
+            value = f"'{value}'"
+        elif name == "placed":
+            value = ", ".join(f"sentence {n} word {m}: '{w}'" for n, m, w in value)
+        elif name == "sentence_marks":
+            value = " ".join(m.strip() for m in value)
+        if name in ("title", "no_comma", "two", "prefix", "distinct", "avoid_words", "linked", "sub_bullets"):
+            parts.append(template)
+        else:
+            parts.append(template.format(value))
+    return "; ".join(parts) or ("无需额外处理" if lang == "zh" else "nothing extra")
+
+
+def _plan(leaves: Sequence[tuple[str, Need]], lang: str) -> str:
+    head = "逐条满足以下约束：" if lang == "zh" else "Plan: meet each constraint."
+    lines = [head] + [f"- {cid}: {_describe(need, lang)}" for cid, need in leaves]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ entry points
+
+
+def witness_for(truth: RuleTruth | str, request: str, key: str = "") -> Witness:
+    """A witness answer for ``truth`` (unverified); raises :class:`Clash` (with a reason) when the
+    needs cannot be composed. ``key`` seeds the filler choice (the same key gives the same text)."""
+    gt = parse_ground_truth(truth) if isinstance(truth, str) else truth
+    if not isinstance(gt, RuleTruth):
+        raise Clash("not_rule_style")
+    ctx = WitnessContext(gt.lang, request)
+    leaves: list[tuple[str, Need]] = []
+    scope = _needs(gt.tree, ctx, leaves)
+    answer = _render(scope, ctx, random.Random(f"witness:{key}")).strip()
+    return Witness(answer, _plan(leaves, gt.lang))
+
+
+def verify(witness: Witness, truth: RuleTruth | str) -> str:
+    """"" when the witness earns the full reward (format and every constraint) under the paper's
+    ``think_answer`` format, else a reason naming the first failing constraint."""
+    result = score_rule(witness.completion, truth, DEFAULT_CONFIG)
+    if result.score >= DEFAULT_CONFIG.format_ok + DEFAULT_CONFIG.all_satisfied:
+        return ""
+    if result.problem:
+        return "format"
+    failed = next((v.id for v in result.verdicts if not v.passed), "unknown")
+    return f"fails:{failed}"
+
+
+def compose_witness(truth: RuleTruth | str, request: str, key: str = "") -> tuple[Witness | None, str]:
+    """``(witness, "")`` when a verified witness exists, else ``(None, reason)``."""
+    try:
+        w = witness_for(truth, request, key)
+    except Clash as exc:
+        return None, exc.reason
+    reason = verify(w, truth)
+    return (w, "") if not reason else (None, reason)

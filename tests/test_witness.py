@@ -1,0 +1,135 @@
+"""Witnesses: the Need merge rules, composed answers that earn the full reward, and the offline expert
+rows that ``raif-data evolve`` writes from them."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from raif_data import pipeline
+from raif_data import recipe as recipe_mod
+from raif_data.shards import SFT_SCHEMA, WITNESS_MODEL
+from raif_rewards import compose
+from raif_rewards.reward import score
+from raif_rewards.witness import compose_witness, witness_for
+from raif_rewards.witness_spec import INF, Clash, Need
+
+
+def test_merge_intersects_ranges_adds_content_and_names_clashes():
+    a = Need(words=(100, INF), include=(("river", 1),), bullets=3)
+    b = Need(words=(0, 149), include=(("bridge", 2),), bullets=3, case="lower")
+    m = a.merge(b)
+    assert m.words == (100, 149) and m.include == (("river", 1), ("bridge", 2)) and m.case == "lower"
+    with pytest.raises(Clash) as e:
+        m.merge(Need(words=(200, INF)))
+    assert e.value.reason == "range:words"
+    with pytest.raises(Clash) as e:
+        Need(wrap="json").merge(Need(wrap="quotes"))
+    assert e.value.reason == "differ:wrap"
+
+
+def _truth(*checks, lang="en"):
+    return compose.RuleTruth(compose.and_(*[compose.check(cid, **kw) for cid, kw in checks]), lang)
+
+
+def test_many_needs_compose_into_one_answer_with_full_reward():
+    truth = _truth(
+        ("change_case:english_lowercase", {}),
+        ("length_constraints:number_words", {"num_words": 120, "relation": "at least"}),
+        ("detectable_format:number_bullet_lists", {"num_bullets": 3}),
+        ("keywords:frequency", {"keyword": "river", "frequency": 3, "relation": "at least"}),
+        ("startend:end_checker", {"end_phrase": "Any other questions?"}),
+        ("detectable_content:postscript", {"postscript_marker": "P.S."}),
+    )
+    w, reason = compose_witness(truth, "Describe a walk along a river.", "t1")
+    assert reason == "" and w is not None
+    assert score(w.completion, truth).score == 3.0
+    assert w.answer == w.answer.lower() and w.answer.endswith("any other questions?")
+    for cid in ("keywords:frequency", "detectable_format:number_bullet_lists"):
+        assert cid in w.plan  # the plan names each constraint
+
+
+def test_chain_steps_and_active_branch_only():
+    step1 = compose.check("detectable_format:number_bullet_lists", num_bullets=2)
+    step2 = compose.check("punctuation:no_comma")
+    off = compose.check("length_constraints:number_words", num_words=5, relation="less than")
+    on = compose.check("detectable_format:title")
+    tree = compose.and_(compose.check("keywords:existence", keywords=["lantern"]),
+                        compose.chain(step1, compose.selection(off, on, active=1), marker="Step"), step2)
+    truth = compose.RuleTruth(tree, "en")
+    w, reason = compose_witness(truth, "Plan a trip.", "t2")
+    assert reason == "" and score(w.completion, truth).score == 3.0
+    assert "<<" in w.answer and "Step 2" in w.answer
+
+
+def test_chinese_witness_counts_characters():
+    truth = _truth(("length_constraints:number_words", {"num_words": 200, "relation": "至少"}),
+                   ("punctuation:no_comma", {"include_fullwidth": True}), lang="zh")
+    w, reason = compose_witness(truth, "介绍一下长城。", "t3")
+    assert reason == "" and score(w.completion, truth).score == 3.0
+    assert "，" not in w.answer and sum("\u4e00" <= ch <= "\u9fff" for ch in w.answer) >= 200
+
+
+def test_unsatisfiable_pair_is_reported_not_composed():
+    truth = _truth(("combination:repeat_prompt", {"prompt_to_repeat": "Hello, world."}), ("punctuation:no_comma", {}))
+    with pytest.raises(Clash) as e:
+        witness_for(truth, "Hello, world.")
+    assert e.value.reason == "no_comma_vs_text"
+    assert compose_witness(truth, "Hello, world.")[0] is None
+
+
+def test_offline_evolve_writes_a_verified_witness_for_every_rule_train_row(tmp_path: Path):
+    out = tmp_path / "d"
+    r = recipe_mod.from_dict({"output_dir": str(out), "num_prompts": 240, "seed": 5,
+                              "output": {"chunk_size": 64, "rows_per_shard": 1000}})
+    m = pipeline.evolve(r)
+    train = pq.read_table(out / m["shards"]["train"][0]["file"]).to_pylist()
+    rule_train = [row for row in train if row["reward_model"]["style"] == "rule"]
+    sft_table = pq.read_table(out / m["sft_shards"][0]["file"])
+    assert sft_table.schema.equals(SFT_SCHEMA)
+    sft = sft_table.to_pylist()
+    assert m["counts"]["sft"] == len(sft) == len(rule_train) > 200
+    assert [s["extra_info"]["uid"] for s in sft] == [row["extra_info"]["uid"] for row in rule_train]
+    for s in sft:
+        assert s["extra_info"]["synthetic"] is True and s["extra_info"]["model"] == WITNESS_MODEL
+        assert s["response"].startswith("<think>\n") and s["response"].endswith("</answer>")
+        assert score(s["response"], s["reward_model"]["ground_truth"]).score == 3.0
+    # redraws are counted per reason, in the final manifest and summed over chunks
+    inst = json.loads((out / "stages" / "instruct" / "manifest.json").read_text())
+    assert m["witness_redrawn"] == inst["redrawn"] and all(v > 0 for v in inst["redrawn"].values())
+
+
+_REQUESTS = {"en": "Describe a quiet morning in a small coastal town, and what people do there.",
+             "zh": "描述一个海边小镇安静的早晨，以及人们在做什么。"}
+
+
+def test_every_declared_witness_satisfies_its_checker_alone():
+    """Registry walk: a checker's witness, on kwargs its own sampler draws, earns the full reward."""
+    from raif_rewards import registry
+    from raif_rewards.registry import Request
+
+    tried = passed = 0
+    never: list[str] = []
+    for c in registry.all_checkers():
+        if c.sampler is None or c.witness is None:
+            continue
+        for lang in c.languages:
+            ok = 0
+            for i in range(8):
+                rng = random.Random(i)
+                kw = c.sample(rng, lang)
+                for name in c.prompt_kwargs:
+                    kw[name] = _REQUESTS[lang]
+                if c.fit is not None:
+                    kw = c.fit(kw, Request(_REQUESTS[lang], lang), rng)
+                truth = compose.RuleTruth(compose.check(c.id, **kw), lang)
+                ok += compose_witness(truth, _REQUESTS[lang], str(i))[0] is not None
+            tried, passed = tried + 8, passed + ok
+            if not ok:
+                never.append(f"{c.id} ({lang})")
+    assert not never, never
+    assert passed >= 0.95 * tried
