@@ -7,6 +7,7 @@ Needs veRL (the [verl] extra; scripts/ci_verl.sh runs this file in .venv-verl).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 import numpy as np
@@ -384,6 +385,18 @@ def test_math_rows_are_recognised_for_reasoning_only_groups():
     assert not is_math_row({"style": "rule", "ground_truth": '{"style": "rule", "lang": "en", "tree": {}}'})
     assert not is_math_row(None)
     assert not is_math_row({"style": "rule", "ground_truth": '{"style": "math"'})  # malformed: the reward reports it
+
+
+def test_the_judge_sees_the_last_user_message():
+    from raif_train.verl.masks import last_user_message, row_style
+
+    msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "a"}, {"role": "user", "content": "Write a haiku."}]
+    assert last_user_message(msgs) == "Write a haiku."
+    assert last_user_message([]) == ""
+    gt = json.dumps({"style": "judge", "lang": "en", "questions": ["Is it a haiku?"],
+                     "tree": {"op": "check", "id": "punctuation:no_comma", "kwargs": {}}})
+    assert row_style({"style": "judge", "ground_truth": gt}) == "judge"
 
 
 def test_offline_baseline_is_put_on_the_answer_scale():

@@ -9,7 +9,7 @@ from typing import Any
 from verl.experimental.agent_loop.agent_loop import AgentLoopOutput, register
 from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentLoop
 
-from raif_train.verl.masks import direct_suffix, is_direct_session, is_math_row
+from raif_train.verl.masks import direct_suffix, is_direct_session, last_user_message, row_style
 from raif_train.verl.overrides import AGENT_LOOP_NAME
 
 __all__ = ["RaifAgentLoop"]
@@ -42,13 +42,14 @@ class RaifAgentLoop(SingleTurnAgentLoop):
             # veRL's v1 (TransferQueue) manager numbers the samples of a group; the legacy one does not.
             raise RuntimeError("raif agent loop needs trainer.use_v1=true (no session_id in the sample)")
         # Validation samples one answer per prompt (val_kwargs.n=1): session 0 is never a direct one.
+        style = row_style(kwargs.get("reward_model"))
         # math prompts get G reasoning samples: no forced direct answer (the paper; the native backend too)
-        direct = not is_math_row(kwargs.get("reward_model")) and is_direct_session(
-            int(session_id), self.group_size, self.direct_per_group
-        )
+        direct = style != "math" and is_direct_session(int(session_id), self.group_size, self.direct_per_group)
         if direct:
             self._suffix_ids = self.forced_suffix_ids(list(kwargs["raw_prompt"]))
         output = await super().run(sampling_params, **kwargs)
         # Reaches compute_score's extra_info (the reward managers merge extra_fields into it).
         output.extra_fields["direct_answer"] = direct
+        if style == "judge":  # the judge sees the instruction it judges (the paper; the native backend too)
+            output.extra_fields["instruction"] = last_user_message(list(kwargs["raw_prompt"]))
         return output

@@ -17,6 +17,8 @@ from raif_train import algo
 __all__ = [
     "is_direct_session",
     "is_math_row",
+    "last_user_message",
+    "row_style",
     "direct_suffix",
     "RewardFields",
     "reward_fields",
@@ -35,23 +37,34 @@ def is_direct_session(session_id: int, group_size: int, direct_per_group: int) -
     return session_id >= group_size - direct_per_group
 
 
-def is_math_row(reward_model: Any) -> bool:
-    """Whether a dataset row's ground truth is math-style: the paper samples G reasoning answers for math
-    prompts (no forced direct answers) and always keeps them, as the native backend does."""
+def row_style(reward_model: Any) -> str:
+    """A dataset row's ground-truth style (rule, judge or math; "" when unreadable, which the reward
+    reports with its row)."""
     rm = reward_model.data if hasattr(reward_model, "data") else reward_model  # TransferQueue wrappers
     if not isinstance(rm, Mapping):
-        return False
-    if rm.get("style") == "math":
-        return True
+        return ""
     gt = rm.get("ground_truth")
-    if isinstance(gt, str) and '"math"' in gt:
+    if isinstance(gt, str):
         from raif_rewards.compose import parse_ground_truth
 
         try:
-            return parse_ground_truth(gt).style == "math"
+            return parse_ground_truth(gt).style
         except Exception:  # a bad ground truth is the reward's error to report, with its row
-            return False
-    return False
+            return ""
+    style = rm.get("style")
+    return style if isinstance(style, str) else ""
+
+
+def is_math_row(reward_model: Any) -> bool:
+    """Whether a dataset row's ground truth is math-style: the paper samples G reasoning answers for math
+    prompts (no forced direct answers) and always keeps them, as the native backend does."""
+    return row_style(reward_model) == "math"
+
+
+def last_user_message(messages: Any) -> str:
+    """The instruction a judge must see beside the answer (the native backend's PromptRecord.instruction)."""
+    users = [m.get("content", "") for m in (messages or []) if isinstance(m, Mapping) and m.get("role") == "user"]
+    return users[-1] if users and isinstance(users[-1], str) else ""
 
 
 def direct_suffix(tokenizer: Any, messages: list[dict[str, str]], response_format: str) -> str:
