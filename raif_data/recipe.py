@@ -127,7 +127,9 @@ class RespondConfig:
 
 @dataclass
 class LLMConfig:
-    base_url: str = ""
+    #: one endpoint, or a list of them (one server per GPU or node): requests are spread over them,
+    #: ``concurrency`` at most per endpoint, and an endpoint that fails is rested (raif_rewards.endpoints)
+    base_url: str | list[str] = ""
     model: str = ""
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = 64
@@ -220,6 +222,13 @@ def _check_ranges(r: Recipe) -> None:
     need(r.llm.concurrency >= 1, "llm.concurrency", "must be at least 1")
     need(1 <= r.llm.workers <= 256, "llm.workers", "must be between 1 and 256")
     need(r.llm.timeout > 0, "llm.timeout", "must be positive")
+    if isinstance(r.llm.base_url, list) or r.llm.base_url:
+        from raif_rewards.endpoints import endpoint_urls
+
+        try:
+            endpoint_urls(r.llm.base_url)
+        except ValueError as exc:
+            raise RecipeError("llm.base_url", str(exc).removeprefix("base_url: ")) from None
 
 
 def from_dict(data: dict | None, file: str | None = None) -> Recipe:
