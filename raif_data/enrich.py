@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from raif_data.llm import LLMClient, make_client, run_sync
+from raif_data.quality import INSTRUCTION_QUESTIONS, gate, instruction_judge, raise_outage
 from raif_data.recipe import Recipe
 from raif_rewards import compose
 from raif_rewards.errors import EndpointError
+from raif_rewards.judge import Judge
 
 # Constraints without kwargs: words that show the rewrite still states them (any one of a group).
 _NO_KWARG_ANCHORS: dict[str, list[list[str]]] = {
@@ -119,6 +121,12 @@ class InstructEnricher:
     def __init__(self, r: Recipe, output_dir: Path, llm_factory: Callable[[str], LLMClient] | None = None):
         self.r = r
         self.client = llm_factory("instruct") if llm_factory else make_client(r.llm, output_dir)
+        self.judge: Judge | None = None
+        if r.quality.instruction_judges:
+            q = r.quality
+            judge_client = llm_factory("judge") if llm_factory else make_client(
+                r.llm, output_dir, base_url=q.judge_base_url or None, model=q.judge_model or None)
+            self.judge = instruction_judge(judge_client)
         self.counts: Counter = Counter()
 
     def _choose(self, rec: dict, what: str, ratio: float) -> bool:
@@ -130,7 +138,46 @@ class InstructEnricher:
         finally:
             await self.client.aclose()
 
-    def apply(self, records: list[dict]) -> None:
+    def apply(self, records: list[dict]) -> dict[str, int]:
+        """Rewrite, add soft requirements and judge the chunk's instructions in place (rejected ones
+        are removed); returns this chunk's counts (also added to :attr:`counts`)."""
+        before = Counter(self.counts)
+        self._enrich(records)
+        if self.judge is not None:
+            self._judge_instructions(records)
+        delta = Counter(self.counts)
+        delta.subtract(before)
+        return {k: v for k, v in sorted(delta.items()) if v}
+
+    def _judge_instructions(self, records: list[dict]) -> None:
+        assert self.judge is not None
+        judges = self.r.quality.instruction_judges
+        names = list(judges)
+        todo = [rec for rec in records if rec["kind"] != "math"]
+        items = [(rec["prompt"], INSTRUCTION_QUESTIONS[n]) for rec in todo for n in names]
+        judge = self.judge
+
+        async def ask() -> list:
+            try:
+                return await judge.ask_many(items)
+            finally:
+                await judge.client.aclose()
+
+        verdicts = run_sync(ask()) if items else []
+        raise_outage(verdicts, "instruction judges")
+        rejected = set()
+        for k, rec in enumerate(todo):
+            result = gate(verdicts[k * len(names) : (k + 1) * len(names)], names, judges)
+            for reason in result.reasons:
+                self.counts[f"instruction_rejected:{reason}"] += 1
+            if not result.ok:
+                rejected.add(rec["index"])
+                self.counts["instruction_rejected"] += 1
+            else:
+                self.counts["instruction_accepted"] += 1
+        records[:] = [rec for rec in records if rec["index"] not in rejected]
+
+    def _enrich(self, records: list[dict]) -> None:
         ins = self.r.instruct
         rw = [rec for rec in records if rec["kind"] == "rule" and ins.rewrite.enabled
               and self._choose(rec, "rewrite", ins.rewrite.ratio)]
@@ -183,3 +230,5 @@ class InstructEnricher:
 
     def close(self) -> None:
         self.client.close()
+        if self.judge is not None and self.judge.client is not self.client:
+            self.judge.client.close()
