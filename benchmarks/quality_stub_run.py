@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT))
 NO_RATE = {"well_defined": 0.05, "consistent": 0.08, "relevant": 0.05, "task_done": 0.15, "language": 0.03,
            "no_leaked_reasoning": 0.10, "soft": 0.20}
 UNSCORED_RATE = 0.01
+#: share of round trips the scripted reader answers with garbage, or reads with the constraint missing
+READ_BACK = {"malformed": 0.05, "constraints": 0.10}
 
 
 def main() -> None:
@@ -49,6 +51,13 @@ def main() -> None:
                 return "Maybe"
             p = 0.1 if u < UNSCORED_RATE + NO_RATE[name] else 0.9
             return {"content": "YES" if p > 0.5 else "NO", "top_logprobs": [{"YES": math.log(p), "NO": math.log(1 - p)}]}
+        if "[Instruction]" in last:  # a round trip: every row holds one title constraint on the whole answer
+            u = draw("roundtrip" + last)
+            if u < READ_BACK["malformed"]:
+                return "The instruction wants a title."
+            found = [] if u < READ_BACK["malformed"] + READ_BACK["constraints"] else [
+                {"id": "detectable_format:title", "kwargs": {}, "scope": "all"}]
+            return json.dumps({"requirements": found, "applies": "none"})
         if msgs[-1]["role"] == "assistant":
             return "A direct answer."
         if last.startswith("Rewrite the following instruction"):

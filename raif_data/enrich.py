@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from raif_data import roundtrip
 from raif_data.llm import LLMClient, make_client, run_sync
 from raif_data.quality import INSTRUCTION_QUESTIONS, gate, instruction_judge, raise_outage
 from raif_data.recipe import Recipe
@@ -191,19 +192,27 @@ class InstructEnricher:
                   "seed": rec["index"] % 2**31}) for rec, _ in todo]
         results = run_sync(self._run(jobs)) if jobs else []
         self._raise_failures(results)
+        candidates = []
         for (rec, groups), res in zip(todo, results, strict=True):
             text = res.text.strip()
             if text and res.finish_reason != "length" and faithful(text, groups):
+                candidates.append((rec, text))
+            else:
+                self.counts["rewrite_rejected"] += 1
+        for (rec, text), reason in zip(candidates, self._round_trip(candidates), strict=True):
+            if reason is None:
                 rec["template_prompt"], rec["prompt"], rec["rewritten"] = rec["prompt"], text, True
                 self.counts["rewrite_accepted"] += 1
             else:
                 self.counts["rewrite_rejected"] += 1
+                self.counts[f"rewrite_roundtrip:{reason}"] += 1
         k = ins.soft.max_questions
         jobs = [([{"role": "user", "content": SOFT_PROMPT.format(text=rec["prompt"], k=k)}],
                  {"temperature": ins.soft.temperature, "max_tokens": ins.soft.max_tokens,
                   "seed": rec["index"] % 2**31}) for rec in soft]
         results = run_sync(self._run(jobs)) if jobs else []
         self._raise_failures(results)
+        added = []
         for rec, res in zip(soft, results, strict=True):
             parsed = parse_soft(res.text, k)
             if parsed is None:
@@ -212,11 +221,32 @@ class InstructEnricher:
             cons, qs = parsed
             rule = compose.parse_ground_truth(rec["ground_truth"])
             assert isinstance(rule, compose.RuleTruth)  # soft records are kind "rule"
-            rec["ground_truth"] = compose.to_json(compose.JudgeTruth(tuple(qs), rule.tree, rule.lang))
             sep = "" if rule.lang == "zh" else " "
-            rec["prompt"] = rec["prompt"] + "\n" + sep.join(cons)
+            added.append((rec, rec["prompt"] + "\n" + sep.join(cons), rule, qs))
+        # the soft requirements must not change what the hard constraints say (or add one)
+        for (rec, text, rule, qs), reason in zip(added, self._round_trip([(a[0], a[1]) for a in added]),
+                                                 strict=True):
+            if reason is not None:
+                self.counts[f"soft_roundtrip:{reason}"] += 1
+                continue
+            rec["ground_truth"] = compose.to_json(compose.JudgeTruth(tuple(qs), rule.tree, rule.lang))
+            rec["prompt"] = text
             rec["kind"] = "judge"
             self.counts["soft_added"] += 1
+
+    def _round_trip(self, items: list[tuple[dict, str]]) -> list[str | None]:
+        """Per (record, model-written text): None when the model reads the text back into the record's
+        tree, else the reason it does not (raif_data/roundtrip.py). Off in the recipe: all None."""
+        if not self.r.quality.round_trip or not items:
+            return [None] * len(items)
+        trees = [json.loads(rec["ground_truth"])["tree"] for rec, _ in items]
+        jobs = [([{"role": "user", "content": roundtrip.prompt(
+                    text, tree, random.Random(f"roundtrip:{self.r.seed}:{rec['index']}"))}],
+                 {"temperature": 0.0, "max_tokens": 1024}) for (rec, text), tree in zip(items, trees, strict=True)]
+        results = run_sync(self._run(jobs))
+        self._raise_failures(results)
+        return ["malformed" if res.finish_reason == "length" else roundtrip.compare(tree, res.text)
+                for tree, res in zip(trees, results, strict=True)]
 
     @staticmethod
     def _raise_failures(results: list[Any]) -> None:

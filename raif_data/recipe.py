@@ -138,6 +138,9 @@ class QualityConfig:
     #: share of P(YES) a soft requirement's question needs; those questions join the pass rate of
     #: judge-style rows (they are asked whenever such a row is answered)
     soft_threshold: float = 0.5
+    #: read every model-written instruction text (rewrite, soft requirements) back into JSON and keep it
+    #: only when it matches the ground-truth tree (raif_data/roundtrip.py)
+    round_trip: bool = False
     #: judge endpoint and model ("" = llm.base_url / llm.model)
     judge_base_url: str | list[str] = ""
     judge_model: str = ""
