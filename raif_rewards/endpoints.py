@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,14 +49,16 @@ class Endpoint:
         return self.base_url + "/chat/completions"
 
 
-@dataclass
 class Slot:
-    """A request's hold on one endpoint; call :meth:`fail` when the endpoint misbehaved (a transient
-    failure: refused, timed out, 5xx, 429, garbage), so that the next requests go elsewhere."""
+    """A request's hold on one endpoint (``async with pool.slot() as s``); call :meth:`fail` when the
+    endpoint misbehaved (a transient failure: refused, timed out, 5xx, 429, garbage), so that the next
+    requests go elsewhere. An error escaping the block (cancellation, a bug) says nothing about the
+    server and does not rest it. A plain class, not a generator context manager: this runs per request."""
 
-    endpoint: Endpoint
-    session: Session
-    ok: bool = True
+    __slots__ = ("pool", "endpoint", "session", "ok")
+
+    def __init__(self, pool: EndpointPool):
+        self.pool, self.ok = pool, True
 
     @property
     def url(self) -> str:
@@ -65,6 +66,14 @@ class Slot:
 
     def fail(self) -> None:
         self.ok = False
+
+    async def __aenter__(self) -> Slot:
+        self.endpoint = await self.pool.acquire()
+        self.session = self.pool._sessions[self.endpoint.base_url]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.pool.release(self.endpoint, self.ok)
 
 
 @dataclass
@@ -84,8 +93,11 @@ class EndpointPool:
     clock: Callable[[], float] = time.monotonic
     _sessions: dict[str, Session] = field(init=False, default_factory=dict)
     _waiters: deque[asyncio.Future[None]] = field(init=False, default_factory=deque)
+    #: some endpoint may still be resting (the clock is read only then)
+    _rested: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
+        self._rested = any(e.rested_until > 0 for e in self.endpoints)  # health outlives a loop's pool
         if self.concurrency < 1:
             raise ValueError(f"concurrency: must be at least 1, got {self.concurrency}")
         if not self.endpoints:
@@ -104,11 +116,19 @@ class EndpointPool:
             await session.aclose()
 
     def _pick(self) -> Endpoint | None:
-        now = self.clock()
-        healthy = [e for e in self.endpoints if e.rested_until <= now]
-        if healthy:
-            free = [e for e in healthy if e.in_flight < self.concurrency]
-            return min(free, key=lambda e: e.in_flight) if free else None
+        # one pass, no lists and no clock read unless some endpoint has failed: this runs per request
+        best: Endpoint | None = None
+        now = self.clock() if self._rested else 0.0
+        resting = 0
+        for e in self.endpoints:
+            if e.rested_until > now:
+                resting += 1
+            elif e.in_flight < self.concurrency and (best is None or e.in_flight < best.in_flight):
+                best = e
+        if resting == 0:
+            self._rested = False
+        if best is not None or resting < len(self.endpoints):
+            return best  # a healthy one with a free slot, or None: wait for a healthy one's slot
         free = [e for e in self.endpoints if e.in_flight < self.concurrency]
         return min(free, key=lambda e: e.rested_until) if free else None
 
@@ -141,6 +161,7 @@ class EndpointPool:
             ep.failed += 1
             ep.failures += 1
             ep.rested_until = self.clock() + min(self.rest_max, self.rest_base * 2 ** (ep.failures - 1))
+            self._rested = True
         self._wake()
 
     def _wake(self) -> None:
@@ -150,15 +171,7 @@ class EndpointPool:
                 waiter.set_result(None)
                 return
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[Slot]:
+    def slot(self) -> Slot:
         """``async with pool.slot() as s: await s.session.post_json(s.url, ...)``."""
-        ep = await self.acquire()
-        held = Slot(ep, self._sessions[ep.base_url])
-        try:
-            yield held
-        finally:
-            # an error escaping the request (cancellation, a bug) says nothing about the server: only
-            # an explicit fail() rests it
-            self.release(held.endpoint, held.ok)
+        return Slot(self)
 
