@@ -10,6 +10,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from raif_data import pipeline, roundtrip
 from raif_data import recipe as recipe_mod
@@ -151,3 +153,15 @@ def test_round_trip_outage_writes_nothing(tmp_path):
         with pytest.raises(EndpointError, match="failed after retries"):
             pipeline.evolve(recipe(out, stub.base_url))
     assert not list((out / "stages" / "instruct").glob("chunk-*.jsonl"))
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                           max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text() | json_values.map(json.dumps))
+def test_compare_never_raises_and_names_a_reason(reply):
+    for tree in (SELECTION, CHAIN):
+        assert roundtrip.compare(tree, reply) in (None, *roundtrip.REASONS)
