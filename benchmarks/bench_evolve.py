@@ -138,6 +138,11 @@ with OpenAIStub(answer, latency={latency!r}) as stub:
 """
 
 
+def _first_line(server: subprocess.Popen) -> str:
+    assert server.stdout is not None  # started with stdout=PIPE
+    return server.stdout.readline().strip()
+
+
 def endpoints_bench(requests: int, concurrency: int, latency: float, endpoints: int) -> dict:
     """``endpoints`` stub servers (each its own process) behind one client (``base_url`` a list,
     ``concurrency`` per endpoint); half the requests are sampled answers, half judge questions asked
@@ -148,7 +153,7 @@ def endpoints_bench(requests: int, concurrency: int, latency: float, endpoints: 
     servers = [subprocess.Popen([sys.executable, "-c", STUB_JUDGING_SERVER.format(root=str(ROOT), latency=latency)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(endpoints)]
     try:
-        urls = [srv.stdout.readline().strip() for srv in servers]
+        urls = [_first_line(srv) for srv in servers]
         client = LLMClient(urls, "bench", concurrency=concurrency, timeout=30, max_retries=3)
         judge = answer_judge(client)
         half = requests // 2
@@ -172,7 +177,8 @@ def endpoints_bench(requests: int, concurrency: int, latency: float, endpoints: 
         answers, verdicts, wall, served, sent = run_sync(run())
     finally:
         for srv in servers:
-            srv.stdin.close()
+            if srv.stdin is not None:
+                srv.stdin.close()
         for srv in servers:
             srv.wait(timeout=30)
     per_bound = concurrency / latency
