@@ -4,12 +4,14 @@ seeds), and endpoint throughput against the loopback stub (achieved req/s vs the
     python benchmarks/bench_evolve.py                 # both parts, 10k and 100k seeds
     python benchmarks/bench_evolve.py --sizes 10000 --skip-endpoint
     python benchmarks/bench_evolve.py --skip-offline --workers 1   # endpoint part only
+    python benchmarks/bench_evolve.py --skip-offline --workers     # endpoint parts, no respond stage
 Targets (issue 4): >= 2,000 prompts/s on 2 cores; memory flat in the number of seeds; >= 0.8 of the bound.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -127,6 +129,73 @@ def endpoint_bench(requests: int, concurrency: int, latency: float) -> dict:
             "client_cpu_ms_per_request": 1000 * cpu / requests}
 
 
+STUB_JUDGING_SERVER = """
+import sys
+sys.path.insert(0, {root!r})
+from tests.openai_stub import OpenAIStub
+def answer(req):
+    if req.get("logprobs"):  # a judge question: YES, sure of it
+        return {{"content": "YES", "top_logprobs": [{{"YES": -0.05, "NO": -3.0}}]}}
+    return "ok"
+with OpenAIStub(answer, latency={latency!r}) as stub:
+    print(stub.base_url, flush=True)
+    sys.stdin.read()
+"""
+
+
+def _first_line(server: subprocess.Popen) -> str:
+    assert server.stdout is not None  # started with stdout=PIPE
+    return server.stdout.readline().strip()
+
+
+def endpoints_bench(requests: int, concurrency: int, latency: float, endpoints: int) -> dict:
+    """``endpoints`` stub servers (each its own process) behind one client (``base_url`` a list,
+    ``concurrency`` per endpoint); half the requests are sampled answers, half judge questions asked
+    through raif_rewards.judge (logprobs, one token), as stage 3 sends them with the answer judges on."""
+    from raif_data.judges import answer_judge, framed
+    from raif_rewards.llm import LLMClient, run_sync
+
+    servers = [subprocess.Popen([sys.executable, "-c", STUB_JUDGING_SERVER.format(root=str(ROOT), latency=latency)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(endpoints)]
+    try:
+        urls = [_first_line(srv) for srv in servers]
+        client = LLMClient(urls, "bench", concurrency=concurrency, timeout=30, max_retries=3)
+        judge = answer_judge(client)
+        half = requests // 2
+        jobs = [([{"role": "user", "content": f"q {i}"}], {"max_tokens": 8}) for i in range(half)]
+        questions = [(framed(f"q {i}", f"answer {i}"), "Is it done?") for i in range(requests - half)]
+
+        async def run():
+            try:
+                await client.chat_many([([{"role": "user", "content": f"warm {i}"}], {})
+                                        for i in range(concurrency * endpoints)])
+                served0 = [e.served for e in client.endpoints]
+                sent0 = client.requests_sent
+                t0 = time.perf_counter()
+                answers, verdicts = await asyncio.gather(client.chat_many(jobs), judge.ask_many(questions))
+                wall = time.perf_counter() - t0
+                served = [e.served - s for e, s in zip(client.endpoints, served0, strict=True)]
+                return answers, verdicts, wall, served, client.requests_sent - sent0
+            finally:
+                await client.aclose()
+
+        answers, verdicts, wall, served, sent = run_sync(run())
+    finally:
+        for srv in servers:
+            if srv.stdin is not None:
+                srv.stdin.close()
+        for srv in servers:
+            srv.wait(timeout=30)
+    per_bound = concurrency / latency
+    return {"requests": requests, "endpoints": endpoints, "concurrency_per_endpoint": concurrency,
+            "seconds": wall, "req_per_s": requests / wall, "bound_req_per_s": endpoints * per_bound,
+            "fraction_of_bound": requests / wall / (endpoints * per_bound),
+            "per_endpoint": [{"served": n, "req_per_s": n / wall, "fraction_of_bound": n / wall / per_bound}
+                             for n in served],
+            "errors": sum(1 for r in answers if isinstance(r, BaseException)),
+            "unscored": sum(1 for v in verdicts if v.yes is None), "retries": sent - requests}
+
+
 def respond_bench(prompts: int, concurrency: int, latency: float, workers: int = 1) -> dict:
     """The whole respond stage (requests, verification, chunk files) against the stub in its own process."""
     from raif_data import pipeline
@@ -172,6 +241,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--latency", type=float, default=0.05)
+    ap.add_argument("--endpoints", type=int, default=2, help="stub servers for the several-endpoint part")
+    ap.add_argument("--endpoint-concurrency", type=int, default=32, help="concurrency per endpoint there")
     ap.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="llm.workers values for the respond stage")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -207,6 +278,16 @@ def main() -> None:
               f"{res['bound_req_per_s']:,.0f} = {res['fraction_of_bound']:.2f} (target >= 0.8: "
               f"{'met' if res['fraction_of_bound'] >= 0.8 else 'NOT met'}); errors {res['errors']}, "
               f"retries {res['retries']}")
+        multi = endpoints_bench(args.requests, args.endpoint_concurrency, args.latency, args.endpoints)
+        print(f"{multi['endpoints']} endpoints, judges on (half the requests judge questions): "
+              f"{multi['requests']} requests, concurrency {multi['concurrency_per_endpoint']} per endpoint, "
+              f"latency {args.latency * 1000:.0f} ms -> {multi['req_per_s']:,.0f} req/s of a bound of "
+              f"{multi['bound_req_per_s']:,.0f} = {multi['fraction_of_bound']:.2f}; errors {multi['errors']}, "
+              f"unscored {multi['unscored']}, retries {multi['retries']}")
+        for k, ep in enumerate(multi["per_endpoint"]):
+            print(f"  endpoint {k}: {ep['served']} requests, {ep['req_per_s']:,.0f} req/s = "
+                  f"{ep['fraction_of_bound']:.2f} of its bound (target >= 0.8: "
+                  f"{'met' if ep['fraction_of_bound'] >= 0.8 else 'NOT met'})")
         for workers in args.workers:
             stage = respond_bench(args.requests // 2, args.concurrency, args.latency, workers)
             print(f"respond stage, llm.workers={workers} (requests + verification + chunk files): "

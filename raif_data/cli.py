@@ -32,7 +32,8 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (recipe
 Sources = Annotated[list[str] | None, typer.Option("--source", metavar="SOURCE", help="Constraint source(s): ifeval, ifbench, raif "
                                                    "(recipe: instruct.sources; repeatable).")]
 BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
-                                             "(recipe: llm.base_url). Without one, only offline stages run.")]
+                                             "(recipe: llm.base_url; several: comma-separated). Without one, "
+                                             "only offline stages run.")]
 Model = Annotated[str | None, typer.Option(help="Model name at the endpoint (recipe: llm.model).")]
 MathFile = Annotated[str | None, typer.Option("--math", help="DeepScaleR-style JSONL of problem/answer, or 'demo' "
                                               "(recipe: math.path).")]
@@ -71,7 +72,8 @@ def _recipe(recipe: Path | None, **flags):
         "seeds.path": flags.get("seeds"),
         "seed": flags.get("seed"),
         "instruct.sources": list(flags["source"]) if flags.get("source") else None,
-        "llm.base_url": flags.get("base_url"),
+        "llm.base_url": flags["base_url"].split(",") if flags.get("base_url") and "," in flags["base_url"]
+        else flags.get("base_url"),
         "llm.model": flags.get("model"),
         "math.path": flags.get("math"),
         "math.ratio": flags.get("math_ratio"),

@@ -12,10 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from raif_data import roundtrip
+from raif_data.judges import INSTRUCTION_QUESTIONS, gate, instruction_judge, raise_outage
 from raif_data.llm import LLMClient, make_client, run_sync
 from raif_data.recipe import Recipe
 from raif_rewards import compose
 from raif_rewards.errors import EndpointError
+from raif_rewards.judge import Judge
 
 # Constraints without kwargs: words that show the rewrite still states them (any one of a group).
 _NO_KWARG_ANCHORS: dict[str, list[list[str]]] = {
@@ -119,6 +122,12 @@ class InstructEnricher:
     def __init__(self, r: Recipe, output_dir: Path, llm_factory: Callable[[str], LLMClient] | None = None):
         self.r = r
         self.client = llm_factory("instruct") if llm_factory else make_client(r.llm, output_dir)
+        self.judge: Judge | None = None
+        if r.quality.instruction_judges:
+            q = r.quality
+            judge_client = llm_factory("judge") if llm_factory else make_client(
+                r.llm, output_dir, base_url=q.judge_base_url or None, model=q.judge_model or None)
+            self.judge = instruction_judge(judge_client)
         self.counts: Counter = Counter()
 
     def _choose(self, rec: dict, what: str, ratio: float) -> bool:
@@ -130,7 +139,46 @@ class InstructEnricher:
         finally:
             await self.client.aclose()
 
-    def apply(self, records: list[dict]) -> None:
+    def apply(self, records: list[dict]) -> dict[str, int]:
+        """Rewrite, add soft requirements and judge the chunk's instructions in place (rejected ones
+        are removed); returns this chunk's counts (also added to :attr:`counts`)."""
+        before = Counter(self.counts)
+        self._enrich(records)
+        if self.judge is not None:
+            self._judge_instructions(records)
+        delta = Counter(self.counts)
+        delta.subtract(before)
+        return {k: v for k, v in sorted(delta.items()) if v}
+
+    def _judge_instructions(self, records: list[dict]) -> None:
+        assert self.judge is not None
+        judges = self.r.quality.instruction_judges
+        names = list(judges)
+        todo = [rec for rec in records if rec["kind"] != "math"]
+        items = [(rec["prompt"], INSTRUCTION_QUESTIONS[n]) for rec in todo for n in names]
+        judge = self.judge
+
+        async def ask() -> list:
+            try:
+                return await judge.ask_many(items)
+            finally:
+                await judge.client.aclose()
+
+        verdicts = run_sync(ask()) if items else []
+        raise_outage(verdicts, "instruction judges")
+        rejected = set()
+        for k, rec in enumerate(todo):
+            result = gate(verdicts[k * len(names) : (k + 1) * len(names)], names, judges)
+            for reason in result.reasons:
+                self.counts[f"instruction_rejected:{reason}"] += 1
+            if not result.ok:
+                rejected.add(rec["index"])
+                self.counts["instruction_rejected"] += 1
+            else:
+                self.counts["instruction_accepted"] += 1
+        records[:] = [rec for rec in records if rec["index"] not in rejected]
+
+    def _enrich(self, records: list[dict]) -> None:
         ins = self.r.instruct
         rw = [rec for rec in records if rec["kind"] == "rule" and ins.rewrite.enabled
               and self._choose(rec, "rewrite", ins.rewrite.ratio)]
@@ -144,19 +192,27 @@ class InstructEnricher:
                   "seed": rec["index"] % 2**31}) for rec, _ in todo]
         results = run_sync(self._run(jobs)) if jobs else []
         self._raise_failures(results)
+        candidates = []
         for (rec, groups), res in zip(todo, results, strict=True):
             text = res.text.strip()
             if text and res.finish_reason != "length" and faithful(text, groups):
+                candidates.append((rec, text))
+            else:
+                self.counts["rewrite_rejected"] += 1
+        for (rec, text), reason in zip(candidates, self._round_trip(candidates), strict=True):
+            if reason is None:
                 rec["template_prompt"], rec["prompt"], rec["rewritten"] = rec["prompt"], text, True
                 self.counts["rewrite_accepted"] += 1
             else:
                 self.counts["rewrite_rejected"] += 1
+                self.counts[f"rewrite_roundtrip:{reason}"] += 1
         k = ins.soft.max_questions
         jobs = [([{"role": "user", "content": SOFT_PROMPT.format(text=rec["prompt"], k=k)}],
                  {"temperature": ins.soft.temperature, "max_tokens": ins.soft.max_tokens,
                   "seed": rec["index"] % 2**31}) for rec in soft]
         results = run_sync(self._run(jobs)) if jobs else []
         self._raise_failures(results)
+        added = []
         for rec, res in zip(soft, results, strict=True):
             parsed = parse_soft(res.text, k)
             if parsed is None:
@@ -165,11 +221,32 @@ class InstructEnricher:
             cons, qs = parsed
             rule = compose.parse_ground_truth(rec["ground_truth"])
             assert isinstance(rule, compose.RuleTruth)  # soft records are kind "rule"
-            rec["ground_truth"] = compose.to_json(compose.JudgeTruth(tuple(qs), rule.tree, rule.lang))
             sep = "" if rule.lang == "zh" else " "
-            rec["prompt"] = rec["prompt"] + "\n" + sep.join(cons)
+            added.append((rec, rec["prompt"] + "\n" + sep.join(cons), rule, qs))
+        # the soft requirements must not change what the hard constraints say (or add one)
+        for (rec, text, rule, qs), reason in zip(added, self._round_trip([(a[0], a[1]) for a in added]),
+                                                 strict=True):
+            if reason is not None:
+                self.counts[f"soft_roundtrip:{reason}"] += 1
+                continue
+            rec["ground_truth"] = compose.to_json(compose.JudgeTruth(tuple(qs), rule.tree, rule.lang))
+            rec["prompt"] = text
             rec["kind"] = "judge"
             self.counts["soft_added"] += 1
+
+    def _round_trip(self, items: list[tuple[dict, str]]) -> list[str | None]:
+        """Per (record, model-written text): None when the model reads the text back into the record's
+        tree, else the reason it does not (raif_data/roundtrip.py). Off in the recipe: all None."""
+        if not self.r.quality.round_trip or not items:
+            return [None] * len(items)
+        trees = [json.loads(rec["ground_truth"])["tree"] for rec, _ in items]
+        jobs = [([{"role": "user", "content": roundtrip.prompt(
+                    text, tree, random.Random(f"roundtrip:{self.r.seed}:{rec['index']}"))}],
+                 {"temperature": 0.0, "max_tokens": 1024}) for (rec, text), tree in zip(items, trees, strict=True)]
+        results = run_sync(self._run(jobs))
+        self._raise_failures(results)
+        return ["malformed" if res.finish_reason == "length" else roundtrip.compare(tree, res.text)
+                for tree, res in zip(trees, results, strict=True)]
 
     @staticmethod
     def _raise_failures(results: list[Any]) -> None:
@@ -183,3 +260,5 @@ class InstructEnricher:
 
     def close(self) -> None:
         self.client.close()
+        if self.judge is not None and self.judge.client is not self.client:
+            self.judge.client.close()

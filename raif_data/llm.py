@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from raif_data.recipe import LLMConfig
+from raif_rewards.endpoints import endpoint_urls
 from raif_rewards.errors import EndpointError
 from raif_rewards.llm import ChatResult, Choice, LLMClient, run_sync
 
@@ -18,8 +19,14 @@ __all__ = ["ChatResult", "Choice", "LLMClient", "run_sync", "make_client", "pref
            "as_training_text"]
 
 
-def preflight(base_url: str, timeout: float = 10.0) -> None:
-    """Fail now, in one line, when nothing listens at ``base_url`` (instead of after every retry)."""
+def preflight(base_url: str | list[str], timeout: float = 10.0) -> None:
+    """Fail now, in one line, when nothing listens at ``base_url`` (each of them, for a list) instead
+    of after every retry."""
+    for one in endpoint_urls(base_url):
+        _preflight_one(one, timeout)
+
+
+def _preflight_one(base_url: str, timeout: float) -> None:
     url = base_url.rstrip("/") + "/models"
     try:
         with urllib.request.urlopen(url, timeout=timeout):
@@ -32,7 +39,7 @@ def preflight(base_url: str, timeout: float = 10.0) -> None:
                             "(recipe: llm.base_url / --base-url)") from None
 
 
-def make_client(cfg: LLMConfig, output_dir: str | Path, *, base_url: str | None = None,
+def make_client(cfg: LLMConfig, output_dir: str | Path, *, base_url: str | list[str] | None = None,
                 model: str | None = None, check: bool = True) -> LLMClient:
     """A client for the recipe's endpoint (or the given one), caching into ``<output_dir>/llm_cache.sqlite``."""
     url = base_url or cfg.base_url

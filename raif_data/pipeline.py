@@ -59,7 +59,8 @@ def _hash(obj: Any) -> str:
 
 
 def uses_llm_in_instruct(r: Recipe) -> bool:
-    return bool(r.llm.base_url) and (r.instruct.rewrite.enabled or r.instruct.soft.enabled)
+    return bool(r.llm.base_url) and (r.instruct.rewrite.enabled or r.instruct.soft.enabled
+                                     or bool(r.quality.instruction_judges))
 
 
 def labels_task_types(r: Recipe) -> bool:
@@ -77,11 +78,14 @@ def fingerprints(r: Recipe) -> dict[str, str]:
     if labels_task_types(r):  # the model's task-type labels shape the seeds stage
         fp["seeds"] = _hash({"up": fp["seeds"], "task_type_model": r.llm.model})
     llm_model = r.llm.model if uses_llm_in_instruct(r) else None
+    # the judges' questions and thresholds decide which rows stay; where the judge runs does not
+    quality = {k: v for k, v in d["quality"].items() if k != "judge_base_url"}
     fp["instruct"] = _hash({"up": fp["seeds"], "num_prompts": r.num_prompts, "instruct": d["instruct"],
                             "math": d["math"], "chunk": r.output.chunk_size, "model": llm_model,
-                            "schema": SCHEMA_VERSION})
-    fp["respond"] = _hash({"up": fp["instruct"], "respond": d["respond"], "model": r.llm.model}) \
-        if uses_respond(r) else ""
+                            "schema": SCHEMA_VERSION,
+                            **({"quality": quality} if uses_llm_in_instruct(r) else {})})
+    fp["respond"] = _hash({"up": fp["instruct"], "respond": d["respond"], "model": r.llm.model,
+                           "quality": quality}) if uses_respond(r) else ""
     out = {k: v for k, v in d["output"].items() if k != "chunk_size"}
     fp["shards"] = _hash({"up": fp["instruct"], "respond": fp["respond"], "output": out})
     return fp
@@ -380,7 +384,9 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
                     records.append(built)
                 advance(1)
             if enrich is not None:
-                enrich.apply(records)
+                counts = enrich.apply(records)
+                # kept beside the chunk, so that a resumed run still reports every chunk's counts
+                write_json(path.with_suffix(".llm.json"), counts)
             # the chunk's redraw counts go first: a finished chunk always has them (resume-exact totals)
             write_json(_counts_path(path), dict(sorted(chunk_counts.items())))
             with atomic_open(path) as fh:
@@ -395,14 +401,20 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
     for c in range(n_chunks(r)):
         counters.update(read_json(_counts_path(layout.chunk("instruct", c))) or {})
     no_witness = counters.pop("dropped_no_witness", 0)
+    llm_counts: Counter = Counter()
+    if enrich is not None:
+        for c in range(n_chunks(r)):
+            llm_counts.update(read_json(layout.chunk("instruct", c).with_suffix(".llm.json")) or {})
+    judged_out = llm_counts.get("instruction_rejected", 0)
     manifest.update({"fingerprint": fps["instruct"], "requested": r.num_prompts,
-                     "duplicates_dropped": r.num_prompts - manifest["records"] - no_witness,
+                     "duplicates_dropped": r.num_prompts - manifest["records"] - no_witness - judged_out,
                      "dropped_no_witness": no_witness,
+                     "instructions_rejected": judged_out,
                      "redrawn": {k.removeprefix("redrawn:"): v for k, v in sorted(counters.items())
                                  if k.startswith("redrawn:")},
                      "math_source": maths.shown if maths else None})
     if enrich is not None:
-        manifest["llm"] = enrich.summary()
+        manifest["llm"] = {"model": enrich.client.model, **dict(sorted(llm_counts.items()))}
     write_json(folder / "manifest.json", manifest)
     return manifest
 
@@ -457,7 +469,12 @@ def run_respond(r: Recipe, layout: Layout, *, overwrite: bool = False, progress:
     finally:
         responder.close()
     manifest = _summarise_chunks(layout, "respond", r)
-    manifest.update({"fingerprint": fps["respond"], "llm": responder.summary()})
+    rejected: Counter = Counter()
+    for c in range(n_chunks(r)):
+        for v in iter_chunk(layout.chunk("respond", c)):
+            rejected.update(v.get("judge_rejected") or {})
+    manifest.update({"fingerprint": fps["respond"], "llm": responder.summary(),
+                     "answers_rejected": dict(sorted(rejected.items()))})
     write_json(folder / "manifest.json", manifest)
     return manifest
 
@@ -537,7 +554,8 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
         "counts": {"train": counts["train"], "validation": counts["validation"], "sft": counts["sft"],
                    **{k: v for k, v in sorted(counts.items()) if k.startswith("dropped_")},
                    "duplicates_dropped": inst["duplicates_dropped"],
-                   "dropped_no_witness": inst.get("dropped_no_witness", 0)},
+                   "dropped_no_witness": inst.get("dropped_no_witness", 0),
+                   "instructions_rejected": inst.get("instructions_rejected", 0)},
         "witness_redrawn": inst.get("redrawn", {}),
         "shards": {s: [dict(f, file=f"{s}/{f['file']}") for f in fl] for s, fl in files.items()},
         "sft_shards": [dict(f, file=f"sft/train/{f['file']}") for f in sft_files],
@@ -548,6 +566,10 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
                   "math_source": inst.get("math_source")},
         "config": {k: v for k, v in r.to_dict().items() if k != "output_dir"},
         "versions": _versions(),
+        # per-reason counts of the model-judged quality control (raif_data/judges.py)
+        "quality": {"instruct": {k: v for k, v in (inst.get("llm") or {}).items() if k != "model"},
+                    "answers_rejected": (_read_manifest(layout.stage("respond") / "manifest.json")
+                                         .get("answers_rejected", {}) if with_respond else {})},
         "stages": {s: _read_manifest(layout.stage(s) / "manifest.json").get("fingerprint")
                    for s in STAGES[:3] if (layout.stage(s) / "manifest.json").exists()},
     }

@@ -131,8 +131,31 @@ class RespondConfig:
 
 
 @dataclass
+class QualityConfig:
+    """Model-judged quality control (raif_data/judges.py); runs only with an endpoint. Each judge
+    named maps to the share of P(YES) it needs (P(YES) / (P(YES) + P(NO)) at its first token)."""
+
+    #: asked of every instruction: well_defined, consistent, relevant ({} = none)
+    instruction_judges: dict[str, float] = field(default_factory=dict)
+    #: asked of every sampled and expert answer that meets its constraints: task_done, language,
+    #: no_leaked_reasoning ({} = none)
+    answer_judges: dict[str, float] = field(default_factory=dict)
+    #: share of P(YES) a soft requirement's question needs; those questions join the pass rate of
+    #: judge-style rows (they are asked whenever such a row is answered)
+    soft_threshold: float = 0.5
+    #: read every model-written instruction text (rewrite, soft requirements) back into JSON and keep it
+    #: only when it matches the ground-truth tree (raif_data/roundtrip.py)
+    round_trip: bool = False
+    #: judge endpoint and model ("" = llm.base_url / llm.model)
+    judge_base_url: str | list[str] = ""
+    judge_model: str = ""
+
+
+@dataclass
 class LLMConfig:
-    base_url: str = ""
+    #: one endpoint, or a list of them (one server per GPU or node): requests are spread over them,
+    #: ``concurrency`` at most per endpoint, and an endpoint that fails is rested (raif_rewards.endpoints)
+    base_url: str | list[str] = ""
     model: str = ""
     api_key_env: str = "OPENAI_API_KEY"
     concurrency: int = 64
@@ -163,6 +186,7 @@ class Recipe:
     math: MathConfig = field(default_factory=MathConfig)
     respond: RespondConfig = field(default_factory=RespondConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def to_dict(self) -> dict:
@@ -240,6 +264,22 @@ def _check_ranges(r: Recipe) -> None:
     need(r.llm.concurrency >= 1, "llm.concurrency", "must be at least 1")
     need(1 <= r.llm.workers <= 256, "llm.workers", "must be between 1 and 256")
     need(r.llm.timeout > 0, "llm.timeout", "must be positive")
+    from raif_data.judges import ANSWER_QUESTIONS, INSTRUCTION_QUESTIONS
+
+    q = r.quality
+    for key, judges, known in (("instruction_judges", q.instruction_judges, INSTRUCTION_QUESTIONS),
+                               ("answer_judges", q.answer_judges, ANSWER_QUESTIONS)):
+        for name, threshold in judges.items():
+            need(name in known, f"quality.{key}.{name}", f"not one of {list(known)}")
+            need(0.0 <= threshold <= 1.0, f"quality.{key}.{name}", "must be between 0 and 1")
+    need(0.0 <= q.soft_threshold <= 1.0, "quality.soft_threshold", "must be between 0 and 1")
+    if isinstance(r.llm.base_url, list) or r.llm.base_url:
+        from raif_rewards.endpoints import endpoint_urls
+
+        try:
+            endpoint_urls(r.llm.base_url)
+        except ValueError as exc:
+            raise RecipeError("llm.base_url", str(exc).removeprefix("base_url: ")) from None
 
 
 def from_dict(data: dict | None, file: str | None = None) -> Recipe:

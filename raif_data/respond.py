@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from raif_data import recipe as recipe_mod
+from raif_data.judges import ANSWER_QUESTIONS, answer_judge, framed, gate, raise_outage
 from raif_data.llm import LLMClient, as_training_text, make_client, run_sync, split_answer
 from raif_data.recipe import Recipe
 from raif_rewards import compose
@@ -50,6 +51,8 @@ class Responder:
         self.base = factory("base")
         ex = r.respond.expert
         self.expert = factory("expert") if ex.model and ex.samples > 0 else None
+        # answers are judged when answer judges are named or a row carries soft-requirement questions
+        self.judge = answer_judge(factory("judge"))
         self.failed = 0
         self.calls: Counter = Counter()
 
@@ -58,6 +61,10 @@ class Responder:
             if kind == "expert":
                 ex = self.r.respond.expert
                 return make_client(self.r.llm, output_dir, base_url=ex.base_url or self.r.llm.base_url, model=ex.model)
+            if kind == "judge":
+                q = self.r.quality
+                return make_client(self.r.llm, output_dir, base_url=q.judge_base_url or None,
+                                   model=q.judge_model or None, check=False)
             return make_client(self.r.llm, output_dir)
 
         return factory
@@ -98,7 +105,10 @@ class Responder:
             results = await asyncio.gather(*(one(c, m, p) for _, c, m, p in reqs))
             if any(isinstance(r, BaseException) for r in results):
                 return results, None
-            verdict = self._verdict(rec, {kind: r for (kind, *_), r in zip(reqs, results, strict=True)})
+            try:
+                verdict = await self._verdict(rec, {kind: r for (kind, *_), r in zip(reqs, results, strict=True)})
+            except EndpointError as exc:  # the judge was down: reported like a failed request
+                return [*results, exc], None
             if advance is not None:
                 advance(1)
             return results, verdict
@@ -107,6 +117,7 @@ class Responder:
             return await asyncio.gather(*(record(rec, reqs) for rec, reqs in plan))
         finally:
             clients = {id(c): c for _, reqs in plan for _, c, _, _ in reqs}
+            clients[id(self.judge.client)] = self.judge.client
             for client in clients.values():
                 await client.aclose()
 
@@ -125,7 +136,40 @@ class Responder:
         self.calls["cached"] += sum(1 for r in results if r.cached)
         return [verdict for _, verdict in done]
 
-    def _verdict(self, rec: dict, got: dict) -> dict:
+    async def _judged(self, rec: dict, samples: list[tuple[float, bool, str, str]],
+                      reasons: Counter) -> list[bool | None]:
+        """Per sample that meets its constraints: whether every answer judge and soft-requirement
+        question passes (None: some question could not be scored, so the sample is not counted);
+        samples that miss a constraint are not asked about (False). Raises EndpointError on an outage."""
+        q = self.r.quality
+        names = list(q.answer_judges)
+        questions = [ANSWER_QUESTIONS[n] for n in names]
+        thresholds = dict(q.answer_judges)
+        gt = compose.parse_ground_truth(rec["ground_truth"])
+        if isinstance(gt, compose.JudgeTruth):
+            for k, soft in enumerate(gt.questions):
+                names.append(f"soft_{k}")
+                questions.append(soft)
+                thresholds[f"soft_{k}"] = q.soft_threshold
+        full = [k for k, (_, ok, _, _) in enumerate(samples) if ok]
+        out: list[bool | None] = [False] * len(samples)
+        if not names or not full:
+            for k in full:
+                out[k] = True
+            return out
+        items = [(framed(rec["prompt"], samples[k][3]), question) for k in full for question in questions]
+        verdicts = await self.judge.ask_many(items)
+        raise_outage(verdicts, f"answer judges (record {rec['index']})")
+        for j, k in enumerate(full):
+            result = gate(verdicts[j * len(names) : (j + 1) * len(names)], names, thresholds)
+            for reason in result.reasons:
+                reasons[reason if not reason.startswith("soft_") else
+                        "soft" + ("_unscored" if reason.endswith("_unscored") else "")] += 1
+            unscored = any(r.endswith("_unscored") for r in result.reasons)
+            out[k] = None if unscored else result.ok
+        return out
+
+    async def _verdict(self, rec: dict, got: dict) -> dict:
         rc = self.r.respond
         gt = rec["ground_truth"]
 
@@ -141,12 +185,20 @@ class Responder:
 
         reason = scored(got["reason"]) if "reason" in got else []
         direct = scored(got["direct"]) if "direct" in got else []
-        pass_rate = sum(full for _, full, *_ in reason) / len(reason) if reason else None
+        rejected: Counter = Counter()
+        judged = await self._judged(rec, reason, rejected)
+        # a sample whose judge question could not be scored counts neither as a pass nor as a fail
+        counted = [ok for ok in judged if ok is not None]
+        pass_rate = sum(counted) / len(counted) if counted else None
         baseline = sum(frac for frac, *_ in direct) / len(direct) if direct else None
         accepted = []
         if "expert" in got and self.expert is not None:  # got has expert samples only when there is one
-            for frac, full, reasoning, answer in scored(got["expert"]):
-                if full:
+            expert = scored(got["expert"])
+            expert_rejected: Counter = Counter()
+            oks = await self._judged(rec, expert, expert_rejected)
+            rejected.update({f"expert_{k}": v for k, v in expert_rejected.items()})
+            for (frac, _, reasoning, answer), ok in zip(expert, oks, strict=True):
+                if ok:
                     accepted.append({"response": as_training_text(reasoning, answer) if reasoning else answer,
                                      "model": self.expert.model, "score": frac, "reasoning": bool(reasoning)})
         drop = None
@@ -157,14 +209,15 @@ class Responder:
                 drop = "impossible" if pass_rate == 0.0 else "too_hard"
         return {"index": rec["index"], "pass_rate": pass_rate, "baseline_score": baseline,
                 "mean_score": sum(f for f, *_ in reason) / len(reason) if reason else None,
-                "n_samples": len(reason), "n_direct": len(direct), "accepted": accepted, "drop": drop}
+                "n_samples": len(reason), "n_direct": len(direct), "accepted": accepted, "drop": drop,
+                "judge_rejected": dict(sorted(rejected.items()))}
 
     def summary(self) -> dict:
         return {"model": self.base.model, "expert": self.expert.model if self.expert else None,
                 "requests_this_run": self.calls["requests"], "cache_hits_this_run": self.calls["cached"]}
 
     def close(self) -> None:
-        for c in (self.base, self.expert):
+        for c in (self.base, self.expert, self.judge.client):
             if c is not None:
                 c.close()
 

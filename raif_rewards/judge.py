@@ -47,6 +47,8 @@ class JudgeVerdict:
     p_no: float = 0.0
     error: str = ""
     cached: bool = False
+    #: unscored because the endpoint failed after its retries (not because the judge said neither)
+    outage: bool = False
 
 
 def yes_no_probabilities(top: dict[str, float]) -> tuple[float, float]:
@@ -150,7 +152,7 @@ class Judge:
             for key, result in zip(todo, results, strict=True):
                 # failures are not memoised: the next batch asks again once the endpoint is back
                 if isinstance(result, EndpointError):
-                    errors[key] = JudgeVerdict(None, error=str(result))
+                    errors[key] = JudgeVerdict(None, error=str(result), outage=True)
                     continue
                 verdict = verdict_from_result(result)
                 if verdict.yes is None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from raif_rewards.errors import EndpointError
 
 if TYPE_CHECKING:
-    from raif_rewards.chat_http import Session
+    from raif_rewards.endpoints import EndpointPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -139,7 +139,7 @@ class LLMClient:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         model: str,
         api_key: str | None = None,
         concurrency: int = 16,
@@ -152,7 +152,12 @@ class LLMClient:
         max_body_bytes: int | None = None,
         retry_after_max: float = 60.0,
     ):
-        self.base_url, self.model = base_url.rstrip("/"), model
+        from raif_rewards.endpoints import Endpoint, endpoint_urls
+
+        #: several servers share the requests (:mod:`raif_rewards.endpoints`), ``concurrency`` each
+        self.base_urls = endpoint_urls(base_url)
+        self.endpoints = [Endpoint(u) for u in self.base_urls]
+        self.base_url, self.model = ", ".join(self.base_urls), model
         self.api_key = api_key or "EMPTY"
         self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
@@ -164,7 +169,6 @@ class LLMClient:
         self.retry_after_max = retry_after_max
         self.cache = ResponseCache(cache_path) if cache_path else None
         self._rng = random.Random(seed)  # jitter only; never affects outputs
-        self._url = self.base_url + "/chat/completions"
         self._headers = {"Content-Type": "application/json", "Accept": "application/json",
                          "Authorization": f"Bearer {self.api_key}"}
         self._per_loop: dict[int, _LoopState] = {}
@@ -176,13 +180,14 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         state = self._per_loop.get(id(loop))
         if state is None or state.loop is not loop:
-            from raif_rewards.chat_http import Session
+            from raif_rewards.endpoints import EndpointPool
 
             for key in [k for k, v in self._per_loop.items() if v.loop.is_closed()]:
                 del self._per_loop[key]
             # opening does not suspend (nothing in it awaits I/O), so no other task can open a second one
-            session = await Session.open(self.base_url, self.concurrency, self.timeout)
-            state = _LoopState(loop, asyncio.Semaphore(self.concurrency), session, self.cache)
+            pool = EndpointPool(self.endpoints, self.concurrency)
+            await pool.open(self.timeout)
+            state = _LoopState(loop, pool, self.cache)
             self._per_loop[id(loop)] = state
         return state
 
@@ -231,17 +236,18 @@ class LLMClient:
                 delay *= 0.5 + self._rng.random()
                 # a server that says when to come back is believed, up to retry_after_max
                 await asyncio.sleep(max(delay, min(_retry_after(last), self.retry_after_max)))
-            async with state.semaphore:
+            async with state.pool.slot() as slot:
                 self.requests_sent += 1
                 try:
-                    raw = await state.session.post_json(self._url, payload, headers, timeout=timeout, query=query,
-                                                        max_body_bytes=self.max_body_bytes)
+                    raw = await slot.session.post_json(slot.url, payload, headers, timeout=timeout, query=query,
+                                                       max_body_bytes=self.max_body_bytes)
                     result = _to_result(raw)
                 except Exception as exc:  # classified here: only transient failures are retried
                     if not _retryable(exc):
-                        raise EndpointError(f"{self.base_url} ({self.model}): {_describe(exc)}") from exc
+                        raise EndpointError(f"{slot.endpoint.base_url} ({self.model}): {_describe(exc)}") from exc
+                    slot.fail()  # the next attempt (and other requests) go to another endpoint if any
                     last = exc
-                    log.debug("attempt %d to %s failed: %s", attempt + 1, self.base_url, _describe(exc))
+                    log.debug("attempt %d to %s failed: %s", attempt + 1, slot.endpoint.base_url, _describe(exc))
                     continue
                 if self.cache is not None:
                     # the slot is held until the answer is on disk, so that a crash re-asks at most
@@ -271,7 +277,7 @@ class LLMClient:
         loop = asyncio.get_running_loop()
         state = self._per_loop.pop(id(loop), None)
         if state is not None:
-            await state.session.aclose()
+            await state.pool.aclose()
 
     def close(self) -> None:
         if self.cache is not None:
@@ -279,12 +285,11 @@ class LLMClient:
 
 
 class _LoopState:
-    """What a client keeps per event loop: its connections, its concurrency bound, and the cache
-    writes waiting for the next group commit."""
+    """What a client keeps per event loop: its endpoints (connections and concurrency bounds), and the
+    cache writes waiting for the next group commit."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, semaphore: asyncio.Semaphore, session: Session,
-                 cache: ResponseCache | None):
-        self.loop, self.semaphore, self.session, self.cache = loop, semaphore, session, cache
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: EndpointPool, cache: ResponseCache | None):
+        self.loop, self.pool, self.cache = loop, pool, cache
         #: the answers waiting for the next commit, and the future their chat calls wait on
         self._batch: tuple[list[tuple[str, str]], asyncio.Future] | None = None
         self._committing = False
