@@ -31,3 +31,6 @@ def test_wheel_build_is_quiet_and_leaves_the_checkout_clean(tmp_path):
         meta = zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode()
         assert "License-Expression: Apache-2.0" in meta
         assert not any(n.startswith(("tests/", "build_backend/")) for n in zf.namelist())
+        # PEP 561: users' type checkers read the annotations of every package
+        packages = ("raif_rewards", "raif_data", "raif_train", "raif_eval")
+        assert {f"{p}/py.typed" for p in packages} <= set(zf.namelist())
