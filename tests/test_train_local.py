@@ -658,3 +658,18 @@ def test_expert_rows_longer_than_the_response_length_are_left_out_not_cut(tmp_pa
     rec = _recipe(data, tmp_path / "o2", max_steps=1, sft_data=str(sft), max_response_length=8)
     with pytest.raises(TrainError, match="none of the 3 expert rows fits max_response_length=8"):
         GRPOTrainer(rec, score_fn=fraction_score)
+
+
+def test_expert_rows_that_do_not_fit_are_left_out_never_cut():
+    from raif_rewards.errors import RaifError
+    from raif_train.local.data import SFTRecord, fitting_experts
+
+    rows = [SFTRecord([], "a b"), SFTRecord([], "a b c d e"), SFTRecord([], "a")]
+
+    def encode(text):
+        return text.split()
+
+    fit, left_out = fitting_experts(rows, encode, 3)  # with its EOS, "a b" takes 3 tokens
+    assert [r.response for r in fit] == ["a b", "a"] and left_out == 1
+    with pytest.raises(RaifError, match="none of the 3 expert rows fits max_response_length=1"):
+        fitting_experts(rows, encode, 1)

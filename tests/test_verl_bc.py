@@ -63,7 +63,7 @@ def test_expert_rows_per_step_are_the_native_cursor_walk_and_resume_without_stat
 def test_expert_tokens_are_the_agent_loop_prompt_and_the_native_bc_sequence(fmt):
     tok = build_tiny_tokenizer()
     builder = create_continuous_token_builder(tok)  # what veRL's agent loop tokenises prompts with
-    max_p, max_r = 6, 4
+    max_p, max_r = 6, 24  # every expert response fits: longer ones are left out before, never cut
     native_self = types.SimpleNamespace(
         tok=tok,
         sft=RECORDS,
@@ -73,6 +73,7 @@ def test_expert_tokens_are_the_agent_loop_prompt_and_the_native_bc_sequence(fmt)
             data=types.SimpleNamespace(max_prompt_length=max_p, max_response_length=max_r),
         ),
         device="cpu",
+        _bc_cache={},
     )
     ids, att, loss_mask = GRPOTrainer._bc_batch(native_self, len(RECORDS))  # the native expert batch
     for i, rec in enumerate(RECORDS):
@@ -90,6 +91,20 @@ def test_expert_tokens_are_the_agent_loop_prompt_and_the_native_bc_sequence(fmt)
         assert r[-1] == tok.eos_token_id and len(r) <= max_r
         full_prompt = builder.build_initial_tokens(rec.messages)
         assert p == full_prompt[-max_p:]  # left-truncated like veRL's agent loop
+
+
+def test_an_expert_response_longer_than_the_limit_is_refused_not_cut():
+    tok = build_tiny_tokenizer()
+    rec = RECORDS[0]
+
+    def encode(text):
+        return tok.encode(text, add_special_tokens=False)
+
+    n = len(encode(rec.response)) + 1
+    p, r = expert_tokens(rec, lambda m: [1, 2], tok.eos_token_id, encode, 4, n)
+    assert r[-1] == tok.eos_token_id and len(r) == n
+    with pytest.raises(ValueError, match="fitting_experts"):
+        expert_tokens(rec, lambda m: [1, 2], tok.eos_token_id, encode, 4, n - 1)
 
 
 def test_expert_fields_have_veRL_per_sample_layout():
@@ -219,7 +234,8 @@ def _trainer(dp: int, sft: list[SFTRecord], *, bc_rows: int | None, agg: str = "
                 "rollout": {"n": 2, "temperature": 1.0},
                 "model": {"path": "unused"},
             },
-            "data": {"max_prompt_length": 8, "max_response_length": 4, "apply_chat_template_kwargs": {}},
+            # every expert row fits (longer ones are left out when loaded, never cut)
+            "data": {"max_prompt_length": 8, "max_response_length": 16, "apply_chat_template_kwargs": {}},
             "trainer": {},
             "raif": {"bc_rows_per_step": bc_rows, "bc_seed": 1},
         }
@@ -285,7 +301,7 @@ def test_update_actor_appends_expert_rows_through_transfer_queue(transfer_queue)
             tok.eos_token_id,
             lambda t: tok.encode(t, add_special_tokens=False),
             8,
-            4,
+            16,
         )
         for i in expert_indices(len(RECORDS), 8, 3, 1)
     ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,21 @@ class PromptRecord:
 class SFTRecord:
     messages: list[dict[str, str]]
     response: str
+
+
+def fitting_experts(
+    rows: Sequence[SFTRecord], encode: Callable[[str], list[int]], max_response_length: int
+) -> tuple[list[SFTRecord], int]:
+    """(the expert rows whose response and its EOS fit ``max_response_length`` tokens, how many were left
+    out). Both backends use it: a cut expert answer would teach a response that never closes its tags, so
+    longer rows are left out, never truncated. Raises :class:`RaifError` when none fits."""
+    fit = [r for r in rows if len(encode(r.response)) + 1 <= max_response_length]
+    if rows and not fit:
+        raise RaifError(
+            f"none of the {len(rows)} expert rows fits max_response_length={max_response_length} tokens with "
+            "its EOS; raise max_response_length or give shorter expert rows"
+        )
+    return fit, len(rows) - len(fit)
 
 
 def find_shards(path: str | Path) -> list[Path]:

@@ -23,7 +23,7 @@ from raif_rewards.errors import RaifError
 from raif_rewards.outdir import ensure_output_dir
 from raif_rewards.reward import RewardConfig, accuracy_from_fraction
 from raif_train import algo
-from raif_train.local.data import Cursor, PromptRecord, SFTRecord, load_prompts, load_sft
+from raif_train.local.data import Cursor, PromptRecord, SFTRecord, fitting_experts, load_prompts, load_sft
 from raif_train.local.rollout import Sample, generate, pad_batch, render_prompt, response_log_probs
 from raif_train.local.runstate import latest_checkpoint
 from raif_train.local.scoring import LibraryScore, Score, ScoreFn, Scorer, ScoreRequest
@@ -169,18 +169,15 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ setup helpers
     def _fitting_experts(self, rows: list[SFTRecord]) -> list[SFTRecord]:
-        """Expert rows whose response (and EOS) fits max_response_length. A cut expert answer would teach
-        a response that never closes its tags, so longer rows are left out (logged), never truncated."""
+        """Expert rows whose response (and EOS) fits max_response_length (:func:`fitting_experts`)."""
         limit = self.r.data.max_response_length
-        fit = [r for r in rows if len(self.tok(r.response, add_special_tokens=False)["input_ids"]) + 1 <= limit]
-        if not fit:
-            raise TrainError(
-                f"none of the {len(rows)} expert rows fits max_response_length={limit} tokens with its EOS; "
-                "raise max_response_length or give shorter expert rows"
-            )
-        if len(fit) < len(rows):
+        try:
+            fit, left_out = fitting_experts(rows, lambda t: self.tok(t, add_special_tokens=False)["input_ids"], limit)
+        except RaifError as exc:
+            raise TrainError(str(exc)) from None
+        if left_out:
             log.warning("behaviour cloning: %d of %d expert rows are longer than max_response_length=%d "
-                        "tokens and are left out", len(rows) - len(fit), len(rows), limit)
+                        "tokens and are left out", left_out, len(rows), limit)
         return fit
 
     def _device(self) -> torch.device:

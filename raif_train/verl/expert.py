@@ -62,13 +62,15 @@ def expert_tokens(
     """(prompt ids, response ids) of one expert row.
 
     `prompt_ids` renders the messages as the rollout does (veRL's chat-template builder); a long prompt
-    keeps its end, as veRL's agent loop truncates. The response is the expert text's tokens, cut to leave
-    room for the EOS that closes it, as the native backend's behaviour-cloning batch builds it.
+    keeps its end, as veRL's agent loop truncates. The response is the expert text's tokens and the EOS
+    that closes it, as the native backend's behaviour-cloning batch builds it; rows that do not fit were
+    left out when the rows were loaded (:func:`raif_train.local.data.fitting_experts`), never cut.
     """
-    if max_response_length < 1:
-        raise ValueError("max_response_length must be >= 1 (the response ends with EOS)")
     p = list(prompt_ids(record.messages))[-max_prompt_length:]
-    r = list(encode(record.response))[: max_response_length - 1] + [int(eos_token_id)]
+    r = list(encode(record.response)) + [int(eos_token_id)]
+    if len(r) > max_response_length:
+        raise ValueError(f"an expert response of {len(r)} tokens with its EOS exceeds max_response_length="
+                         f"{max_response_length}; expert rows are filtered by fitting_experts first")
     return p, r
 
 

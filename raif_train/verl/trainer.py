@@ -129,10 +129,15 @@ class RaifTrainer(PPOTrainerSync):
         bc_coef = float(self.raif.get("bc_coef", 0.0))
         sft_data = self.raif.get("sft_data", None)
         if sft_data and bc_coef > 0:
-            from raif_train.local.data import load_sft
+            from raif_train.local.data import fitting_experts, load_sft
 
-            self._sft = load_sft(str(sft_data))
-            log.info("behaviour cloning: %d expert rows from %s", len(self._sft), sft_data)
+            rows = load_sft(str(sft_data))
+            tok = self.tokenizer
+            self._sft, left_out = fitting_experts(
+                rows, lambda t: tok.encode(t, add_special_tokens=False), int(self.config.data.max_response_length)
+            )
+            log.info("behaviour cloning: %d expert rows from %s (%d longer than max_response_length left out)",
+                     len(self._sft), sft_data, left_out)
         # Always ours, BC or not: the keep flags must leave the PPO loss's masks and denominators.
         actor_cfg = omega_conf_to_dataclass(self.config.actor_rollout_ref.actor)
         self.actor_rollout_wg.set_loss_fn(
