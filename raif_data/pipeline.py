@@ -20,7 +20,7 @@ from raif_data import __version__
 from raif_data.dedup import BloomFilter
 from raif_data.files import atomic_open, dumps_line, read_json, remove_stale_temps, sha256_file, write_json
 from raif_data.instruct import compose_instruction
-from raif_data.recipe import Recipe
+from raif_data.recipe import EVAL_ONLY_SOURCES, Recipe
 from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
 from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, ShardWriter, rl_row
 from raif_rewards import compose, registry
@@ -28,7 +28,7 @@ from raif_rewards.errors import InputFileError, RaifError
 
 log = logging.getLogger(__name__)
 
-STAGES = ("seeds", "instruct", "respond", "shards")
+STAGES = ("seeds", "decontaminate", "instruct", "respond", "shards")
 SCHEMA_VERSION = 1
 
 
@@ -56,12 +56,25 @@ def uses_respond(r: Recipe) -> bool:
     return bool(r.llm.base_url) and r.respond.enabled
 
 
+def uses_decontaminate(r: Recipe) -> bool:
+    return bool(r.decontaminate.eval_files)
+
+
 def fingerprints(r: Recipe) -> dict[str, str]:
     """What decides each stage's output (runtime knobs such as concurrency or paths are left out)."""
     d = r.to_dict()
     fp = {"seeds": _hash({"seed": r.seed, "skip_bad": r.skip_bad, "seeds": d["seeds"]})}
+    fp["decontaminate"] = ""
+    if uses_decontaminate(r):
+        from raif_data.decontaminate import fingerprint_entry
+
+        dc = d["decontaminate"]
+        # the files' bytes decide the drops, not their paths
+        files = [fingerprint_entry(e) for e in r.decontaminate.eval_files]
+        fp["decontaminate"] = _hash({"up": fp["seeds"], "ngram": dc["ngram"], "threshold": dc["threshold"],
+                                     "files": files, "names": [_entry_name(e) for e in r.decontaminate.eval_files]})
     llm_model = r.llm.model if uses_llm_in_instruct(r) else None
-    fp["instruct"] = _hash({"up": fp["seeds"], "num_prompts": r.num_prompts, "instruct": d["instruct"],
+    fp["instruct"] = _hash({"up": fp["decontaminate"] or fp["seeds"], "num_prompts": r.num_prompts, "instruct": d["instruct"],
                             "math": d["math"], "chunk": r.output.chunk_size, "model": llm_model,
                             "schema": SCHEMA_VERSION})
     fp["respond"] = _hash({"up": fp["instruct"], "respond": d["respond"], "model": r.llm.model}) \
@@ -140,6 +153,69 @@ def run_seeds(r: Recipe, layout: Layout, *, overwrite: bool = False,
     manifest = {"stage": "seeds", "fingerprint": fp, **summary,
                 "output": {"file": "seeds.jsonl", "rows": summary["kept"],
                            "sha256": sha256_file(folder / "seeds.jsonl")}}
+    write_json(folder / "manifest.json", manifest)
+    return manifest
+
+
+# ------------------------------------------------------------------------------------- decontaminate
+
+
+def _entry_name(entry: str) -> str:
+    from raif_data.decontaminate import parse_entry
+
+    bench, raw = parse_entry(entry)
+    return bench or Path(raw).stem
+
+
+def seeds_file(r: Recipe, layout: Layout) -> Path:
+    """The seeds stage 2 reads: the decontaminated ones when evaluation files are given."""
+    stage = "decontaminate" if uses_decontaminate(r) else "seeds"
+    return layout.stage(stage) / "seeds.jsonl"
+
+
+def run_decontaminate(r: Recipe, layout: Layout, *, overwrite: bool = False,
+                      progress: ProgressFactory = _no_progress) -> dict:
+    """Drop the selected seeds that overlap an evaluation set (see :mod:`raif_data.decontaminate`)."""
+    from raif_data.decontaminate import EvalIndex, load_eval_set
+
+    fps = fingerprints(r)
+    if not uses_decontaminate(r):
+        raise RaifError("stage 'decontaminate' needs evaluation prompt files: set decontaminate.eval_files "
+                        "(or --eval-file)")
+    seeds_m = _finished(layout, "seeds", fps["seeds"])
+    folder, done = _begin_stage(layout, "decontaminate", fps["decontaminate"], overwrite)
+    if done:
+        return _finished(layout, "decontaminate", fps["decontaminate"])
+    cfg = r.decontaminate
+    sets = [load_eval_set(e) for e in cfg.eval_files]
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise RaifError(f"decontaminate.eval_files: two entries name the evaluation set {max(names, key=names.count)!r}; "
+                        "give each set once")
+    index = EvalIndex.build(sets, cfg.ngram)
+    dropped: Counter = Counter()
+    kept = read = 0
+    advance = progress("decontaminate", seeds_m["kept"])
+    with open(layout.stage("seeds") / "seeds.jsonl", encoding="utf-8") as src, \
+            atomic_open(folder / "seeds.jsonl") as out:
+        for line in src:
+            read += 1
+            over = index.verdict(json.loads(line)["prompt"]).over(cfg.threshold)
+            if over:
+                dropped.update(over)
+                dropped["(any)"] += 1
+            else:
+                out.write(line)
+                kept += 1
+            advance(1)
+    if kept == 0:
+        raise RaifError(f"decontaminate: every one of the {read} seeds overlaps an evaluation set "
+                        f"(threshold {cfg.threshold}); nothing is left to build instructions on")
+    manifest = {"stage": "decontaminate", "fingerprint": fps["decontaminate"], "read": read, "kept": kept,
+                "dropped": dropped.pop("(any)", 0), "dropped_by_eval_set": {n: dropped.get(n, 0) for n in names},
+                "ngram": cfg.ngram, "threshold": cfg.threshold,
+                "eval_sets": {s.name: {"source": s.source, "prompts": len(s.prompts)} for s in sets},
+                "output": {"file": "seeds.jsonl", "rows": kept, "sha256": sha256_file(folder / "seeds.jsonl")}}
     write_json(folder / "manifest.json", manifest)
     return manifest
 
@@ -279,15 +355,22 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
                  llm_factory: Callable[[], Any] | None = None) -> dict:
     fps = fingerprints(r)
     _finished(layout, "seeds", fps["seeds"])
+    if uses_decontaminate(r):
+        _finished(layout, "decontaminate", fps["decontaminate"])
     folder, done = _begin_stage(layout, "instruct", fps["instruct"], overwrite)
     if done:
         return read_json(folder / "manifest.json")
-    seeds_file = layout.stage("seeds") / "seeds.jsonl"
-    n_seeds = count_lines(seeds_file)
+    allowed = sorted(set(r.instruct.sources) & set(EVAL_ONLY_SOURCES))
+    if allowed:
+        log.warning("sampling evaluation-only constraint source(s) %s for training "
+                    "(instruct.allow_eval_constraints): these rows contaminate that benchmark's results",
+                    ", ".join(allowed))
+    seeds_path = seeds_file(r, layout)
+    n_seeds = count_lines(seeds_path)
     maths = _math_source(r)
     seen = BloomFilter(max(r.num_prompts, 1000))
     counters: Counter = Counter()
-    lines = _Lines(seeds_file)
+    lines = _Lines(seeds_path)
     advance = progress("instruct", r.num_prompts)
     enrich = None
     if uses_llm_in_instruct(r):
@@ -323,7 +406,8 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
     manifest = _summarise_chunks(layout, "instruct", r)
     manifest.update({"fingerprint": fps["instruct"], "requested": r.num_prompts,
                      "duplicates_dropped": r.num_prompts - manifest["records"],
-                     "math_source": maths.shown if maths else None})
+                     "math_source": maths.shown if maths else None,
+                     "eval_only_sources": allowed})
     if enrich is not None:
         manifest["llm"] = enrich.summary()
     write_json(folder / "manifest.json", manifest)
@@ -445,12 +529,16 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
     if not sft_files:
         shutil.rmtree(layout.root / "sft", ignore_errors=True)
     seeds_m = read_json(layout.stage("seeds") / "manifest.json")
+    decon_m = read_json(layout.stage("decontaminate") / "manifest.json") if uses_decontaminate(r) else None
     manifest = {
         "format": "raif-data/1",
         "fingerprint": fps["shards"],
         "counts": {"train": counts["train"], "validation": counts["validation"], "sft": counts["sft"],
                    **{k: v for k, v in sorted(counts.items()) if k.startswith("dropped_")},
-                   "duplicates_dropped": inst["duplicates_dropped"]},
+                   "duplicates_dropped": inst["duplicates_dropped"],
+                   "decontaminated": decon_m["dropped"] if decon_m else 0},
+        "decontamination": None if decon_m is None else {
+            k: decon_m[k] for k in ("read", "kept", "dropped", "dropped_by_eval_set", "ngram", "threshold", "eval_sets")},
         "shards": {s: [dict(f, file=f"{s}/{f['file']}") for f in fl] for s, fl in files.items()},
         "sft_shards": [dict(f, file=f"sft/train/{f['file']}") for f in sft_files],
         "schema": {"rl": RL_SCHEMA.to_string(show_schema_metadata=False),
@@ -461,7 +549,8 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
         "config": {k: v for k, v in r.to_dict().items() if k != "output_dir"},
         "versions": _versions(),
         "stages": {s: read_json(layout.stage(s) / "manifest.json").get("fingerprint")
-                   for s in STAGES[:3] if (layout.stage(s) / "manifest.json").exists()},
+                   for s in STAGES[:-1]
+                   if (s != "decontaminate" or decon_m) and (layout.stage(s) / "manifest.json").exists()},
     }
     write_json(layout.manifest, manifest)
     return manifest
@@ -495,6 +584,8 @@ def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _n
             raise StaleOutputError(f"{layout.manifest}: this folder holds a run made with a different recipe; "
                                    "pass --overwrite to replace it, or choose another --output-dir")
     run_seeds(r, layout, overwrite=overwrite, progress=progress)
+    if uses_decontaminate(r):
+        run_decontaminate(r, layout, overwrite=overwrite, progress=progress)
     run_instruct(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)
     if uses_respond(r):
         run_respond(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)
