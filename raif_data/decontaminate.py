@@ -28,14 +28,26 @@ from raif_rewards.jsonl import iter_jsonl
 _TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
+_ASCII_WORD = re.compile(r"\w+")
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased tokens of ``text``: CJK characters one by one, other ``\\w+`` runs whole."""
-    return _TOKEN.findall(text.lower())
+    lower = text.lower()
+    # ASCII text has no CJK character: the plain pattern gives the same tokens, several times faster
+    return (_ASCII_WORD if lower.isascii() else _TOKEN).findall(lower)
 
 
 def ngrams(toks: list[str], n: int) -> set[str]:
     """The distinct ``n``-grams of ``toks`` (joined by spaces); empty when there are fewer than n tokens."""
-    return {" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)}
+    if len(toks) < n:
+        return set()
+    # slices of one joined string cost less than joining every n-gram on its own
+    joined = " ".join(toks)
+    starts = [0]
+    for tok in toks:
+        starts.append(starts[-1] + len(tok) + 1)
+    return {joined[starts[i] : starts[i + n] - 1] for i in range(len(toks) - n + 1)}
 
 
 @dataclass
@@ -97,12 +109,13 @@ class EvalIndex:
         if not grams:
             whole = self.short.get(" ".join(toks), set())
             return Verdict({self.names[s]: 1.0 for s in sorted(whole)})
+        get = self.grams.get
+        found = [pids for pids in map(get, grams) if pids is not None]
+        if not found:  # nearly every seed: no shared n-gram at all
+            return Verdict({})
         per_prompt: Counter = Counter()
         per_set: Counter = Counter()
-        for g in grams:
-            pids = self.grams.get(g)
-            if pids is None:
-                continue
+        for pids in found:
             per_prompt.update(pids)
             per_set.update({self.prompt_set[p] for p in pids})
         overlap: dict[str, float] = {}
