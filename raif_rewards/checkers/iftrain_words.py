@@ -16,6 +16,9 @@ from raif_rewards.registry import register
 from raif_rewards.text import Text, view
 
 _KEYWORD = {"type": "string", "minLength": 1}
+# Constraints that forbid words drawn from the same word lists the keyword constraints below draw from:
+# the two could name the same word.
+_AVOIDS_WORDS = ("keywords:exclude_word_harder", "keywords:forbidden_words")
 
 
 def _count(keyword: str, t: Text) -> int:
@@ -36,7 +39,12 @@ def _count(keyword: str, t: Text) -> int:
         ),
         ("请在回答中使用关键词“{keyword}”，且只出现一次。", "“{keyword}”这个词在回答中必须恰好出现一次。"),
     ),
-    conflicts=("keywords:frequency", "keywords:word_count_different_numbers", "count:count_increment_word"),
+    conflicts=(
+        *_AVOIDS_WORDS,
+        "keywords:frequency",
+        "keywords:word_count_different_numbers",
+        "count:count_increment_word",
+    ),
     source=SOURCE,
 )
 def word_once(t: Text, keyword: str) -> bool:
@@ -73,7 +81,7 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
             "请让“{keyword}”出现{relation}{frequency}次。",
         ),
     ),
-    conflicts=("keywords:frequency", "keywords:word_once", "count:count_increment_word"),
+    conflicts=(*_AVOIDS_WORDS, "keywords:frequency", "keywords:word_once", "count:count_increment_word"),
     source=SOURCE,
 )
 def word_count_different_numbers(t: Text, keyword: str, frequency: int, relation: str) -> bool:
@@ -201,7 +209,7 @@ def _words_of_tokens(tokens: list[str]) -> list[str]:
             'Make "{keyword}" word {m} of sentence {n} (counting from 1).',
         ),
     ),
-    conflicts=("first_word:first_word_sent", "count:counting_composition"),
+    conflicts=(*_AVOIDS_WORDS, "first_word:first_word_sent", "count:counting_composition"),
     source=SOURCE,
 )
 def keyword_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
@@ -274,6 +282,7 @@ _WORD_SCHEMA = {"type": "string", "minLength": 1}
         ),
     ),
     conflicts=(
+        *_AVOIDS_WORDS,
         "first_word:first_word_answer",
         "length_constraints:nth_paragraph_first_word",
         "startend:quotation",
@@ -309,6 +318,7 @@ def first_word_sent(t: Text, first_word: str) -> bool:
         ),
     ),
     conflicts=(
+        *_AVOIDS_WORDS,
         "length_constraints:nth_paragraph_first_word",
         "startend:quotation",
         "detectable_format:title",
@@ -335,6 +345,7 @@ def first_word_answer(t: Text, first_word: str) -> bool:
         ),
     ),
     conflicts=(
+        *_AVOIDS_WORDS,
         "last_word:last_word_answer",
         "startend:end_checker",
         "startend:quotation",
@@ -367,6 +378,7 @@ def last_word_sent(t: Text, last_word: str) -> bool:
         ),
     ),
     conflicts=(
+        *_AVOIDS_WORDS,
         "startend:end_checker",
         "startend:quotation",
         "detectable_content:postscript",
@@ -461,7 +473,12 @@ def _sample_two(rng: random.Random, lang: str) -> dict:
             "请使用“{keyword1}”一次、“{keyword2}”两次，不多不少。",
         ),
     ),
-    conflicts=("keywords:frequency", "keywords:word_once", "keywords:word_count_different_numbers"),
+    conflicts=(
+        *_AVOIDS_WORDS,
+        "keywords:frequency",
+        "keywords:word_once",
+        "keywords:word_count_different_numbers",
+    ),
     source=SOURCE,
 )
 def count_increment_word(t: Text, keyword1: str, keyword2: str) -> bool:
