@@ -29,7 +29,7 @@ NumPrompts = Annotated[int | None, typer.Option(help="Instructions to make (reci
 Seeds = Annotated[str | None, typer.Option("--seeds", help="Seed prompts: JSONL/Parquet/CSV file or hf:NAME "
                                            "(recipe: seeds.path; default: the shipped demo seeds).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (recipe: seed).")]
-Sources = Annotated[list[str] | None, typer.Option("--source", metavar="SOURCE", help="Constraint source(s): ifeval, ifbench, raif "
+Sources = Annotated[list[str] | None, typer.Option("--source", metavar="SOURCE", help="Constraint source(s): ifeval, iftrain, ifbench, raif "
                                                    "(recipe: instruct.sources; repeatable).")]
 BaseUrl = Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
                                              "(recipe: llm.base_url; several: comma-separated). Without one, "
@@ -40,6 +40,12 @@ MathFile = Annotated[str | None, typer.Option("--math", help="DeepScaleR-style J
 MathRatio = Annotated[float | None, typer.Option(help="Share of math problems in the output (recipe: math.ratio).")]
 SkipBad = Annotated[bool | None, typer.Option("--skip-bad/--no-skip-bad", help="Skip bad input records and count "
                                               "them instead of stopping (recipe: skip_bad).")]
+EvalFiles = Annotated[list[str] | None, typer.Option("--eval-file", help="Evaluation prompts to keep out of the "
+                                                    "seeds: JSONL with a prompt field, or BENCH:PATH for a raif-eval "
+                                                    "benchmark; repeatable (recipe: decontaminate.eval_files).")]
+AllowEval = Annotated[bool | None, typer.Option("--allow-eval-constraints/--no-allow-eval-constraints",
+                                                help="Let evaluation-only sources (ifbench) be sampled for training; "
+                                                     "warns (recipe: instruct.allow_eval_constraints).")]
 Overwrite = Annotated[bool, typer.Option(help="Replace outputs of a run made with a different recipe.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
@@ -65,7 +71,7 @@ def _user_errors() -> Iterator[None]:
 def _recipe(recipe: Path | None, **flags):
     from raif_data import recipe as recipe_mod
 
-    r = recipe_mod.load(recipe)
+    r = recipe_mod.load(recipe, check=False)  # ranges are checked once the flags are applied
     overrides = {
         "output_dir": str(flags["output_dir"]) if flags.get("output_dir") is not None else None,
         "num_prompts": flags.get("num_prompts"),
@@ -78,6 +84,8 @@ def _recipe(recipe: Path | None, **flags):
         "math.path": flags.get("math"),
         "math.ratio": flags.get("math_ratio"),
         "skip_bad": flags.get("skip_bad"),
+        "decontaminate.eval_files": list(flags["eval_file"]) if flags.get("eval_file") else None,
+        "instruct.allow_eval_constraints": flags.get("allow_eval_constraints"),
     }
     r = recipe_mod.override(r, overrides)
     if not r.output_dir:
@@ -130,8 +138,8 @@ def _summary(manifest: dict) -> None:
 def evolve(
     output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
     seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
-    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, overwrite: Overwrite = False,
-    quiet: Quiet = False,
+    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, eval_file: EvalFiles = None,
+    allow_eval_constraints: AllowEval = None, overwrite: Overwrite = False, quiet: Quiet = False,
 ) -> None:
     """Run every stage (seeds, instruct, respond when an endpoint is set, shards), resuming where a previous
     run stopped."""
@@ -141,7 +149,8 @@ def evolve(
 
     with _user_errors():
         r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
-                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad,
+                    eval_file=eval_file, allow_eval_constraints=allow_eval_constraints)
         # a folder that is a file, unwritable or linked out of itself is refused before anything is read
         layout = pipeline.Layout(ensure_output_dir(r.output_dir))
         if not overwrite and pipeline.up_to_date(r, layout):
@@ -172,19 +181,37 @@ def seeds_cmd(
         typer.echo(f"kept {m['kept']} of {m['read']} seeds (dropped {m['dropped']}, bad records {m['bad_records']})")
 
 
+@app.command(epilog="Example: raif-data decontaminate --output-dir runs/d "
+                     "--eval-file ifeval/input_data.jsonl --eval-file ifbench/IFBench_test.jsonl")
+def decontaminate(
+    output_dir: OutDir = None, seeds: Seeds = None, recipe: Recipe_ = None, seed: SeedOpt = None,
+    skip_bad: SkipBad = None, eval_file: EvalFiles = None, overwrite: Overwrite = False, quiet: Quiet = False,
+) -> None:
+    """Stage 1b only: drop selected seeds whose word n-grams overlap evaluation prompts (docs/data.md)."""
+    from raif_data import pipeline
+
+    with _user_errors():
+        r = _recipe(recipe, output_dir=output_dir, seeds=seeds, seed=seed, skip_bad=skip_bad, eval_file=eval_file)
+        m = _run(lambda f: pipeline.run_decontaminate(r, pipeline.Layout(Path(r.output_dir)), overwrite=overwrite,
+                                                      progress=f), quiet)
+        by_set = ", ".join(f"{k} {v}" for k, v in m["dropped_by_eval_set"].items())
+        typer.echo(f"kept {m['kept']} of {m['read']} seeds (dropped {m['dropped']}: {by_set})")
+
+
 @app.command(epilog="Example: raif-data instruct --output-dir runs/d --num-prompts 1000 --source ifeval --source ifbench")
 def instruct(
     output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
     seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
-    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, overwrite: Overwrite = False,
-    quiet: Quiet = False,
+    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, eval_file: EvalFiles = None,
+    allow_eval_constraints: AllowEval = None, overwrite: Overwrite = False, quiet: Quiet = False,
 ) -> None:
     """Stage 2 only: compose constraint instructions from the selected seeds into stages/instruct/."""
     from raif_data import pipeline
 
     with _user_errors():
         r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
-                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad,
+                    eval_file=eval_file, allow_eval_constraints=allow_eval_constraints)
         m = _run(lambda f: pipeline.run_instruct(r, pipeline.Layout(Path(r.output_dir)), overwrite=overwrite,
                                                  progress=f), quiet)
         typer.echo(f"{m['records']} instructions ({m['by_kind']})")
@@ -194,15 +221,16 @@ def instruct(
 def respond(
     output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
     seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
-    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, overwrite: Overwrite = False,
-    quiet: Quiet = False,
+    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, eval_file: EvalFiles = None,
+    allow_eval_constraints: AllowEval = None, overwrite: Overwrite = False, quiet: Quiet = False,
 ) -> None:
     """Stage 3 only: sample responses (with and without reasoning) at the endpoint and verify them."""
     from raif_data import pipeline
 
     with _user_errors():
         r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
-                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad,
+                    eval_file=eval_file, allow_eval_constraints=allow_eval_constraints)
         m = _run(lambda f: pipeline.run_respond(r, pipeline.Layout(Path(r.output_dir)), overwrite=overwrite,
                                                 progress=f), quiet)
         typer.echo(f"{m['records']} prompts verified ({m['by_kind']})")
@@ -212,14 +240,16 @@ def respond(
 def shards(
     output_dir: OutDir = None, num_prompts: NumPrompts = None, seeds: Seeds = None, recipe: Recipe_ = None,
     seed: SeedOpt = None, source: Sources = None, base_url: BaseUrl = None, model: Model = None,
-    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, quiet: Quiet = False,
+    math: MathFile = None, math_ratio: MathRatio = None, skip_bad: SkipBad = None, eval_file: EvalFiles = None,
+    allow_eval_constraints: AllowEval = None, quiet: Quiet = False,
 ) -> None:
     """Final stage only: write the train/validation (and SFT) Parquet shards and manifest.json."""
     from raif_data import pipeline
 
     with _user_errors():
         r = _recipe(recipe, output_dir=output_dir, num_prompts=num_prompts, seeds=seeds, seed=seed, source=source,
-                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad)
+                    base_url=base_url, model=model, math=math, math_ratio=math_ratio, skip_bad=skip_bad,
+                    eval_file=eval_file, allow_eval_constraints=allow_eval_constraints)
         m = _run(lambda f: pipeline.run_shards(r, pipeline.Layout(Path(r.output_dir)), progress=f), quiet)
         _summary(m)
 

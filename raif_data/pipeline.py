@@ -20,7 +20,7 @@ from raif_data import __version__
 from raif_data.dedup import BloomFilter
 from raif_data.files import atomic_open, dumps_line, read_json, remove_stale_temps, sha256_file, write_json
 from raif_data.instruct import Instruction, compose_instruction
-from raif_data.recipe import InstructConfig, Recipe
+from raif_data.recipe import EVAL_ONLY_SOURCES, InstructConfig, Recipe
 from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
 from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, WITNESS_MODEL, WITNESS_SCORE, ShardWriter, rl_row, sft_row
 from raif_rewards import compose, registry
@@ -36,7 +36,7 @@ LLMFactory = Callable[[str], "LLMClient"]
 
 log = logging.getLogger(__name__)
 
-STAGES = ("seeds", "instruct", "respond", "shards")
+STAGES = ("seeds", "decontaminate", "instruct", "respond", "shards")
 SCHEMA_VERSION = 2  # 2: rows carry a verified witness; instructions without one are redrawn
 #: draws per prompt index before it is given up (duplicates and rows without a witness are redrawn)
 MAX_DRAWS = 10
@@ -71,16 +71,29 @@ def uses_respond(r: Recipe) -> bool:
     return bool(r.llm.base_url) and r.respond.enabled
 
 
+def uses_decontaminate(r: Recipe) -> bool:
+    return bool(r.decontaminate.eval_files)
+
+
 def fingerprints(r: Recipe) -> dict[str, str]:
     """What decides each stage's output (runtime knobs such as concurrency or paths are left out)."""
     d = r.to_dict()
     fp = {"seeds": _hash({"seed": r.seed, "skip_bad": r.skip_bad, "seeds": d["seeds"]})}
     if labels_task_types(r):  # the model's task-type labels shape the seeds stage
         fp["seeds"] = _hash({"up": fp["seeds"], "task_type_model": r.llm.model})
+    fp["decontaminate"] = ""
+    if uses_decontaminate(r):
+        from raif_data.decontaminate import fingerprint_entry
+
+        dc = d["decontaminate"]
+        # the files' bytes decide the drops, not their paths
+        files = [fingerprint_entry(e) for e in r.decontaminate.eval_files]
+        fp["decontaminate"] = _hash({"up": fp["seeds"], "ngram": dc["ngram"], "threshold": dc["threshold"],
+                                     "files": files, "names": [_entry_name(e) for e in r.decontaminate.eval_files]})
     llm_model = r.llm.model if uses_llm_in_instruct(r) else None
     # the judges' questions and thresholds decide which rows stay; where the judge runs does not
     quality = {k: v for k, v in d["quality"].items() if k != "judge_base_url"}
-    fp["instruct"] = _hash({"up": fp["seeds"], "num_prompts": r.num_prompts, "instruct": d["instruct"],
+    fp["instruct"] = _hash({"up": fp["decontaminate"] or fp["seeds"], "num_prompts": r.num_prompts, "instruct": d["instruct"],
                             "math": d["math"], "chunk": r.output.chunk_size, "model": llm_model,
                             "schema": SCHEMA_VERSION,
                             **({"quality": quality} if uses_llm_in_instruct(r) else {})})
@@ -185,6 +198,69 @@ def run_seeds(r: Recipe, layout: Layout, *, overwrite: bool = False,
     manifest = {"stage": "seeds", "fingerprint": fp, **summary,
                 "output": {"file": "seeds.jsonl", "rows": summary["kept"],
                            "sha256": sha256_file(folder / "seeds.jsonl")}}
+    write_json(folder / "manifest.json", manifest)
+    return manifest
+
+
+# ------------------------------------------------------------------------------------- decontaminate
+
+
+def _entry_name(entry: str) -> str:
+    from raif_data.decontaminate import parse_entry
+
+    bench, raw = parse_entry(entry)
+    return bench or Path(raw).stem
+
+
+def seeds_file(r: Recipe, layout: Layout) -> Path:
+    """The seeds stage 2 reads: the decontaminated ones when evaluation files are given."""
+    stage = "decontaminate" if uses_decontaminate(r) else "seeds"
+    return layout.stage(stage) / "seeds.jsonl"
+
+
+def run_decontaminate(r: Recipe, layout: Layout, *, overwrite: bool = False,
+                      progress: ProgressFactory = _no_progress) -> dict:
+    """Drop the selected seeds that overlap an evaluation set (see :mod:`raif_data.decontaminate`)."""
+    from raif_data.decontaminate import EvalIndex, load_eval_set
+
+    fps = fingerprints(r)
+    if not uses_decontaminate(r):
+        raise RaifError("stage 'decontaminate' needs evaluation prompt files: set decontaminate.eval_files "
+                        "(or --eval-file)")
+    seeds_m = _finished(layout, "seeds", fps["seeds"])
+    folder, done = _begin_stage(layout, "decontaminate", fps["decontaminate"], overwrite)
+    if done:
+        return _finished(layout, "decontaminate", fps["decontaminate"])
+    cfg = r.decontaminate
+    sets = [load_eval_set(e) for e in cfg.eval_files]
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise RaifError(f"decontaminate.eval_files: two entries name the evaluation set {max(names, key=names.count)!r}; "
+                        "give each set once")
+    index = EvalIndex.build(sets, cfg.ngram)
+    dropped: Counter = Counter()
+    kept = read = 0
+    advance = progress("decontaminate", seeds_m["kept"])
+    with open(layout.stage("seeds") / "seeds.jsonl", encoding="utf-8") as src, \
+            atomic_open(folder / "seeds.jsonl") as out:
+        for line in src:
+            read += 1
+            over = index.verdict(json.loads(line)["prompt"]).over(cfg.threshold)
+            if over:
+                dropped.update(over)
+                dropped["(any)"] += 1
+            else:
+                out.write(line)
+                kept += 1
+            advance(1)
+    if kept == 0:
+        raise RaifError(f"decontaminate: every one of the {read} seeds overlaps an evaluation set "
+                        f"(threshold {cfg.threshold}); nothing is left to build instructions on")
+    manifest = {"stage": "decontaminate", "fingerprint": fps["decontaminate"], "read": read, "kept": kept,
+                "dropped": dropped.pop("(any)", 0), "dropped_by_eval_set": {n: dropped.get(n, 0) for n in names},
+                "ngram": cfg.ngram, "threshold": cfg.threshold,
+                "eval_sets": {s.name: {"source": s.source, "prompts": len(s.prompts)} for s in sets},
+                "output": {"file": "seeds.jsonl", "rows": kept, "sha256": sha256_file(folder / "seeds.jsonl")}}
     write_json(folder / "manifest.json", manifest)
     return manifest
 
@@ -351,15 +427,22 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
                  llm_factory: LLMFactory | None = None) -> dict:
     fps = fingerprints(r)
     _finished(layout, "seeds", fps["seeds"])
+    if uses_decontaminate(r):
+        _finished(layout, "decontaminate", fps["decontaminate"])
     folder, finished = _begin_stage(layout, "instruct", fps["instruct"], overwrite)
     if finished is not None:
         return finished
-    seeds_file = layout.stage("seeds") / "seeds.jsonl"
-    n_seeds = count_lines(seeds_file)
+    allowed = sorted(set(r.instruct.sources) & set(EVAL_ONLY_SOURCES))
+    if allowed:
+        log.warning("sampling evaluation-only constraint source(s) %s for training "
+                    "(instruct.allow_eval_constraints): these rows contaminate that benchmark's results",
+                    ", ".join(allowed))
+    seeds_path = seeds_file(r, layout)
+    n_seeds = count_lines(seeds_path)
     maths = _math_source(r)
     seen = BloomFilter(max(r.num_prompts, 1000))
     counters: Counter = Counter()
-    lines = _Lines(seeds_file)
+    lines = _Lines(seeds_path)
     advance = progress("instruct", r.num_prompts)
     enrich = None
     if uses_llm_in_instruct(r):
@@ -412,7 +495,8 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
                      "instructions_rejected": judged_out,
                      "redrawn": {k.removeprefix("redrawn:"): v for k, v in sorted(counters.items())
                                  if k.startswith("redrawn:")},
-                     "math_source": maths.shown if maths else None})
+                     "math_source": maths.shown if maths else None,
+                     "eval_only_sources": allowed})
     if enrich is not None:
         manifest["llm"] = {"model": enrich.client.model, **dict(sorted(llm_counts.items()))}
     write_json(folder / "manifest.json", manifest)
@@ -548,6 +632,7 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
     if not sft_files:
         shutil.rmtree(layout.root / "sft", ignore_errors=True)
     seeds_m = _finished(layout, "seeds", fps["seeds"])
+    decon_m = read_json(layout.stage("decontaminate") / "manifest.json") if uses_decontaminate(r) else None
     manifest = {
         "format": "raif-data/1",
         "fingerprint": fps["shards"],
@@ -555,8 +640,11 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
                    **{k: v for k, v in sorted(counts.items()) if k.startswith("dropped_")},
                    "duplicates_dropped": inst["duplicates_dropped"],
                    "dropped_no_witness": inst.get("dropped_no_witness", 0),
-                   "instructions_rejected": inst.get("instructions_rejected", 0)},
+                   "instructions_rejected": inst.get("instructions_rejected", 0),
+                   "decontaminated": decon_m["dropped"] if decon_m else 0},
         "witness_redrawn": inst.get("redrawn", {}),
+        "decontamination": None if decon_m is None else {
+            k: decon_m[k] for k in ("read", "kept", "dropped", "dropped_by_eval_set", "ngram", "threshold", "eval_sets")},
         "shards": {s: [dict(f, file=f"{s}/{f['file']}") for f in fl] for s, fl in files.items()},
         "sft_shards": [dict(f, file=f"sft/train/{f['file']}") for f in sft_files],
         "schema": {"rl": RL_SCHEMA.to_string(show_schema_metadata=False),
@@ -571,7 +659,8 @@ def run_shards(r: Recipe, layout: Layout, *, progress: ProgressFactory = _no_pro
                     "answers_rejected": (_read_manifest(layout.stage("respond") / "manifest.json")
                                          .get("answers_rejected", {}) if with_respond else {})},
         "stages": {s: _read_manifest(layout.stage(s) / "manifest.json").get("fingerprint")
-                   for s in STAGES[:3] if (layout.stage(s) / "manifest.json").exists()},
+                   for s in STAGES[:-1]
+                   if (s != "decontaminate" or decon_m) and (layout.stage(s) / "manifest.json").exists()},
     }
     write_json(layout.manifest, manifest)
     return manifest
@@ -611,6 +700,8 @@ def evolve(r: Recipe, *, overwrite: bool = False, progress: ProgressFactory = _n
             raise StaleOutputError(f"{layout.manifest}: this folder holds a run made with a different recipe; "
                                    "pass --overwrite to replace it, or choose another --output-dir")
     run_seeds(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)
+    if uses_decontaminate(r):
+        run_decontaminate(r, layout, overwrite=overwrite, progress=progress)
     run_instruct(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)
     if uses_respond(r):
         run_respond(r, layout, overwrite=overwrite, progress=progress, llm_factory=llm_factory)

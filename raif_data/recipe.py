@@ -19,7 +19,13 @@ import yaml
 from raif_rewards import safeyaml, typedconfig
 from raif_rewards.errors import RaifError
 
-SOURCES = ("ifeval", "ifbench", "raif")
+SOURCES = ("ifeval", "iftrain", "ifbench", "raif")
+#: Sources that are a benchmark's test constraints: training on them contaminates that benchmark, so a
+#: recipe samples them only with ``instruct.allow_eval_constraints: true``.
+EVAL_ONLY_SOURCES = {
+    "ifbench": "IFBench's 58 test constraints are evaluation-only: training on them contaminates IFBench "
+    "results; use 'iftrain' (IFBench's 29 training constraints)",
+}
 COMPOSITIONS = ("and", "chain", "selection", "nested")
 
 
@@ -93,8 +99,22 @@ class InstructConfig:
     )
     include_ids: list[str] = field(default_factory=list)
     exclude_ids: list[str] = field(default_factory=list)
+    #: sample evaluation-only sources (``ifbench``) for training anyway (a warning is logged)
+    allow_eval_constraints: bool = False
     rewrite: RewriteConfig = field(default_factory=RewriteConfig)
     soft: SoftConfig = field(default_factory=SoftConfig)
+
+
+@dataclass
+class DecontaminateConfig:
+    #: evaluation prompts to keep out of the seeds: JSONL files with a ``prompt`` (or chat ``messages``)
+    #: field, e.g. IFEval's input_data.jsonl and IFBench's IFBench_test.jsonl, or ``BENCH:PATH`` read by
+    #: raif-eval's adapter for BENCH. Empty: the stage does nothing.
+    eval_files: list[str] = field(default_factory=list)
+    #: word n-gram length (13, the length GPT-3's contamination study used)
+    ngram: int = 13
+    #: drop a seed whose overlap with one evaluation set reaches this share of n-grams
+    threshold: float = 0.5
 
 
 @dataclass
@@ -182,6 +202,7 @@ class Recipe:
     seed: int = 0
     skip_bad: bool = False
     seeds: SeedsConfig = field(default_factory=SeedsConfig)
+    decontaminate: DecontaminateConfig = field(default_factory=DecontaminateConfig)
     instruct: InstructConfig = field(default_factory=InstructConfig)
     math: MathConfig = field(default_factory=MathConfig)
     respond: RespondConfig = field(default_factory=RespondConfig)
@@ -241,6 +262,11 @@ def _check_ranges(r: Recipe) -> None:
     ins = r.instruct
     for i, s in enumerate(ins.sources):
         need(s in SOURCES, f"instruct.sources[{i}]", f"{typedconfig.brief(s)} is not one of {list(SOURCES)}")
+        need(s not in EVAL_ONLY_SOURCES or ins.allow_eval_constraints, f"instruct.sources[{i}]",
+             f"{EVAL_ONLY_SOURCES.get(s)}, or set instruct.allow_eval_constraints: true (--allow-eval-constraints)")
+    dc = r.decontaminate
+    need(1 <= dc.ngram <= 64, "decontaminate.ngram", "must be between 1 and 64")
+    need(0.0 < dc.threshold <= 1.0, "decontaminate.threshold", "must be above 0 and at most 1")
     need(bool(ins.sources), "instruct.sources", "needs at least one constraint source")
     need(1 <= ins.min_constraints <= ins.max_constraints, "instruct.min_constraints",
          "must be at least 1 and at most instruct.max_constraints")
@@ -282,11 +308,13 @@ def _check_ranges(r: Recipe) -> None:
             raise RecipeError("llm.base_url", str(exc).removeprefix("base_url: ")) from None
 
 
-def from_dict(data: dict | None, file: str | None = None) -> Recipe:
-    """A validated recipe from a mapping (a parsed YAML document)."""
+def from_dict(data: dict | None, file: str | None = None, *, check: bool = True) -> Recipe:
+    """A validated recipe from a mapping (a parsed YAML document); ``check=False`` checks types only,
+    leaving the value ranges to a later :func:`override` (CLI flags may complete the recipe)."""
     try:
         recipe = typedconfig.build(Recipe, data or {}, _RULES)
-        _check_ranges(recipe)
+        if check:
+            _check_ranges(recipe)
     except RecipeError as exc:
         if file and exc.file is None:
             raise RecipeError(exc.key, exc.detail, file) from None
@@ -294,10 +322,10 @@ def from_dict(data: dict | None, file: str | None = None) -> Recipe:
     return recipe
 
 
-def load(path: str | Path | None = None) -> Recipe:
-    """The recipe in ``path`` (YAML), or the defaults when ``path`` is None."""
+def load(path: str | Path | None = None, *, check: bool = True) -> Recipe:
+    """The recipe in ``path`` (YAML), or the defaults when ``path`` is None (``check``: see :func:`from_dict`)."""
     if path is None:
-        return from_dict({})
+        return from_dict({}, check=check)
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -311,7 +339,7 @@ def load(path: str | Path | None = None) -> Recipe:
         raise RecipeError("(file)", f"not valid YAML: {exc}", str(p)) from None
     if data is not None and not isinstance(data, dict):
         raise RecipeError("(root)", "expected a mapping of recipe keys", str(p))
-    return from_dict(data, str(p))
+    return from_dict(data, str(p), check=check)
 
 
 def override(recipe: Recipe, dotted: dict[str, Any]) -> Recipe:

@@ -89,6 +89,11 @@ def collect(directory: str | Path) -> dict[str, Any]:
                          "coverage": witnessed / rule_rows if rule_rows else 1.0,
                          "missing_by_reason": dict(missing.most_common()),
                          "redrawn_in_generation": manifest.get("witness_redrawn", {})}
+    decon = manifest.get("decontamination")
+    # seeds dropped for overlapping evaluation prompts, per evaluation set (None: no eval files given)
+    report["decontamination"] = None if not decon else {
+        "read": decon["read"], "dropped": decon["dropped"], "by_eval_set": decon["dropped_by_eval_set"],
+        "ngram": decon["ngram"], "threshold": decon["threshold"]}
     return report
 
 
@@ -145,6 +150,13 @@ def table(report: dict):
         if s:
             t.add_row(key, f"mean {s['mean']:.3g}, median {s['median']:.3g}, min {s['min']:.3g}, max {s['max']:.3g}",
                       str(s["n"]), "")
+    decon = report.get("decontamination")
+    if decon:
+        read = decon["read"] or 1
+        rows = [("all eval sets", decon["dropped"]), *decon["by_eval_set"].items()]
+        for i, (name, n) in enumerate(rows):
+            label = f"decontaminated seeds ({decon['ngram']}-grams, >= {decon['threshold']:g})" if i == 0 else ""
+            t.add_row(label, name, str(n), f"{n / read:.1%}")
     return t
 
 

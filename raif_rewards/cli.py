@@ -65,7 +65,7 @@ def checker_summary(c: registry.Checker) -> dict:
 def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of objects.")] = False,
     group: Annotated[str | None, typer.Option(help="Only this group.")] = None,
-    source: Annotated[str | None, typer.Option(help="Only this source: ifeval, ifbench, raif.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source: ifeval, iftrain, ifbench, raif.")] = None,
 ) -> None:
     """List every registered constraint.
 

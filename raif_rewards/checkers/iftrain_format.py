@@ -1,0 +1,270 @@
+"""IFTrain layout constraints: two paragraphs (``***`` or a blank line), three paragraphs of N sentences
+of M words, sentences joined by hyphens, words in square brackets or ``<<bigrams>>``, no dots, no
+exclamation marks (IFBench's training set; ids as in open-instruct's IFEvalG)."""
+
+from __future__ import annotations
+
+from raif_rewards.checkers._common import int_schema
+from raif_rewards.checkers.ifbench_shared import no_kwargs, phrasings
+from raif_rewards.checkers.iftrain_shared import SOURCE, paragraphs, words
+from raif_rewards.registry import register
+from raif_rewards.text import Text, view
+
+# IFEval constraints that lay the response out in their own way (titles, sections, bullets, JSON,
+# paragraphs, a closing phrase or P.S.): a response cannot also be one line of hyphen-joined sentences,
+# or every word in brackets.
+_LAYOUT = (
+    "combination:repeat_prompt",
+    "combination:two_responses",
+    "detectable_content:number_placeholders",
+    "detectable_content:postscript",
+    "detectable_format:constrained_response",
+    "detectable_format:json_format",
+    "detectable_format:multiple_sections",
+    "detectable_format:number_bullet_lists",
+    "detectable_format:number_highlighted_sections",
+    "detectable_format:title",
+    "detectable_format:xml_format",
+    "length_constraints:nth_paragraph_first_word",
+    "length_constraints:number_paragraphs",
+    "length_constraints:number_sentences",
+    "startend:end_checker",
+    "startend:quotation",
+)
+# IFTrain constraints on each word's first or last characters, or on exact word positions.
+_WORD_SHAPES = (
+    "first_word:first_word_answer",
+    "first_word:first_word_sent",
+    "last_word:last_word_answer",
+    "last_word:last_word_sent",
+    "keywords:start_end",
+    "keywords:keyword_specific_position",
+    "count:counting_composition",
+    "paragraphs:paragraphs",
+)
+
+
+@register(
+    "detectable_format:sentence_hyphens",
+    group="format",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "All sentences must be connected using hyphens, with no spaces between them.",
+            "Join your sentences with hyphens and no spaces (like: First sentence.-Second sentence.), and use no "
+            "other hyphens.",
+            "Write every sentence directly after the previous one, separated only by a hyphen (-) with no space on "
+            "either side; do not use hyphens anywhere else.",
+        ),
+    ),
+    conflicts=_LAYOUT
+    + _WORD_SHAPES
+    + (
+        "paragraphs:paragraphs2",
+        "detectable_format:square_brackets",
+        "detectable_format:bigram_wrapping",
+        "copy:repeat_phrase",
+    ),
+    source=SOURCE,
+)
+def sentence_hyphens(t: Text) -> bool:
+    """Split at ``-``, the pieces are exactly the sentences of the response read with hyphens as spaces, each without outer whitespace."""
+    pieces = t.raw.split("-")
+    gold = view(t.raw.replace("-", " ")).sentences
+    if len(pieces) != len(gold):
+        return False
+    return all(p == g and p.strip() == p for p, g in zip(pieces, gold, strict=True))
+
+
+@register(
+    "detectable_format:square_brackets",
+    group="format",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "Enclose every word in your response within square brackets.",
+            "Put each word of your answer inside its own square brackets, like [this] [example].",
+            "Wrap every single word you write in square brackets, punctuation included, e.g. [Hello,] [world.]",
+        ),
+    ),
+    conflicts=_LAYOUT
+    + _WORD_SHAPES
+    + ("detectable_format:bigram_wrapping", "paragraphs:paragraphs", "copy:repeat_phrase"),
+    source=SOURCE,
+)
+def square_brackets(t: Text) -> bool:
+    """Every whitespace-separated token starts with ``[`` and ends with ``]`` (and there is one)."""
+    tokens = t.raw.split()
+    return bool(tokens) and all(w.startswith("[") and w.endswith("]") for w in tokens)
+
+
+@register(
+    "detectable_format:bigram_wrapping",
+    group="format",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "Wrap every word bigram in double angular brackets, such as <<I am>> <<at home>> <<with my>> <<cute dog>>.",
+            "Group your words in pairs and wrap each pair in double angle brackets, e.g. <<The sun>> <<rose slowly>>.",
+            "Write your answer as consecutive two-word groups, each enclosed in << and >>, like <<Good morning>> "
+            "<<to you>>.",
+        ),
+    ),
+    conflicts=_LAYOUT + _WORD_SHAPES + ("copy:repeat_phrase",),
+    source=SOURCE,
+)
+def bigram_wrapping(t: Text) -> bool:
+    """Whitespace tokens taken in pairs: each pair's first token starts with ``<<`` and its second ends with ``>>`` (an odd last token is not checked, as in IFEvalG); at least one pair."""
+    tokens = t.raw.split()
+    if len(tokens) < 2:
+        return False
+    return all(
+        tokens[i].startswith("<<") and tokens[i + 1].endswith(">>") for i in range(0, len(tokens) - 1, 2)
+    )
+
+
+def _two(pieces: list[str] | None) -> bool:
+    return pieces is not None and len(pieces) == 2
+
+
+_PARAGRAPH_LAYOUTS = (
+    "length_constraints:number_paragraphs",
+    "length_constraints:nth_paragraph_first_word",
+    "count:counting_composition",
+    "combination:two_responses",
+    "detectable_format:json_format",
+    "detectable_format:xml_format",
+)
+
+
+@register(
+    "paragraphs:paragraphs",
+    group="length",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "There should be 2 paragraphs. Paragraphs are separated with the markdown divider: ***",
+            "Write exactly two paragraphs and put the markdown divider *** between them.",
+            "Your answer must have two paragraphs, separated from each other by a line containing only ***.",
+        ),
+        (
+            "回答应包含2个段落，段落之间用markdown分隔符***隔开。",
+            "请写恰好两段，两段之间用***分隔。",
+        ),
+    ),
+    conflicts=_PARAGRAPH_LAYOUTS + ("paragraphs:paragraphs2",),
+    source=SOURCE,
+)
+def paragraphs_divider(t: Text) -> bool:
+    """Exactly two non-blank pieces between ``***`` dividers (a divider at either end is allowed, an empty paragraph in between is not)."""
+    return _two(paragraphs(t.raw))
+
+
+@register(
+    "paragraphs:paragraphs2",
+    group="length",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "There should be 2 paragraphs. Paragraphs and only paragraphs are separated with each other by two line "
+            "breaks.",
+            "Write exactly two paragraphs separated by one blank line, and use no other blank lines.",
+            "Answer in two paragraphs: put a single empty line between them and nowhere else.",
+        ),
+        (
+            "回答应包含2个段落，只有段落之间用两个换行符（一个空行）隔开。",
+            "请写恰好两段，两段之间空一行，其他地方不要出现空行。",
+        ),
+    ),
+    conflicts=_PARAGRAPH_LAYOUTS + ("detectable_format:sentence_hyphens",),
+    source=SOURCE,
+)
+def paragraphs_blank_line(t: Text) -> bool:
+    """Exactly two non-blank pieces between ``\\n\\n`` separators (blank pieces allowed only at either end)."""
+    return _two(paragraphs(t.raw, "\n\n"))
+
+
+@register(
+    "punctuation:punctuation_dot",
+    group="punctuation",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "In your entire response, refrain from the use of . (i.e. dots) as punctuation and in general.",
+            "Do not use a single dot (.) anywhere in your answer: not to end sentences, not in numbers or abbreviations.",
+            "Write your whole reply without the period character '.', end sentences with other marks or none.",
+        ),
+    ),
+    conflicts=(
+        "detectable_content:postscript",
+        "detectable_format:constrained_response",
+        "startend:end_checker",
+    ),
+    source=SOURCE,
+)
+def punctuation_dot(t: Text) -> bool:
+    """No ``.`` in the response."""
+    return "." not in t.raw
+
+
+@register(
+    "punctuation:punctuation_exclamation",
+    group="punctuation",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "In your entire response, refrain from the use of ! (i.e. exclamation marks) as punctuation and in general.",
+            "Do not use any exclamation mark (!) in your answer.",
+            "Keep your reply free of the character '!', however enthusiastic you feel.",
+        ),
+    ),
+    conflicts=("startend:end_checker",),
+    source=SOURCE,
+)
+def punctuation_exclamation(t: Text) -> bool:
+    """No ``!`` in the response."""
+    return "!" not in t.raw
+
+
+@register(
+    "count:counting_composition",
+    group="counting",
+    schema={
+        "properties": {"n_sent": int_schema(1, 10), "n_words": int_schema(1, 40)},
+        "required": ["n_sent", "n_words"],
+    },
+    sample=lambda rng, lang: {"n_sent": rng.randint(2, 3), "n_words": rng.randint(4, 9)},
+    **phrasings(
+        (
+            "Write 3 paragraphs, delimited by the markdown divider ***, with exactly {n_sent} sentences each, with "
+            "exactly {n_words} words in each sentence.",
+            "Answer in three paragraphs separated by ***; each paragraph has exactly {n_sent} sentences and every "
+            "sentence has exactly {n_words} words.",
+            "Use exactly 3 paragraphs (put *** between them). Every paragraph: {n_sent} sentences. Every sentence: "
+            "{n_words} words, no more and no fewer.",
+        ),
+    ),
+    conflicts=_LAYOUT
+    + (
+        "paragraphs:paragraphs",
+        "paragraphs:paragraphs2",
+        "length_constraints:number_words",
+        "keywords:keyword_specific_position",
+        "detectable_format:sentence_hyphens",
+    ),
+    source=SOURCE,
+)
+def counting_composition(t: Text, n_sent: int, n_words: int) -> bool:
+    """Exactly three ``***``-separated paragraphs, each of ``n_sent`` Punkt sentences of ``n_words`` words (``\\w+`` runs).
+
+    IFEvalG counts ``nltk.word_tokenize`` tokens, punctuation included, though its text says words, and its
+    text names the divider ``* * *`` while it splits at ``***``: here the text and the check agree.
+    """
+    pieces = paragraphs(t.raw)
+    if pieces is None or len(pieces) != 3:
+        return False
+    for piece in pieces:
+        sents = view(piece).sentences
+        if len(sents) != n_sent or any(len(words(s)) != n_words for s in sents):
+            return False
+    return True

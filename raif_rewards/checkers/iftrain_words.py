@@ -1,0 +1,548 @@
+"""IFTrain word constraints: keywords once, N times, at a position, or not at all; first and last words;
+letters and lowercase words counted; unique words; a palindrome (IFBench's training set; ids as in
+open-instruct's IFEvalG)."""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+from itertools import pairwise
+
+from raif_rewards.checkers._common import RELATION_SCHEMA, compare, int_schema, sample_relation, user_regex
+from raif_rewards.checkers.ifbench_shared import STRIP, no_kwargs, phrasings
+from raif_rewards.checkers.iftrain_shared import SOURCE, distinct_words, has_cjk, words
+from raif_rewards.registry import register
+from raif_rewards.text import Text, view
+
+_KEYWORD = {"type": "string", "minLength": 1}
+# Constraints that forbid words drawn from the same word lists the keyword constraints below draw from:
+# the two could name the same word.
+_AVOIDS_WORDS = ("keywords:exclude_word_harder", "keywords:forbidden_words")
+
+
+def _count(keyword: str, t: Text) -> int:
+    """Case-insensitive matches of ``keyword`` read as a regular expression (IFEval's keyword count)."""
+    return len(user_regex(keyword.strip()).findall(t.raw))
+
+
+@register(
+    "keywords:word_once",
+    group="lexical",
+    schema={"properties": {"keyword": _KEYWORD}, "required": ["keyword"]},
+    sample=lambda rng, lang: {"keyword": distinct_words(rng, 1, lang)[0]},
+    **phrasings(
+        (
+            "Include keyword {keyword} in your response.",
+            'Use the word "{keyword}" exactly once in your answer.',
+            'Mention "{keyword}" one time, and only one time.',
+        ),
+        ("请在回答中使用关键词“{keyword}”，且只出现一次。", "“{keyword}”这个词在回答中必须恰好出现一次。"),
+    ),
+    conflicts=(
+        *_AVOIDS_WORDS,
+        "keywords:frequency",
+        "keywords:word_count_different_numbers",
+        "count:count_increment_word",
+    ),
+    source=SOURCE,
+)
+def word_once(t: Text, keyword: str) -> bool:
+    """The keyword matches exactly once (case-insensitive regex matches, as IFEvalG counts)."""
+    return _count(keyword, t) == 1
+
+
+def _sample_frequency(rng: random.Random, lang: str) -> dict:
+    relation = sample_relation(rng)
+    low = 2 if relation == "less than" else 1  # "less than 1 time" is a forbidden word in disguise
+    return {
+        "keyword": distinct_words(rng, 1, lang)[0],
+        "frequency": rng.randint(low, 4),
+        "relation": relation,
+    }
+
+
+@register(
+    "keywords:word_count_different_numbers",
+    group="lexical",
+    schema={
+        "properties": {"keyword": _KEYWORD, "frequency": int_schema(0), "relation": RELATION_SCHEMA},
+        "required": ["keyword", "frequency", "relation"],
+    },
+    sample=_sample_frequency,
+    **phrasings(
+        (
+            "In your response, the word {keyword} should appear {relation} {frequency} times.",
+            'Use "{keyword}" {relation} {frequency} times.',
+            'Count your uses of the word "{keyword}": there must be {relation} {frequency} of them.',
+        ),
+        (
+            "回答中“{keyword}”一词出现的次数应{relation}{frequency}次。",
+            "请让“{keyword}”出现{relation}{frequency}次。",
+        ),
+    ),
+    conflicts=(*_AVOIDS_WORDS, "keywords:frequency", "keywords:word_once", "count:count_increment_word"),
+    source=SOURCE,
+)
+def word_count_different_numbers(t: Text, keyword: str, frequency: int, relation: str) -> bool:
+    """The keyword's case-insensitive regex matches number at least / less than ``frequency``.
+
+    IFEvalG's text leaves the relation out ("should appear 3 times"); here it is said.
+    """
+    return compare(_count(keyword, t), relation, frequency)
+
+
+_EXCLUDE: dict[str, re.Pattern] = {}
+
+
+def _whole_word(keyword: str) -> re.Pattern:
+    pattern = _EXCLUDE.get(keyword)
+    if pattern is None:
+        if len(_EXCLUDE) > 4096:
+            _EXCLUDE.clear()
+        # Chinese has no spaces between words: there any occurrence counts.
+        body = re.escape(keyword)
+        pattern = _EXCLUDE[keyword] = re.compile(body if has_cjk(keyword) else rf"(?<!\w){body}(?!\w)", re.I)
+    return pattern
+
+
+@register(
+    "keywords:exclude_word_harder",
+    group="lexical",
+    schema={"properties": {"keyword": _KEYWORD}, "required": ["keyword"]},
+    sample=lambda rng, lang: {"keyword": distinct_words(rng, 1, lang)[0]},
+    **phrasings(
+        (
+            "Do not include keyword {keyword} in the response.",
+            'Never use the word "{keyword}" in your answer.',
+            'Avoid the word "{keyword}" completely.',
+        ),
+        ("回答中不要出现“{keyword}”这个词。", "请完全避免使用“{keyword}”一词。"),
+    ),
+    conflicts=("keywords:existence", "keywords:frequency"),
+    source=SOURCE,
+)
+def exclude_word_harder(t: Text, keyword: str) -> bool:
+    """The keyword does not occur as a whole word, in any case (in Chinese: nowhere).
+
+    IFEvalG only looks for it between two spaces, so "river." or "River" slipped through a text that forbids
+    the word.
+    """
+    keyword = keyword.strip()
+    return bool(keyword) and _whole_word(keyword).search(t.raw) is None
+
+
+_LETTERS = frozenset(string.ascii_lowercase)
+
+
+@register(
+    "keywords:no_adjacent_consecutive",
+    group="lexical",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "No two adjacent words can start with consecutive letters of the alphabet.",
+            "Never let a word start with the letter that alphabetically follows the first letter of the word before "
+            "it (no 'big' then 'cat').",
+            "Make sure no word begins with the next letter of the alphabet after the previous word's first letter.",
+        ),
+    ),
+    conflicts=("words:alphabet",),
+    source=SOURCE,
+)
+def no_adjacent_consecutive(t: Text) -> bool:
+    """For adjacent whitespace tokens, the second's first character (lower-cased) is not the code point after the first's; a first character whose lower case is two characters long fails, as in IFEvalG."""
+    tokens = t.raw.split()
+    for a, b in pairwise(tokens):
+        x, y = a[0].lower(), b[0].lower()
+        if len(x) != 1 or len(y) != 1 or ord(y) - ord(x) == 1:
+            return False
+    return True
+
+
+@register(
+    "keywords:palindrome",
+    group="lexical",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "Include a palindrome in your response.",
+            "Use at least one palindromic word of three or more letters (such as 'level' or 'noon').",
+            "Somewhere in your answer, include a word that reads the same backwards, at least three letters long.",
+        ),
+    ),
+    source=SOURCE,
+)
+def palindrome(t: Text) -> bool:
+    """Some whitespace token, outer punctuation stripped and lower-cased, is a palindrome of at least three letters.
+
+    IFEvalG accepts any token equal to its reverse, so every text with "a" or "I" passed.
+    """
+    for token in t.lower.split():
+        w = token.strip(STRIP)
+        if len(w) >= 3 and w.isalpha() and w == w[::-1]:
+            return True
+    return False
+
+
+def _words_of_tokens(tokens: list[str]) -> list[str]:
+    # Treebank tokens that hold a word character: punctuation tokens are not words
+    return [tok for tok in tokens if any(ch.isalnum() for ch in tok)]
+
+
+@register(
+    "keywords:keyword_specific_position",
+    group="lexical",
+    schema={
+        "properties": {"keyword": _KEYWORD, "n": int_schema(1, 50), "m": int_schema(1, 60)},
+        "required": ["keyword", "n", "m"],
+    },
+    sample=lambda rng, lang: {
+        "keyword": distinct_words(rng, 1, "en")[0],
+        "n": rng.randint(1, 5),
+        "m": rng.randint(1, 10),
+    },
+    **phrasings(
+        (
+            "Include keyword {keyword} in the {n}-th sentence, as the {m}-th word of that sentence.",
+            'In sentence number {n} of your answer, word number {m} must be "{keyword}".',
+            'Make "{keyword}" word {m} of sentence {n} (counting from 1).',
+        ),
+    ),
+    conflicts=(*_AVOIDS_WORDS, "first_word:first_word_sent", "count:counting_composition"),
+    source=SOURCE,
+)
+def keyword_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
+    """The ``m``-th word of the ``n``-th Punkt sentence is the keyword (case-insensitive; words are Treebank tokens holding a letter or digit).
+
+    IFEvalG compares case-sensitively and counts punctuation tokens as words, so "River" opening a sentence or
+    a comma before the keyword failed a correct answer.
+    """
+    sents = t.sentences
+    if len(sents) < n:
+        return False
+    tokens = _words_of_tokens(view(sents[n - 1]).nltk_words)
+    return len(tokens) >= m and tokens[m - 1].lower() == keyword.strip().lower()
+
+
+@register(
+    "keywords:start_end",
+    group="startend",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "Start and end your response with the same word (do not write anything after the last word, not even "
+            "punctuation).",
+            "Your first word and your last word must be the same word, and nothing, not even a full stop, may follow "
+            "the last one.",
+            "Begin and finish your answer with one and the same word; put no punctuation after the final word.",
+        ),
+    ),
+    conflicts=(
+        "startend:end_checker",
+        "startend:quotation",
+        "detectable_format:json_format",
+        "detectable_format:title",
+        "detectable_content:postscript",
+        "first_word:first_word_answer",
+        "last_word:last_word_answer",
+        "last_word:last_word_sent",
+    ),
+    source=SOURCE,
+)
+def start_end(t: Text) -> bool:
+    """At least two ``nltk.word_tokenize`` tokens, the first equal to the last (case-insensitive)."""
+    tokens = t.nltk_words
+    return len(tokens) >= 2 and tokens[0].lower() == tokens[-1].lower()
+
+
+def _first_word(s: str) -> str:
+    tokens = s.split()
+    return tokens[0].strip(STRIP).lower() if tokens else ""
+
+
+def _last_word(s: str) -> str:
+    tokens = s.split()
+    return re.sub(r"[^\w\s]", "", tokens[-1]).lower() if tokens else ""
+
+
+_WORD_SCHEMA = {"type": "string", "minLength": 1}
+
+
+@register(
+    "first_word:first_word_sent",
+    group="startend",
+    schema={"properties": {"first_word": _WORD_SCHEMA}, "required": ["first_word"]},
+    sample=lambda rng, lang: {"first_word": distinct_words(rng, 1, "en")[0]},
+    **phrasings(
+        (
+            "The first word of each sentence should be the word {first_word}.",
+            'Start every sentence with the word "{first_word}".',
+            'Each of your sentences must begin with "{first_word}".',
+        ),
+    ),
+    conflicts=(
+        *_AVOIDS_WORDS,
+        "first_word:first_word_answer",
+        "length_constraints:nth_paragraph_first_word",
+        "startend:quotation",
+        "detectable_format:title",
+        "detectable_format:json_format",
+        "detectable_format:number_bullet_lists",
+        "detectable_format:multiple_sections",
+        "detectable_content:postscript",
+        "count:count_unique",
+    ),
+    source=SOURCE,
+)
+def first_word_sent(t: Text, first_word: str) -> bool:
+    """Every Punkt sentence's first whitespace token, outer punctuation stripped, is the word (case-insensitive); at least one sentence.
+
+    IFEvalG keeps the punctuation, so "River," never matched "river".
+    """
+    sents = t.sentences
+    want = first_word.strip(STRIP).lower()
+    return bool(sents) and all(_first_word(s) == want for s in sents)
+
+
+@register(
+    "first_word:first_word_answer",
+    group="startend",
+    schema={"properties": {"first_word": _WORD_SCHEMA}, "required": ["first_word"]},
+    sample=lambda rng, lang: {"first_word": distinct_words(rng, 1, "en")[0]},
+    **phrasings(
+        (
+            "The first word of your response should be the word {first_word}.",
+            'Begin your answer with the word "{first_word}".',
+            'The very first word you write must be "{first_word}".',
+        ),
+    ),
+    conflicts=(
+        *_AVOIDS_WORDS,
+        "length_constraints:nth_paragraph_first_word",
+        "startend:quotation",
+        "detectable_format:title",
+        "detectable_format:json_format",
+        "detectable_format:constrained_response",
+    ),
+    source=SOURCE,
+)
+def first_word_answer(t: Text, first_word: str) -> bool:
+    """The response's first whitespace token, outer punctuation stripped, is the word (case-insensitive)."""
+    return _first_word(t.raw) == first_word.strip(STRIP).lower() != ""
+
+
+@register(
+    "last_word:last_word_sent",
+    group="startend",
+    schema={"properties": {"last_word": _WORD_SCHEMA}, "required": ["last_word"]},
+    sample=lambda rng, lang: {"last_word": distinct_words(rng, 1, "en")[0]},
+    **phrasings(
+        (
+            "The last word of each sentence, before punctuation, should be the word {last_word}.",
+            'End every sentence with the word "{last_word}" (the closing punctuation may follow it).',
+            'Each sentence you write must finish on the word "{last_word}", just before its punctuation mark.',
+        ),
+    ),
+    conflicts=(
+        *_AVOIDS_WORDS,
+        "last_word:last_word_answer",
+        "startend:end_checker",
+        "startend:quotation",
+        "detectable_content:postscript",
+        "detectable_format:json_format",
+        "detectable_format:title",
+        "detectable_format:number_bullet_lists",
+        "detectable_format:multiple_sections",
+        "count:count_unique",
+    ),
+    source=SOURCE,
+)
+def last_word_sent(t: Text, last_word: str) -> bool:
+    """Every Punkt sentence's last whitespace token, with everything but word characters removed, is the word (case-insensitive); at least one sentence."""
+    sents = t.sentences
+    want = re.sub(r"[^\w\s]", "", last_word).lower()
+    return bool(sents) and all(_last_word(s) == want for s in sents)
+
+
+@register(
+    "last_word:last_word_answer",
+    group="startend",
+    schema={"properties": {"last_word": _WORD_SCHEMA}, "required": ["last_word"]},
+    sample=lambda rng, lang: {"last_word": distinct_words(rng, 1, "en")[0]},
+    **phrasings(
+        (
+            "The last word of your response should be the word {last_word}.",
+            'End your answer with the word "{last_word}".',
+            'Make "{last_word}" the final word you write (a closing punctuation mark after it is fine).',
+        ),
+    ),
+    conflicts=(
+        *_AVOIDS_WORDS,
+        "startend:end_checker",
+        "startend:quotation",
+        "detectable_content:postscript",
+        "detectable_format:json_format",
+        "detectable_format:constrained_response",
+    ),
+    source=SOURCE,
+)
+def last_word_answer(t: Text, last_word: str) -> bool:
+    """The response's last whitespace token, with everything but word characters removed, is the word (case-insensitive).
+
+    IFEvalG raised on an empty response; here it fails.
+    """
+    want = re.sub(r"[^\w\s]", "", last_word).lower()
+    return want != "" and _last_word(t.raw) == want
+
+
+_LOWER_WORD = re.compile(r"\b[a-z]+\b")
+
+
+@register(
+    "count:lowercase_counting",
+    group="counting",
+    schema={"properties": {"N": int_schema(0)}, "required": ["N"]},
+    sample=lambda rng, lang: {"N": rng.randint(3, 30)},
+    **phrasings(
+        (
+            "In your response, use at most {N} words written entirely in lowercase letters.",
+            "No more than {N} of your words may be all lowercase; capitalise the rest.",
+            "Write so that at most {N} words are fully lowercase (words with any capital letter do not count).",
+        ),
+    ),
+    conflicts=("change_case:english_lowercase", "length_constraints:number_words"),
+    source=SOURCE,
+)
+def lowercase_counting(t: Text, N: int) -> bool:
+    """At most ``N`` runs of ASCII lowercase letters between word boundaries.
+
+    IFEvalG's text ("all lowercase words should appear at most N times") reads as a limit per word; the check
+    limits their total, and so does the text here.
+    """
+    return len(_LOWER_WORD.findall(t.raw)) <= N
+
+
+@register(
+    "count:count_unique",
+    group="counting",
+    sample=no_kwargs,
+    **phrasings(
+        (
+            "Only use unique words in your response, no word should be repeated!",
+            "Do not use any word twice: every word in your answer must be different (ignoring case).",
+            "Each word may appear only once in your reply, so never repeat a word, not even 'the' or 'a'.",
+        ),
+    ),
+    conflicts=(
+        "keywords:frequency",
+        "count:count_increment_word",
+        "keywords:word_count_different_numbers",
+        "length_constraints:number_words",
+        "copy:repeat_phrase",
+    ),
+    source=SOURCE,
+)
+def count_unique(t: Text) -> bool:
+    """At least one word, and no ``\\w+`` word twice (case-insensitive).
+
+    IFEvalG compares ``nltk.word_tokenize`` tokens, so two full stops counted as a repeated word.
+    """
+    ws = words(t.lower)
+    return bool(ws) and len(ws) == len(set(ws))
+
+
+def _sample_two(rng: random.Random, lang: str) -> dict:
+    first, second = distinct_words(rng, 2, lang)
+    return {"keyword1": first, "keyword2": second}
+
+
+@register(
+    "count:count_increment_word",
+    group="counting",
+    schema={"properties": {"keyword1": _KEYWORD, "keyword2": _KEYWORD}, "required": ["keyword1", "keyword2"]},
+    sample=_sample_two,
+    **phrasings(
+        (
+            "Include keyword {keyword1} once in your response, keyword {keyword2} twice in your response.",
+            'Use "{keyword1}" exactly once and "{keyword2}" exactly twice.',
+            'The word "{keyword1}" must appear one time and the word "{keyword2}" two times in your answer.',
+        ),
+        (
+            "回答中“{keyword1}”恰好出现一次，“{keyword2}”恰好出现两次。",
+            "请使用“{keyword1}”一次、“{keyword2}”两次，不多不少。",
+        ),
+    ),
+    conflicts=(
+        *_AVOIDS_WORDS,
+        "keywords:frequency",
+        "keywords:word_once",
+        "keywords:word_count_different_numbers",
+    ),
+    source=SOURCE,
+)
+def count_increment_word(t: Text, keyword1: str, keyword2: str) -> bool:
+    """``keyword1`` matches exactly once and ``keyword2`` exactly twice (case-insensitive regex matches)."""
+    return _count(keyword1, t) == 1 and _count(keyword2, t) == 2
+
+
+_ASCII_LETTER = re.compile(r"[a-zA-Z]")
+
+
+def _sample_letters(rng: random.Random, lang: str) -> dict:
+    relation = sample_relation(rng)
+    return {
+        "N": rng.randint(20, 200) if relation == "at least" else rng.randint(300, 1200),
+        "relation": relation,
+    }
+
+
+@register(
+    "letters:letter_counting",
+    group="lexical",
+    schema={"properties": {"N": int_schema(0), "relation": RELATION_SCHEMA}, "required": ["N", "relation"]},
+    sample=_sample_letters,
+    **phrasings(
+        (
+            "Answer with {relation} {N} letters.",
+            "Your answer must contain {relation} {N} letters (A-Z, a-z; digits and punctuation do not count).",
+            "Count only the Latin letters in your reply: there must be {relation} {N} of them.",
+        ),
+    ),
+    conflicts=("length_constraints:number_words", "count:counting_composition"),
+    source=SOURCE,
+)
+def letter_counting(t: Text, N: int, relation: str) -> bool:
+    """The number of ASCII letters is at least / less than ``N``."""
+    return compare(len(_ASCII_LETTER.findall(t.raw)), relation, N)
+
+
+@register(
+    "letters:letter_counting2",
+    group="lexical",
+    schema={
+        "properties": {
+            "letter": {"type": "string", "minLength": 1, "maxLength": 1},
+            "let_frequency": int_schema(0),
+            "let_relation": RELATION_SCHEMA,
+        },
+        "required": ["letter", "let_frequency", "let_relation"],
+    },
+    sample=lambda rng, lang: {
+        "letter": rng.choice(string.ascii_lowercase),
+        "let_frequency": rng.randint(1, 10),
+        "let_relation": sample_relation(rng),
+    },
+    **phrasings(
+        (
+            "In your response, the letter {letter} should appear {let_relation} {let_frequency} times.",
+            'Use the letter "{letter}" {let_relation} {let_frequency} times (upper or lower case).',
+            'Count the letter "{letter}" in your answer, capitals included: {let_relation} {let_frequency} times.',
+        ),
+    ),
+    conflicts=("keywords:letter_frequency",),
+    source=SOURCE,
+)
+def letter_counting2(t: Text, letter: str, let_frequency: int, let_relation: str) -> bool:
+    """The letter (case-insensitive) occurs at least / less than ``let_frequency`` times."""
+    return compare(t.lower.count(letter.lower()), let_relation, let_frequency)
