@@ -147,6 +147,8 @@ _CONSONANT_PAIR = re.compile(r"[bcdfghjklmnpqrstvwxyz]{2}")
 WORD_RULES = {
     "prime_length": lambda w: len(w) in _PRIMES,
     "consonant_pair": lambda w: _CONSONANT_PAIR.search(w) is not None,
+    # initials a, c, e, ... y: no two of them are neighbours in the alphabet (keywords:no_adjacent_consecutive)
+    "alternate_initials": lambda w: w[:1] in "acegikmoqsuwy",
 }
 
 
@@ -386,6 +388,7 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
 
 
 _WORD_START = re.compile(r"(?<![\w'])([a-z])")
+_SENTENCE_GAP = re.compile(r"(?<=[.?!]) ")
 
 
 def _finish(text: str, need: Need) -> str:
@@ -399,6 +402,13 @@ def _finish(text: str, need: Need) -> str:
         text = "\n".join(text.split())
     elif need.shape == "no_whitespace":
         text = "".join(text.split())
+    elif need.shape == "hyphen_joined":  # sentences joined by hyphens, no space (IFTrain)
+        text = _SENTENCE_GAP.sub("-", " ".join(text.split()))
+    elif need.shape == "square_brackets":  # every whitespace token in [brackets] (IFTrain)
+        text = " ".join(f"[{w}]" for w in text.split())
+    elif need.shape == "bigram_wrapped":  # word pairs in <<double angle brackets>> (IFTrain)
+        words = text.split()
+        text = " ".join(f"<<{' '.join(words[i : i + 2])}>>" for i in range(0, len(words), 2))
     elif need.shape == "staircase":
         text = "\n".join(" " * i + line.strip() for i, line in enumerate(ln for ln in text.split("\n") if ln.strip()))
     if need.wrap == "json":

@@ -68,7 +68,8 @@ class Need:
     linked: bool = False  # each sentence starts with the previous sentence's last word
     increment: int | None = None  # each sentence has exactly this many more words than the one before
     sub_bullets: bool = False  # every bullet item carries a "- " sub-item
-    shape: str | None = None  # "staircase", "word_per_line" or "no_whitespace": reshapes the whole text
+    shape: str | None = None  # "staircase", "word_per_line", "no_whitespace", "hyphen_joined", "square_brackets"
+    # or "bigram_wrapped": reshapes the whole text
     case: str | None = None  # "lower", "upper" or "title": applied to the whole text last
     language: str | None = None  # the answer's language when it is not the row's
     wrap: str | None = None  # "json", "xml" or "quotes": the outermost layer

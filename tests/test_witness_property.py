@@ -18,7 +18,8 @@ from raif_rewards.reward import score
 from tests.conftest import ROOT
 
 SEEDS = [json.loads(line) for line in (ROOT / "raif_data" / "assets" / "seeds_demo.jsonl").open(encoding="utf-8")]
-ROWS = {"ifeval": 2000, "ifbench": 1500, "raif": 300, "ifeval+ifbench+raif": 1000}
+ROWS = {"ifeval": 2000, "ifbench": 1500, "iftrain": 1500, "raif": 300, "ifeval+ifbench+raif": 1000,
+        "ifeval+iftrain+raif": 1000}
 
 
 @pytest.mark.parametrize("source", sorted(ROWS))

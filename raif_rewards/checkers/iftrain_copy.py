@@ -9,8 +9,9 @@ import re
 from raif_rewards.checkers._common import IFEVAL_IDS, int_schema
 from raif_rewards.checkers.ifbench_shared import IFBENCH_IDS, no_kwargs, phrasings
 from raif_rewards.checkers.iftrain_shared import IFTRAIN_IDS, SOURCE
-from raif_rewards.registry import register
+from raif_rewards.registry import Request, register
 from raif_rewards.text import Text
+from raif_rewards.witness_spec import Need
 
 _PROMPT = {"type": "string", "minLength": 1}
 # The answer is fixed text (a copy of the request): any other constraint contradicts it.
@@ -41,6 +42,7 @@ def _same(a: str, b: str) -> bool:
     ),
     conflicts=_EVERYTHING,
     source=SOURCE,
+    witness=lambda kw, ctx: Need(fixed=kw["prompt_to_repeat"].strip()),
 )
 def copy(t: Text, prompt_to_repeat: str) -> bool:
     """The response is the request itself (case-insensitive, outer whitespace ignored)."""
@@ -68,6 +70,7 @@ def copy(t: Text, prompt_to_repeat: str) -> bool:
     ),
     conflicts=_EVERYTHING,
     source=SOURCE,
+    witness=lambda kw, ctx: Need(fixed=kw["prompt_to_repeat"].strip()),
 )
 def copying_simple(t: Text, prompt_to_repeat: str) -> bool:
     """The response is the request itself (case-insensitive, outer whitespace ignored)."""
@@ -103,11 +106,28 @@ _SEPARATOR = "******"
     ),
     conflicts=_EVERYTHING,
     source=SOURCE,
+    witness=lambda kw, ctx: Need(fixed="\n******\n".join([kw["prompt_to_repeat"].strip()] * kw["N"])),
 )
 def copying_multiple(t: Text, prompt_to_repeat: str, N: int) -> bool:
     """Split at ``******``: exactly N pieces, each the request (case-insensitive, outer whitespace ignored)."""
     pieces = t.raw.split(_SEPARATOR)
     return len(pieces) == N and all(_same(p, prompt_to_repeat) for p in pieces)
+
+
+_WORD = re.compile(r"\S+")
+_CLAUSE = re.compile(r"[^，。？！、；：,.?!;:\s]+")
+
+
+def _fit_span(kwargs: dict, req: Request, rng: random.Random) -> dict:
+    """A span of whole words (Chinese: one clause) inside the request: the blind draw can fall past
+    its end or cut a word."""
+    text = kwargs["prompt_to_repeat"]
+    pieces = [m.span() for m in (_CLAUSE if req.lang == "zh" else _WORD).finditer(text)]
+    if not pieces:
+        return kwargs
+    i = rng.randrange(len(pieces))
+    j = i if req.lang == "zh" else min(len(pieces) - 1, i + rng.randint(1, 8))
+    return dict(kwargs, n_start=pieces[i][0], n_end=pieces[j][1] - 1)
 
 
 def _sample_span(rng: random.Random, lang: str) -> dict:
@@ -140,6 +160,8 @@ def _sample_span(rng: random.Random, lang: str) -> dict:
     ),
     conflicts=_EVERYTHING,
     source=SOURCE,
+    fit=_fit_span,
+    witness=lambda kw, ctx: Need(fixed=kw["prompt_to_repeat"][kw["n_start"] : kw["n_end"] + 1].strip()),
 )
 def copy_span_idx(t: Text, prompt_to_repeat: str, n_start: int, n_end: int) -> bool:
     """The response is the request's characters n_start..n_end, both included (case-insensitive, outer whitespace ignored).
@@ -148,6 +170,17 @@ def copy_span_idx(t: Text, prompt_to_repeat: str, n_start: int, n_end: int) -> b
     is what counts, as in IFBench's ``repeat:repeat_span``.
     """
     return _same(t.raw, prompt_to_repeat[n_start : n_end + 1])
+
+
+def _variants(phrase: str, n: int) -> tuple[tuple[str, int], ...]:
+    """``n`` copies of ``phrase``, each with its middle word replaced by a different word."""
+    words = phrase.split()
+    mid = len(words) // 2
+    subs = [w for w in _SUBSTITUTES if w != words[mid]][:n]
+    return tuple((" ".join([*words[:mid], sub, *words[mid + 1 :]]), 1) for sub in subs)
+
+
+_SUBSTITUTES = ("gently", "surely", "often", "rarely", "truly", "simply", "boldly", "calmly")
 
 
 # Phrases written for this project: the first and last words differ and occur once, so each copy is
@@ -192,6 +225,7 @@ _PHRASES = (
         "count:counting_composition",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(include=_variants(kw["phrase"], kw["small_n"])),
 )
 def repeat_phrase(t: Text, phrase: str, small_n: int) -> bool:
     """Exactly ``small_n`` spans on one line from the phrase's first word to its last word (shortest match), each with as many words as the phrase and exactly one word different from it."""

@@ -9,6 +9,7 @@ from raif_rewards.checkers.ifbench_shared import no_kwargs, phrasings
 from raif_rewards.checkers.iftrain_shared import SOURCE, paragraphs, words
 from raif_rewards.registry import register
 from raif_rewards.text import Text, view
+from raif_rewards.witness_spec import Need
 
 # IFEval constraints that lay the response out in their own way (titles, sections, bullets, JSON,
 # paragraphs, a closing phrase or P.S.): a response cannot also be one line of hyphen-joined sentences,
@@ -66,6 +67,7 @@ _WORD_SHAPES = (
         "copy:repeat_phrase",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(shape="hyphen_joined"),
 )
 def sentence_hyphens(t: Text) -> bool:
     """Split at ``-``, the pieces are exactly the sentences of the response read with hyphens as spaces, each without outer whitespace."""
@@ -91,6 +93,7 @@ def sentence_hyphens(t: Text) -> bool:
     + _WORD_SHAPES
     + ("detectable_format:bigram_wrapping", "paragraphs:paragraphs", "copy:repeat_phrase"),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(shape="square_brackets"),
 )
 def square_brackets(t: Text) -> bool:
     """Every whitespace-separated token starts with ``[`` and ends with ``]`` (and there is one)."""
@@ -112,6 +115,7 @@ def square_brackets(t: Text) -> bool:
     ),
     conflicts=_LAYOUT + _WORD_SHAPES + ("copy:repeat_phrase",),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(shape="bigram_wrapped"),
 )
 def bigram_wrapping(t: Text) -> bool:
     """Whitespace tokens taken in pairs: each pair's first token starts with ``<<`` and its second ends with ``>>`` (an odd last token is not checked, as in IFEvalG); at least one pair."""
@@ -125,6 +129,16 @@ def bigram_wrapping(t: Text) -> bool:
 
 def _two(pieces: list[str] | None) -> bool:
     return pieces is not None and len(pieces) == 2
+
+
+def _composition_witness(kw, ctx) -> Need:
+    sents = 3 * kw["n_sent"]
+    return Need(
+        paragraphs=3,
+        paragraph_sep="***",
+        sentences=(sents, sents),
+        words=(sents * kw["n_words"], sents * kw["n_words"]),
+    )
 
 
 _PARAGRAPH_LAYOUTS = (
@@ -154,6 +168,7 @@ _PARAGRAPH_LAYOUTS = (
     ),
     conflicts=_PARAGRAPH_LAYOUTS + ("paragraphs:paragraphs2",),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(paragraphs=2, paragraph_sep="***"),
 )
 def paragraphs_divider(t: Text) -> bool:
     """Exactly two non-blank pieces between ``***`` dividers (a divider at either end is allowed, an empty paragraph in between is not)."""
@@ -178,6 +193,7 @@ def paragraphs_divider(t: Text) -> bool:
     ),
     conflicts=_PARAGRAPH_LAYOUTS + ("detectable_format:sentence_hyphens",),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(paragraphs=2, paragraph_sep="\n\n"),
 )
 def paragraphs_blank_line(t: Text) -> bool:
     """Exactly two non-blank pieces between ``\\n\\n`` separators (blank pieces allowed only at either end)."""
@@ -201,6 +217,7 @@ def paragraphs_blank_line(t: Text) -> bool:
         "startend:end_checker",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(sentence_marks=("?",)),
 )
 def punctuation_dot(t: Text) -> bool:
     """No ``.`` in the response."""
@@ -220,6 +237,7 @@ def punctuation_dot(t: Text) -> bool:
     ),
     conflicts=("startend:end_checker",),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(),
 )
 def punctuation_exclamation(t: Text) -> bool:
     """No ``!`` in the response."""
@@ -253,6 +271,7 @@ def punctuation_exclamation(t: Text) -> bool:
         "detectable_format:sentence_hyphens",
     ),
     source=SOURCE,
+    witness=_composition_witness,
 )
 def counting_composition(t: Text, n_sent: int, n_words: int) -> bool:
     """Exactly three ``***``-separated paragraphs, each of ``n_sent`` Punkt sentences of ``n_words`` words (``\\w+`` runs).

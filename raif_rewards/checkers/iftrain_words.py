@@ -14,11 +14,17 @@ from raif_rewards.checkers.ifbench_shared import STRIP, no_kwargs, phrasings
 from raif_rewards.checkers.iftrain_shared import SOURCE, distinct_words, has_cjk, words
 from raif_rewards.registry import register
 from raif_rewards.text import Text, view
+from raif_rewards.witness_spec import INF, Need, count_range
 
 _KEYWORD = {"type": "string", "minLength": 1}
 # Constraints that forbid words drawn from the same word lists the keyword constraints below draw from:
 # the two could name the same word.
 _AVOIDS_WORDS = ("keywords:exclude_word_harder", "keywords:forbidden_words")
+
+
+def _counted(phrase: str, low: int, high: int) -> Need:
+    """A need for ``phrase`` to occur between ``low`` and ``high`` times."""
+    return Need(include=((phrase, low),) if low else (), cap=((phrase, high),) if high < INF else ())
 
 
 def _count(keyword: str, t: Text) -> int:
@@ -46,6 +52,7 @@ def _count(keyword: str, t: Text) -> int:
         "count:count_increment_word",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: _counted(kw["keyword"], 1, 1),
 )
 def word_once(t: Text, keyword: str) -> bool:
     """The keyword matches exactly once (case-insensitive regex matches, as IFEvalG counts)."""
@@ -83,6 +90,7 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
     ),
     conflicts=(*_AVOIDS_WORDS, "keywords:frequency", "keywords:word_once", "count:count_increment_word"),
     source=SOURCE,
+    witness=lambda kw, ctx: _counted(kw["keyword"], *count_range(kw["relation"], kw["frequency"])),
 )
 def word_count_different_numbers(t: Text, keyword: str, frequency: int, relation: str) -> bool:
     """The keyword's case-insensitive regex matches number at least / less than ``frequency``.
@@ -121,6 +129,7 @@ def _whole_word(keyword: str) -> re.Pattern:
     ),
     conflicts=("keywords:existence", "keywords:frequency"),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(forbid=(kw["keyword"],)),
 )
 def exclude_word_harder(t: Text, keyword: str) -> bool:
     """The keyword does not occur as a whole word, in any case (in Chinese: nowhere).
@@ -149,6 +158,7 @@ _LETTERS = frozenset(string.ascii_lowercase)
     ),
     conflicts=("words:alphabet",),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(word_rule="alternate_initials"),
 )
 def no_adjacent_consecutive(t: Text) -> bool:
     """For adjacent whitespace tokens, the second's first character (lower-cased) is not the code point after the first's; a first character whose lower case is two characters long fails, as in IFEvalG."""
@@ -172,6 +182,7 @@ def no_adjacent_consecutive(t: Text) -> bool:
         ),
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(include=(("level", 1),)),
 )
 def palindrome(t: Text) -> bool:
     """Some whitespace token, outer punctuation stripped and lower-cased, is a palindrome of at least three letters.
@@ -211,6 +222,7 @@ def _words_of_tokens(tokens: list[str]) -> list[str]:
     ),
     conflicts=(*_AVOIDS_WORDS, "first_word:first_word_sent", "count:counting_composition"),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(placed=((kw["n"], kw["m"], kw["keyword"]),), sentences=(kw["n"], INF)),
 )
 def keyword_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
     """The ``m``-th word of the ``n``-th Punkt sentence is the keyword (case-insensitive; words are Treebank tokens holding a letter or digit).
@@ -249,6 +261,7 @@ def keyword_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
         "last_word:last_word_sent",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(first_words=((1, "Today"),), end="today"),
 )
 def start_end(t: Text) -> bool:
     """At least two ``nltk.word_tokenize`` tokens, the first equal to the last (case-insensitive)."""
@@ -294,6 +307,7 @@ _WORD_SCHEMA = {"type": "string", "minLength": 1}
         "count:count_unique",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(first_words=((1, kw["first_word"]),), sentences=(1, 1)),
 )
 def first_word_sent(t: Text, first_word: str) -> bool:
     """Every Punkt sentence's first whitespace token, outer punctuation stripped, is the word (case-insensitive); at least one sentence.
@@ -326,6 +340,7 @@ def first_word_sent(t: Text, first_word: str) -> bool:
         "detectable_format:constrained_response",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(first_words=((1, kw["first_word"]),)),
 )
 def first_word_answer(t: Text, first_word: str) -> bool:
     """The response's first whitespace token, outer punctuation stripped, is the word (case-insensitive)."""
@@ -357,6 +372,7 @@ def first_word_answer(t: Text, first_word: str) -> bool:
         "count:count_unique",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(placed=((1, -1, kw["last_word"]),), sentences=(1, 1)),
 )
 def last_word_sent(t: Text, last_word: str) -> bool:
     """Every Punkt sentence's last whitespace token, with everything but word characters removed, is the word (case-insensitive); at least one sentence."""
@@ -386,6 +402,7 @@ def last_word_sent(t: Text, last_word: str) -> bool:
         "detectable_format:constrained_response",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(end=kw["last_word"]),
 )
 def last_word_answer(t: Text, last_word: str) -> bool:
     """The response's last whitespace token, with everything but word characters removed, is the word (case-insensitive).
@@ -413,6 +430,7 @@ _LOWER_WORD = re.compile(r"\b[a-z]+\b")
     ),
     conflicts=("change_case:english_lowercase", "length_constraints:number_words"),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(case="upper"),
 )
 def lowercase_counting(t: Text, N: int) -> bool:
     """At most ``N`` runs of ASCII lowercase letters between word boundaries.
@@ -442,6 +460,7 @@ def lowercase_counting(t: Text, N: int) -> bool:
         "copy:repeat_phrase",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(distinct=True),
 )
 def count_unique(t: Text) -> bool:
     """At least one word, and no ``\\w+`` word twice (case-insensitive).
@@ -480,6 +499,9 @@ def _sample_two(rng: random.Random, lang: str) -> dict:
         "keywords:word_count_different_numbers",
     ),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(
+        include=((kw["keyword1"], 1), (kw["keyword2"], 2)), cap=((kw["keyword1"], 1), (kw["keyword2"], 2))
+    ),
 )
 def count_increment_word(t: Text, keyword1: str, keyword2: str) -> bool:
     """``keyword1`` matches exactly once and ``keyword2`` exactly twice (case-insensitive regex matches)."""
@@ -487,6 +509,12 @@ def count_increment_word(t: Text, keyword1: str, keyword2: str) -> bool:
 
 
 _ASCII_LETTER = re.compile(r"[a-zA-Z]")
+
+
+def _letters_witness(kw, ctx) -> Need:
+    # filler words run 3 to 10 letters: a word range that keeps the letter count on the right side
+    low, high = count_range(kw["relation"], kw["N"])
+    return Need(words=(low // 3 + 1, INF)) if high == INF else Need(words=(1, max(1, high // 12)))
 
 
 def _sample_letters(rng: random.Random, lang: str) -> dict:
@@ -511,6 +539,7 @@ def _sample_letters(rng: random.Random, lang: str) -> dict:
     ),
     conflicts=("length_constraints:number_words", "count:counting_composition"),
     source=SOURCE,
+    witness=_letters_witness,
 )
 def letter_counting(t: Text, N: int, relation: str) -> bool:
     """The number of ASCII letters is at least / less than ``N``."""
@@ -542,6 +571,9 @@ def letter_counting(t: Text, N: int, relation: str) -> bool:
     ),
     conflicts=("keywords:letter_frequency",),
     source=SOURCE,
+    witness=lambda kw, ctx: Need(
+        letters=((kw["letter"], *count_range(kw["let_relation"], kw["let_frequency"])),)
+    ),
 )
 def letter_counting2(t: Text, letter: str, let_frequency: int, let_relation: str) -> bool:
     """The letter (case-insensitive) occurs at least / less than ``let_frequency`` times."""
