@@ -36,7 +36,7 @@ test: lint
 
 # mypy reads [tool.mypy] in pyproject.toml (the four packages; veRL, absent here, is typed as Any).
 lint: install
-	$(BIN)/ruff check raif_rewards raif_data raif_train raif_eval tests benchmarks
+	$(BIN)/ruff check raif_rewards raif_data raif_train raif_eval tests benchmarks scripts build_backend
 	$(BIN)/mypy
 
 bench: install
