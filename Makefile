@@ -25,7 +25,6 @@ install: $(VENV)/.installed
 # in the tiny vocabulary are built from the RL rows first.
 demo: install
 	$(BIN)/raif-data evolve --output-dir runs/demo/data --num-prompts 300 --seed 5
-	[ -d runs/demo/data/sft ] || $(BIN)/python -m raif_train.local.tiny_experts runs/demo/data
 	$(BIN)/raif-train grpo --model tiny --data runs/demo/data --sft-data runs/demo/data/sft --output-dir runs/demo/train --max-steps 60 --seed 5
 
 # The whole suite: lint (ruff + mypy), the main venv, then the veRL tests in their own venv

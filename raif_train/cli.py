@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Train instruction followers with RAIF's GRPO.",
-    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40",
+    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --sft-data runs/demo/data/sft --output-dir runs/demo/train --max-steps 60 --seed 5",
 )
 err = Console(stderr=True)
 out = Console()
@@ -70,7 +70,7 @@ def _sparkline(values: list[float], width: int = 60) -> list[str]:
 
 
 @app.command(
-    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40 --seed 0"
+    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --sft-data runs/demo/data/sft --output-dir runs/demo/train --max-steps 60 --seed 5"
 )
 def grpo(
     recipe: Annotated[
@@ -284,7 +284,7 @@ def _run_local(rec, quiet: bool) -> None:
     final = trainer.export()
     rows = [json.loads(ln) for ln in (trainer.out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     for line in _summary(rows, trainer.out / "metrics.jsonl"):
-        out.print(line, markup=False, highlight=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)  # never wrapped: docs quote it
     out.print(f"model saved to {final}")
 
 
