@@ -1,7 +1,7 @@
 """The embedded `--model tiny`: a word-level tokenizer and a small Llama built in code.
 
 Nothing is downloaded; the same seed gives the same weights. Tags like <think> are ordinary words.
-The vocabulary is TINY_VOCAB plus every word of the texts a run gives (its prompts and expert rows),
+The vocabulary is TINY_VOCAB plus every word of the texts a run gives (its expert responses),
 so the expert rows that `raif-data evolve` writes are cloned word for word, without <unk>.
 """
 
