@@ -231,6 +231,12 @@ def _run_local(rec, quiet: bool) -> None:
     for module in ("torch", "transformers"):  # before "loading ...": without them, the one line is the error
         if importlib.util.find_spec(module) is None:
             raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+    if rec.data.data is not None:  # a missing data folder is the one line, before "loading ..."
+        from raif_train.local.data import find_shards
+
+        find_shards(rec.data.data)
+        if rec.data.sft_data is not None:
+            find_shards(rec.data.sft_data)
     live = not quiet and err.is_terminal
     log_lines = not quiet and not err.is_terminal  # CI logs and pipes: plain lines instead of a bar
     if not quiet:
