@@ -291,7 +291,7 @@ def _run_local(rec, quiet: bool) -> None:
     rows = [json.loads(ln) for ln in (trainer.out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     for line in _summary(rows, trainer.out / "metrics.jsonl"):
         out.print(line, markup=False, highlight=False, soft_wrap=True)  # never wrapped: docs quote it
-    out.print(f"model saved to {final}")
+    out.print(f"model saved to {final}", soft_wrap=True)
 
 
 @app.command(

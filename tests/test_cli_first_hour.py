@@ -259,7 +259,7 @@ def test_grpo_logs_each_step_when_piped_and_a_rerun_is_already_complete(tmp_path
     assert [ln.split()[1] for ln in lines if ln.startswith("step ")] == ["1/2", "2/2"]
     assert all("reward " in ln for ln in lines if ln.startswith("step "))
     assert "Writing model shards" not in res.stderr + res.stdout
-    assert "reward curve (2 steps" in res.stdout
+    assert "reward curve (reasoning samples, 2 steps" in res.stdout
     again = run_cli("raif-train", *args, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.startswith("already complete: ") and "reward curve" not in again.stdout
