@@ -21,11 +21,9 @@ install: $(VENV)/.installed
 
 # Main job on the embedded default: offline evolve on the shipped seeds, then 60 GRPO steps of the tiny
 # in-code model on CPU along the paper's path (think/answer format, 2 of 8 direct answers, superior-CoT,
-# behaviour cloning on DIR/sft), printing its curves. Without expert rows from evolve, short witness rows
-# in the tiny vocabulary are built from the RL rows first.
+# behaviour cloning on the witness rows evolve writes to DIR/sft), printing its curve.
 demo: install
 	$(BIN)/raif-data evolve --output-dir runs/demo/data --num-prompts 300 --seed 5
-	[ -d runs/demo/data/sft ] || $(BIN)/python -m raif_train.local.tiny_experts runs/demo/data
 	$(BIN)/raif-train grpo --model tiny --data runs/demo/data --sft-data runs/demo/data/sft --output-dir runs/demo/train --max-steps 60 --seed 5
 
 # The whole suite: lint (ruff + mypy), the main venv, then the veRL tests in their own venv

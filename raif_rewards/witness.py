@@ -11,7 +11,7 @@ import json
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from xml.sax.saxutils import escape
 
@@ -65,9 +65,11 @@ _TITLE = {"en": "A Clear Answer", "zh": "回答"}
 _PS_TEXT = {"en": "Thank you for reading", "zh": "感谢阅读"}
 _CAPITALS = ("NOTE", "KEY", "PLAN", "GOAL", "STEP", "TIP")
 _STEP_HEAD = {"en": "{marker} {i}:", "zh": "{marker}{i}："}
-_DEFAULT_SENTENCES = 3
+# The shortest answer that verifies: one filler sentence and few words unless a need asks for more
+# (expert rows are cloned by small models with short response budgets, e.g. the tiny CPU demo).
+_DEFAULT_SENTENCES = 1
 _WORDS_PER_FILLER = {"zh": 2.0, "ja": 1.6, "ko": 1.0}
-_DEFAULT_WORDS = {"en": 8, "zh": 12}  # words (characters in Chinese) per filler sentence
+_DEFAULT_WORDS = {"en": 3, "zh": 4}  # words (characters in Chinese) per filler sentence
 
 
 @dataclass(frozen=True)
@@ -489,80 +491,10 @@ def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random) -> str:
 
 # --------------------------------------------------------------------------------------------- plans
 
-_PLAN_EN = {
-    "include": "include {}", "cap": "keep {} rare", "forbid": "never write {}", "words": "{} words",
-    "sentences": "{} sentences", "capitals": "{} ALL-CAPS words", "letters": "letter counts {}",
-    "bullets": "exactly {} bullet points", "highlights": "at least {} *highlighted* spans",
-    "placeholders": "at least {} [placeholders]", "sections": "sections marked {}", "paragraphs": "exactly {} paragraphs",
-    "first_words": "paragraph openings {}", "title": "a <<title>> line", "case": "all {} case", "language": "written in {}",
-    "wrap": "wrapped as {}", "prefix": "start by repeating the request", "end": "end with {}",
-    "postscript": "a closing postscript starting {}", "no_comma": "no commas", "fixed": "answer exactly {}",
-    "two": "two different answers separated by ******", "distinct": "no word repeated",
-    "avoid_words": "no stop words", "word_rule": "every word: {}", "placed": "words at positions {}",
-    "sentence_marks": "sentence endings cycle {}", "linked": "each sentence opens with the last word before",
-    "shape": "layout {}",
-    "increment": "each sentence {} words longer than the last", "sub_bullets": "a - sub-item under every bullet",
-}
-_PLAN_ZH = {
-    "include": "写入{}", "cap": "控制{}的次数", "forbid": "不写{}", "words": "字数{}", "sentences": "句数{}",
-    "capitals": "全大写单词数{}", "letters": "字母次数{}", "bullets": "恰好{}个要点", "highlights": "至少{}处*重点*",
-    "placeholders": "至少{}个[占位符]", "sections": "用{}分节", "paragraphs": "恰好{}段", "first_words": "段首词{}",
-    "title": "加<<标题>>", "case": "全部{}", "language": "使用语言{}", "wrap": "整体包成{}", "prefix": "先重复请求",
-    "end": "以{}结尾", "postscript": "结尾附言以{}开头", "no_comma": "不用逗号", "fixed": "只回答{}",
-    "two": "给出两个不同回答并用******分隔", "distinct": "不重复用词", "avoid_words": "不用停用词",
-    "word_rule": "每个词{}", "placed": "指定位置的词{}", "sentence_marks": "句末标点依次为{}", "linked": "句句首尾相接",
-    "shape": "版式{}", "increment": "每句比上一句多{}个字", "sub_bullets": "每个要点下加 - 子项",
-}
-
-
-_DEFAULTS = {f.name: f.default for f in fields(Need)}
-
-
-def _range_text(r: tuple[int, int]) -> str:
-    if r[1] >= INF:
-        return f">= {r[0]}"
-    return f"<= {r[1]}" if r[0] == 0 else f"{r[0]}-{r[1]}"
-
-
-def _describe(need: Need, lang: str) -> str:
-    table = _PLAN_ZH if lang == "zh" else _PLAN_EN
-    parts = []
-    for name, value in need.__dict__.items():
-        if value == _DEFAULTS[name] or name not in table:
-            continue
-        template = table[name]
-        if name in ("words", "sentences", "capitals"):
-            value = _range_text(value)
-        elif name in ("include", "cap"):
-            value = ", ".join(f"'{p}' x{n}" for p, n in value)
-        elif name == "forbid":
-            value = ", ".join(f"'{w}'" for w in value)
-        elif name == "letters":
-            value = ", ".join(f"'{c}' {_range_text((lo, hi))}" for c, lo, hi in value)
-        elif name == "sections":
-            value = f"'{value[0]} N' x{value[1]}"
-        elif name == "first_words":
-            value = ", ".join(f"{n}: '{w}'" for n, w in value)
-        elif name == "prefix":
-            parts.append(template)
-            continue
-        elif name in ("end", "fixed", "postscript"):
-            value = f"'{value}'"
-        elif name == "placed":
-            value = ", ".join(f"sentence {n} word {m}: '{w}'" for n, m, w in value)
-        elif name == "sentence_marks":
-            value = " ".join(m.strip() for m in value)
-        if name in ("title", "no_comma", "two", "prefix", "distinct", "avoid_words", "linked", "sub_bullets"):
-            parts.append(template)
-        else:
-            parts.append(template.format(value))
-    return "; ".join(parts) or ("无需额外处理" if lang == "zh" else "nothing extra")
-
-
-def _plan(leaves: Sequence[tuple[str, Need]], lang: str) -> str:
-    head = "逐条满足以下约束：" if lang == "zh" else "Plan: meet each constraint."
-    lines = [head] + [f"- {cid}: {_describe(need, lang)}" for cid, need in leaves]
-    return "\n".join(lines)
+def _plan(leaves: Sequence[tuple[str, Need]]) -> str:
+    """The ``<think>`` plan: one line naming each constraint, nothing more. The shortest plan, so that
+    small models with short response budgets (the tiny CPU demo) can clone the expert rows whole."""
+    return "\n".join(f"- {cid}" for cid, _ in leaves)
 
 
 # ------------------------------------------------------------------------------------------ entry points
@@ -578,7 +510,7 @@ def witness_for(truth: RuleTruth | str, request: str, key: str = "") -> Witness:
     leaves: list[tuple[str, Need]] = []
     scope = _needs(gt.tree, ctx, leaves)
     answer = _render(scope, ctx, random.Random(f"witness:{key}")).strip()
-    return Witness(answer, _plan(leaves, gt.lang))
+    return Witness(answer, _plan(leaves))
 
 
 def verify(witness: Witness, truth: RuleTruth | str) -> str:

@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Train instruction followers with RAIF's GRPO.",
-    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40",
+    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --sft-data runs/demo/data/sft --output-dir runs/demo/train --max-steps 60 --seed 5",
 )
 err = Console(stderr=True)
 out = Console()
@@ -70,7 +70,7 @@ def _sparkline(values: list[float], width: int = 60) -> list[str]:
 
 
 @app.command(
-    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --output-dir runs/demo/train --max-steps 40 --seed 0"
+    epilog="Example: raif-train grpo --model tiny --data runs/demo/data --sft-data runs/demo/data/sft --output-dir runs/demo/train --max-steps 60 --seed 5"
 )
 def grpo(
     recipe: Annotated[
@@ -231,6 +231,12 @@ def _run_local(rec, quiet: bool) -> None:
     for module in ("torch", "transformers"):  # before "loading ...": without them, the one line is the error
         if importlib.util.find_spec(module) is None:
             raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+    if rec.data.data is not None:  # a missing data folder is the one line, before "loading ..."
+        from raif_train.local.data import find_shards
+
+        find_shards(rec.data.data)
+        if rec.data.sft_data is not None:
+            find_shards(rec.data.sft_data)
     live = not quiet and err.is_terminal
     log_lines = not quiet and not err.is_terminal  # CI logs and pipes: plain lines instead of a bar
     # the inputs a user names are checked before the loading line, so that a mistake stays one line
@@ -290,8 +296,8 @@ def _run_local(rec, quiet: bool) -> None:
     final = trainer.export()
     rows = [json.loads(ln) for ln in (trainer.out / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     for line in _summary(rows, trainer.out / "metrics.jsonl"):
-        out.print(line, markup=False, highlight=False)
-    out.print(f"model saved to {final}")
+        out.print(line, markup=False, highlight=False, soft_wrap=True)  # never wrapped: docs quote it
+    out.print(f"model saved to {final}", soft_wrap=True)
 
 
 @app.command(

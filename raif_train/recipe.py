@@ -49,11 +49,11 @@ TINY_PRESET: dict[str, Any] = {
     "name": "tiny",
     "description": "CPU demo: in-code tiny Llama on the offline evolve shards, the paper's RAIF path",
     "model": {"model": "tiny", "response_format": "think_answer"},
-    "data": {"max_prompt_length": 12, "max_response_length": 20},
+    "data": {"max_prompt_length": 12, "max_response_length": 40},
     "rollout": {"rollout_prompts": 32, "group_size": 8, "direct_per_group": 2, "reward_workers": 1,
                 "generate_batch_size": 256},
     "algo": {"reward_mode": "raif", "bc_coef": 1.0},
-    "optim": {"lr": 3e-3, "min_lr": 3e-4, "warmup_ratio": 0.03, "mini_batch_size": 128, "micro_batch_size": 128},
+    "optim": {"lr": 1e-2, "min_lr": 1e-3, "warmup_ratio": 0.03, "mini_batch_size": 128, "micro_batch_size": 128},
     "train": {"max_steps": 60, "save_every": 30, "output_dir": "runs/tiny"},
 }
 

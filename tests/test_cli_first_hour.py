@@ -32,7 +32,7 @@ def test_lr_alone_scales_min_lr_and_explicit_min_lr_wins():
     res = run_cli("raif-train", "recipe", "--model", "tiny", "--set", "lr=1e-3")
     assert res.returncode == 0, res.stderr
     tiny = yaml.safe_load(res.stdout)["optim"]
-    assert tiny["lr"] == 1e-3 and tiny["min_lr"] == 1e-4  # the preset's 3e-3 -> 3e-4, scaled
+    assert tiny["lr"] == 1e-3 and tiny["min_lr"] == 1e-4  # the preset's 1e-2 -> 1e-3, scaled
     res = run_cli("raif-train", "recipe", "--model", "tiny", "--set", "lr=1e-3", "--set", "min_lr=0")
     assert yaml.safe_load(res.stdout)["optim"]["min_lr"] == 0.0
 

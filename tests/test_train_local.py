@@ -82,6 +82,19 @@ def test_tiny_tokenizer_keeps_tags_and_words():
     assert rendered.endswith("<|assistant|> ")
 
 
+def test_tiny_vocabulary_takes_the_words_of_the_run_texts():
+    base = build_tiny_tokenizer()
+    expert = "<think>\n- keywords:existence\n</think>\n<answer>\nGecko salmon 我们可以。\n</answer>"
+    tok = build_tiny_tokenizer([expert])
+    assert tok.unk_token_id in base(expert, add_special_tokens=False)["input_ids"]
+    ids = tok(expert, add_special_tokens=False)["input_ids"]
+    assert tok.unk_token_id not in ids  # every word of the expert row is cloned, none lost
+    assert tok.decode(ids).split() == "<think> - keywords : existence </think> <answer> Gecko salmon 我 们 可 以 。 </answer>".split()
+    # the fixed words keep their ids; the same texts give the same vocabulary
+    assert all(tok.convert_tokens_to_ids(w) == base.convert_tokens_to_ids(w) for w in base.get_vocab())
+    assert build_tiny_tokenizer([expert]).get_vocab() == tok.get_vocab()
+
+
 def test_tiny_model_is_small_and_seeded():
     tok = build_tiny_tokenizer()
     a, b, c = build_tiny_model(tok, seed=0), build_tiny_model(tok, seed=0), build_tiny_model(tok, seed=1)
@@ -156,6 +169,15 @@ def test_load_sft_skips_prompt_shards(tmp_path):
     )
     sft = load_sft(tmp_path)
     assert len(sft) == 1 and sft[0].response == "the answer"
+
+
+def test_load_sft_reads_evolve_witness_rows_that_keep_their_reward_model(tmp_path):
+    # `raif-data evolve` writes DIR/sft rows with the RL columns (reward_model, ...) beside the response
+    row = {"data_source": "raif/en", "prompt": [{"role": "user", "content": "q"}],
+           "reward_model": {"style": "rule", "ground_truth": "{}"}, "response": "<think>\n- x\n</think>"}
+    pq.write_table(pa.Table.from_pylist([row]), tmp_path / "part-00000.parquet")
+    sft = load_sft(tmp_path)
+    assert len(sft) == 1 and sft[0].response == row["response"]
 
 
 def test_cursor_is_deterministic_and_resumable():

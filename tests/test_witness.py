@@ -53,6 +53,18 @@ def test_many_needs_compose_into_one_answer_with_full_reward():
         assert cid in w.plan  # the plan names each constraint
 
 
+def test_witnesses_are_the_shortest_that_verify():
+    # small models clone them whole (the tiny demo's responses are 40 tokens): one filler sentence of a
+    # few words unless a constraint asks for more, and a plan of one line per constraint id
+    for lang, request in (("en", "Describe a quiet morning."), ("zh", "描述一个安静的早晨。")):
+        truth = _truth(("punctuation:no_comma", {}), ("keywords:forbidden_words", {"forbidden_words": ["rain"]}),
+                       lang=lang)
+        w, reason = compose_witness(truth, request, "short")
+        assert reason == "" and w is not None and score(w.completion, truth).score == 3.0
+        assert w.plan.splitlines() == ["- punctuation:no_comma", "- keywords:forbidden_words"]
+        assert "\n" not in w.answer and len(w.answer.split()) <= 4 and len(w.answer) <= 16, w.answer
+
+
 def test_chain_steps_and_active_branch_only():
     step1 = compose.check("detectable_format:number_bullet_lists", num_bullets=2)
     step2 = compose.check("punctuation:no_comma")

@@ -92,7 +92,8 @@ def _messages(value: Any, path: Path, row: int, name: str) -> list[dict[str, str
 
 
 def _is_prompt_shard(names: Sequence[str]) -> bool:
-    return "reward_model" in names and "prompt" in names
+    # evolve's SFT rows (witnesses) keep their reward_model beside the response: a response makes it SFT
+    return "reward_model" in names and "prompt" in names and "response" not in names
 
 
 def load_prompts(path: str | Path, subset: Sequence[str] | None = None) -> list[PromptRecord]:

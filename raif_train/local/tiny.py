@@ -1,15 +1,20 @@
-"""The embedded `--model tiny`: a word-level tokenizer and a ~90k-parameter Llama built in code.
+"""The embedded `--model tiny`: a word-level tokenizer and a small Llama built in code.
 
 Nothing is downloaded; the same seed gives the same weights. Tags like <think> are ordinary words.
+The vocabulary is TINY_VOCAB plus every word of the texts a run gives (its expert responses),
+so the expert rows that `raif-data evolve` writes are cloned word for word, without <unk>.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-__all__ = ["TINY_VOCAB", "build_tiny_tokenizer", "build_tiny_model", "TINY_CHAT_TEMPLATE"]
+__all__ = ["TINY_VOCAB", "build_tiny_tokenizer", "tiny_words", "build_tiny_model", "TINY_CHAT_TEMPLATE"]
 
 PAD, EOS, UNK = "<pad>", "<eos>", "<unk>"
 _SPECIAL = [PAD, EOS, UNK]
@@ -47,9 +52,18 @@ TINY_CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
-    """Word-level tokenizer over TINY_VOCAB (unknown words map to <unk>); decode joins with spaces."""
-    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(TINY_VOCAB))}
+def tiny_words(texts: Iterable[str]) -> list[str]:
+    """The pieces of `texts` missing from TINY_VOCAB, sorted: what a run adds to the vocabulary."""
+    found = {piece for text in texts for piece in re.findall(_PIECES, text)}
+    return sorted(found - set(TINY_VOCAB))
+
+
+def build_tiny_tokenizer(texts: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+    """Word-level tokenizer over TINY_VOCAB and the words of `texts` (appended after it, so the ids
+    of TINY_VOCAB never move); other words map to <unk>; decode joins with spaces.
+
+    The same texts give the same vocabulary (a resumed run rebuilds it from the same data)."""
+    vocab = {tok: i for i, tok in enumerate(dict.fromkeys([*TINY_VOCAB, *tiny_words(texts)]))}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     core.pre_tokenizer = pre_tokenizers.Split(Regex(_PIECES), behavior="removed", invert=True)
     core.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with single spaces

@@ -12,7 +12,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,13 +44,14 @@ class TrainError(RaifError, RuntimeError):
     """A training run cannot start or continue (bad model path, incompatible checkpoint, ...)."""
 
 
-def load_model_and_tokenizer(recipe: Recipe):
-    """The policy and tokenizer the recipe names: the in-code tiny pair, or transformers from path/hub."""
+def load_model_and_tokenizer(recipe: Recipe, texts: Iterable[str] = ()):
+    """The policy and tokenizer the recipe names: the in-code tiny pair (its vocabulary also holds the
+    words of `texts`: the run's expert responses), or transformers from path/hub."""
     name = recipe.model.model
     if name == "tiny":
         from raif_train.local.tiny import build_tiny_model, build_tiny_tokenizer
 
-        tiny_tok = build_tiny_tokenizer()
+        tiny_tok = build_tiny_tokenizer(texts)
         positions = recipe.data.max_prompt_length + recipe.data.max_response_length + 8
         return build_tiny_model(tiny_tok, seed=recipe.train.seed, max_positions=positions), tiny_tok
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -133,7 +134,9 @@ class GRPOTrainer:
         self.device = self._device()
         self.amp = torch.bfloat16 if self._use_bf16() else None
 
-        self.model, self.tok = load_model_and_tokenizer(recipe)
+        # The tiny vocabulary takes the expert responses' words (what the model must write); prompt-only
+        # words stay <unk>: each vocabulary word costs the output layer, which dominates a tiny model.
+        self.model, self.tok = load_model_and_tokenizer(recipe, [r.response for r in self.sft])
         if self.sft:
             self.sft = self._fitting_experts(self.sft)
         self.model.to(self.device).train()
