@@ -239,12 +239,6 @@ def _run_local(rec, quiet: bool) -> None:
             find_shards(rec.data.sft_data)
     live = not quiet and err.is_terminal
     log_lines = not quiet and not err.is_terminal  # CI logs and pipes: plain lines instead of a bar
-    # the inputs a user names are checked before the loading line, so that a mistake stays one line
-    from raif_train.local.data import find_shards
-
-    find_shards(rec.data.data)
-    if rec.data.sft_data:
-        find_shards(rec.data.sft_data)
     if not quiet:
         err.print(
             f"loading torch, the model {rec.model.model!r} and the prompts of {rec.data.data} ...",
