@@ -27,14 +27,19 @@ class SizedCache(Generic[V]):
         self.__doc__, self.__name__ = fn.__doc__, getattr(fn, "__name__", "cached")
 
     def __call__(self, key: str) -> V:
-        with self._lock:
+        # The hit path takes no lock: it runs for every check in RL, and each OrderedDict operation is
+        # atomic under the GIL; an entry evicted between the two steps is simply not moved.
+        entries = self._entries
+        try:
+            value = entries[key]
+        except KeyError:
+            pass
+        else:
             try:
-                value = self._entries[key]
+                entries.move_to_end(key)
             except KeyError:
                 pass
-            else:
-                self._entries.move_to_end(key)
-                return value
+            return value
         value = self.fn(key)
         size = len(key) * self.weight
         if len(key) > self.max_item_chars:
