@@ -141,6 +141,13 @@ def run(samples: list[Sample], fresh: list[Sample], workers: int, label: str) ->
     w0, c0 = time.perf_counter(), time.process_time()
     single = [compute_score(s.data_source, s.solution_str, s.ground_truth) for s in samples]
     single_wall, single_cpu = time.perf_counter() - w0, time.process_time() - c0
+    n = len(samples)
+    log.info("[%s] mean reward %.3f, answered %.0f%%", label, sum(r["score"] for r in single) / n,
+             100 * sum(r["answered"] for r in single) / n)
+    log.info("[%s] single process : %7.0f rollouts/s wall, %7.0f per CPU-second = %.2fx the %d/s/core target",
+             label, n / single_wall, n / single_cpu, n / single_cpu / TARGET_PER_CORE, TARGET_PER_CORE)
+    if workers < 2:  # score_batch scores in this process below two workers: no pool to measure
+        return
     # the pool is started and warmed before timing (veRL keeps it for the whole run)
     score_batch(samples[:256], workers=workers, min_pool_batch=1)
     pids = list(dispatch._POOL._processes)  # the benchmark may peek: CPU accounting per worker
@@ -149,11 +156,6 @@ def run(samples: list[Sample], fresh: list[Sample], workers: int, label: str) ->
     pooled = score_batch(fresh, workers=workers, min_pool_batch=1, as_metrics=True)
     pool_wall, parent_cpu, worker_cpu = time.perf_counter() - w0, time.process_time() - c0, _cpu_seconds(pids) - k0
     assert len(pooled) == len(fresh)
-    n = len(samples)
-    log.info("[%s] mean reward %.3f, answered %.0f%%", label, sum(r["score"] for r in single) / n,
-             100 * sum(r["answered"] for r in single) / n)
-    log.info("[%s] single process : %7.0f rollouts/s wall, %7.0f per CPU-second = %.2fx the %d/s/core target",
-             label, n / single_wall, n / single_cpu, n / single_cpu / TARGET_PER_CORE, TARGET_PER_CORE)
     log.info("[%s] pool, %d workers: %7.0f rollouts/s wall (speed-up %.2fx); %7.0f per worker CPU-second "
              "= %.2fx target; parent CPU %.0f%% of workers'", label, workers, n / pool_wall,
              single_wall / pool_wall, n / worker_cpu, n / worker_cpu / TARGET_PER_CORE,
