@@ -331,7 +331,7 @@ declare(
     ),
     conflicts=("startend:end_checker",),
     source=SOURCE,
-    witness=lambda kw, ctx: Need(),
+    witness=lambda kw, ctx: Need(forbid=("!",)),
 )
 def punctuation_exclamation(t: Text) -> bool:
     """No ``!`` in the response."""
