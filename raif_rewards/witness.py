@@ -75,7 +75,7 @@ _DEFAULT_WORDS = {"en": 3, "zh": 4}  # words (characters in Chinese) per filler 
 
 @dataclass(frozen=True)
 class Witness:
-    """A verified witness: the answer text and the plan that names each constraint."""
+    """A verified witness: the answer text and the plan that names each constraint and how it is met."""
 
     answer: str
     plan: str
