@@ -200,10 +200,12 @@ class Checker:
 
 def _format_args(kwargs: Mapping[str, Any], lang: str) -> dict:
     """Template fields: lists quoted and joined, relation words in the template's language."""
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in kwargs.items():
         if isinstance(value, (list, tuple)):
             out[key] = ", ".join(f'"{v}"' for v in value)
+        elif isinstance(value, float) and value.is_integer():  # stored data writes counts as 128.0
+            out[key] = int(value)
         elif isinstance(value, str) and value in RELATIONS:
             out[key] = ("少于" if lang == "zh" else "less than") if value in LESS_THAN else ("至少" if lang == "zh" else "at least")
         else:

@@ -19,6 +19,7 @@ from raif_rewards import registry
 from raif_rewards.compose import And, Chain, Check, Node, RuleTruth, Selection, parse_ground_truth
 from raif_rewards.reward import DEFAULT_CONFIG, score_rule
 from raif_rewards.text import view
+from raif_rewards.witness_plan import plan_line
 from raif_rewards.witness_spec import EMPTY, INF, Clash, Need, WitnessContext
 
 __all__ = ["Clash", "Witness", "compose_witness", "completion", "verify", "witness_for"]
@@ -74,7 +75,7 @@ _DEFAULT_WORDS = {"en": 3, "zh": 4}  # words (characters in Chinese) per filler 
 
 @dataclass(frozen=True)
 class Witness:
-    """A verified witness: the answer text and the plan that names each constraint."""
+    """A verified witness: the answer text and the plan that names each constraint and how it is met."""
 
     answer: str
     plan: str
@@ -92,28 +93,42 @@ def completion(plan: str, answer: str) -> str:
 # ------------------------------------------------------------------------------------ the tree's needs
 
 
+@dataclass(frozen=True)
+class _Leaf:
+    """One constraint that applies: its id, its need and the chain step it belongs to ("" if none)."""
+
+    id: str
+    need: Need
+    where: str = ""
+
+
 @dataclass
 class _Scope:
     need: Need
     chain: tuple[str, list[_Scope]] | None = None
 
 
-def _needs(node: Node, ctx: WitnessContext, leaves: list[tuple[str, Need]]) -> _Scope:
+def _needs(node: Node, ctx: WitnessContext, leaves: list[_Leaf], where: str = "") -> _Scope:
+    """The tree's needs by scope; ``leaves`` collects each applying constraint with its need and the
+    chain step it sits in (``where``, "" at the top level), for the plan."""
     if isinstance(node, Check):
         checker = registry.get(node.id)
         if checker.witness is None:
             raise Clash(f"no_witness:{node.id}")
         need = checker.witness(node.kwargs, ctx)
-        leaves.append((node.id, need))
+        leaves.append(_Leaf(node.id, need, where))
         return _Scope(need)
     if isinstance(node, Selection):  # only the active branch applies
-        return _needs(node.branches[node.active], ctx, leaves)
+        return _needs(node.branches[node.active], ctx, leaves, where)
     if isinstance(node, Chain):
-        return _Scope(EMPTY, (node.marker, [_needs(step, ctx, leaves) for step in node.steps]))
+        head = "{marker}{i}" if ctx.lang == "zh" else "{marker} {i}"
+        steps = [_needs(step, ctx, leaves, ", ".join(filter(None, (where, head.format(marker=node.marker, i=i)))))
+                 for i, step in enumerate(node.steps, 1)]
+        return _Scope(EMPTY, (node.marker, steps))
     assert isinstance(node, And)
     need, chain = EMPTY, None
     for child in node.children:
-        scope = _needs(child, ctx, leaves)
+        scope = _needs(child, ctx, leaves, where)
         need = need.merge(scope.need)
         if scope.chain is not None:
             if chain is not None:
@@ -491,10 +506,10 @@ def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random) -> str:
 
 # --------------------------------------------------------------------------------------------- plans
 
-def _plan(leaves: Sequence[tuple[str, Need]]) -> str:
-    """The ``<think>`` plan: one line naming each constraint, nothing more. The shortest plan, so that
-    small models with short response budgets (the tiny CPU demo) can clone the expert rows whole."""
-    return "\n".join(f"- {cid}" for cid, _ in leaves)
+def _plan(leaves: Sequence[_Leaf], ctx: WitnessContext) -> str:
+    """The ``<think>`` plan: one short line per constraint naming it and how the answer meets it, in the
+    row's language (:mod:`raif_rewards.witness_plan`)."""
+    return "\n".join(plan_line(leaf.id, leaf.need, ctx.lang, ctx.request, leaf.where) for leaf in leaves)
 
 
 # ------------------------------------------------------------------------------------------ entry points
@@ -507,10 +522,10 @@ def witness_for(truth: RuleTruth | str, request: str, key: str = "") -> Witness:
     if not isinstance(gt, RuleTruth):
         raise Clash("not_rule_style")
     ctx = WitnessContext(gt.lang, request)
-    leaves: list[tuple[str, Need]] = []
+    leaves: list[_Leaf] = []
     scope = _needs(gt.tree, ctx, leaves)
     answer = _render(scope, ctx, random.Random(f"witness:{key}")).strip()
-    return Witness(answer, _plan(leaves))
+    return Witness(answer, _plan(leaves, ctx))
 
 
 def verify(witness: Witness, truth: RuleTruth | str) -> str:

@@ -242,3 +242,10 @@ def test_sampled_keyword_pairs_do_not_contain_each_other(lang):
 def test_divider_paragraphs(raw, expected):
     got = paragraphs(raw)
     assert (None if got is None else [p.strip() for p in got]) == expected
+
+
+def test_counts_stored_as_floats_render_as_integers():
+    # open-instruct's data stores counts as 58.0; an instruction says "58"
+    checker = registry.get("letters:letter_counting")
+    assert checker.render({"N": 58.0, "relation": "at least"}, "en", 0) == "Answer with at least 58 letters."
+    assert "58.0" not in checker.render({"N": 58.0, "relation": "less than"}, "en", 4)

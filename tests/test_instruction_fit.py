@@ -17,7 +17,7 @@ from raif_rewards import registry
 from raif_rewards.text import view
 
 #: the sources whose phrasings this issue covers (IFBench's are evaluation constraints, see docs/data.md)
-COVERED = [c for c in registry.all_checkers() if c.sampler is not None and c.source in ("ifeval", "raif")]
+COVERED = [c for c in registry.all_checkers() if c.sampler is not None and c.source in ("ifeval", "raif", "iftrain")]
 SEEDS = [Seed(d["id"], d["prompt"], d["lang"], d["task_type"])
          for d in map(json.loads, asset_path("seeds_demo.jsonl").read_text(encoding="utf-8").splitlines())]
 
@@ -93,6 +93,22 @@ _RULE_WORDS = {
     "detectable_format:title": [r"<<"],
     "startend:quotation": [r"quot|\"|引号"],
     "punctuation:no_comma": [r"comma|,|逗号|，"],
+    # IFTrain (the copy rules state both what to copy and that this sentence is left out)
+    "copy:copy": [r"cop(y|ies)|repeat|verbatim|exactly as|word for word|letter for letter|抄|复述|重复|原样|照搬",
+                  r"this (instruction|sentence)|这句|本句"],
+    "copy:copying_simple": [r"cop(y|ies)|repeat|verbatim|exactly as|echo|restate|抄|复述|重复|原样|原封不动",
+                            r"this sentence|这句|本句"],
+    "count:count_unique": [r"repeat|unique|twice|only once|differ|distinct"],
+    "detectable_format:bigram_wrapping": [r"<<", r"pair|bigram|two"],
+    "detectable_format:sentence_hyphens": [r"hyphen|'-'|\(-\)", r"sentence", r"space"],
+    "detectable_format:square_brackets": [r"square brackets|'\[' and ends with '\]'"],
+    "keywords:no_adjacent_consecutive": [r"alphabet", r"adjacent|neighbo|next|after|in a row|before|side by side"],
+    "keywords:palindrome": [r"palindrom|same forwards and backwards|same backwards", r"three"],
+    "keywords:start_end": [r"same|identical|match", r"first|begin|start|open", r"last|end|finish|close"],
+    "paragraphs:paragraphs": [r"\*\*\*", r"two|2|两|second paragraph|第二段"],
+    "paragraphs:paragraphs2": [r"two|2|两|second paragraph|第二段", r"blank line|empty line|line break|空行|换行"],
+    "punctuation:punctuation_dot": [r"'\.'|\(\.\)|\bdots?\b|period"],
+    "punctuation:punctuation_exclamation": [r"exclamation|'!'|\(!\)"],
 }
 
 

@@ -55,14 +55,72 @@ def test_many_needs_compose_into_one_answer_with_full_reward():
 
 def test_witnesses_are_the_shortest_that_verify():
     # small models clone them whole (the tiny demo's responses are 40 tokens): one filler sentence of a
-    # few words unless a constraint asks for more, and a plan of one line per constraint id
+    # few words unless a constraint asks for more, and a plan of one short line per constraint
+    plans = {"en": ["- punctuation:no_comma: no commas", "- keywords:forbidden_words: avoid rain"],
+             "zh": ["- punctuation:no_comma：不用逗号", "- keywords:forbidden_words：避开“雨”"]}
     for lang, request in (("en", "Describe a quiet morning."), ("zh", "描述一个安静的早晨。")):
-        truth = _truth(("punctuation:no_comma", {}), ("keywords:forbidden_words", {"forbidden_words": ["rain"]}),
+        word = "rain" if lang == "en" else "雨"
+        truth = _truth(("punctuation:no_comma", {}), ("keywords:forbidden_words", {"forbidden_words": [word]}),
                        lang=lang)
         w, reason = compose_witness(truth, request, "short")
         assert reason == "" and w is not None and score(w.completion, truth).score == 3.0
-        assert w.plan.splitlines() == ["- punctuation:no_comma", "- keywords:forbidden_words"]
+        assert w.plan.splitlines() == plans[lang]
         assert "\n" not in w.answer and len(w.answer.split()) <= 4 and len(w.answer) <= 16, w.answer
+
+
+def test_plan_names_each_constraint_and_how_it_is_met():
+    """One line per constraint: its id, then what the answer does for it, with the constraint's own
+    numbers and words, in the row's language; relations as the instruction states them."""
+    en = _truth(
+        ("length_constraints:number_words", {"num_words": 120, "relation": "at least"}),
+        ("keywords:existence", {"keywords": ["river", "bridge"]}),
+        ("keywords:frequency", {"keyword": "lantern", "frequency": 3, "relation": "less than"}),
+        ("length_constraints:number_sentences", {"num_sentences": 40, "relation": "less than"}),
+        ("startend:end_checker", {"end_phrase": "Any other questions?"}),
+        ("detectable_format:title", {}),
+    )
+    w, reason = compose_witness(en, "Describe a walk along a river.", "p1")
+    assert reason == "" and score(w.completion, en).score == 3.0
+    assert w.plan.splitlines() == [
+        "- length_constraints:number_words: at least 120 words",
+        "- keywords:existence: use river, bridge",
+        "- keywords:frequency: lantern at most twice",
+        "- length_constraints:number_sentences: fewer than 40 sentences",
+        "- startend:end_checker: end with 'Any other questions?'",
+        "- detectable_format:title: a <<title>>",
+    ]
+    zh = _truth(
+        ("length_constraints:number_words", {"num_words": 200, "relation": "至少"}),
+        ("keywords:existence", {"keywords": ["长城", "历史"]}),
+        ("punctuation:no_comma", {"include_fullwidth": True}),
+        ("detectable_format:number_bullet_lists", {"num_bullets": 3}),
+        lang="zh",
+    )
+    w, reason = compose_witness(zh, "介绍一下长城。", "p2")
+    assert reason == "" and score(w.completion, zh).score == 3.0
+    assert w.plan.splitlines() == [
+        "- length_constraints:number_words：至少200字",
+        "- keywords:existence：用到“长城”、“历史”",
+        "- punctuation:no_comma：不用逗号和顿号",
+        "- detectable_format:number_bullet_lists：3个要点",
+    ]
+
+
+def test_plan_says_which_step_each_constraint_belongs_to_and_skips_inactive_branches():
+    step1 = compose.check("detectable_format:number_bullet_lists", num_bullets=2)
+    off = compose.check("length_constraints:number_words", num_words=5, relation="less than")
+    on = compose.check("detectable_format:title")
+    tree = compose.and_(compose.check("keywords:existence", keywords=["lantern"]),
+                        compose.chain(step1, compose.selection(off, on, active=1), marker="Step"))
+    w, reason = compose_witness(compose.RuleTruth(tree, "en"), "Plan a trip.", "p3")
+    assert reason == ""
+    assert w.plan.splitlines() == ["- keywords:existence: use lantern",
+                                   "- detectable_format:number_bullet_lists (Step 1): 2 bullet points",
+                                   "- detectable_format:title (Step 2): a <<title>>"]
+    tree = compose.chain(compose.check("keywords:existence", keywords=["灯笼"]), on, marker="步骤")
+    w, reason = compose_witness(compose.RuleTruth(tree, "zh"), "计划一次旅行。", "p4")
+    assert reason == ""
+    assert w.plan.splitlines() == ["- keywords:existence（步骤1）：用到“灯笼”", "- detectable_format:title（步骤2）：加<<标题>>"]
 
 
 def test_chain_steps_and_active_branch_only():
@@ -145,3 +203,26 @@ def test_every_declared_witness_satisfies_its_checker_alone():
                 never.append(f"{c.id} ({lang})")
     assert not never, never
     assert passed >= 0.95 * tried
+
+
+@pytest.mark.parametrize(("need", "lang", "text"), [
+    (Need(words=(12, 12)), "en", "exactly 12 words"),
+    (Need(words=(290, 317)), "zh", "290到317字"),
+    (Need(sentences=(1, 1)), "en", "exactly 1 sentence"),
+    (Need(letters=(("e", 0, 4),)), "en", "letter e fewer than 5 times"),
+    (Need(include=(("river", 1),), cap=(("river", 1),)), "en", "use river exactly once"),
+    (Need(include=(("Any other questions?", 2),)), "en", "use 'Any other questions?' twice"),
+    (Need(placed=((2, 3, "moon"),)), "en", "moon as word 3 of sentence 2"),
+    (Need(placed=((1, -1, "月亮"),)), "zh", "第1句以“月亮”结尾"),
+    (Need(fixed="Hello there."), "en", "copy the request exactly"),
+    (Need(fixed="Hello there.\n******\nHello there."), "zh", "照抄请求2遍，用******分隔"),
+    (Need(fixed="there"), "en", "copy only the given span of the request"),
+    (Need(fixed="My answer is yes."), "en", "write only 'My answer is yes.'"),
+    (Need(sentence_marks=("?", "!")), "zh", "句末依次用？！"),
+    (Need(case="lower", language="fr"), "en", "write in French; all lowercase"),
+    (Need(), "zh", "无需额外处理"),
+])
+def test_plan_describes_each_need_field(need, lang, text):
+    from raif_rewards.witness_plan import describe
+
+    assert describe(need, lang, "Hello there.") == text

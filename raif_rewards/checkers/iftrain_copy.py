@@ -7,9 +7,9 @@ import random
 import re
 
 from raif_rewards.checkers._common import IFEVAL_IDS, int_schema
-from raif_rewards.checkers.ifbench_shared import IFBENCH_IDS, no_kwargs, phrasings
-from raif_rewards.checkers.iftrain_shared import IFTRAIN_IDS, SOURCE
-from raif_rewards.registry import Request, register
+from raif_rewards.checkers.ifbench_shared import IFBENCH_IDS, no_kwargs
+from raif_rewards.checkers.iftrain_shared import IFTRAIN_IDS, SOURCE, texts
+from raif_rewards.registry import Request, declare, register
 from raif_rewards.text import Text
 from raif_rewards.witness_spec import Need
 
@@ -28,7 +28,7 @@ def _same(a: str, b: str) -> bool:
     schema={"properties": {"prompt_to_repeat": _PROMPT}, "required": ["prompt_to_repeat"]},
     sample=no_kwargs,
     prompt_kwargs=("prompt_to_repeat",),
-    **phrasings(
+    **texts(
         (
             "Copy this instruction verbatim, do not follow the instruction, only copy it into the output "
             "(do not include this instruction sentence!).",
@@ -49,13 +49,33 @@ def copy(t: Text, prompt_to_repeat: str) -> bool:
     return _same(t.raw, prompt_to_repeat)
 
 
+declare(
+    "copy:copy",
+    phrasings={
+        "en": (
+            "Don't answer; just type the request out again exactly as it was given, minus this sentence, "
+            "and write nothing else.",
+            "Treat this as a copying exercise: your whole output is the request, letter for letter, without "
+            "this sentence and without any reply to it.",
+            "Return the request itself, unchanged and with no additions, instead of responding to it (this "
+            "sentence is not part of what you copy).",
+        ),
+        "zh": (
+            "这次不需要完成任务：请把请求原文一字不差地照搬出来作为全部输出，本句除外。",
+            "把收到的请求原样再写一遍即可，不要作任何回应或补充，这句要求本身不用写。",
+            "请做一次抄写练习：输出内容就是请求原文，逐字照抄，不增不减，也不要抄这句话。",
+        ),
+    },
+)
+
+
 @register(
     "copy:copying_simple",
     group="copy",
     schema={"properties": {"prompt_to_repeat": _PROMPT}, "required": ["prompt_to_repeat"]},
     sample=no_kwargs,
     prompt_kwargs=("prompt_to_repeat",),
-    **phrasings(
+    **texts(
         (
             "Repeat the request without change (do not say anything before repeating the request; the request you "
             "need to repeat does not include this sentence) and do not answer the actual request!",
@@ -77,6 +97,26 @@ def copying_simple(t: Text, prompt_to_repeat: str) -> bool:
     return _same(t.raw, prompt_to_repeat)
 
 
+declare(
+    "copy:copying_simple",
+    phrasings={
+        "en": (
+            "Echo the request back word for word as your only output; skip the actual task, and leave this "
+            "sentence out of the echo.",
+            "Your output should be nothing but the request, repeated exactly as written: no preface, no "
+            "answer, and not this sentence.",
+            "Instead of answering, restate the request verbatim, starting right away with its first word "
+            "(this sentence is not included).",
+        ),
+        "zh": (
+            "请直接重复请求原文，开头不要加任何话，也不要回答它；本句不属于要重复的内容。",
+            "只需把请求一字不改地复述出来，前后都不要添加内容，也不要复述这句话。",
+            "不用完成请求，把它原封不动地再说一遍就好（不包括这句话）。",
+        ),
+    },
+)
+
+
 _SEPARATOR = "******"
 
 
@@ -89,7 +129,7 @@ _SEPARATOR = "******"
     },
     sample=lambda rng, lang: {"N": rng.randint(2, 4)},
     prompt_kwargs=("prompt_to_repeat",),
-    **phrasings(
+    **texts(
         (
             "Repeat the request without change {N} times, separated by 6 asterisk symbols (do not say anything before "
             "repeating the request; the request you need to repeat does not include this sentence) and do not answer "
@@ -112,6 +152,27 @@ def copying_multiple(t: Text, prompt_to_repeat: str, N: int) -> bool:
     """Split at ``******``: exactly N pieces, each the request (case-insensitive, outer whitespace ignored)."""
     pieces = t.raw.split(_SEPARATOR)
     return len(pieces) == N and all(_same(p, prompt_to_repeat) for p in pieces)
+
+
+declare(
+    "copy:copying_multiple",
+    phrasings={
+        "en": (
+            "Print the request {N} times in a row, unchanged, with a line of six asterisks (******) between "
+            "one copy and the next; leave out this sentence and do not answer the request.",
+            "Skip the task itself. Output the request verbatim {N} times, separated by ******, with nothing "
+            "before, between or after the copies except those separators (this sentence is not part of the "
+            "request).",
+            "Make {N} exact copies of the request (without this sentence) and separate neighbouring copies "
+            "with ******; that is your whole output, with no answer to the request.",
+        ),
+        "zh": (
+            "不要执行请求，只把请求原文（不含本句）照抄{N}遍，相邻两遍之间用六个星号******隔开。",
+            "请输出{N}份与请求一字不差的副本，副本之间以******分隔，除此之外不要写任何内容，这句话也不要抄。",
+            "把请求原样复制{N}次作为全部输出，每两次之间放一行******；不要回答请求，也不要包括这句话。",
+        ),
+    },
+)
 
 
 _WORD = re.compile(r"\S+")
@@ -144,7 +205,7 @@ def _sample_span(rng: random.Random, lang: str) -> dict:
     },
     sample=_sample_span,
     prompt_kwargs=("prompt_to_repeat",),
-    **phrasings(
+    **texts(
         (
             "Copy the span of words that lies between (and including) index {n_start} and {n_end}, the indices are "
             "character indices!",
@@ -170,6 +231,26 @@ def copy_span_idx(t: Text, prompt_to_repeat: str, n_start: int, n_end: int) -> b
     is what counts, as in IFBench's ``repeat:repeat_span``.
     """
     return _same(t.raw, prompt_to_repeat[n_start : n_end + 1])
+
+
+declare(
+    "new:copy_span_idx",
+    phrasings={
+        "en": (
+            "Reply only with the part of the request that runs from character {n_start} to character "
+            "{n_end}, both included, where the request's first character is character 0.",
+            "Count the characters of the request from 0 (spaces and punctuation count too) and output "
+            "exactly those at positions {n_start} to {n_end}, inclusive, and nothing else.",
+            "Your whole output is a slice of the request: characters {n_start} through {n_end}, zero-based, "
+            "with both ends included. Do not answer the request.",
+        ),
+        "zh": (
+            "请从请求的第0个字符开始计数（空格和标点也算），只输出第{n_start}到第{n_end}个字符，两端都包括。",
+            "不要完成请求：输出请求中下标{n_start}至下标{n_end}的字符（下标从0开始，含首尾），不加其他内容。",
+            "把请求看作一串字符，编号从0开始，你的全部输出就是编号{n_start}到{n_end}（包含两端）的那一段。",
+        ),
+    },
+)
 
 
 def _variants(phrase: str, n: int) -> tuple[tuple[str, int], ...]:
@@ -207,7 +288,7 @@ _PHRASES = (
         "required": ["phrase", "small_n"],
     },
     sample=lambda rng, lang: {"phrase": rng.choice(_PHRASES), "small_n": rng.randint(2, 3)},
-    **phrasings(
+    **texts(
         (
             "Repeat the phrase {phrase} exactly {small_n} times, transforming it slightly each time by replacing only "
             "one word in the center of the phrase.",
@@ -240,6 +321,21 @@ def repeat_phrase(t: Text, phrase: str, small_n: int) -> bool:
         if len(got) != len(ref) or sum(a != b for a, b in zip(got, ref, strict=True)) != 1:
             return False
     return True
+
+
+declare(
+    "copy:repeat_phrase",
+    phrasings={
+        "en": (
+            'Write {small_n} altered copies of the phrase "{phrase}", no more: keep its first and last '
+            "words, and in each copy replace exactly one word between them.",
+            'The phrase "{phrase}" should show up {small_n} times, never in its original form: each time, '
+            "swap one (and only one) of its inner words for another word.",
+            'Work in {small_n} variations of "{phrase}", each on one line with the same opening word, the '
+            "same closing word and the same number of words, but with exactly one middle word changed.",
+        ),
+    },
+)
 
 
 _SPANS: dict[tuple[str, str], re.Pattern] = {}

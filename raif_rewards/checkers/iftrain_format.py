@@ -5,9 +5,9 @@ exclamation marks (IFBench's training set; ids as in open-instruct's IFEvalG).""
 from __future__ import annotations
 
 from raif_rewards.checkers._common import int_schema
-from raif_rewards.checkers.ifbench_shared import no_kwargs, phrasings
-from raif_rewards.checkers.iftrain_shared import SOURCE, paragraphs, words
-from raif_rewards.registry import register
+from raif_rewards.checkers.ifbench_shared import no_kwargs
+from raif_rewards.checkers.iftrain_shared import SOURCE, paragraphs, texts, words
+from raif_rewards.registry import declare, register
 from raif_rewards.text import Text, view
 from raif_rewards.witness_spec import Need
 
@@ -49,7 +49,7 @@ _WORD_SHAPES = (
     "detectable_format:sentence_hyphens",
     group="format",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "All sentences must be connected using hyphens, with no spaces between them.",
             "Join your sentences with hyphens and no spaces (like: First sentence.-Second sentence.), and use no "
@@ -78,11 +78,26 @@ def sentence_hyphens(t: Text) -> bool:
     return all(p == g and p.strip() == p for p, g in zip(pieces, gold, strict=True))
 
 
+declare(
+    "detectable_format:sentence_hyphens",
+    phrasings={
+        "en": (
+            "Run all your sentences together, joined by a single hyphen with no spaces around it (e.g. It "
+            "rained.-We stayed in.), and use no hyphen anywhere else.",
+            "Link each sentence to the next with '-' instead of a space, like this: I woke early.-The sun "
+            "was out. Hyphenated words are not allowed.",
+            "Put a hyphen, and nothing else, between every two neighbouring sentences (no spaces or line "
+            "breaks around it); do not use hyphens inside sentences.",
+        ),
+    },
+)
+
+
 @register(
     "detectable_format:square_brackets",
     group="format",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "Enclose every word in your response within square brackets.",
             "Put each word of your answer inside its own square brackets, like [this] [example].",
@@ -101,11 +116,25 @@ def square_brackets(t: Text) -> bool:
     return bool(tokens) and all(w.startswith("[") and w.endswith("]") for w in tokens)
 
 
+declare(
+    "detectable_format:square_brackets",
+    phrasings={
+        "en": (
+            "Bracket every word: each word, together with any punctuation attached to it, goes inside its "
+            "own pair of square brackets, like [Good] [morning,] [everyone.]",
+            "Write so that every space-separated token starts with '[' and ends with ']', e.g. [The] [plan] "
+            "[works.]",
+            "Surround each individual word with square brackets: [one] [bracket] [pair] [per] [word].",
+        ),
+    },
+)
+
+
 @register(
     "detectable_format:bigram_wrapping",
     group="format",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "Wrap every word bigram in double angular brackets, such as <<I am>> <<at home>> <<with my>> <<cute dog>>.",
             "Group your words in pairs and wrap each pair in double angle brackets, e.g. <<The sun>> <<rose slowly>>.",
@@ -125,6 +154,21 @@ def bigram_wrapping(t: Text) -> bool:
     return all(
         tokens[i].startswith("<<") and tokens[i + 1].endswith(">>") for i in range(0, len(tokens) - 1, 2)
     )
+
+
+declare(
+    "detectable_format:bigram_wrapping",
+    phrasings={
+        "en": (
+            "Enclose the words in pairs with double angle brackets, so the text reads like <<Once upon>> "
+            "<<a time>>.",
+            "Every two consecutive words go together inside << >>, for example <<We went>> <<to the>> "
+            "<<market today>>.",
+            "Format your response as word pairs, each pair wrapped as <<first second>>, from the first word "
+            "to the last.",
+        ),
+    },
+)
 
 
 def _two(pieces: list[str] | None) -> bool:
@@ -155,7 +199,7 @@ _PARAGRAPH_LAYOUTS = (
     "paragraphs:paragraphs",
     group="length",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "There should be 2 paragraphs. Paragraphs are separated with the markdown divider: ***",
             "Write exactly two paragraphs and put the markdown divider *** between them.",
@@ -175,16 +219,33 @@ def paragraphs_divider(t: Text) -> bool:
     return _two(paragraphs(t.raw))
 
 
+declare(
+    "paragraphs:paragraphs",
+    phrasings={
+        "en": (
+            "Split your response into two paragraphs with a *** divider between them.",
+            "Two paragraphs, no more and no fewer, divided by the markdown separator ***.",
+            "Write a first paragraph, then a line with ***, then a second paragraph, and nothing further.",
+        ),
+        "zh": (
+            "回答分成两段，中间用***隔开。",
+            "请只写两个段落，并在它们之间放一行***作为分隔线。",
+            "先写第一段，接着单独一行***，再写第二段，不要有第三段。",
+        ),
+    },
+)
+
+
 @register(
     "paragraphs:paragraphs2",
     group="length",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "There should be 2 paragraphs. Paragraphs and only paragraphs are separated with each other by two line "
             "breaks.",
             "Write exactly two paragraphs separated by one blank line, and use no other blank lines.",
-            "Answer in two paragraphs: put a single empty line between them and nowhere else.",
+            "Make your response two paragraphs: put a single empty line between them and nowhere else.",
         ),
         (
             "回答应包含2个段落，只有段落之间用两个换行符（一个空行）隔开。",
@@ -200,15 +261,34 @@ def paragraphs_blank_line(t: Text) -> bool:
     return _two(paragraphs(t.raw, "\n\n"))
 
 
+declare(
+    "paragraphs:paragraphs2",
+    phrasings={
+        "en": (
+            "Use exactly two paragraphs with one empty line between them; do not leave blank lines anywhere "
+            "else.",
+            "Two paragraphs only, separated by a blank line (two line breaks), which must be the only blank "
+            "line.",
+            "Write one paragraph, leave a single blank line, write a second paragraph, and stop there.",
+        ),
+        "zh": (
+            "回答只写两段，段与段之间空一行，别处不要空行。",
+            "请写两个段落，两段之间用一个空行（连续两个换行）分开，其他位置不能有空行。",
+            "第一段写完后空一行再写第二段，只有这两段，也只有这一个空行。",
+        ),
+    },
+)
+
+
 @register(
     "punctuation:punctuation_dot",
     group="punctuation",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "In your entire response, refrain from the use of . (i.e. dots) as punctuation and in general.",
             "Do not use a single dot (.) anywhere in your answer: not to end sentences, not in numbers or abbreviations.",
-            "Write your whole reply without the period character '.', end sentences with other marks or none.",
+            "Write your whole response without the period character '.'; end sentences with other marks or none.",
         ),
     ),
     conflicts=(
@@ -224,11 +304,25 @@ def punctuation_dot(t: Text) -> bool:
     return "." not in t.raw
 
 
+declare(
+    "punctuation:punctuation_dot",
+    phrasings={
+        "en": (
+            "Avoid the dot character '.' entirely: no full stops, decimal points, ellipses or abbreviations "
+            "with dots.",
+            "Your response must contain zero periods (.), so finish sentences with other punctuation, or "
+            "with none.",
+            "Leave out every '.' in what you write, including in numbers and abbreviations.",
+        ),
+    },
+)
+
+
 @register(
     "punctuation:punctuation_exclamation",
     group="punctuation",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "In your entire response, refrain from the use of ! (i.e. exclamation marks) as punctuation and in general.",
             "Do not use any exclamation mark (!) in your answer.",
@@ -237,11 +331,23 @@ def punctuation_dot(t: Text) -> bool:
     ),
     conflicts=("startend:end_checker",),
     source=SOURCE,
-    witness=lambda kw, ctx: Need(),
+    witness=lambda kw, ctx: Need(forbid=("!",)),
 )
 def punctuation_exclamation(t: Text) -> bool:
     """No ``!`` in the response."""
     return "!" not in t.raw
+
+
+declare(
+    "punctuation:punctuation_exclamation",
+    phrasings={
+        "en": (
+            "Exclamation marks (!) are not allowed anywhere in your response.",
+            "Write calmly: your response should not contain a single '!'.",
+            "No '!' characters, please, not even one.",
+        ),
+    },
+)
 
 
 @register(
@@ -252,12 +358,12 @@ def punctuation_exclamation(t: Text) -> bool:
         "required": ["n_sent", "n_words"],
     },
     sample=lambda rng, lang: {"n_sent": rng.randint(2, 3), "n_words": rng.randint(4, 9)},
-    **phrasings(
+    **texts(
         (
             "Write 3 paragraphs, delimited by the markdown divider ***, with exactly {n_sent} sentences each, with "
             "exactly {n_words} words in each sentence.",
-            "Answer in three paragraphs separated by ***; each paragraph has exactly {n_sent} sentences and every "
-            "sentence has exactly {n_words} words.",
+            "Lay your response out as three paragraphs separated by ***; each paragraph has exactly {n_sent} "
+            "sentences and every sentence has exactly {n_words} words.",
             "Use exactly 3 paragraphs (put *** between them). Every paragraph: {n_sent} sentences. Every sentence: "
             "{n_words} words, no more and no fewer.",
         ),
@@ -287,3 +393,18 @@ def counting_composition(t: Text, n_sent: int, n_words: int) -> bool:
         if len(sents) != n_sent or any(len(words(s)) != n_words for s in sents):
             return False
     return True
+
+
+declare(
+    "count:counting_composition",
+    phrasings={
+        "en": (
+            "Structure: three paragraphs with *** between them; in each paragraph exactly {n_sent} "
+            "sentences; in each sentence exactly {n_words} words.",
+            "Give three paragraphs separated by the divider ***. Each paragraph must contain {n_sent} "
+            "sentences, and each of those sentences must be exactly {n_words} words long.",
+            "Keep a strict shape: 3 paragraphs (divided by ***), {n_sent} sentences per paragraph, "
+            "{n_words} words per sentence, exactly.",
+        ),
+    },
+)

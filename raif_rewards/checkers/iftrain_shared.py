@@ -38,6 +38,13 @@ def paragraphs(raw: str, divider: re.Pattern | str = _DIVIDER) -> list[str] | No
     return pieces
 
 
+def texts(en: tuple[str, ...], zh: tuple[str, ...] = ()) -> dict:
+    """``templates`` for :func:`raif_rewards.registry.register`: the IFTrain wording per language (the first
+    English one is IFEvalG's, made faithful to the check where it was not), rendered by the registry so
+    that relations are worded in the phrasing's language; the other phrasings come from ``declare``."""
+    return {"templates": {"en": en, **({"zh": zh} if zh else {})}}
+
+
 def words(s: str) -> list[str]:
     """``\\w+`` runs: the words IFEval counts."""
     return _WORD.findall(s)

@@ -10,9 +10,9 @@ import string
 from itertools import pairwise
 
 from raif_rewards.checkers._common import RELATION_SCHEMA, compare, int_schema, sample_relation, user_regex
-from raif_rewards.checkers.ifbench_shared import STRIP, no_kwargs, phrasings
-from raif_rewards.checkers.iftrain_shared import SOURCE, distinct_words, has_cjk, words
-from raif_rewards.registry import register
+from raif_rewards.checkers.ifbench_shared import STRIP, no_kwargs
+from raif_rewards.checkers.iftrain_shared import SOURCE, distinct_words, has_cjk, texts, words
+from raif_rewards.registry import declare, register
 from raif_rewards.text import Text, view
 from raif_rewards.witness_spec import INF, Need, count_range
 
@@ -37,9 +37,9 @@ def _count(keyword: str, t: Text) -> int:
     group="lexical",
     schema={"properties": {"keyword": _KEYWORD}, "required": ["keyword"]},
     sample=lambda rng, lang: {"keyword": distinct_words(rng, 1, lang)[0]},
-    **phrasings(
+    **texts(
         (
-            "Include keyword {keyword} in your response.",
+            "Include keyword {keyword} once in your response.",
             'Use the word "{keyword}" exactly once in your answer.',
             'Mention "{keyword}" one time, and only one time.',
         ),
@@ -57,6 +57,23 @@ def _count(keyword: str, t: Text) -> int:
 def word_once(t: Text, keyword: str) -> bool:
     """The keyword matches exactly once (case-insensitive regex matches, as IFEvalG counts)."""
     return _count(keyword, t) == 1
+
+
+declare(
+    "keywords:word_once",
+    phrasings={
+        "en": (
+            'Use "{keyword}" once; a second occurrence is not allowed.',
+            'The keyword "{keyword}" must appear in your response exactly one time.',
+            'Write "{keyword}" a single time - not zero times, not twice.',
+        ),
+        "zh": (
+            "“{keyword}”要在回答里出现，但只能出现一次。",
+            "请用一次“{keyword}”，不要重复使用，也不要漏掉。",
+            "关键词“{keyword}”的出现次数：恰好一次。",
+        ),
+    },
+)
 
 
 def _sample_frequency(rng: random.Random, lang: str) -> dict:
@@ -77,7 +94,7 @@ def _sample_frequency(rng: random.Random, lang: str) -> dict:
         "required": ["keyword", "frequency", "relation"],
     },
     sample=_sample_frequency,
-    **phrasings(
+    **texts(
         (
             "In your response, the word {keyword} should appear {relation} {frequency} times.",
             'Use "{keyword}" {relation} {frequency} times.',
@@ -100,6 +117,24 @@ def word_count_different_numbers(t: Text, keyword: str, frequency: int, relation
     return compare(_count(keyword, t), relation, frequency)
 
 
+declare(
+    "keywords:word_count_different_numbers",
+    phrasings={
+        "en": (
+            'Mention "{keyword}" {relation_alt} {frequency} times.',
+            'How often "{keyword}" shows up in your response matters: {relation} {frequency} times.',
+            'Work the word "{keyword}" into your response so that it occurs {relation} {frequency} times in '
+            "total.",
+        ),
+        "zh": (
+            "“{keyword}”这个词要用{relation_alt}{frequency}次。",
+            "请注意“{keyword}”的出现次数：{relation}{frequency}次。",
+            "在回答里提到“{keyword}”的次数须{relation_alt}{frequency}次。",
+        ),
+    },
+)
+
+
 _EXCLUDE: dict[str, re.Pattern] = {}
 
 
@@ -119,7 +154,7 @@ def _whole_word(keyword: str) -> re.Pattern:
     group="lexical",
     schema={"properties": {"keyword": _KEYWORD}, "required": ["keyword"]},
     sample=lambda rng, lang: {"keyword": distinct_words(rng, 1, lang)[0]},
-    **phrasings(
+    **texts(
         (
             "Do not include keyword {keyword} in the response.",
             'Never use the word "{keyword}" in your answer.',
@@ -141,6 +176,23 @@ def exclude_word_harder(t: Text, keyword: str) -> bool:
     return bool(keyword) and _whole_word(keyword).search(t.raw) is None
 
 
+declare(
+    "keywords:exclude_word_harder",
+    phrasings={
+        "en": (
+            'The word "{keyword}" is off-limits: it must not appear in your response in any capitalisation.',
+            'Get your point across without ever writing "{keyword}".',
+            'Keep "{keyword}" out of your response entirely, whether capitalised or not.',
+        ),
+        "zh": (
+            "“{keyword}”这个词禁止使用，回答里一次都不能出现。",
+            "请在不提到“{keyword}”的前提下完成回答。",
+            "回答中任何地方都不能有“{keyword}”，包括作为别的词的一部分。",
+        ),
+    },
+)
+
+
 _LETTERS = frozenset(string.ascii_lowercase)
 
 
@@ -148,7 +200,7 @@ _LETTERS = frozenset(string.ascii_lowercase)
     "keywords:no_adjacent_consecutive",
     group="lexical",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "No two adjacent words can start with consecutive letters of the alphabet.",
             "Never let a word start with the letter that alphabetically follows the first letter of the word before "
@@ -170,13 +222,28 @@ def no_adjacent_consecutive(t: Text) -> bool:
     return True
 
 
+declare(
+    "keywords:no_adjacent_consecutive",
+    phrasings={
+        "en": (
+            "For every two words in a row, the second must not start with the letter that comes right after "
+            "the first word's initial in the alphabet (so 'apple' followed by 'banana' is not allowed).",
+            "Watch the initials of neighbouring words: no word may begin with the letter that follows, in the "
+            "alphabet, the first letter of the word before it (after 'dog', no word starting with 'e').",
+            "Two words side by side may never have initials that are next to each other in alphabetical order, "
+            "like the s and t of 'sun tree' or the r and s of 'red sky'.",
+        ),
+    },
+)
+
+
 @register(
     "keywords:palindrome",
     group="lexical",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
-            "Include a palindrome in your response.",
+            "Include a palindrome (one word of at least three letters) in your response.",
             "Use at least one palindromic word of three or more letters (such as 'level' or 'noon').",
             "Somewhere in your answer, include a word that reads the same backwards, at least three letters long.",
         ),
@@ -196,6 +263,19 @@ def palindrome(t: Text) -> bool:
     return False
 
 
+declare(
+    "keywords:palindrome",
+    phrasings={
+        "en": (
+            "Use a word that is spelled the same forwards and backwards, at least three letters long, such "
+            "as 'radar' or 'civic'.",
+            "Work one or more palindromes of three letters or more (for example 'kayak') into your response.",
+            "Your response needs at least one palindromic word of three or more letters, like 'refer'.",
+        ),
+    },
+)
+
+
 def _words_of_tokens(tokens: list[str]) -> list[str]:
     # Treebank tokens that hold a word character: punctuation tokens are not words
     return [tok for tok in tokens if any(ch.isalnum() for ch in tok)]
@@ -213,9 +293,9 @@ def _words_of_tokens(tokens: list[str]) -> list[str]:
         "n": rng.randint(1, 5),
         "m": rng.randint(1, 10),
     },
-    **phrasings(
+    **texts(
         (
-            "Include keyword {keyword} in the {n}-th sentence, as the {m}-th word of that sentence.",
+            "Include keyword {keyword} in sentence {n}, as word number {m} of that sentence.",
             'In sentence number {n} of your answer, word number {m} must be "{keyword}".',
             'Make "{keyword}" word {m} of sentence {n} (counting from 1).',
         ),
@@ -237,11 +317,24 @@ def keyword_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
     return len(tokens) >= m and tokens[m - 1].lower() == keyword.strip().lower()
 
 
+declare(
+    "keywords:keyword_specific_position",
+    phrasings={
+        "en": (
+            'Place "{keyword}" exactly at word {m} of sentence {n}, counting both from one (punctuation '
+            "marks are not words).",
+            'Sentence number {n} of your response must have "{keyword}" as its word number {m}.',
+            'Count to sentence {n}, then to its word number {m}: that word has to be "{keyword}".',
+        ),
+    },
+)
+
+
 @register(
     "keywords:start_end",
     group="startend",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "Start and end your response with the same word (do not write anything after the last word, not even "
             "punctuation).",
@@ -269,6 +362,21 @@ def start_end(t: Text) -> bool:
     return len(tokens) >= 2 and tokens[0].lower() == tokens[-1].lower()
 
 
+declare(
+    "keywords:start_end",
+    phrasings={
+        "en": (
+            "Open and close your response with the identical word, and let that word be the very last thing "
+            "written, with no full stop or other mark after it.",
+            "Whatever word you begin with, end on that same word; the final word must not be followed by "
+            "any punctuation.",
+            "Make the first and the last word of your response match (e.g. begin with 'Rain' and finish "
+            "with 'rain'), leaving nothing after that final word.",
+        ),
+    },
+)
+
+
 def _first_word(s: str) -> str:
     tokens = s.split()
     return tokens[0].strip(STRIP).lower() if tokens else ""
@@ -287,7 +395,7 @@ _WORD_SCHEMA = {"type": "string", "minLength": 1}
     group="startend",
     schema={"properties": {"first_word": _WORD_SCHEMA}, "required": ["first_word"]},
     sample=lambda rng, lang: {"first_word": distinct_words(rng, 1, "en")[0]},
-    **phrasings(
+    **texts(
         (
             "The first word of each sentence should be the word {first_word}.",
             'Start every sentence with the word "{first_word}".',
@@ -319,12 +427,24 @@ def first_word_sent(t: Text, first_word: str) -> bool:
     return bool(sents) and all(_first_word(s) == want for s in sents)
 
 
+declare(
+    "first_word:first_word_sent",
+    phrasings={
+        "en": (
+            'Open each of your sentences with "{first_word}".',
+            'Every sentence, from the first to the last, has to start with the word "{first_word}".',
+            'Use "{first_word}" as the opening word of all your sentences.',
+        ),
+    },
+)
+
+
 @register(
     "first_word:first_word_answer",
     group="startend",
     schema={"properties": {"first_word": _WORD_SCHEMA}, "required": ["first_word"]},
     sample=lambda rng, lang: {"first_word": distinct_words(rng, 1, "en")[0]},
-    **phrasings(
+    **texts(
         (
             "The first word of your response should be the word {first_word}.",
             'Begin your answer with the word "{first_word}".',
@@ -347,12 +467,24 @@ def first_word_answer(t: Text, first_word: str) -> bool:
     return _first_word(t.raw) == first_word.strip(STRIP).lower() != ""
 
 
+declare(
+    "first_word:first_word_answer",
+    phrasings={
+        "en": (
+            'Your response has to open with the word "{first_word}".',
+            'Start with "{first_word}": it must be the first word you write, before anything else.',
+            'Let "{first_word}" be the word your response begins with.',
+        ),
+    },
+)
+
+
 @register(
     "last_word:last_word_sent",
     group="startend",
     schema={"properties": {"last_word": _WORD_SCHEMA}, "required": ["last_word"]},
     sample=lambda rng, lang: {"last_word": distinct_words(rng, 1, "en")[0]},
-    **phrasings(
+    **texts(
         (
             "The last word of each sentence, before punctuation, should be the word {last_word}.",
             'End every sentence with the word "{last_word}" (the closing punctuation may follow it).',
@@ -381,12 +513,25 @@ def last_word_sent(t: Text, last_word: str) -> bool:
     return bool(sents) and all(_last_word(s) == want for s in sents)
 
 
+declare(
+    "last_word:last_word_sent",
+    phrasings={
+        "en": (
+            'Close every sentence on the word "{last_word}", followed only by its punctuation mark.',
+            'Each sentence must have "{last_word}" as its final word; the full stop, question mark or other '
+            "closing mark comes right after it.",
+            'Finish all of your sentences with the word "{last_word}".',
+        ),
+    },
+)
+
+
 @register(
     "last_word:last_word_answer",
     group="startend",
     schema={"properties": {"last_word": _WORD_SCHEMA}, "required": ["last_word"]},
     sample=lambda rng, lang: {"last_word": distinct_words(rng, 1, "en")[0]},
-    **phrasings(
+    **texts(
         (
             "The last word of your response should be the word {last_word}.",
             'End your answer with the word "{last_word}".',
@@ -413,6 +558,19 @@ def last_word_answer(t: Text, last_word: str) -> bool:
     return want != "" and _last_word(t.raw) == want
 
 
+declare(
+    "last_word:last_word_answer",
+    phrasings={
+        "en": (
+            'Let "{last_word}" be the last word of your response; only punctuation may follow it.',
+            'Conclude with the word "{last_word}" - nothing but a closing punctuation mark may come after '
+            "it.",
+            'Your response must end on the word "{last_word}".',
+        ),
+    },
+)
+
+
 _LOWER_WORD = re.compile(r"\b[a-z]+\b")
 
 
@@ -421,7 +579,7 @@ _LOWER_WORD = re.compile(r"\b[a-z]+\b")
     group="counting",
     schema={"properties": {"N": int_schema(0)}, "required": ["N"]},
     sample=lambda rng, lang: {"N": rng.randint(3, 30)},
-    **phrasings(
+    **texts(
         (
             "In your response, use at most {N} words written entirely in lowercase letters.",
             "No more than {N} of your words may be all lowercase; capitalise the rest.",
@@ -441,11 +599,24 @@ def lowercase_counting(t: Text, N: int) -> bool:
     return len(_LOWER_WORD.findall(t.raw)) <= N
 
 
+declare(
+    "count:lowercase_counting",
+    phrasings={
+        "en": (
+            "Keep fully lowercase words to a maximum of {N}; a word with any capital letter in it is not "
+            "counted.",
+            "Write mostly in capitals: at most {N} of your words may consist of lowercase letters only.",
+            "You may use up to {N} all-lowercase words in total; capitalise or uppercase every other word.",
+        ),
+    },
+)
+
+
 @register(
     "count:count_unique",
     group="counting",
     sample=no_kwargs,
-    **phrasings(
+    **texts(
         (
             "Only use unique words in your response, no word should be repeated!",
             "Do not use any word twice: every word in your answer must be different (ignoring case).",
@@ -471,6 +642,20 @@ def count_unique(t: Text) -> bool:
     return bool(ws) and len(ws) == len(set(ws))
 
 
+declare(
+    "count:count_unique",
+    phrasings={
+        "en": (
+            "Never repeat a word: each word you write, ignoring capitalisation, may occur only once.",
+            "Write without a single repeated word - not even small ones like 'a', 'the' or 'and' may appear "
+            "twice.",
+            "Every word in your response must differ from every other word (case does not matter), so pick "
+            "each one fresh.",
+        ),
+    },
+)
+
+
 def _sample_two(rng: random.Random, lang: str) -> dict:
     first, second = distinct_words(rng, 2, lang)
     return {"keyword1": first, "keyword2": second}
@@ -481,7 +666,7 @@ def _sample_two(rng: random.Random, lang: str) -> dict:
     group="counting",
     schema={"properties": {"keyword1": _KEYWORD, "keyword2": _KEYWORD}, "required": ["keyword1", "keyword2"]},
     sample=_sample_two,
-    **phrasings(
+    **texts(
         (
             "Include keyword {keyword1} once in your response, keyword {keyword2} twice in your response.",
             'Use "{keyword1}" exactly once and "{keyword2}" exactly twice.',
@@ -508,6 +693,24 @@ def count_increment_word(t: Text, keyword1: str, keyword2: str) -> bool:
     return _count(keyword1, t) == 1 and _count(keyword2, t) == 2
 
 
+declare(
+    "count:count_increment_word",
+    phrasings={
+        "en": (
+            'Mention "{keyword1}" a single time and "{keyword2}" two times, and neither of them any other '
+            "time.",
+            'Work the word "{keyword2}" in twice and the word "{keyword1}" in once - those exact counts.',
+            'Keyword counts for your response: "{keyword1}" exactly 1 time, "{keyword2}" exactly 2 times.',
+        ),
+        "zh": (
+            "“{keyword1}”只能出现一次，“{keyword2}”必须出现两次，都不能多也不能少。",
+            "请把“{keyword2}”写进回答两次、把“{keyword1}”写进去一次，其余地方不要再出现这两个词。",
+            "关键词用量：“{keyword1}”正好1次，“{keyword2}”正好2次。",
+        ),
+    },
+)
+
+
 _ASCII_LETTER = re.compile(r"[a-zA-Z]")
 
 
@@ -530,7 +733,7 @@ def _sample_letters(rng: random.Random, lang: str) -> dict:
     group="lexical",
     schema={"properties": {"N": int_schema(0), "relation": RELATION_SCHEMA}, "required": ["N", "relation"]},
     sample=_sample_letters,
-    **phrasings(
+    **texts(
         (
             "Answer with {relation} {N} letters.",
             "Your answer must contain {relation} {N} letters (A-Z, a-z; digits and punctuation do not count).",
@@ -544,6 +747,20 @@ def _sample_letters(rng: random.Random, lang: str) -> dict:
 def letter_counting(t: Text, N: int, relation: str) -> bool:
     """The number of ASCII letters is at least / less than ``N``."""
     return compare(len(_ASCII_LETTER.findall(t.raw)), relation, N)
+
+
+declare(
+    "letters:letter_counting",
+    phrasings={
+        "en": (
+            "Use {relation_alt} {N} letters of the English alphabet in total (only a-z and A-Z are counted; "
+            "spaces, digits and punctuation are not).",
+            "The total number of Latin letters (A-Z, a-z) you write should be {relation} {N}.",
+            "Mind the length in letters: your response must have {relation} {N} of the letters a-z/A-Z, "
+            "whatever else it contains.",
+        ),
+    },
+)
 
 
 @register(
@@ -562,7 +779,7 @@ def letter_counting(t: Text, N: int, relation: str) -> bool:
         "let_frequency": rng.randint(1, 10),
         "let_relation": sample_relation(rng),
     },
-    **phrasings(
+    **texts(
         (
             "In your response, the letter {letter} should appear {let_relation} {let_frequency} times.",
             'Use the letter "{letter}" {let_relation} {let_frequency} times (upper or lower case).',
@@ -578,3 +795,17 @@ def letter_counting(t: Text, N: int, relation: str) -> bool:
 def letter_counting2(t: Text, letter: str, let_frequency: int, let_relation: str) -> bool:
     """The letter (case-insensitive) occurs at least / less than ``let_frequency`` times."""
     return compare(t.lower.count(letter.lower()), let_relation, let_frequency)
+
+
+declare(
+    "letters:letter_counting2",
+    phrasings={
+        "en": (
+            'The letter "{letter}", counting both its lowercase and uppercase forms, must occur '
+            "{let_relation_alt} {let_frequency} times.",
+            'Make sure "{letter}" (capital or small) shows up {let_relation} {let_frequency} times in total.',
+            'Keep track of the letter "{letter}" in either case: your response should use it {let_relation} '
+            "{let_frequency} times.",
+        ),
+    },
+)
