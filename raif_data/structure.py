@@ -32,8 +32,8 @@ SELECTION_PROMPT = (
     "Here is a user request:\n---\n{request}\n---\n"
     "Write one condition about the content of this request (what it asks for, its topic, purpose, audience "
     "or genre) that a reader can decide from the request alone. It must not be about the request's surface "
-    "form (its length, words, letters, digits or punctuation). Write a condition that is {truth} for this "
-    "request. {form}\n"
+    "form (its length, words, letters, digits or punctuation). Write a condition that is clearly {truth} for "
+    "this request, not a borderline case that readers could judge either way. {form}\n"
     'Reply with JSON only: {{"condition": "...", "negation": "...", "holds": true or false}}; holds says '
     "whether the condition is true for this request."
 )

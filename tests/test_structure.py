@@ -192,7 +192,7 @@ class Model:
             if "sub-tasks" in last:
                 n = int(re.search(r"exactly (\d+) sub-tasks", last).group(1))
                 return json.dumps({"steps": TASKS[: n + (mode == "count")]})
-            asked = "that is true for this request" in last
+            asked = "that is clearly true for this request" in last
             self.asked[req] = asked
             lang = "zh" if "上面的请求" in last else "en"
             cond, neg = (c.format(x=f"topic {digest(req)[:6]}") for c in CONDITION[lang])
