@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 from raif_data import tasks, wording
 from raif_data.recipe import InstructConfig
@@ -225,6 +226,10 @@ class Instruction:
     truth: compose.RuleTruth
     composition: str
     leaves: list[Leaf]
+    #: what a model may re-render of a chain or selection (raif_data/structure.py): ``inner`` ("chain"
+    #: or "selection"), the steps' requirement texts (``bodies``, with the ``marker``) or each branch's
+    #: (``branches``), and ``tail``, the text after the scaffold (a nested row's whole-answer rules)
+    parts: dict[str, Any] | None = None
 
     @property
     def constraint_ids(self) -> list[str]:
@@ -238,7 +243,10 @@ def _split(rng: random.Random, n: int, parts: int) -> list[int]:
     return [bounds[i + 1] - bounds[i] for i in range(parts)]
 
 
-def _chain(rng: random.Random, pool: Pool, draw: Draw, k: int) -> tuple[compose.Node, str, list[Leaf]] | None:
+_Built = tuple[compose.Node, str, list[Leaf], dict[str, Any] | None]
+
+
+def _chain(rng: random.Random, pool: Pool, draw: Draw, k: int) -> _Built | None:
     seed = draw.seed
     steps = min(k, rng.randint(2, 3))
     if steps < 2:
@@ -254,10 +262,11 @@ def _chain(rng: random.Random, pool: Pool, draw: Draw, k: int) -> tuple[compose.
         leaves += step_leaves
         nodes.append(_node(step_leaves))
         bodies.append(_join([leaf.text for leaf in step_leaves], seed.lang))
-    return compose.chain(*nodes, marker=marker), wording.chain_text(rng, marker, bodies, seed.lang), leaves
+    parts = {"inner": "chain", "marker": marker, "bodies": bodies, "tail": ""}
+    return compose.chain(*nodes, marker=marker), wording.chain_text(rng, marker, bodies, seed.lang), leaves, parts
 
 
-def _selection(rng: random.Random, pool: Pool, draw: Draw, k: int) -> tuple[compose.Node, str, list[Leaf]] | None:
+def _selection(rng: random.Random, pool: Pool, draw: Draw, k: int) -> _Built | None:
     seed = draw.seed
     if k < 2:
         return None
@@ -273,7 +282,8 @@ def _selection(rng: random.Random, pool: Pool, draw: Draw, k: int) -> tuple[comp
         texts.append([leaf.text for leaf in b_leaves])
     condition, negation, active = wording.condition(rng, seed.prompt, seed.lang)
     text = wording.selection_text(rng, condition, negation, texts, seed.lang)
-    return compose.selection(*branches, active=active, condition=condition), text, leaves
+    parts = {"inner": "selection", "branches": texts, "tail": ""}
+    return compose.selection(*branches, active=active, condition=condition), text, leaves, parts
 
 
 def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> Instruction:
@@ -297,7 +307,7 @@ def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> 
     names = list(cfg.compositions)
     kind = rng.choices(names, weights=[cfg.compositions[n] for n in names])[0]
     k = rng.randint(cfg.min_constraints, cfg.max_constraints)
-    built = None
+    built: _Built | None = None
     if kind == "chain" and len(pool.nestable) >= 1:
         built = _chain(rng, pool, draw, k)
     elif kind == "selection" and len(pool.nestable) >= 1:
@@ -307,20 +317,22 @@ def compose_instruction(rng: random.Random, seed: Seed, cfg: InstructConfig) -> 
         inner_kind = "chain" if rng.random() < 0.5 else "selection"
         inner = (_chain if inner_kind == "chain" else _selection)(rng, pool, draw, k - n_global)
         if inner is not None:
-            inner_node, inner_text, inner_leaves = inner
+            inner_node, inner_text, inner_leaves, parts = inner
             taken = frozenset(leaf.checker.id for leaf in inner_leaves)
             globals_ = [make_leaf(rng, c, seed, draw) for c in pick_compatible(rng, pool.nestable, n_global, pool, taken)]
             if globals_:
                 node: compose.Node = compose.and_(*[_check(g) for g in globals_], inner_node)
                 extra = _join([g.text for g in globals_], seed.lang)
                 lead = wording.global_lead(rng, inner_kind, seed.lang)
-                built = (node, inner_text + "\n" + lead + extra, globals_ + inner_leaves)
+                tail = "\n" + lead + extra
+                assert parts is not None
+                built = (node, inner_text + tail, globals_ + inner_leaves, {**parts, "tail": tail})
     if built is None:
         kind = "and"
         draw.used.clear()
         picked = pick_compatible(rng, pool.all, k, pool)
         leaves = [make_leaf(rng, c, seed, draw) for c in picked]
         text = wording.layout(rng, [leaf.text for leaf in leaves], seed.lang)
-        built = (compose.and_(*[_check(leaf) for leaf in leaves]), text, leaves)
-    node, text, leaves = built
-    return Instruction(f"{seed.prompt}\n\n{text}", compose.RuleTruth(node, seed.lang), kind, leaves)
+        built = (compose.and_(*[_check(leaf) for leaf in leaves]), text, leaves, None)
+    node, text, leaves, parts = built
+    return Instruction(f"{seed.prompt}\n\n{text}", compose.RuleTruth(node, seed.lang), kind, leaves, parts)

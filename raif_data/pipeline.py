@@ -60,7 +60,12 @@ def _hash(obj: Any) -> str:
 
 def uses_llm_in_instruct(r: Recipe) -> bool:
     return bool(r.llm.base_url) and (r.instruct.rewrite.enabled or r.instruct.soft.enabled
-                                     or bool(r.quality.instruction_judges))
+                                     or r.instruct.structure.enabled or bool(r.quality.instruction_judges))
+
+
+def uses_structure(r: Recipe) -> bool:
+    """Whether the model writes sub-task structure (chain sub-tasks, content conditions) in stage 2."""
+    return bool(r.llm.base_url) and r.instruct.structure.enabled
 
 
 def labels_task_types(r: Recipe) -> bool:
@@ -403,10 +408,14 @@ def build_record(i: int, r: Recipe, seeds: _Lines, n_seeds: int, maths: _MathSou
         return None
     ins, witness = found
     ids = ins.constraint_ids
-    return {"index": i, "kind": "rule", "seed_id": seed.id, "lang": seed.lang, "task_type": seed.task_type,
-            "prompt": ins.prompt, "seed_prompt": seed.prompt, "ground_truth": compose.to_json(ins.truth),
-            "composition": ins.composition, "constraint_ids": ids, "constraint_sources": _sources(ids),
-            "split": split_of(seed.id, r), "witness": witness.completion}
+    rec = {"index": i, "kind": "rule", "seed_id": seed.id, "lang": seed.lang, "task_type": seed.task_type,
+           "prompt": ins.prompt, "seed_prompt": seed.prompt, "ground_truth": compose.to_json(ins.truth),
+           "composition": ins.composition, "constraint_ids": ids, "constraint_sources": _sources(ids),
+           "split": split_of(seed.id, r), "witness": witness.completion}
+    if ins.parts is not None and uses_structure(r):
+        # read (and removed) by the structure step before the chunk is written (raif_data/enrich.py)
+        rec["parts"] = ins.parts
+    return rec
 
 
 def _counts_path(chunk: Path) -> Path:

@@ -78,6 +78,23 @@ class RewriteConfig:
     ratio: float = 1.0
     temperature: float = 0.7
     max_tokens: int = 1024
+    #: how the model weaves the constraints of a plain "and" into the request, one drawn per row
+    #: (sentences: a run of sentences; list: a list of requirements; role: a role or scenario framing);
+    #: chain and selection rows keep their step or case layout (raif_data/enrich.py REWRITE_PROMPTS)
+    styles: list[str] = field(default_factory=lambda: ["sentences", "list", "role"])
+
+
+@dataclass
+class StructureConfig:
+    """Sub-task structure written by the model (raif_data/structure.py): the steps of a chain become
+    dependent sub-tasks, a selection gets a condition about the request's content. Needs an endpoint
+    and ``quality.round_trip``; without an endpoint the template scaffolds stay."""
+
+    enabled: bool = False
+    #: share of chain, selection and nested rows asked
+    ratio: float = 1.0
+    temperature: float = 0.7
+    max_tokens: int = 1024
 
 
 @dataclass
@@ -103,6 +120,7 @@ class InstructConfig:
     allow_eval_constraints: bool = False
     rewrite: RewriteConfig = field(default_factory=RewriteConfig)
     soft: SoftConfig = field(default_factory=SoftConfig)
+    structure: StructureConfig = field(default_factory=StructureConfig)
 
 
 @dataclass
@@ -275,6 +293,7 @@ def _check_ranges(r: Recipe) -> None:
         need(w >= 0, f"instruct.compositions.{name}", "weights must be >= 0")
     need(sum(ins.compositions.values()) > 0, "instruct.compositions", "needs a positive weight")
     for key, v in (("instruct.rewrite.ratio", ins.rewrite.ratio), ("instruct.soft.ratio", ins.soft.ratio),
+                   ("instruct.structure.ratio", ins.structure.ratio),
                    ("math.ratio", r.math.ratio), ("output.validation_fraction", r.output.validation_fraction),
                    ("respond.min_pass_rate", r.respond.min_pass_rate),
                    ("respond.max_pass_rate", r.respond.max_pass_rate)):
@@ -290,7 +309,16 @@ def _check_ranges(r: Recipe) -> None:
     need(r.llm.concurrency >= 1, "llm.concurrency", "must be at least 1")
     need(1 <= r.llm.workers <= 256, "llm.workers", "must be between 1 and 256")
     need(r.llm.timeout > 0, "llm.timeout", "must be positive")
+    from raif_data.enrich import REWRITE_STYLES
     from raif_data.judges import ANSWER_QUESTIONS, INSTRUCTION_QUESTIONS
+
+    need(bool(ins.rewrite.styles), "instruct.rewrite.styles", f"needs at least one of {list(REWRITE_STYLES)}")
+    for i, style in enumerate(ins.rewrite.styles):
+        need(style in REWRITE_STYLES, f"instruct.rewrite.styles[{i}]",
+             f"{typedconfig.brief(style)} is not one of {list(REWRITE_STYLES)}")
+    # a model-written sub-task or branch decision is only kept when the model reads it back right
+    need(not ins.structure.enabled or r.quality.round_trip, "instruct.structure.enabled",
+         "needs quality.round_trip: true (sub-tasks and conditions are kept only when read back into the tree)")
 
     q = r.quality
     for key, judges, known in (("instruction_judges", q.instruction_judges, INSTRUCTION_QUESTIONS),

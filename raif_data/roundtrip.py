@@ -2,8 +2,9 @@
 reads the final text back into structured JSON, which must match the ground-truth tree.
 
 What is compared: which constraints (ids, from a shuffled list holding the true ones and decoys), their
-kwargs, where each applies (whole answer, step N, the if or the else branch) and which branch applies
-to the request. A mismatch names its reason; the caller then keeps the verified template text.
+kwargs, where each applies (whole answer, step N, the if or the else branch), which branch applies
+to the request and how many labelled steps the answer must have. A mismatch names its reason; the
+caller then keeps the verified template text.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ PROMPT = (
     "Use only these requirement types (id: its parameters):\n{catalogue}\n\n"
     "Reply with one JSON object and nothing else:\n"
     '{{"requirements": [{{"id": "<type id>", "kwargs": {{<parameter>: <value as the instruction states it>}}, '
-    '"scope": "<where it applies>"}}], "applies": "<if | else | none>"}}\n'
+    '"scope": "<where it applies>"}}], "applies": "<if | else | none>", "steps": <number>}}\n'
     'scope is "all" for the whole answer, "step N" for a requirement on step N only, "if" or "else" for a '
     "requirement that applies only when a condition holds or does not hold. applies says whether the "
     'condition, judged on the request itself, holds ("if") or not ("else"); "none" when there is no condition. '
+    "steps is how many labelled steps the answer must be divided into (0 when it is not divided into steps). "
     "Leave out requirement types the instruction does not state.\n\n"
     "[Instruction]\n{text}\n[End of instruction]"
 )
@@ -31,7 +33,7 @@ PROMPT = (
 #: decoy requirement types shown next to the true ones, so that naming an id is a choice
 DECOYS = 4
 
-REASONS = ("malformed", "constraints", "kwargs", "scope", "applies")
+REASONS = ("malformed", "constraints", "kwargs", "scope", "applies", "steps")
 
 
 def expected(tree: dict) -> tuple[list[tuple[str, dict, str]], str]:
@@ -56,6 +58,18 @@ def expected(tree: dict) -> tuple[list[tuple[str, dict, str]], str]:
 
     walk(tree, "all")
     return leaves, applies[0]
+
+
+def step_count(tree: dict) -> int:
+    """The number of steps of the tree's chain (generated trees hold at most one), 0 without one."""
+    if tree.get("op") == "chain":
+        return len(tree["steps"])
+    for key in ("children", "branches"):
+        for child in tree.get(key, ()):
+            n = step_count(child)
+            if n:
+                return n
+    return 0
 
 
 def prompt(text: str, tree: dict, rng: random.Random) -> str:
@@ -91,8 +105,9 @@ def _scope(value: Any) -> str:
     return " ".join(str(value).lower().split()) if value is not None else "all"
 
 
-def parse(reply: str) -> tuple[list[tuple[str, dict, str]], str] | None:
-    """The model's reading, or None when it is not the JSON asked for."""
+def parse(reply: str) -> tuple[list[tuple[str, dict, str]], str, int] | None:
+    """The model's reading (requirements, applies, steps; steps left out reads as 0), or None when it
+    is not the JSON asked for."""
     body = reply.strip()
     start, end = body.find("{"), body.rfind("}")
     if start < 0 or end <= start:
@@ -113,7 +128,14 @@ def parse(reply: str) -> tuple[list[tuple[str, dict, str]], str] | None:
             return None
         out.append((req["id"].strip(), kwargs, _scope(req.get("scope", "all"))))
     applies = str(obj.get("applies") or "none").strip().lower()
-    return out, applies
+    steps = obj.get("steps", 0)
+    if isinstance(steps, str) and steps.strip().isdecimal():
+        steps = int(steps.strip())
+    if isinstance(steps, float) and steps.is_integer():
+        steps = int(steps)
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        return None
+    return out, applies, steps
 
 
 def compare(tree: dict, reply: str) -> str | None:
@@ -123,7 +145,7 @@ def compare(tree: dict, reply: str) -> str | None:
     if got is None:
         return "malformed"
     leaves, applies = expected(tree)
-    read, read_applies = got
+    read, read_applies, read_steps = got
     if Counter(i for i, _, _ in read) != Counter(i for i, _, _ in leaves):
         return "constraints"
     # pair each expected leaf with an unused reading of the same id that matches its kwargs
@@ -142,4 +164,6 @@ def compare(tree: dict, reply: str) -> str | None:
         return "scope"
     if read_applies != applies:
         return "applies"
+    if read_steps != step_count(tree):
+        return "steps"
     return None

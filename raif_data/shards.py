@@ -157,7 +157,8 @@ def rl_row(rec: dict, split: str, respond: dict | None, provenance: dict) -> dic
             "num_constraints": len(rec["constraint_ids"]),
             "baseline_score": respond.get("baseline_score") if respond else None,
             "pass_rate": respond.get("pass_rate") if respond else None,
-            "provenance": json.dumps(provenance | {"rewritten": rec.get("rewritten", False)},
+            "provenance": json.dumps(provenance | {"rewritten": rec.get("rewritten", False),
+                                                   "structured": rec.get("structured", False)},
                                      sort_keys=True, ensure_ascii=False),
         },
     }

@@ -156,16 +156,47 @@ _STEP_LINES = {
 }
 
 
-def chain_text(rng: random.Random, marker: str, bodies: Sequence[str], lang: str) -> str:
-    """The framing of a chain: how to label the steps, then one line of requirements per step."""
+# Heads and step lines of a chain whose steps are sub-tasks (written by a model, raif_data/structure.py):
+# each line states the step's task first and its requirements after it.
+_TASK_CHAIN_HEADS = {
+    "en": (
+        "Answer in {n} steps, each beginning on its own line with {names} in order. Each step below names its "
+        "task, which builds on the step before it, and then the rules that apply to that step only:",
+        "Work through this in {n} steps. Put each label ({names}) at the start of its own line, in order. Every "
+        "step has its own task, which uses what the previous step produced, followed by rules for that step alone:",
+        "Split your answer into {n} parts, each starting on a new line with its label ({names}, in that order). "
+        "Each part does the task given for it, building on the part before, and follows the rules listed with "
+        "it, which apply to that part only:",
+    ),
+    "zh": (
+        "请分{n}个步骤作答，每个步骤单独起一行，依次以{names}开头。下面每一步先给出该步的任务（它要用到上一步的结果），"
+        "再给出只适用于该步骤的要求：",
+        "请按{n}个步骤完成，每步另起一行并按顺序以{names}开头；每一步都在上一步结果的基础上完成给出的任务，"
+        "并满足随后列出的、只对该步有效的要求：",
+        "回答须包含{n}个步骤，每步在新的一行以{names}起头（按此顺序）。下面每一步先写任务（基于上一步的输出），"
+        "后写该步骤自己的要求：",
+    ),
+}
+_TASK_LINES = {"en": ("- {m} {i}: ", "- For {m} {i}: "), "zh": ("- {m}{i}：", "- 对于{m}{i}：")}
+
+
+def chain_text(rng: random.Random, marker: str, bodies: Sequence[str], lang: str,
+               tasks: Sequence[str] | None = None) -> str:
+    """The framing of a chain: how to label the steps, then one line of requirements per step (after
+    the step's sub-task, when ``tasks`` gives one per step)."""
     lang = "zh" if lang == "zh" else "en"
     n = len(bodies)
     if lang == "zh":
         names = "".join(f"“{marker}{i}”" for i in range(1, n + 1))
     else:
         names = ", ".join(f'"{marker} {i}"' for i in range(1, n + 1))
-    head = rng.choice(_CHAIN_HEADS[lang]).format(n=n, names=names)
-    line = rng.choice(_STEP_LINES[lang])
+    if tasks is not None:
+        if len(tasks) != n:
+            raise ValueError(f"{len(tasks)} sub-tasks for {n} steps")
+        sep = "" if lang == "zh" else " "
+        bodies = [f"{t}{sep}{b}" for t, b in zip(tasks, bodies, strict=True)]
+    head = rng.choice((_CHAIN_HEADS if tasks is None else _TASK_CHAIN_HEADS)[lang]).format(n=n, names=names)
+    line = rng.choice((_STEP_LINES if tasks is None else _TASK_LINES)[lang])
     return head + "\n" + "\n".join(line.format(m=marker, i=i) + b for i, b in enumerate(bodies, 1))
 
 

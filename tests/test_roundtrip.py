@@ -27,9 +27,13 @@ CHAIN = {"op": "chain", "marker": "Step", "steps": [
     {"op": "check", "id": "length_constraints:number_words", "kwargs": {"num_words": 50, "relation": "at least"}}]}
 
 
-def reading(reqs: list[tuple[str, dict, str]], applies: str = "none") -> str:
-    return json.dumps({"requirements": [{"id": i, "kwargs": k, "scope": s} for i, k, s in reqs],
-                      "applies": applies})
+def reading(reqs: list[tuple[str, dict, str]], applies: str = "none", steps: Any = None) -> str:
+    """A reader's JSON reply; ``steps`` left out when None (read as 0)."""
+    obj: dict[str, Any] = {"requirements": [{"id": i, "kwargs": k, "scope": s} for i, k, s in reqs],
+                           "applies": applies}
+    if steps is not None:
+        obj["steps"] = steps
+    return json.dumps(obj)
 
 
 RIGHT_SELECTION = [("punctuation:no_comma", {}, "if"),
@@ -56,9 +60,31 @@ def test_compare_selection(reply, reason):
 def test_compare_chain_order():
     right = [("detectable_format:title", {}, "step 1"),
              ("length_constraints:number_words", {"num_words": 50, "relation": "at least"}, "Step 2")]
-    assert roundtrip.compare(CHAIN, reading(right)) is None
+    assert roundtrip.compare(CHAIN, reading(right, steps=2)) is None
+    assert roundtrip.compare(CHAIN, reading(right, steps="2")) is None
     swapped = [(i, k, s) for (i, k, _), s in zip(right, ["step 2", "step 1"], strict=True)]
-    assert roundtrip.compare(CHAIN, reading(swapped)) == "scope"
+    assert roundtrip.compare(CHAIN, reading(swapped, steps=2)) == "scope"
+
+
+@pytest.mark.parametrize(("tree", "steps", "reason"), [
+    (CHAIN, None, "steps"),  # a chain read as no steps at all
+    (CHAIN, 3, "steps"),  # a step the tree does not have (e.g. a sub-task that announces a third step)
+    (CHAIN, -1, "malformed"),
+    (CHAIN, "two", "malformed"),
+    (CHAIN, True, "malformed"),
+    (SELECTION, None, None),  # no chain: steps may be left out
+    (SELECTION, 0, None),
+    (SELECTION, 2, "steps"),
+])
+def test_compare_step_count(tree, steps, reason):
+    leaves, applies = roundtrip.expected(tree)
+    assert roundtrip.step_count(tree) == (2 if tree is CHAIN else 0)
+    assert roundtrip.compare(tree, reading(leaves, applies, steps)) == reason
+
+
+def test_step_count_of_a_nested_chain():
+    nested = {"op": "and", "children": [{"op": "check", "id": "punctuation:no_comma"}, CHAIN]}
+    assert roundtrip.step_count(nested) == 2
 
 
 def test_prompt_shows_the_true_types_among_decoys():
@@ -122,7 +148,7 @@ def test_rewrites_are_kept_only_when_read_back_right(tmp_path):
             # a plain `and` (a composition that fell back), or the same constraint in both steps: the
             # swap changed nothing, so the reading is right
             modes[template] = "right"
-        return reading(leaves, applies)
+        return reading(leaves, applies, roundtrip.step_count(truth[template]))
 
     with OpenAIStub(model) as stub:
         out = tmp_path / "d"
