@@ -381,3 +381,20 @@ def test_hugging_face_without_datasets_is_a_clear_error(tmp_path, monkeypatch):
     r = recipe_mod.from_dict({"output_dir": str(tmp_path / "o"), "seeds": {"path": "hf:someone/prompts"}})
     with pytest.raises(InputFileError, match="pip install datasets"):
         run_seeds(r, Layout(tmp_path / "o"))
+
+
+def test_every_no_comma_phrasing_names_the_comma_for_the_rewrite_anchor():
+    """The rewrite check keeps a text only when 'comma' / 逗号 survives; a phrasing without either word
+    made every faithful rewrite of it fail."""
+    import random
+
+    from raif_data.enrich import _NO_KWARG_ANCHORS
+    from raif_rewards import registry
+
+    c = registry.get("punctuation:no_comma")
+    words = _NO_KWARG_ANCHORS["punctuation:no_comma"][0]
+    for lang in c.languages:
+        kwargs = c.sample(random.Random(0), lang)
+        for v in range(c.phrasing_count(lang)):
+            text = c.render(kwargs, lang, v).lower()
+            assert any(w in text for w in words), (lang, v, text)
