@@ -15,6 +15,17 @@ from raif_rewards.registry import AT_LEAST, SHORT_ANSWER_KINDS, SINGLE_ANSWER_KI
 from raif_rewards.witness import compose_witness
 
 _REPEATS = ("repeat:repeat_span", "repeat:repeat_change", "repeat:repeat_simple")
+_SPANS = ("repeat:repeat_span", "new:copy_span_idx")
+# IFTrain rules that working code cannot follow: every token bracketed or paired in << >>, no token
+# twice, sentences as the unit (first/last words, counts, hyphens between them), banned initials
+_SHAPES_BREAKING_CODE = frozenset({
+    "detectable_format:square_brackets", "detectable_format:bigram_wrapping", "detectable_format:sentence_hyphens",
+    "count:count_unique", "count:counting_composition", "keywords:no_adjacent_consecutive",
+    "first_word:first_word_sent", "last_word:last_word_sent",
+})
+# IFTrain bans of a character that code needs (attribute access, decimals; "!=" and negation) and that a
+# copied request may hold
+_MARK_BANS = {"punctuation:punctuation_dot": (".", "dot"), "punctuation:punctuation_exclamation": ("!", "exclamation")}
 _ALNUM = re.compile(r"\w")
 
 
@@ -62,6 +73,10 @@ def known_traps(truth: RuleTruth, req: Request) -> list[str]:
         ids = {c.id for c in checks}
         if "combination:repeat_prompt" in ids and "punctuation:no_comma" in ids and has_comma(req.text):
             found.append("repeat_request_with_comma+no_comma")
+        if "combination:repeat_prompt" in ids:
+            for cid, (mark, name) in _MARK_BANS.items():
+                if cid in ids and mark in req.text:  # the copied request brings the banned mark
+                    found.append(f"repeat_request_with_{name}+no_{name}")
         if "detectable_format:xml_format" in ids and ids & set(_REPEATS):
             found.append("repeat+xml_wrapper")
         if "detectable_format:title" in ids and "length_constraints:nth_paragraph_first_word" in ids:
@@ -70,8 +85,12 @@ def known_traps(truth: RuleTruth, req: Request) -> list[str]:
             found.append("postscript_in_non_final_step")
         for c in checks:
             kw = dict(c.kwargs)
-            if c.id == "repeat:repeat_span" and _span_broken(kw):
+            if c.id in _SPANS and _span_broken(kw):
                 found.append("repeat_span_empty_or_cut")
+            elif "code" in kinds and c.id in _SHAPES_BREAKING_CODE:
+                found.append("word_shape_rule_on_code")
+            elif "code" in kinds and c.id in _MARK_BANS:
+                found.append(f"no_{_MARK_BANS[c.id][1]}_on_code")
             elif c.id == "detectable_format:constrained_response" and "yes_no" not in kinds:
                 found.append("yes_no_answer_to_non_yes_no_request")
             elif c.id in ("change_case:english_capital", "change_case:english_lowercase") and "code" in kinds:

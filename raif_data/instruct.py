@@ -179,6 +179,12 @@ def _fit_topic(rng: random.Random, c: Checker, kwargs: dict, draw: Draw | None) 
             if words:
                 kwargs[name] = rng.choice(tasks.END_PHRASES["zh" if lang == "zh" else "en"]).format(w=words[0])
             continue
+        if role == "saying":  # one word of the request in a saying whose other words it does not repeat
+            words = _topic_words(rng, draw, "present", 1, plain=True)
+            frames = [f for f in tasks.SAYINGS.get(lang, ()) if words and words[0].lower() not in f.lower().split()]
+            if frames:
+                kwargs[name] = rng.choice(frames).format(w=words[0])
+            continue
         # a paragraph's first word is compared as one plain token
         words = _topic_words(rng, draw, role, len(value) if isinstance(value, list) else 1, plain=name == "first_word")
         if not words:

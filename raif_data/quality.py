@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from raif_data.tasks import END_PHRASES
+from raif_data.tasks import END_PHRASES, SAYINGS
 from raif_rewards import registry
 from raif_rewards.errors import RaifError
 
@@ -67,8 +67,8 @@ def keyword_words(node: dict) -> Iterator[tuple[str, list[str]]]:
 
 
 def related(word: str, request: str, lang: str) -> bool:
-    """A keyword relates to the request when it occurs in it; an end phrase when one of its words
-    outside the phrase's frame ("That is all about ...") does."""
+    """A keyword relates to the request when it occurs in it; an end phrase or a saying when one of its
+    words outside the phrase's frame ("That is all about ...") does."""
     if word.lower() in request.lower():
         return True
     frame = _frames("zh" if lang == "zh" else "en")
@@ -84,9 +84,10 @@ _CJK_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 
 @lru_cache(maxsize=2)
 def _frames(lang: str) -> frozenset[str]:
-    """Words (en) or character pairs (zh) of the end-phrase frames, which say nothing about the request."""
+    """Words (en) or character pairs (zh) of the end-phrase and saying frames, which say nothing about
+    the request."""
     out: set[str] = set()
-    for frame in END_PHRASES[lang]:
+    for frame in (*END_PHRASES[lang], *SAYINGS.get(lang, ())):
         text = frame.replace("{w}", " ")
         if lang == "zh":
             out.update(text[i:i + 2] for i in range(len(text) - 1))

@@ -138,12 +138,18 @@ _EN_STOP = frozenset(
     "through under until very what when where which while with would your yours something someone "
     "every many like want help include including using used based ways good best following text "
     "sentence paragraph words following whether simple detailed quick three four five summarize summarise "
-    "label classify extract rewrite rephrase translate identify suggest".split()
+    "label classify extract rewrite rephrase translate identify suggest "
+    # auxiliaries, adverbs and connectives that say nothing of the topic ("been" once, "been" twice)
+    "been were will shall might must cannot even ever enough least less none nobody well able despite always "
+    "never often usually exactly mostly fully entirely barely almost quite rather still already whose within "
+    "without across along upon onto toward towards since though although unless else gotta "
+    # the request's framing verbs ("show how to ...": "show" is no topic to open the answer with)
+    "show create generate produce imagine pretend".split()
 )
 _EN_WORD = re.compile(r"[A-Za-z][a-z]{3,}")
 #: single characters that end or join Chinese content words (particles, pronouns, common verbs)
 _ZH_BREAK = re.compile(
-    "[^\u4e00-\u9fff]+|[这那一每][条张本件位只种次段篇份首封个]|的|地|得|了|着|在|和|与|及|或|是|我|你|他|她|它|们|请|吗|呢|吧|把|被|给|对|从|向|为|"
+    "[^\u4e00-\u9fff]+|[这那一每][条张本件位只种次段篇份首封个款家部台辆套项]|的|地|得|了|着|在|和|与|及|或|是|我|你|他|她|它|们|请|吗|呢|吧|把|被|给|对|从|向|为|"
     "以|更|很|太|也|都|就|还|而|关于|每|否|到|已|您|按|出|应该|多少|举|一个|一封|一篇|一份|一段|一首|一些|这|那|些|什么|怎样|如何|怎么|哪|写|用|要|"
     "能|会|让|并|其|有|个|篇|封|份|首|段|下|上|中|里|时|后|前|最|做|说|到|过|来|去"
 )
@@ -234,10 +240,30 @@ END_PHRASES = {
 }
 
 
+#: sayings to repeat with one word changed (``copy:repeat_phrase``), naming the request's topic (``{w}``):
+#: first and last words differ and occur once, and ``{w}`` is not the middle word (the one that changes)
+SAYINGS = {
+    "en": ("Good thinking about {w} takes patience and care", "Small steps make {w} easier every single day",
+           "Every detail of {w} tells a quiet story", "Clear ideas about {w} grow from honest questions",
+           "Learning more about {w} opens doors to new places"),
+}
+
+
+def _nested(a: str, b: str) -> bool:
+    a, b = a.lower(), b.lower()
+    return a in b or b in a
+
+
 def pick(rng, words: Sequence[str], k: int, used: set[str]) -> list[str]:
-    """Up to ``k`` distinct words not used yet by this instruction, drawn with ``rng``."""
-    left = [w for w in words if w not in used] if used else list(words)
-    chosen = rng.sample(left, min(k, len(left)))
+    """Up to ``k`` distinct words drawn with ``rng``, none inside or around another or a word this
+    instruction used already (counted keywords "leak" once and "leaking" twice could never both hold)."""
+    left = [w for w in words if not any(_nested(w, u) for u in used)] if used else list(words)
+    chosen: list[str] = []
+    for w in rng.sample(left, len(left)):
+        if len(chosen) == k:
+            break
+        if not any(_nested(w, c) for c in chosen):
+            chosen.append(w)
     used.update(chosen)
     return chosen
 

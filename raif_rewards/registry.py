@@ -132,7 +132,8 @@ class Checker:
     avoids: frozenset[str] = frozenset()
     #: kwargs whose words the data pipeline draws from the request or its topic, by role:
     #: "present" (must occur), "absent" (must not occur), "count:<relation kwarg>" (present under
-    #: "at least", absent under "less than"), "phrase" (an end phrase naming the request's topic)
+    #: "at least", absent under "less than"), "phrase" (an end phrase naming the request's topic),
+    #: "saying" (a short saying naming the request's topic, to be repeated with one word changed)
     topic_kwargs: Mapping[str, str] = field(default_factory=dict)
     #: more phrasings per language, drawn after ``templates`` (or after ``render_fn``'s own text)
     phrasings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -292,7 +293,7 @@ TASK_KINDS = (
 SINGLE_ANSWER_KINDS = frozenset({"yes_no", "classification", "extraction", "math", "reasoning"})
 #: kinds whose answer is short by nature (a long word count is a trap there)
 SHORT_ANSWER_KINDS = frozenset({"classification", "extraction"})
-TOPIC_ROLES = ("present", "absent", "phrase")
+TOPIC_ROLES = ("present", "absent", "phrase", "saying")
 
 
 def declare(

@@ -184,10 +184,21 @@ def test_seed_file_task_types_map_onto_registry_kinds():
     assert "code" in tasks.request_kinds("Why does this fail?\n```x = 1/0```", "en", "qa")
 
 
-def test_sampling_respects_suits_and_avoids():
+#: per source, checkers its declarations must remove for some demo request (code, classification, ...)
+_REMOVED = {
+    "ifeval": ("punctuation:no_comma", "change_case:english_capital", "detectable_format:constrained_response",
+               "combination:two_responses"),
+    "iftrain": ("punctuation:punctuation_dot", "punctuation:punctuation_exclamation", "detectable_format:square_brackets",
+                "detectable_format:bigram_wrapping", "count:count_unique", "letters:letter_counting2",
+                "keywords:no_adjacent_consecutive", "paragraphs:paragraphs2", "copy:repeat_phrase"),
+}
+
+
+@pytest.mark.parametrize("source", sorted(_REMOVED))
+def test_sampling_respects_suits_and_avoids(source):
     """Over many instructions for every demo seed, no drawn checker avoids one of the request's kinds
     or suits none of them, and the declarations actually remove checkers for some requests."""
-    cfg = InstructConfig(compositions={"and": 0.4, "chain": 0.2, "selection": 0.2, "nested": 0.2})
+    cfg = InstructConfig(sources=[source], compositions={"and": 0.4, "chain": 0.2, "selection": 0.2, "nested": 0.2})
     removed = set()
     for i in range(1500):
         seed = SEEDS[i % len(SEEDS)]
@@ -198,8 +209,7 @@ def test_sampling_respects_suits_and_avoids():
         full = instruct.build_pool(tuple(cfg.sources), seed.lang, (), ())
         fitted = instruct.build_pool(tuple(cfg.sources), seed.lang, (), (), kinds)
         removed |= {c.id for c in full.all} - {c.id for c in fitted.all}
-    for cid in ("punctuation:no_comma", "change_case:english_capital", "detectable_format:constrained_response",
-                "combination:two_responses"):
+    for cid in _REMOVED[source]:
         assert cid in removed
 
 
@@ -208,6 +218,39 @@ def test_constrained_response_only_for_yes_no_questions():
     assert "detectable_format:constrained_response" in {c.id for c in pool.all}
     pool = instruct.build_pool(("ifeval",), "en", (), (), frozenset({"writing"}))
     assert "detectable_format:constrained_response" not in {c.id for c in pool.all}
+
+
+def test_iftrain_whole_answer_shapes_avoid_code_and_short_answers():
+    """Brackets, word pairs, initials, letter counts and sentence shapes over the whole answer are drawn
+    for free text only; the word-choice rules not for a rewrite either; the rest stay for every kind."""
+    shapes = {"detectable_format:square_brackets", "detectable_format:bigram_wrapping",
+              "detectable_format:sentence_hyphens", "count:counting_composition", "keywords:no_adjacent_consecutive",
+              "first_word:first_word_sent", "last_word:last_word_sent", "letters:letter_counting2", "count:count_unique"}
+    word_choice = {"keywords:no_adjacent_consecutive", "first_word:first_word_sent", "last_word:last_word_sent",
+                   "letters:letter_counting2", "count:count_unique"}
+    free = {c.id for c in instruct.build_pool(("iftrain",), "en", (), (), frozenset({"writing"})).all}
+    assert shapes <= free
+    for kind in ("code", "classification", "yes_no", "extraction", "math"):
+        pool = {c.id for c in instruct.build_pool(("iftrain",), "en", (), (), frozenset({kind})).all}
+        assert not pool & shapes, (kind, pool & shapes)
+        # a request of any kind can still be copied, use its own words and avoid a topic word
+        assert {"copy:copy", "keywords:word_once", "keywords:exclude_word_harder"} <= pool, kind
+    rewrite = {c.id for c in instruct.build_pool(("iftrain",), "en", (), (), frozenset({"rewriting"})).all}
+    assert not rewrite & word_choice and "detectable_format:square_brackets" in rewrite
+    code = {c.id for c in instruct.build_pool(("iftrain",), "en", (), (), frozenset({"code"})).all}
+    assert not code & {"punctuation:punctuation_dot", "punctuation:punctuation_exclamation",
+                       "count:lowercase_counting", "paragraphs:paragraphs2", "letters:letter_counting"}
+
+
+def test_iftrain_less_than_letter_counts_name_rare_letters():
+    """'The letter e less than 4 times' asks for a lipogram on any topic: "less than" is drawn for rare
+    letters only, "at least" for any letter."""
+    c = registry.get("letters:letter_counting2")
+    draws = [c.sample(random.Random(i), "en") for i in range(600)]
+    below = {kw["letter"] for kw in draws if kw["let_relation"] == "less than"}
+    above = {kw["letter"] for kw in draws if kw["let_relation"] == "at least"}
+    assert below and not below & set("etaoinshrdlcumwfgyp")
+    assert {"e", "t"} <= above
 
 
 # ------------------------------------------------------------------------------- keyword relevance
@@ -221,6 +264,94 @@ def test_content_words_come_from_the_request_and_topic_words_do_not():
         assert all(w not in low for w in tasks.topic_words(seed.task_type, seed.lang, seed.prompt))
     assert tasks.content_words("Draft an email to my landlord about the leaking faucet.", "en") == (
         "email", "landlord", "leaking", "faucet")
+    # auxiliaries and adverbs are no topic ("use been exactly twice")
+    assert tasks.content_words("The faucet has been dripping for weeks and will never stop.", "en") == (
+        "faucet", "dripping", "weeks", "stop")
+
+
+def test_picked_words_never_nest_in_words_already_used():
+    # "leak" once and "leaking" twice cannot both hold: a word inside or around a used one is not drawn
+    # (nor one inside or around another word of the same draw)
+    words = ("leak", "leaking", "faucet", "landlord", "land")
+    seen = set()
+    for i in range(50):
+        used = {"leaking"}
+        got = tasks.pick(random.Random(i), words, 3, used)
+        assert not {"leak", "leaking"} & set(got) and len(got) == 2 and "faucet" in got, got
+        assert used == {"leaking", *got}
+        got = tasks.pick(random.Random(i), words, 5, {"landlord"})
+        assert len(got) == 2 and "faucet" in got and len({"leak", "leaking"} & set(got)) == 1, got
+        seen |= set(got)
+    assert {"leak", "leaking"} <= seen  # either may be drawn
+
+
+_WORD_ROLES = {"present", "absent", "phrase", "saying"}
+
+
+@pytest.mark.parametrize("checker", [c for c in COVERED if c.source == "iftrain"], ids=lambda c: c.id)
+def test_every_iftrain_word_kwarg_is_drawn_from_the_request_or_its_topic(checker):
+    """A kwarg naming a word or phrase the answer must use, avoid or place (every free string but the
+    request itself, a relation and a single letter) is a declared topic kwarg, with a known role."""
+    for name, spec in checker.schema.get("properties", {}).items():
+        free_string = spec.get("type") == "string" and "enum" not in spec and spec.get("maxLength") != 1
+        if free_string and name not in checker.prompt_kwargs:
+            assert name in checker.topic_kwargs, (checker.id, name)
+    for name, role in checker.topic_kwargs.items():
+        assert role in _WORD_ROLES or role.startswith("count:"), (checker.id, name, role)
+        if role.startswith("count:"):
+            assert role[6:] in checker.schema["properties"], (checker.id, role)
+
+
+def _leaf_words(seed: Seed, cid: str, i: int):
+    c = registry.get(cid)
+    draw = instruct.Draw.of(seed)
+    return instruct.make_leaf(random.Random(i), c, seed, draw).kwargs
+
+
+@pytest.mark.parametrize("seed", [s for s in SEEDS[::9]], ids=lambda s: s.id)
+def test_iftrain_keywords_come_from_the_request_and_avoided_words_do_not(seed):
+    low = seed.prompt.lower()
+    for cid in ("keywords:word_once", "count:count_increment_word", "keywords:word_count_different_numbers",
+                "keywords:exclude_word_harder", "keywords:keyword_specific_position", "first_word:first_word_answer",
+                "last_word:last_word_sent", "copy:repeat_phrase"):
+        c = registry.get(cid)
+        if seed.lang not in c.languages:
+            continue
+        for i in range(6):
+            kw = _leaf_words(seed, cid, i)
+            for name, role in c.topic_kwargs.items():
+                if role.startswith("count:"):
+                    role = "present" if kw[role[6:]] in registry.AT_LEAST else "absent"
+                word = kw[name]
+                if role == "present":
+                    assert word.lower() in low, (cid, name, word, seed.prompt)
+                elif role == "absent":
+                    assert word.lower() not in low, (cid, name, word, seed.prompt)
+                    assert word in tasks.topic_words(seed.task_type, seed.lang, seed.prompt)
+                else:  # a saying around one of the request's words
+                    own = tasks.content_words(seed.prompt, seed.lang)
+                    assert any(word == f.format(w=w) for f in tasks.SAYINGS["en"] for w in own), (cid, word)
+
+
+def test_sayings_to_repeat_can_be_repeated_with_their_middle_word_changed():
+    """A saying keeps the repeat rule satisfiable: first and last words differ and occur once, and the
+    request's word is not the middle word (the one each copy changes); its witness earns the reward."""
+    from raif_rewards.checkers.iftrain_copy import _variants
+
+    c = registry.get("copy:repeat_phrase")
+    for frame in tasks.SAYINGS["en"]:
+        words = frame.split()
+        assert words.count(words[0]) == 1 and words.count(words[-1]) == 1 and words[0] != words[-1], frame
+        assert words[len(words) // 2] != "{w}" and words.count("{w}") == 1, frame
+    seed = Seed("s", "Give me tips for keeping houseplants alive in a dark apartment.", "en", "advice")
+    for i in range(40):
+        kw = _leaf_words(seed, "copy:repeat_phrase", i)
+        assert kw["phrase"].split()[0] in {f.split()[0] for f in tasks.SAYINGS["en"]}, kw
+        rest = " ".join(kw["phrase"].split()[1:-1]).lower()
+        assert any(w in rest.split() for w in tasks.content_words(seed.prompt, "en")), kw
+        answer = "\n".join(v for v, _ in _variants(kw["phrase"], kw["small_n"]))
+        assert c.fn(view(answer), **kw), (kw, answer)
+        assert not c.fn(view(kw["phrase"] + "\n" + answer), **kw)  # the unchanged saying is one copy too many
 
 
 def test_keyword_constraints_of_one_prompt_never_share_a_word():
@@ -242,6 +373,29 @@ def test_keyword_constraints_of_one_prompt_never_share_a_word():
         assert not {w for w in must for a in avoid if a.lower() in w.lower()}, (must, avoid)
 
 
+def test_iftrain_counted_keywords_of_one_prompt_never_nest():
+    """Words of one prompt's keyword constraints (used once, twice, N times, avoided, placed, opening or
+    closing the answer) are all different and none lies inside another ("leak" once, "leaking" twice)."""
+    ids = [c.id for c in COVERED if c.topic_kwargs and c.source == "iftrain" and "phrase" not in c.topic_kwargs]
+    cfg = InstructConfig(sources=["iftrain", "ifeval"], include_ids=ids + ["keywords:existence", "keywords:frequency"],
+                         min_constraints=3, max_constraints=4)
+    pairs = 0
+    for i in range(600):
+        seed = SEEDS[i % len(SEEDS)]
+        ins = instruct.compose_instruction(random.Random(i), seed, cfg)
+        words = []
+        for leaf in ins.leaves:
+            for name in leaf.checker.topic_kwargs:
+                value = leaf.kwargs[name]
+                words += value if isinstance(value, list) else [value]
+        words = [w.lower() for w in words]
+        pairs += len(words) > 1
+        for a in range(len(words)):
+            for b in range(a + 1, len(words)):
+                assert words[a] not in words[b] and words[b] not in words[a], (words, ins.prompt)
+    assert pairs > 300
+
+
 def _records(n: int, cfg: InstructConfig | None = None) -> list[dict]:
     cfg = cfg or InstructConfig()
     out = []
@@ -255,20 +409,31 @@ def _records(n: int, cfg: InstructConfig | None = None) -> list[dict]:
     return out
 
 
-def test_half_of_keyword_constraints_relate_to_the_request_and_text_is_diverse(tmp_path):
+@pytest.mark.parametrize("sources", [["ifeval"], ["iftrain"], ["ifeval", "raif", "iftrain"]], ids="+".join)
+def test_half_of_keyword_constraints_relate_to_the_request_and_text_is_diverse(tmp_path, sources):
     folder = tmp_path / "stages" / "instruct"
     folder.mkdir(parents=True)
     with open(folder / "chunk-00000.jsonl", "w", encoding="utf-8") as fh:
-        for rec in _records(2000):
+        for rec in _records(2000, InstructConfig(sources=sources)):
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     report = quality.instruction_report(tmp_path)
     assert report is not None
     assert report["relevance"]["keyword_constraints"] > 200
     assert report["relevance"]["share"] >= 0.5
+    by_id = report["relevance"]["by_id"]
+    for cid, counts in by_id.items():  # words the answer must use or place come from the request
+        roles = set(registry.get(cid).topic_kwargs.values())
+        if roles <= {"present", "phrase", "saying"} and counts["n"] >= 20:
+            assert counts["related"] >= 0.9 * counts["n"], (cid, counts)
+    if "iftrain" in sources:
+        assert {"keywords:word_once", "count:count_increment_word", "keywords:exclude_word_harder"} <= set(by_id)
     for lang in ("en", "zh"):
         d = report["diversity"][lang]
-        assert d["constraint_text_distinct_4grams"] >= 0.6, (lang, d)
         assert d["tokens_compared"] >= 1000
+        # IFTrain alone renders Chinese for 10 checkers only, whose phrasings repeat more (55-58% measured,
+        # with and without the request-fitted words): the floor holds for the sources that phrase more
+        if sources != ["iftrain"] or lang == "en":
+            assert d["constraint_text_distinct_4grams"] >= 0.6, (lang, d)
 
 
 def test_relatedness_and_distinct_ngrams_on_hand_computed_cases():

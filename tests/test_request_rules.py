@@ -16,6 +16,7 @@ from raif_data.recipe import InstructConfig
 from raif_data.seeds import Seed
 from raif_rewards import compose, registry
 from raif_rewards.registry import SINGLE_ANSWER_KINDS
+from raif_rewards.text import view
 
 
 def Request(text: str, lang: str = "en", task_type: str = "general") -> registry.Request:
@@ -71,6 +72,55 @@ def test_unsuitable_constraints_are_never_drawn_for_the_request():
     question = Seed("q", "Is it safe to swim right after eating?", "en", "qa")
     drawn = {cid for ids in _ids_drawn(question) for cid in ids}
     assert "detectable_format:constrained_response" in drawn and "combination:two_responses" not in drawn
+    # IFTrain: no bracketed, paired or hyphen-joined code, no dots or "!" banned in it
+    drawn = {cid for ids in _ids_drawn(code, ("iftrain",)) for cid in ids}
+    assert not drawn & {"detectable_format:square_brackets", "detectable_format:bigram_wrapping",
+                        "detectable_format:sentence_hyphens", "punctuation:punctuation_dot",
+                        "punctuation:punctuation_exclamation", "count:count_unique", "keywords:no_adjacent_consecutive"}
+    assert {"keywords:word_once", "copy:copy", "paragraphs:paragraphs"} <= drawn
+    drawn = {cid for ids in _ids_drawn(question, ("iftrain",)) for cid in ids}
+    assert not drawn & {"count:counting_composition", "letters:letter_counting2", "paragraphs:paragraphs"}
+
+
+@pytest.mark.parametrize(
+    ("cid", "breaking", "harmless"),
+    [
+        ("punctuation:punctuation_dot", "Plan a trip. Keep it cheap", "Plan a cheap trip"),
+        ("punctuation:punctuation_exclamation", "Plan a trip now!", "Plan a trip now"),
+        ("count:count_unique", "Plan a trip and a party", "Plan one cheap trip"),
+        ("keywords:no_adjacent_consecutive", "Plan a big cat show", "Plan one trip"),
+        ("count:lowercase_counting", "Plan a cheap trip for me", "Plan A Trip"),
+        ("paragraphs:paragraphs2", "Plan a trip.\n\nKeep it cheap.", "Plan a trip.\nKeep it cheap."),
+    ],
+)
+def test_iftrain_rules_the_request_text_breaks_never_meet_a_repeated_request(cid, breaking, harmless):
+    """Repeating a request that has a dot with "no dots" (or a repeated word with "unique words", ...)
+    cannot hold: the conflict is decided on the request's text, both ways, and only for that text."""
+    pool = build_pool(("ifeval", "iftrain"), "en", (), ())
+    hit = for_request(pool, Request(breaking, "en", "planning"))
+    assert "combination:repeat_prompt" in hit.conflicts[cid] and cid in hit.conflicts["combination:repeat_prompt"]
+    assert "combination:repeat_prompt" not in for_request(pool, Request(harmless, "en", "planning")).conflicts[cid]
+    if cid == "paragraphs:paragraphs2":
+        return  # two paragraphs already: the answer after them would be a third
+    checker = registry.get(cid)
+    kw = {"N": 3} if cid == "count:lowercase_counting" else {}
+    # the checker itself agrees: the copied request alone already breaks the rule (or not)
+    assert not checker.fn(view(breaking), **kw) and checker.fn(view(harmless), **kw)
+
+
+def test_iftrain_words_of_the_request_are_never_counted_against_a_repeated_request():
+    # "faucet" exactly once, drawn from the request, cannot hold once the request is copied in
+    for cid in ("keywords:word_once", "count:count_increment_word", "first_word:first_word_answer",
+                "first_word:first_word_sent", "last_word:last_word_sent", "keywords:keyword_specific_position"):
+        assert "combination:repeat_prompt" in registry.conflicts_of(cid), cid
+
+
+def test_long_requests_are_copied_twice_at_most():
+    c = registry.get("copy:copying_multiple")
+    long = Seed("l", "Plan a weekend trip for two friends on a small budget, with trains only. " * 10, "en", "planning")
+    short = Seed("s", "Plan a weekend trip.", "en", "planning")
+    assert all(make_leaf(random.Random(i), c, long).kwargs["N"] == 2 for i in range(100))
+    assert {make_leaf(random.Random(i), c, short).kwargs["N"] for i in range(100)} == {2, 3, 4}
 
 
 def test_request_conflicts_are_symmetric_and_only_for_that_request():
@@ -96,17 +146,18 @@ def test_long_word_counts_are_not_asked_of_a_short_answer_task():
     assert any(kw["relation"] == "at least" and kw["num_words"] > 100 for kw in other)
 
 
+@pytest.mark.parametrize("cid", ["repeat:repeat_span", "new:copy_span_idx"])
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_repeat_spans_are_whole_words_inside_the_request(lang):
+def test_repeat_spans_are_whole_words_inside_the_request(lang, cid):
     prompt = ("Describe the old lighthouse keeper's daily routine on a stormy island." if lang == "en"
               else "描述一下老灯塔看守人在暴风雨小岛上的日常生活，以及他的心情。")
     seed = Seed("s", prompt, lang, "creative")
-    c = registry.get("repeat:repeat_span")
+    c = registry.get(cid)
     for i in range(200):
         kw = make_leaf(random.Random(i), c, seed).kwargs
         span = prompt[kw["n_start"]: kw["n_end"] + 1]
         assert span.strip() and span == span.strip()
-        truth = compose.RuleTruth(compose.check("repeat:repeat_span", **kw), lang)
+        truth = compose.RuleTruth(compose.check(cid, **kw), lang)
         assert known_traps(truth, Request(prompt, lang)) == []
 
 
@@ -171,6 +222,20 @@ def _gt(*checks, lang="en", chain=None):
          "two_responses_to_single_answer_task"),
         (_gt(("length_constraints:number_words", {"num_words": 300, "relation": "at least"})),
          "Classify this review.", "en", "classification", "long_answer_for_short_answer_task"),
+        # IFTrain
+        (_gt(("new:copy_span_idx", {"prompt_to_repeat": "Plan a trip.", "n_start": 2, "n_end": 5})),
+         "Plan a trip.", "en", "planning", "repeat_span_empty_or_cut"),
+        (_gt(("detectable_format:square_brackets", {})), "Write a Python function.", "en", "coding",
+         "word_shape_rule_on_code"),
+        (_gt(("count:count_unique", {})), "Fix this bug: x = 1/0", "en", "general", "word_shape_rule_on_code"),
+        (_gt(("punctuation:punctuation_dot", {})), "Write a Python function.", "en", "coding", "no_dot_on_code"),
+        (_gt(("punctuation:punctuation_exclamation", {})), "Write a SQL query.", "en", "writing",
+         "no_exclamation_on_code"),
+        (_gt(("combination:repeat_prompt", {"prompt_to_repeat": "Plan a trip."}), ("punctuation:punctuation_dot", {})),
+         "Plan a trip.", "en", "planning", "repeat_request_with_dot+no_dot"),
+        (_gt(("combination:repeat_prompt", {"prompt_to_repeat": "Plan a trip!"}),
+             ("punctuation:punctuation_exclamation", {})),
+         "Plan a trip!", "en", "planning", "repeat_request_with_exclamation+no_exclamation"),
     ],
 )
 def test_known_trap_detectors(truth, request_text, lang, task, trap):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from raif_rewards.checkers._common import IFEVAL_IDS, int_schema
 from raif_rewards.checkers.ifbench_shared import IFBENCH_IDS, no_kwargs
@@ -118,6 +120,13 @@ declare(
 
 
 _SEPARATOR = "******"
+#: characters of copies beyond which a long request is copied only twice
+_COPIED_CHARS = 1500
+
+
+def _copies_ok(req: Request, kw: Mapping[str, Any]) -> bool:
+    """A long request copied three or four times is an answer of pure bulk: twice is enough."""
+    return kw["N"] <= 2 or kw["N"] * len(req.text) <= _COPIED_CHARS
 
 
 @register(
@@ -147,6 +156,7 @@ _SEPARATOR = "******"
     conflicts=_EVERYTHING,
     source=SOURCE,
     witness=lambda kw, ctx: Need(fixed="\n******\n".join([kw["prompt_to_repeat"].strip()] * kw["N"])),
+    request_ok=_copies_ok,
 )
 def copying_multiple(t: Text, prompt_to_repeat: str, N: int) -> bool:
     """Split at ``******``: exactly N pieces, each the request (case-insensitive, outer whitespace ignored)."""
@@ -325,6 +335,8 @@ def repeat_phrase(t: Text, phrase: str, small_n: int) -> bool:
 
 declare(
     "copy:repeat_phrase",
+    avoids=("code",),
+    topic_kwargs={"phrase": "saying"},
     phrasings={
         "en": (
             'Write {small_n} altered copies of the phrase "{phrase}", no more: keep its first and last '

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from raif_rewards.checkers._common import int_schema
 from raif_rewards.checkers.ifbench_shared import no_kwargs
-from raif_rewards.checkers.iftrain_shared import SOURCE, paragraphs, texts, words
+from raif_rewards.checkers.iftrain_shared import REPEAT_PROMPT, SHAPE_AVOIDS, SOURCE, paragraphs, texts, words
 from raif_rewards.registry import declare, register
 from raif_rewards.text import Text, view
 from raif_rewards.witness_spec import Need
@@ -80,6 +80,7 @@ def sentence_hyphens(t: Text) -> bool:
 
 declare(
     "detectable_format:sentence_hyphens",
+    avoids=SHAPE_AVOIDS,  # code and formulas need their hyphens and minus signs
     phrasings={
         "en": (
             "Run all your sentences together, joined by a single hyphen with no spaces around it (e.g. It "
@@ -118,6 +119,7 @@ def square_brackets(t: Text) -> bool:
 
 declare(
     "detectable_format:square_brackets",
+    avoids=SHAPE_AVOIDS,
     phrasings={
         "en": (
             "Bracket every word: each word, together with any punctuation attached to it, goes inside its "
@@ -158,6 +160,7 @@ def bigram_wrapping(t: Text) -> bool:
 
 declare(
     "detectable_format:bigram_wrapping",
+    avoids=SHAPE_AVOIDS,
     phrasings={
         "en": (
             "Enclose the words in pairs with double angle brackets, so the text reads like <<Once upon>> "
@@ -213,6 +216,8 @@ _PARAGRAPH_LAYOUTS = (
     conflicts=_PARAGRAPH_LAYOUTS + ("paragraphs:paragraphs2",),
     source=SOURCE,
     witness=lambda kw, ctx: Need(paragraphs=2, paragraph_sep="***"),
+    # a copied request holding *** would bring dividers of its own
+    request_conflicts=lambda req: (REPEAT_PROMPT,) if "***" in req.text else (),
 )
 def paragraphs_divider(t: Text) -> bool:
     """Exactly two non-blank pieces between ``***`` dividers (a divider at either end is allowed, an empty paragraph in between is not)."""
@@ -221,6 +226,7 @@ def paragraphs_divider(t: Text) -> bool:
 
 declare(
     "paragraphs:paragraphs",
+    avoids=("yes_no", "classification"),
     phrasings={
         "en": (
             "Split your response into two paragraphs with a *** divider between them.",
@@ -255,6 +261,8 @@ declare(
     conflicts=_PARAGRAPH_LAYOUTS + ("detectable_format:sentence_hyphens",),
     source=SOURCE,
     witness=lambda kw, ctx: Need(paragraphs=2, paragraph_sep="\n\n"),
+    # a copied request holding a blank line would bring a paragraph break of its own
+    request_conflicts=lambda req: (REPEAT_PROMPT,) if "\n\n" in req.text.strip() else (),
 )
 def paragraphs_blank_line(t: Text) -> bool:
     """Exactly two non-blank pieces between ``\\n\\n`` separators (blank pieces allowed only at either end)."""
@@ -263,6 +271,7 @@ def paragraphs_blank_line(t: Text) -> bool:
 
 declare(
     "paragraphs:paragraphs2",
+    avoids=("yes_no", "classification", "code"),  # code has blank lines of its own
     phrasings={
         "en": (
             "Use exactly two paragraphs with one empty line between them; do not leave blank lines anywhere "
@@ -298,6 +307,7 @@ declare(
     ),
     source=SOURCE,
     witness=lambda kw, ctx: Need(sentence_marks=("?",)),
+    request_conflicts=lambda req: (REPEAT_PROMPT,) if "." in req.text else (),  # a copied request keeps its dots
 )
 def punctuation_dot(t: Text) -> bool:
     """No ``.`` in the response."""
@@ -306,6 +316,7 @@ def punctuation_dot(t: Text) -> bool:
 
 declare(
     "punctuation:punctuation_dot",
+    avoids=("code", "math"),  # method calls, file names and decimals need dots
     phrasings={
         "en": (
             "Avoid the dot character '.' entirely: no full stops, decimal points, ellipses or abbreviations "
@@ -332,6 +343,7 @@ declare(
     conflicts=("startend:end_checker",),
     source=SOURCE,
     witness=lambda kw, ctx: Need(forbid=("!",)),
+    request_conflicts=lambda req: (REPEAT_PROMPT,) if "!" in req.text else (),  # a copied request keeps its "!"
 )
 def punctuation_exclamation(t: Text) -> bool:
     """No ``!`` in the response."""
@@ -340,6 +352,7 @@ def punctuation_exclamation(t: Text) -> bool:
 
 declare(
     "punctuation:punctuation_exclamation",
+    avoids=("code",),  # "!=" and "!" operators
     phrasings={
         "en": (
             "Exclamation marks (!) are not allowed anywhere in your response.",
@@ -397,6 +410,7 @@ def counting_composition(t: Text, n_sent: int, n_words: int) -> bool:
 
 declare(
     "count:counting_composition",
+    avoids=SHAPE_AVOIDS,
     phrasings={
         "en": (
             "Structure: three paragraphs with *** between them; in each paragraph exactly {n_sent} "

@@ -11,8 +11,20 @@ import random
 import re
 
 from raif_rewards.checkers._common import WORDS, WORDS_ZH
+from raif_rewards.registry import SHORT_ANSWER_KINDS
 
 SOURCE = "iftrain"
+
+#: kinds whose answer is not free running text (code, a formula, a yes/no, a label, items copied out):
+#: a rule on the shape of every word or sentence of the answer (brackets, initials, counted letters)
+#: would bend it, or be met by a one-word answer without trying
+SHAPE_AVOIDS = ("code", "math", "yes_no", *sorted(SHORT_ANSWER_KINDS))
+#: rules that decide which words the answer may use (their initials, letters, repeats, the words a sentence
+#: opens or closes on) also avoid rewriting: a corrected or translated text has its words given
+WORD_CHOICE_AVOIDS = (*SHAPE_AVOIDS, "rewriting")
+#: the IFEval constraint whose answer opens with the request copied word for word: a rule that the
+#: request's own text breaks (a dot, a repeated word, a first word) cannot hold in that answer
+REPEAT_PROMPT = "combination:repeat_prompt"
 
 #: IFBench's 29 training constraints, under the ids open-instruct's IFEvalG registry gives them, so
 #: ground truths of its released IF-RLVR data score here unchanged.

@@ -11,8 +11,16 @@ from itertools import pairwise
 
 from raif_rewards.checkers._common import RELATION_SCHEMA, compare, int_schema, sample_relation, user_regex
 from raif_rewards.checkers.ifbench_shared import STRIP, no_kwargs
-from raif_rewards.checkers.iftrain_shared import SOURCE, distinct_words, has_cjk, texts, words
-from raif_rewards.registry import declare, register
+from raif_rewards.checkers.iftrain_shared import (
+    REPEAT_PROMPT,
+    SOURCE,
+    WORD_CHOICE_AVOIDS,
+    distinct_words,
+    has_cjk,
+    texts,
+    words,
+)
+from raif_rewards.registry import SHORT_ANSWER_KINDS, declare, register
 from raif_rewards.text import Text, view
 from raif_rewards.witness_spec import INF, Need, count_range
 
@@ -50,6 +58,7 @@ def _count(keyword: str, t: Text) -> int:
         "keywords:frequency",
         "keywords:word_count_different_numbers",
         "count:count_increment_word",
+        REPEAT_PROMPT,  # the word is the request's own: a copied request already counts it
     ),
     source=SOURCE,
     witness=lambda kw, ctx: _counted(kw["keyword"], 1, 1),
@@ -61,6 +70,7 @@ def word_once(t: Text, keyword: str) -> bool:
 
 declare(
     "keywords:word_once",
+    topic_kwargs={"keyword": "present"},
     phrasings={
         "en": (
             'Use "{keyword}" once; a second occurrence is not allowed.',
@@ -119,6 +129,7 @@ def word_count_different_numbers(t: Text, keyword: str, frequency: int, relation
 
 declare(
     "keywords:word_count_different_numbers",
+    topic_kwargs={"keyword": "count:relation"},
     phrasings={
         "en": (
             'Mention "{keyword}" {relation_alt} {frequency} times.',
@@ -178,6 +189,7 @@ def exclude_word_harder(t: Text, keyword: str) -> bool:
 
 declare(
     "keywords:exclude_word_harder",
+    topic_kwargs={"keyword": "absent"},
     phrasings={
         "en": (
             'The word "{keyword}" is off-limits: it must not appear in your response in any capitalisation.',
@@ -211,11 +223,15 @@ _LETTERS = frozenset(string.ascii_lowercase)
     conflicts=("words:alphabet",),
     source=SOURCE,
     witness=lambda kw, ctx: Need(word_rule="alternate_initials"),
+    request_conflicts=lambda req: () if _no_consecutive_initials(req.text) else (REPEAT_PROMPT,),
 )
 def no_adjacent_consecutive(t: Text) -> bool:
     """For adjacent whitespace tokens, the second's first character (lower-cased) is not the code point after the first's; a first character whose lower case is two characters long fails, as in IFEvalG."""
-    tokens = t.raw.split()
-    for a, b in pairwise(tokens):
+    return _no_consecutive_initials(t.raw)
+
+
+def _no_consecutive_initials(raw: str) -> bool:
+    for a, b in pairwise(raw.split()):
         x, y = a[0].lower(), b[0].lower()
         if len(x) != 1 or len(y) != 1 or ord(y) - ord(x) == 1:
             return False
@@ -224,6 +240,7 @@ def no_adjacent_consecutive(t: Text) -> bool:
 
 declare(
     "keywords:no_adjacent_consecutive",
+    avoids=WORD_CHOICE_AVOIDS,
     phrasings={
         "en": (
             "For every two words in a row, the second must not start with the letter that comes right after "
@@ -300,9 +317,11 @@ def _words_of_tokens(tokens: list[str]) -> list[str]:
             'Make "{keyword}" word {m} of sentence {n} (counting from 1).',
         ),
     ),
-    conflicts=(*_AVOIDS_WORDS, "first_word:first_word_sent", "count:counting_composition"),
+    # a copied request fills the first sentences with words of its own
+    conflicts=(*_AVOIDS_WORDS, "first_word:first_word_sent", "count:counting_composition", REPEAT_PROMPT),
     source=SOURCE,
     witness=lambda kw, ctx: Need(placed=((kw["n"], kw["m"], kw["keyword"]),), sentences=(kw["n"], INF)),
+    request_ok=lambda req, kw: req.task_type not in SHORT_ANSWER_KINDS or kw["n"] <= 2,
 )
 def keyword_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
     """The ``m``-th word of the ``n``-th Punkt sentence is the keyword (case-insensitive; words are Treebank tokens holding a letter or digit).
@@ -319,6 +338,8 @@ def keyword_specific_position(t: Text, keyword: str, n: int, m: int) -> bool:
 
 declare(
     "keywords:keyword_specific_position",
+    avoids=("code",),
+    topic_kwargs={"keyword": "present"},
     phrasings={
         "en": (
             'Place "{keyword}" exactly at word {m} of sentence {n}, counting both from one (punctuation '
@@ -352,6 +373,7 @@ declare(
         "first_word:first_word_answer",
         "last_word:last_word_answer",
         "last_word:last_word_sent",
+        REPEAT_PROMPT,  # the first word would be the request's
     ),
     source=SOURCE,
     witness=lambda kw, ctx: Need(first_words=((1, "Today"),), end="today"),
@@ -413,6 +435,7 @@ _WORD_SCHEMA = {"type": "string", "minLength": 1}
         "detectable_format:multiple_sections",
         "detectable_content:postscript",
         "count:count_unique",
+        REPEAT_PROMPT,  # the copied request's sentences start with words of its own
     ),
     source=SOURCE,
     witness=lambda kw, ctx: Need(first_words=((1, kw["first_word"]),), sentences=(1, 1)),
@@ -429,6 +452,8 @@ def first_word_sent(t: Text, first_word: str) -> bool:
 
 declare(
     "first_word:first_word_sent",
+    avoids=WORD_CHOICE_AVOIDS,
+    topic_kwargs={"first_word": "present"},
     phrasings={
         "en": (
             'Open each of your sentences with "{first_word}".',
@@ -458,6 +483,7 @@ declare(
         "detectable_format:title",
         "detectable_format:json_format",
         "detectable_format:constrained_response",
+        REPEAT_PROMPT,  # the first word would be the request's
     ),
     source=SOURCE,
     witness=lambda kw, ctx: Need(first_words=((1, kw["first_word"]),)),
@@ -469,6 +495,7 @@ def first_word_answer(t: Text, first_word: str) -> bool:
 
 declare(
     "first_word:first_word_answer",
+    topic_kwargs={"first_word": "present"},
     phrasings={
         "en": (
             'Your response has to open with the word "{first_word}".',
@@ -502,6 +529,7 @@ declare(
         "detectable_format:number_bullet_lists",
         "detectable_format:multiple_sections",
         "count:count_unique",
+        REPEAT_PROMPT,  # the copied request's sentences end on words of its own
     ),
     source=SOURCE,
     witness=lambda kw, ctx: Need(placed=((1, -1, kw["last_word"]),), sentences=(1, 1)),
@@ -515,6 +543,8 @@ def last_word_sent(t: Text, last_word: str) -> bool:
 
 declare(
     "last_word:last_word_sent",
+    avoids=WORD_CHOICE_AVOIDS,
+    topic_kwargs={"last_word": "present"},
     phrasings={
         "en": (
             'Close every sentence on the word "{last_word}", followed only by its punctuation mark.',
@@ -548,6 +578,7 @@ declare(
     ),
     source=SOURCE,
     witness=lambda kw, ctx: Need(end=kw["last_word"]),
+    at_end=True,
 )
 def last_word_answer(t: Text, last_word: str) -> bool:
     """The response's last whitespace token, with everything but word characters removed, is the word (case-insensitive).
@@ -560,6 +591,7 @@ def last_word_answer(t: Text, last_word: str) -> bool:
 
 declare(
     "last_word:last_word_answer",
+    topic_kwargs={"last_word": "present"},
     phrasings={
         "en": (
             'Let "{last_word}" be the last word of your response; only punctuation may follow it.',
@@ -589,6 +621,8 @@ _LOWER_WORD = re.compile(r"\b[a-z]+\b")
     conflicts=("change_case:english_lowercase", "length_constraints:number_words"),
     source=SOURCE,
     witness=lambda kw, ctx: Need(case="upper"),
+    # a copied request brings its own lowercase words (at least 3 are always allowed)
+    request_conflicts=lambda req: (REPEAT_PROMPT,) if len(_LOWER_WORD.findall(req.text)) > 3 else (),
 )
 def lowercase_counting(t: Text, N: int) -> bool:
     """At most ``N`` runs of ASCII lowercase letters between word boundaries.
@@ -601,6 +635,7 @@ def lowercase_counting(t: Text, N: int) -> bool:
 
 declare(
     "count:lowercase_counting",
+    avoids=("code", "extraction"),  # as all capitals: identifiers and copied items keep their case
     phrasings={
         "en": (
             "Keep fully lowercase words to a maximum of {N}; a word with any capital letter in it is not "
@@ -632,18 +667,24 @@ declare(
     ),
     source=SOURCE,
     witness=lambda kw, ctx: Need(distinct=True),
+    request_conflicts=lambda req: () if _all_distinct(req.text) else (REPEAT_PROMPT,),
 )
 def count_unique(t: Text) -> bool:
     """At least one word, and no ``\\w+`` word twice (case-insensitive).
 
     IFEvalG compares ``nltk.word_tokenize`` tokens, so two full stops counted as a repeated word.
     """
-    ws = words(t.lower)
+    return _all_distinct(t.lower)
+
+
+def _all_distinct(s: str) -> bool:
+    ws = words(s.lower())
     return bool(ws) and len(ws) == len(set(ws))
 
 
 declare(
     "count:count_unique",
+    avoids=WORD_CHOICE_AVOIDS,
     phrasings={
         "en": (
             "Never repeat a word: each word you write, ignoring capitalisation, may occur only once.",
@@ -682,6 +723,7 @@ def _sample_two(rng: random.Random, lang: str) -> dict:
         "keywords:frequency",
         "keywords:word_once",
         "keywords:word_count_different_numbers",
+        REPEAT_PROMPT,  # the words are the request's own: a copied request already counts them
     ),
     source=SOURCE,
     witness=lambda kw, ctx: Need(
@@ -695,6 +737,7 @@ def count_increment_word(t: Text, keyword1: str, keyword2: str) -> bool:
 
 declare(
     "count:count_increment_word",
+    topic_kwargs={"keyword1": "present", "keyword2": "present"},
     phrasings={
         "en": (
             'Mention "{keyword1}" a single time and "{keyword2}" two times, and neither of them any other '
@@ -743,6 +786,8 @@ def _sample_letters(rng: random.Random, lang: str) -> dict:
     conflicts=("length_constraints:number_words", "count:counting_composition"),
     source=SOURCE,
     witness=_letters_witness,
+    # "less than" asks for 300 letters or more: a long copied request leaves the answer too few
+    request_conflicts=lambda req: (REPEAT_PROMPT,) if len(_ASCII_LETTER.findall(req.text)) >= 150 else (),
 )
 def letter_counting(t: Text, N: int, relation: str) -> bool:
     """The number of ASCII letters is at least / less than ``N``."""
@@ -751,6 +796,7 @@ def letter_counting(t: Text, N: int, relation: str) -> bool:
 
 declare(
     "letters:letter_counting",
+    avoids=("code",),
     phrasings={
         "en": (
             "Use {relation_alt} {N} letters of the English alphabet in total (only a-z and A-Z are counted; "
@@ -761,6 +807,19 @@ declare(
         ),
     },
 )
+
+
+#: letters under 1.5% of English text: "less than 4 times" on "e" or "t" would ask for a lipogram
+_RARE_LETTERS = "bjkqvxz"
+
+
+def _sample_letter(rng: random.Random, lang: str) -> dict:
+    relation = sample_relation(rng)
+    return {
+        "letter": rng.choice(_RARE_LETTERS if relation == "less than" else string.ascii_lowercase),
+        "let_frequency": rng.randint(1, 10),
+        "let_relation": relation,
+    }
 
 
 @register(
@@ -774,11 +833,7 @@ declare(
         },
         "required": ["letter", "let_frequency", "let_relation"],
     },
-    sample=lambda rng, lang: {
-        "letter": rng.choice(string.ascii_lowercase),
-        "let_frequency": rng.randint(1, 10),
-        "let_relation": sample_relation(rng),
-    },
+    sample=_sample_letter,
     **texts(
         (
             "In your response, the letter {letter} should appear {let_relation} {let_frequency} times.",
@@ -786,7 +841,7 @@ declare(
             'Count the letter "{letter}" in your answer, capitals included: {let_relation} {let_frequency} times.',
         ),
     ),
-    conflicts=("keywords:letter_frequency",),
+    conflicts=("keywords:letter_frequency", REPEAT_PROMPT),  # a copied request spends "less than" letters
     source=SOURCE,
     witness=lambda kw, ctx: Need(
         letters=((kw["letter"], *count_range(kw["let_relation"], kw["let_frequency"])),)
@@ -799,6 +854,7 @@ def letter_counting2(t: Text, letter: str, let_frequency: int, let_relation: str
 
 declare(
     "letters:letter_counting2",
+    avoids=WORD_CHOICE_AVOIDS,
     phrasings={
         "en": (
             'The letter "{letter}", counting both its lowercase and uppercase forms, must occur '
