@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Sequence
+import string
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from xml.sax.saxutils import escape
 
-from raif_rewards import registry
+from raif_rewards import registry, witness_rules
 from raif_rewards.compose import And, Chain, Check, Node, RuleTruth, Selection, parse_ground_truth
 from raif_rewards.reward import DEFAULT_CONFIG, score_rule
 from raif_rewards.text import view
@@ -169,10 +170,15 @@ WORD_RULES = {
 }
 
 
+#: word rules that every word of the answer obeys, the words constraints ask for included
+_PER_WORD_RULES = ("prime_length", "consonant_pair")
+_DELETE_PUNCT = str.maketrans("", "", string.punctuation)
+
+
 def _bank(need: Need, lang: str) -> list[str]:
     banned = tuple(w.lower() for w in need.forbid) + tuple(p.lower() for p, _ in need.cap)
     rare = tuple(letter.lower() for letter, _lo, hi in need.letters if hi < INF)
-    words = _filtered_bank(lang, banned, rare, tuple(sorted(need.avoid_words)), need.word_rule)
+    words = _filtered_bank(lang, banned, rare, tuple(sorted(need.avoid_words)), need.word_rule, _vowel_set(need))
     if not words:
         raise Clash("filler_exhausted")
     return words
@@ -180,14 +186,43 @@ def _bank(need: Need, lang: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _filtered_bank(lang: str, banned: tuple[str, ...], rare: tuple[str, ...], avoid: tuple[str, ...],
-                   rule: str | None) -> list[str]:
-    """The filler words of ``lang`` that contain no banned word or phrase (nor sit inside one), none
-    of the ``rare`` letters, are not ``avoid`` words, and obey the named ``rule``."""
-    words = list(dict.fromkeys(_BANKS.get(lang, _BANKS["en"])))
+                   rule: str | None, vowels: str | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    """The filler words of ``lang`` (and ``extra`` words) that contain no banned word or phrase (nor sit
+    inside one), none of the ``rare`` letters, are not ``avoid`` words, obey the named ``rule`` and use
+    only the ``vowels`` (when given)."""
+    words = list(dict.fromkeys((*_BANKS.get(lang, _BANKS["en"]), *extra)))
     keep = WORD_RULES[rule] if rule else None
     avoid_set = set(avoid)
+    other_vowels = set(witness_rules.VOWELS) - set(vowels) if vowels is not None else set()
     return [w for w in words if not any(b in w or w in b for b in banned) and not any(r in w for r in rare)
-            and w not in avoid_set and (keep is None or keep(w))]
+            and w not in avoid_set and (keep is None or keep(w)) and not other_vowels & set(w)]
+
+
+def _fixed_texts(need: Need, lang: str) -> list[str]:
+    """The texts an answer to ``need`` carries word for word (besides its filler)."""
+    key = "zh" if lang == "zh" else "en"
+    out = [p for p, _ in need.include] + [w for _, _, w in need.placed] + [w for _, w in need.first_words]
+    out += [t for t in (need.prefix, need.end, need.fixed, need.postscript) if t]
+    out += [_PS_TEXT[key]] if need.postscript else []
+    out += [_TITLE[key]] if need.title else []
+    out += [need.sections[0]] if need.sections else []
+    out += {"json": ['{"answer": '], "xml": ["<response>"]}.get(need.wrap or "", [])
+    return out
+
+
+def _vowel_set(need: Need) -> str | None:
+    """The vowels an answer limited to ``need.vowels`` of them uses: those of its fixed texts, then
+    the ones most filler words get by with."""
+    if need.vowels is None:
+        return None
+    used = {ch for text in _fixed_texts(need, "en") for ch in text.lower() if ch in witness_rules.VOWELS}
+    if len(used) > need.vowels:
+        raise Clash("vowels_vs_text")
+    for v in witness_rules.VOWEL_ORDER:
+        if len(used) >= need.vowels:
+            break
+        used.add(v)
+    return "".join(sorted(used))
 
 
 @dataclass
@@ -199,7 +234,7 @@ class _Layout:
     extra: list[str]  # words added for letter counts
 
 
-def _flat(need: Need, ctx: WitnessContext, rng: random.Random) -> str:
+def _flat(need: Need, ctx: WitnessContext, rng: random.Random, post: Callable[[str], str] | None = None) -> str:
     """A text for one scope (the whole answer, or one chain step's section) meeting ``need``."""
     lang = _lang_of(need, ctx)
     if need.fixed is not None:
@@ -219,33 +254,73 @@ def _flat(need: Need, ctx: WitnessContext, rng: random.Random) -> str:
     target_w = min(max(sentences * per, lo_w + 3), hi_w - 2 if hi_w < INF else INF)
     layout = _Layout(max(sentences, 1), max(round(target_w / _WORDS_PER_FILLER.get(lang, 1.0)), 0), [])
     measure = need.words != (0, INF) or need.sentences != (0, INF) or any(lo for _, lo, _ in need.letters)
+    if need.overlap is not None:
+        return _overlapping(need, ctx, lang, bank, blocks, layout, rng, post)
     text = ""
     for _ in range(6):
-        text = _assemble(need, ctx, lang, bank, blocks, layout, rng)
-        if not measure:
-            break
-        changed = False
-        n_w = _count_words(text, ctx)
-        if not lo_w <= n_w <= hi_w:
-            goal = (lo_w + min(hi_w, lo_w + 6)) // 2 if n_w < lo_w else max(lo_w, hi_w - 3)
-            # a filler word adds about this many counted words (a Chinese word is two characters)
-            per_word = _WORDS_PER_FILLER.get(lang, 1.0)
-            layout.filler_words = max(0, layout.filler_words + round((goal - n_w) / per_word))
-            changed = True
-        n_s = _count_sentences(text, ctx)
-        if not lo_s <= n_s <= hi_s:
-            goal = lo_s if n_s < lo_s else hi_s
-            layout.sentences = max(1, layout.sentences + goal - n_s)
-            changed = True
-        low = text.lower()
-        for letter, lo, _hi in need.letters:
-            have = low.count(letter.lower())
-            if have < lo:
-                layout.extra += _letter_words(letter, lo - have, bank)
-                changed = True
-        if not changed:
+        text = _assemble(need, ctx, lang, bank, blocks, layout, rng, post)
+        if not measure or not _refit(text, need, ctx, lang, bank, layout):
             break
     return text
+
+
+def _refit(text: str, need: Need, ctx: WitnessContext, lang: str, bank: Sequence[str], layout: _Layout) -> bool:
+    """Move ``layout`` towards the counts ``need`` asks for; False when ``text`` already has them."""
+    lo_w, hi_w = need.words
+    lo_s, hi_s = need.sentences
+    changed = False
+    n_w = _count_words(text, ctx)
+    if not lo_w <= n_w <= hi_w:
+        goal = (lo_w + min(hi_w, lo_w + 6)) // 2 if n_w < lo_w else max(lo_w, hi_w - 3)
+        # a filler word adds about this many counted words (a Chinese word is two characters)
+        per_word = _WORDS_PER_FILLER.get(lang, 1.0)
+        layout.filler_words = max(0, layout.filler_words + round((goal - n_w) / per_word))
+        changed = True
+    n_s = _count_sentences(text, ctx)
+    if not lo_s <= n_s <= hi_s:
+        goal = lo_s if n_s < lo_s else hi_s
+        layout.sentences = max(1, layout.sentences + goal - n_s)
+        changed = True
+    low = text.lower()
+    for letter, lo, _hi in need.letters:
+        have = low.count(letter.lower())
+        if have < lo:
+            layout.extra += _letter_words(letter, lo - have, bank)
+            changed = True
+    return changed
+
+
+def _overlapping(need: Need, ctx: WitnessContext, lang: str, bank: list[str], blocks: int, layout: _Layout,
+                 rng: random.Random, post: Callable[[str], str] | None) -> str:
+    """The flat text, with pieces of the reference copied in (or new words added) until the share of its
+    character trigrams found in the reference is the one asked (ratio:overlap)."""
+    assert need.overlap is not None
+    reference, percentage = need.overlap
+    # the same filler on every try, so that only the copy and the new words move the share
+    state = rng.getstate()
+    units = witness_rules.reference_units(reference, lang)
+    novel = witness_rules.novel_words(bank, reference, lang)
+    base = list(layout.extra)
+    text = ""
+
+    def render(k: int, m: int) -> str:
+        nonlocal text
+        copy = _join_words(units[:k], lang)
+        layout.extra = base + ([copy] if copy else []) + [novel[i % len(novel)] for i in range(m)]
+        for _ in range(6):
+            rng.setstate(state)
+            text = _assemble(need, ctx, lang, bank, blocks, layout, rng, post)
+            if not _refit(text, need, ctx, lang, bank, layout):
+                break
+        return _posted(_finish(text, need), post)
+
+    witness_rules.tune(render, len(units), reference, percentage)
+    return text
+
+
+def _posted(text: str, post: Callable[[str], str] | None) -> str:
+    """``text`` as the whole answer will read once its text rules are applied."""
+    return post(text.strip()) if post is not None else text
 
 
 def _letter_words(letter: str, missing: int, bank: Sequence[str]) -> list[str]:
@@ -295,6 +370,24 @@ def _token_words(token: str, lang: str) -> int:
     return len(token.split())
 
 
+def _after_words(s: list[str], m: int, lang: str, pad: Callable[[], str]) -> int:
+    """Where in ``s`` a word goes to be its ``m``-th word (``m`` < 0: counted from the end), counting
+    the words of multi-word items; filler words from ``pad`` fill a sentence that is too short, or make
+    up the count where an item would straddle the place."""
+    want = m - 1 if m > 0 else -m - 1
+    i, seen, step = (0, 0, 1) if m > 0 else (len(s), 0, -1)
+    while True:
+        nxt = s[i] if m > 0 and i < len(s) else s[i - 1] if m < 0 and i > 0 else None
+        if nxt is None or seen + _token_words(nxt, lang) > want:
+            break
+        seen += _token_words(nxt, lang)
+        i += step
+    for _ in range(want - seen):
+        s.insert(i, pad())
+        i += m > 0
+    return i
+
+
 def _stagger(sentences: list[list[str]], step: int, lang: str, bank: Sequence[str]) -> None:
     """Pad the sentences so that each has exactly ``step`` more words than the one before."""
     counts = [sum(_token_words(w, lang) for w in s) for s in sentences]
@@ -306,15 +399,15 @@ def _stagger(sentences: list[list[str]], step: int, lang: str, bank: Sequence[st
 
 
 def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], blocks: int, layout: _Layout,
-              rng: random.Random) -> str:
-    key = "zh" if lang == "zh" else "en"
+              rng: random.Random, post: Callable[[str], str] | None = None) -> str:
     # the content each constraint asks for, as tokens spread over the sentences
     content: list[str] = []
     for phrase, n in need.include:
         content += [phrase] * n
     content += [f"[{bank[i % len(bank)]}]" for i in range(need.placeholders)]
     content += [f"*{bank[(2 * i) % len(bank)]} {bank[(2 * i + 1) % len(bank)]}*" for i in range(need.highlights)]
-    content += [_CAPITALS[i % len(_CAPITALS)] for i in range(need.capitals[0])]
+    caps = _capitals(need)
+    content += [caps[i % len(caps)] for i in range(need.capitals[0])]
     content += layout.extra
     n_sent = max(layout.sentences, blocks, 1)
     if need.sentence_marks:  # whole cycles of the marks, so that their counts come out even
@@ -342,19 +435,95 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
         s.insert(1 + rng.randrange(len(s)), item)
     for n, m, word in need.placed:
         s = per_sentence[n - 1 if n > 0 else n]
-        if m > 0:
-            while len(s) < m - 1:
-                s.append(bank[rng.randrange(len(bank))])
-            s.insert(m - 1, word)
-        else:
-            while len(s) < -m - 1:
-                s.insert(0, bank[rng.randrange(len(bank))])
-            s.insert(len(s) + m + 1, word)
+        s.insert(_after_words(s, m, lang, lambda: bank[rng.randrange(len(bank))]), word)
     if need.linked:
         for prev, s in zip(per_sentence, per_sentence[1:], strict=False):
             s.insert(0, prev[-1])
     if need.increment:
         _stagger(per_sentence, need.increment, lang, bank)
+
+    def lay_out() -> str:
+        return _lay_out(need, lang, bank, blocks, per_sentence, n_sent, open_ended)
+
+    if need.equal_sentences or need.alliteration:
+        return _shaped(need, lang, bank, per_sentence, lay_out, post)
+    return lay_out()
+
+
+def _capitals(need: Need) -> tuple[str, ...]:
+    """The ALL-CAPS words an answer may use (those within its vowel limit)."""
+    vowels = _vowel_set(need)
+    if vowels is None:
+        return _CAPITALS
+    caps = tuple(c for c in _CAPITALS if not (set(c.lower()) & set(witness_rules.VOWELS) - set(vowels)))
+    if not caps:
+        raise Clash("vowels_vs_text")
+    return caps
+
+
+def _free_slot(need: Need, i: int, n_sent: int, words: list[str]) -> int:
+    """Where words can go into sentence ``i`` without moving its first and last word or a word
+    placed at a position (counted from either end)."""
+    mine = [m for n, m, _ in need.placed if (n - 1 if n > 0 else n_sent + n) == i]
+    lo = max([1, *(m for m in mine if m > 0)])
+    hi = len(words) - max([1, *(-m for m in mine if m < 0)])
+    return lo if lo <= hi else max(hi, 1) if hi >= 1 else len(words)
+
+
+def _shaped(need: Need, lang: str, bank: list[str], per_sentence: list[list[str]],
+            lay_out: Callable[[], str], post: Callable[[str], str] | None) -> str:
+    """``lay_out()`` after words are put into the sentences until, measured the way the IFBench checkers
+    split the finished answer, every sentence has one length (ratio:sentence_words) or each sentence a
+    longer alliterative run than the one before (sentence:alliteration_increment)."""
+    n = len(per_sentence)
+    gap = 0 if _is_cjk(lang) else 1
+    text = lay_out()
+    for _ in range(2 * n + 6):
+        fin = _posted(_finish(text, need), post)
+        if need.alliteration:
+            rise = witness_rules.first_rise(witness_rules.alliteration_scores(fin))
+            if rise is not None:
+                if rise >= n:
+                    raise Clash("alliteration")
+                scores = witness_rules.alliteration_scores(fin)
+                s = per_sentence[rise]
+                j = _free_slot(need, rise, n, s)
+                around = [s[j - 1].split()[-1] if j > 0 else "", s[j].split()[0] if j < len(s) else ""]
+                used = {w for sent in per_sentence for w in sent}
+                s[j:j] = witness_rules.alliterative_run(bank, max(2, scores[rise - 1] + 1 - scores[rise]), around, used)
+                text = lay_out()
+                continue
+        if not need.equal_sentences:
+            return text
+        parts = witness_rules.measured_sentences(fin)
+        lengths = [len(p.strip()) for p in parts]
+        if len(set(lengths)) <= 1:
+            return text
+        if len(parts) != n:
+            raise Clash("equal_sentences")
+        used = {w for sent in per_sentence for w in sent}
+        by_len: dict[int, list[str]] = {}
+        for w in sorted(bank, key=lambda w: w in used):  # words not in the answer yet first
+            if " " not in w and (gap or not w.isascii()):
+                by_len.setdefault(len(w), []).append(w)
+        for target in range(max(lengths), max(lengths) + 40):
+            pads = [witness_rules.padding(target - length, by_len, gap) for length in lengths]
+            if all(p is not None for p in pads):
+                break
+        else:
+            raise Clash("equal_sentences")
+        for i, pad in enumerate(pads):
+            j = _free_slot(need, i, n, per_sentence[i])
+            per_sentence[i][j:j] = pad or []
+        text = lay_out()
+    raise Clash("alliteration" if need.alliteration else "equal_sentences")
+
+
+def _lay_out(need: Need, lang: str, bank: list[str], blocks: int, per_sentence: list[list[str]], n_sent: int,
+             open_ended: int) -> str:
+    """The answer text of ``per_sentence`` (the words of each sentence) in the layout ``need`` asks for."""
+    key = "zh" if lang == "zh" else "en"
+    nl = " " if need.one_line else "\n"
     marks = need.sentence_marks
     first_words = dict(need.first_words)
     n_par = need.paragraphs or 1
@@ -383,7 +552,7 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
             rendered.append(_sentence(s, lang, i >= open_ended, mark))
             n_done += 1
         lines.append(("" if _is_cjk(lang) else " ").join(rendered))
-        paragraphs[p].append("\n".join(lines))
+        paragraphs[p].append(nl.join(lines))
     n_bullets = need.bullets if need.bullets is not None else (2 if need.sub_bullets else 0)
     if n_bullets:
         # items without a full stop: short list items, and no extra sentences to count
@@ -394,13 +563,13 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
         paragraphs[-1].append("\n".join("* " + item for item in items))
     sep = "\n\n***\n\n" if need.paragraph_sep == "***" else "\n\n"
     text = sep.join("\n".join(p) for p in paragraphs)
-    joiner = "\n" if need.paragraph_sep == "\n\n" else "\n\n"
+    joiner = nl if need.one_line or need.paragraph_sep == "\n\n" else "\n\n"
     if need.postscript:
         text += f"{joiner}{need.postscript} {_sentence([_PS_TEXT[key]], lang)}"
     if need.end:
         text += (("" if _is_cjk(lang) else " ") + need.end) if need.postscript else (joiner + need.end)
     if need.prefix:
-        text = need.prefix + "\n\n" + text
+        text = need.prefix + (nl if need.one_line else "\n\n") + text
     return text
 
 
@@ -448,15 +617,27 @@ def _consistent(need: Need) -> None:
     banned = {w.lower() for w in need.forbid}
     if any(p.lower() in banned for p, _ in need.include):
         raise Clash("include_vs_forbid")
+    if need.word_rule in _PER_WORD_RULES:
+        keep = WORD_RULES[need.word_rule]
+        if any(not keep(w) for text in _fixed_texts(need, _lang_of(need, WitnessContext()))
+               for w in text.translate(_DELETE_PUNCT).lower().split()):
+            raise Clash("text_vs_word_rule")
     if need.case == "lower" and need.sections and need.sections[0] != need.sections[0].lower():
         raise Clash("case_vs_splitter")
     if need.case == "upper" and need.sections and need.sections[0] != need.sections[0].upper():
         raise Clash("case_vs_splitter")
+    if need.one_line and (need.bullets or need.sub_bullets or (need.paragraphs or 1) > 1 or need.sections
+                          or need.two or need.shape in ("word_per_line", "staircase")):
+        raise Clash("one_line_vs_layout")
 
 
 # needs on the whole answer that no split over chain steps can keep (a wrapper, a sentence pattern
 # running across the steps' headers, a reshaped layout)
-_WHOLE_ONLY = ("wrap", "prefix", "end", "fixed", "two", "increment", "linked", "sentence_marks", "shape", "placed")
+_WHOLE_ONLY = ("wrap", "prefix", "end", "fixed", "two", "increment", "linked", "sentence_marks", "shape", "placed",
+               "one_line", "overlap", "equal_sentences", "alliteration")
+# needs on every sentence or line of the whole answer, that a chain step cannot keep for its section
+# alone (the steps' headers are lines and run into sentences)
+_NOT_IN_STEPS = ("one_line", "overlap", "equal_sentences", "alliteration")
 
 
 def _split_global(g: Need, n: int, index: int) -> Need:
@@ -484,14 +665,18 @@ def _split_global(g: Need, n: int, index: int) -> Need:
     )
 
 
-def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random) -> str:
+def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random, post: Callable[[str], str] | None = None) -> str:
+    """The text of ``scope``; ``post`` (the whole answer's text rules) is what measures of a whole flat
+    answer read it through."""
     _consistent(scope.need)
     if scope.chain is None:
-        return _finish(_flat(scope.need, ctx, rng), scope.need)
+        return _finish(_flat(scope.need, ctx, rng, post), scope.need)
     g = scope.need
     if any(getattr(g, name) not in (None, False, ()) for name in _WHOLE_ONLY) or g.paragraphs or g.first_words:
         raise Clash("whole_answer_layout_around_steps")
     marker, steps = scope.chain
+    if any(getattr(step.need, name) not in (None, False) for step in steps for name in _NOT_IN_STEPS):
+        raise Clash("whole_answer_rule_in_step")
     if g.bullets is not None and any(s.need.bullets for s in steps):
         raise Clash("bullets_across_steps")
     lang = ctx.lang
@@ -524,8 +709,43 @@ def witness_for(truth: RuleTruth | str, request: str, key: str = "") -> Witness:
     ctx = WitnessContext(gt.lang, request)
     leaves: list[_Leaf] = []
     scope = _needs(gt.tree, ctx, leaves)
-    answer = _render(scope, ctx, random.Random(f"witness:{key}")).strip()
+    post = _text_rules_of(scope.need, [leaf.need for leaf in leaves], ctx, key)
+    answer = _render(scope, ctx, random.Random(f"witness:{key}"), post).strip()
+    if post is not None:
+        answer = post(answer).strip()
     return Witness(answer, _plan(leaves, ctx))
+
+
+def _text_rules_of(top: Need, needs: Sequence[Need], ctx: WitnessContext, key: str) -> Callable[[str], str] | None:
+    """The rewrite of a finished answer for the rules on its words and lines that some need of the tree
+    has (None if none has), with replacement words that obey what every constraint of the tree asks of
+    the filler (banned words, rare letters, word rules, vowels) and leave alone the words they ask for."""
+    rules = [rule for need in needs for rule in need.text_rules]
+    if not rules:
+        return None
+    if "line_ends" in rules and top.wrap in ("json", "xml"):
+        raise Clash("line_ends_vs_wrap")  # the wrapper's one line starts with its markup
+    lang = _lang_of(top, ctx)
+    banned = tuple(w.lower() for n in needs for w in n.forbid) + tuple(p.lower() for n in needs for p, _ in n.cap)
+    rare = tuple(letter.lower() for n in needs for letter, _lo, hi in n.letters if hi < INF)
+    avoid = tuple(sorted({w for n in needs for w in n.avoid_words}))
+    word_rules = sorted({n.word_rule for n in needs if n.word_rule})
+    bank = _filtered_bank(lang, banned, rare, avoid, None, _vowel_set(top), witness_rules.ALPHABET_EXTRA)
+    bank = [w for w in bank if all(WORD_RULES[r](w) for r in word_rules)]
+    texts = [t for n in needs for t in _fixed_texts(n, lang)] + [n.overlap[0] for n in needs if n.overlap]
+    protected = {w.lower() for text in texts for w in re.findall(r"[A-Za-z]+", text)} | {c.lower() for c in _CAPITALS}
+    keep = "".join(sorted({letter.lower() for n in needs for letter, lo, _hi in n.letters if lo > 0}))
+    # an inserted word moves the words placed by position and changes counts with an upper bound
+    may_insert = not any(n.placed or n.increment or n.linked or n.words[1] < INF for n in needs)
+    frozen = [t for n in needs for t in (n.prefix, n.end, n.fixed) if t]
+    if "line_ends" in rules and any(n.distinct for n in needs):
+        raise Clash("line_ends_vs_distinct")  # a line that ends with its first word uses that word twice
+
+    def post(text: str) -> str:
+        return witness_rules.apply_text_rules(text, rules, bank, protected, keep, may_insert, frozen,
+                                              random.Random(f"rules:{key}"))
+
+    return post
 
 
 def verify(witness: Witness, truth: RuleTruth | str) -> str:

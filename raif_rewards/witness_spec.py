@@ -80,6 +80,14 @@ class Need:
     no_fullwidth_comma: bool = False  # also no "，" and "、"
     fixed: str | None = None  # the whole answer is exactly this text
     two: bool = False  # two different answers separated by a line of six asterisks
+    # rules on the finished answer's tokens and lines (raif_rewards.witness_rules.TEXT_RULES): "alphabet",
+    # "no_consecutive", "odd_even", "japanese:<N>", "line_ends"
+    text_rules: tuple[str, ...] = ()
+    one_line: bool = False  # the whole answer on one line
+    vowels: int | None = None  # the answer uses at most this many of the vowels a, e, i, o, u
+    overlap: tuple[str, int] | None = None  # (reference, percentage): share of distinct character trigrams, ±2
+    equal_sentences: bool = False  # every sentence has the same number of characters
+    alliteration: bool = False  # each sentence has a longer alliterative run than the one before
 
     def merge(self, other: Need) -> Need:
         """Both needs at once; raises :class:`Clash` when they cannot share one text."""
@@ -118,6 +126,8 @@ _RULES = {
     "avoid_words": _ADD, "placed": _ADD, "word_rule": _SAME, "sentence_marks": _SAME, "shape": _SAME,
     "bullets": _SAME, "sections": _SAME, "paragraphs": _SAME, "paragraph_sep": _SAME, "case": _SAME,
     "language": _SAME, "wrap": _SAME, "prefix": _SAME, "end": _SAME, "postscript": _SAME, "fixed": _SAME,
+    "text_rules": _ADD, "one_line": _OR, "vowels": _SAME, "overlap": _SAME, "equal_sentences": _OR,
+    "alliteration": _OR,
 }
 if set(_RULES) != {f.name for f in fields(Need)}:
     raise TypeError("every Need field needs a merge rule in _RULES")

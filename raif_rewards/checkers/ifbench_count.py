@@ -215,6 +215,8 @@ def _ordinal(n) -> str:
         f"Write every {_ordinal(kw['N'])} word of your answer in Japanese.",
     )[v % 2],
     source=_SRC,
+    # at least N words, so that the answer has a Japanese word to show (a shorter one passes vacuously)
+    witness=lambda kw, ctx: Need(text_rules=(f"japanese:{int(kw['N'])}",), words=(int(kw["N"]), INF)),
 )
 def words_japanese(t: Text, N: int) -> bool:
     """Every N-th whitespace token (stripped of ASCII punctuation; empty and all-digit tokens exempt) contains a kana or CJK character."""

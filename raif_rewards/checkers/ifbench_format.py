@@ -26,6 +26,13 @@ from raif_rewards.witness_spec import INF, Need
 
 _SRC = "ifbench"
 _PAIRS = {")": "(", "]": "[", "}": "{"}
+# Four levels, not three: the first mark may close a quote opened before it (an answer wrapped in
+# double quotes) and three levels still open and close after it. The words after it stay unquoted,
+# so that format:quote_unquote holds beside it.
+_NESTED_QUOTE = {
+    "en": "\"Ann said 'Bob wrote \"read 'this' now\" today' at noon\" was the note",
+    "zh": "\"小明说'老师讲\"要读'好书'\"很重要'\"这句话",
+}
 
 
 @register(
@@ -72,6 +79,7 @@ def parentheses(t: Text) -> bool:
         ("回答中要有至少3层的引号嵌套，交替使用英文双引号(\")和单引号(')。",),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=((_NESTED_QUOTE["zh" if ctx.lang == "zh" else "en"], 1),)),
 )
 def quotes(t: Text) -> bool:
     """IFBench's quote stack: a quote mark equal to the innermost open one closes it; any other ``"`` or ``'`` opens a level. True once three levels below the deepest point have closed."""
@@ -236,6 +244,7 @@ _QUOTE_EDGE = string.digits + string.punctuation.replace('"', "")
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(include=(('"plan" means a clear step', 1),), text_rules=("open_end",)),
 )
 def quote_unquote(t: Text) -> bool:
     """With whitespace removed (and the literal '"' dropped), no two double quotes touch and the text, digits and other punctuation stripped from its ends, does not end with a quote."""

@@ -119,6 +119,7 @@ _reference_trigrams = lru_cache(maxsize=256)(_trigrams)
         ("你的回答与给定参考文本的三元组（连续三个字符）重合率应为{percentage}%（误差±2%）。",),
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(overlap=(kw["reference_text"], kw["percentage"])),
 )
 def overlap(t: Text, reference_text: str, percentage: float) -> bool:
     """The share of the response's distinct character trigrams that also occur in the reference text is within ±2 points of the percentage (IFBench: ``nltk.ngrams`` over characters)."""
@@ -146,6 +147,8 @@ def overlap(t: Text, reference_text: str, percentage: float) -> bool:
         "count:word_count_range",
     ),
     source=_SRC,
+    # the words differ, as the instruction says (the check itself reads only the lengths)
+    witness=lambda kw, ctx: Need(sentences=(3, 3), equal_sentences=True, distinct=True),
 )
 def sentence_words(t: Text) -> bool:
     """Exactly three sentences with the same stripped length (IFBench checks no word rule)."""

@@ -48,6 +48,8 @@ def _alliteration(sentence: str) -> int:
         )
     ),
     source=_SRC,
+    # two sentences at least, so that the answer shows a growing run (one sentence passes vacuously)
+    witness=lambda kw, ctx: Need(sentences=(2, INF), alliteration=True),
 )
 def alliteration_increment(t: Text) -> bool:
     """Each Punkt sentence's alliteration score (words in runs sharing a first character) strictly exceeds the previous sentence's (the first sentence may score 0)."""

@@ -40,6 +40,7 @@ _ALPHABET = string.ascii_lowercase
     ),
     conflicts=("words:no_consecutive",),
     source=_SRC,
+    witness=lambda kw, ctx: Need(text_rules=("alphabet",)),
 )
 def alphabet(t: Text) -> bool:
     """Word i+1 starts with the letter after word i's first letter (cyclic a-z), punctuation deleted, case ignored; the first word must start with a letter a-z."""
@@ -78,6 +79,7 @@ _VOWELS = frozenset("aeiou")
         "detectable_format:number_bullet_lists",
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(one_line=True, vowels=3),
 )
 def vowel(t: Text) -> bool:
     """One line (after stripping) using at most three distinct vowels a, e, i, o, u."""
@@ -196,6 +198,7 @@ def repeats(t: Text, small_n: int) -> bool:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(text_rules=("odd_even",)),
 )
 def odd_even_syllables(t: Text) -> bool:
     """Syllable-count parity (syllapy) alternates from word to word (punctuation deleted)."""
@@ -237,6 +240,7 @@ def last_first(t: Text) -> bool:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(text_rules=("line_ends",)),
 )
 def paragraph_last_first(t: Text) -> bool:
     """Every non-blank line starts and ends with the same word (lower-cased, edge punctuation stripped)."""
@@ -258,6 +262,7 @@ def paragraph_last_first(t: Text) -> bool:
         )
     ),
     source=_SRC,
+    witness=lambda kw, ctx: Need(text_rules=("no_consecutive",)),
 )
 def no_consecutive(t: Text) -> bool:
     """No two adjacent tokens (lower-cased, punctuation deleted) share their first character."""
