@@ -175,10 +175,16 @@ _PER_WORD_RULES = ("prime_length", "consonant_pair")
 _DELETE_PUNCT = str.maketrans("", "", string.punctuation)
 
 
-def _bank(need: Need, lang: str) -> list[str]:
+def _bank_filters(need: Need) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str | None, str | None]:
+    """What the filler of ``need`` must avoid or obey: (banned words, rare letters, avoided words, word
+    rule, vowels)."""
     banned = tuple(w.lower() for w in need.forbid) + tuple(p.lower() for p, _ in need.cap)
     rare = tuple(letter.lower() for letter, _lo, hi in need.letters if hi < INF)
-    words = _filtered_bank(lang, banned, rare, tuple(sorted(need.avoid_words)), need.word_rule, _vowel_set(need))
+    return banned, rare, tuple(sorted(need.avoid_words)), need.word_rule, _vowel_set(need)
+
+
+def _bank(need: Need, lang: str) -> list[str]:
+    words = _filtered_bank(lang, *_bank_filters(need))
     if not words:
         raise Clash("filler_exhausted")
     return words
@@ -187,15 +193,18 @@ def _bank(need: Need, lang: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def _filtered_bank(lang: str, banned: tuple[str, ...], rare: tuple[str, ...], avoid: tuple[str, ...],
                    rule: str | None, vowels: str | None = None, extra: tuple[str, ...] = ()) -> list[str]:
-    """The filler words of ``lang`` (and ``extra`` words) that contain no banned word or phrase (nor sit
-    inside one), none of the ``rare`` letters, are not ``avoid`` words, obey the named ``rule`` and use
-    only the ``vowels`` (when given)."""
-    words = list(dict.fromkeys((*_BANKS.get(lang, _BANKS["en"]), *extra)))
-    keep = WORD_RULES[rule] if rule else None
-    avoid_set = set(avoid)
-    other_vowels = set(witness_rules.VOWELS) - set(vowels) if vowels is not None else set()
-    return [w for w in words if not any(b in w or w in b for b in banned) and not any(r in w for r in rare)
-            and w not in avoid_set and (keep is None or keep(w)) and not other_vowels & set(w)]
+    """The filler words of ``lang`` (and ``extra`` words) that :func:`_passes` the filters."""
+    words = dict.fromkeys((*_BANKS.get(lang, _BANKS["en"]), *extra))
+    return [w for w in words if _passes(w, banned, rare, avoid, rule, vowels)]
+
+
+def _passes(word: str, banned: tuple[str, ...], rare: tuple[str, ...], avoid: tuple[str, ...], rule: str | None,
+            vowels: str | None) -> bool:
+    """Whether ``word`` contains no banned word or phrase (nor sits inside one), none of the ``rare``
+    letters, is not an ``avoid`` word, obeys the named ``rule`` and uses only the ``vowels`` (if given)."""
+    return (not any(b in word or word in b for b in banned) and not any(r in word for r in rare)
+            and word not in avoid and (rule is None or WORD_RULES[rule](word))
+            and (vowels is None or not (set(witness_rules.VOWELS) - set(vowels)) & set(word)))
 
 
 def _fixed_texts(need: Need, lang: str) -> list[str]:
@@ -298,7 +307,9 @@ def _overlapping(need: Need, ctx: WitnessContext, lang: str, bank: list[str], bl
     reference, percentage = need.overlap
     # the same filler on every try, so that only the copy and the new words move the share
     state = rng.getstate()
-    units = witness_rules.reference_units(reference, lang)
+    # copied words obey what the filler obeys (a word rule, rare letters, a vowel limit, banned words)
+    filters = _bank_filters(need)
+    units = [u for u in witness_rules.reference_units(reference, lang) if _passes(u.lower(), *filters)]
     novel = witness_rules.novel_words(bank, reference, lang)
     base = list(layout.extra)
     text = ""
@@ -465,9 +476,11 @@ def _free_slot(need: Need, i: int, n_sent: int, words: list[str]) -> int:
     """Where words can go into sentence ``i`` without moving its first and last word or a word
     placed at a position (counted from either end)."""
     mine = [m for n, m, _ in need.placed if (n - 1 if n > 0 else n_sent + n) == i]
-    lo = max([1, *(m for m in mine if m > 0)])
-    hi = len(words) - max([1, *(-m for m in mine if m < 0)])
-    return lo if lo <= hi else max(hi, 1) if hi >= 1 else len(words)
+    lo = min(max([1, *(m for m in mine if m > 0)]), len(words))
+    hi = len(words) - max([1 if need.linked else 0, *(-m for m in mine if m < 0)])
+    if lo > hi:
+        raise Clash("shaping_vs_placed")
+    return lo
 
 
 def _shaped(need: Need, lang: str, bank: list[str], per_sentence: list[list[str]],
@@ -496,25 +509,23 @@ def _shaped(need: Need, lang: str, bank: list[str], per_sentence: list[list[str]
         if not need.equal_sentences:
             return text
         parts = witness_rules.measured_sentences(fin)
-        lengths = [len(p.strip()) for p in parts]
-        if len(set(lengths)) <= 1:
-            return text
-        if len(parts) != n:
+        if len(parts) != n:  # the layout joins or splits sentences where the checker reads them
             raise Clash("equal_sentences")
+        lengths = [len(p.strip()) for p in parts]
+        if len(set(lengths)) == 1:
+            return text
         used = {w for sent in per_sentence for w in sent}
-        by_len: dict[int, list[str]] = {}
-        for w in sorted(bank, key=lambda w: w in used):  # words not in the answer yet first
-            if " " not in w and (gap or not w.isascii()):
-                by_len.setdefault(len(w), []).append(w)
+        sizes = {len(w) for w in bank if " " not in w and (gap or not w.isascii())}
         for target in range(max(lengths), max(lengths) + 40):
-            pads = [witness_rules.padding(target - length, by_len, gap) for length in lengths]
+            pads = [witness_rules.padding(target - length, sizes, gap) for length in lengths]
             if all(p is not None for p in pads):
                 break
         else:
             raise Clash("equal_sentences")
+        fresh = witness_rules.word_source(bank, used, gap)
         for i, pad in enumerate(pads):
             j = _free_slot(need, i, n, per_sentence[i])
-            per_sentence[i][j:j] = pad or []
+            per_sentence[i][j:j] = [fresh(size) for size in pad or []]
         text = lay_out()
     raise Clash("alliteration" if need.alliteration else "equal_sentences")
 
@@ -626,6 +637,12 @@ def _consistent(need: Need) -> None:
         raise Clash("case_vs_splitter")
     if need.case == "upper" and need.sections and need.sections[0] != need.sections[0].upper():
         raise Clash("case_vs_splitter")
+    if need.two and (need.overlap or need.equal_sentences or need.alliteration):
+        raise Clash("two_vs_whole_answer_rule")  # each of the two answers would keep it, not both together
+    if need.words[0] == need.words[1] and (need.overlap or need.alliteration):
+        raise Clash("exact_words_vs_added_words")  # the copied or alliterating words land in set sentences
+    if need.alliteration and need.increment:
+        raise Clash("alliteration_vs_increment")
     if need.one_line and (need.bullets or need.sub_bullets or (need.paragraphs or 1) > 1 or need.sections
                           or need.two or need.shape in ("word_per_line", "staircase")):
         raise Clash("one_line_vs_layout")

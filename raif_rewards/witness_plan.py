@@ -128,6 +128,22 @@ _WRAP = {"en": {"json": "all inside JSON", "xml": "all inside one XML element", 
          "zh": {"json": "整体写成JSON", "xml": "整体包进一个XML元素", "quotes": "整体加双引号"}}
 _SEP = {"en": {"***": " split by ***", "\n\n": " split by blank lines"}, "zh": {"***": "，用***分隔", "\n\n": "，空行分隔"}}
 _CJK_MARK = str.maketrans({".": "。", "?": "？", "!": "！"})
+_TEXT_RULE = {
+    "en": {"alphabet": "each word starts with the next letter", "no_consecutive": "no two neighbours share an initial",
+           "odd_even": "odd and even syllable counts alternate", "japanese": "every {n} word in Japanese",
+           "line_ends": "each line ends with its first word", "open_end": "words after each quote"},
+    "zh": {"alphabet": "每个词的首字母依字母表顺延", "no_consecutive": "相邻两词首字母不同",
+           "odd_even": "音节数奇偶交替", "japanese": "每第{n}个词用日语", "line_ends": "每行以首词结尾",
+           "open_end": "引号后都有说明"},
+}
+
+
+def _text_rule(rule: str, lang: str) -> str:
+    name, _, n = rule.partition(":")
+    if n and lang == "en":
+        k = int(n)
+        n += "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return _TEXT_RULE[lang].get(name, name).format(n=n)
 
 
 def _language(code: str, lang: str) -> str:
@@ -197,10 +213,20 @@ def describe(need: Need, lang: str, request: str = "") -> str:
     if need.increment:
         k = need.increment
         add(f"每句比上一句多{k}字" if zh else f"each sentence {k} word{'s' * (k != 1)} longer than the last")
+    flag(need.equal_sentences, "sentences of equal length", "各句字数相同")
+    flag(need.alliteration, "a longer alliterative run each sentence", "每句的头韵串比上一句长")
     flag(need.distinct, "no word twice", "不重复用词")
     flag(need.avoid_words, "no stop words", "不用停用词")
     if need.word_rule:
         add(_WORD_RULE[lang].get(need.word_rule, need.word_rule))
+    for rule in dict.fromkeys(need.text_rules):
+        add(_text_rule(rule, lang))
+    flag(need.one_line, "one line", "只写一行")
+    if need.vowels is not None:
+        add(f"最多用{need.vowels}种元音字母" if zh else f"at most {need.vowels} of the vowels a e i o u")
+    if need.overlap:
+        pct = need.overlap[1]
+        add(f"与参考文本共有{pct}%的三字组" if zh else f"{pct}% of trigrams from the reference")
     if need.shape:
         add(_SHAPE[lang].get(need.shape, need.shape))
     if need.case:

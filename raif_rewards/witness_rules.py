@@ -375,18 +375,33 @@ def alliterative_run(bank: Sequence[str], k: int, avoid: Iterable[str], used: It
     raise Clash("alliteration_exhausted")
 
 
-def padding(deficit: int, lengths: dict[int, list[str]], gap: int) -> list[str] | None:
-    """Words whose lengths (each plus ``gap`` for its space) add up to exactly ``deficit``, or None."""
-    if deficit == 0:
-        return []
-    best: dict[int, list[str]] = {0: []}
+def padding(deficit: int, sizes: Iterable[int], gap: int) -> list[int] | None:
+    """Word lengths that, each plus ``gap`` for its space, add up to exactly ``deficit`` (fewest words,
+    longest first), or None."""
+    steps = sorted({n + gap for n in sizes if n + gap > 0}, reverse=True)
+    best: dict[int, list[int]] = {0: []}
     for total in range(1, deficit + 1):
-        for n, words in lengths.items():
-            prev = best.get(total - n - gap)
-            if prev is not None and n + gap > 0:
-                best[total] = [*prev, words[len(prev) % len(words)]]
-                break
+        options = [best[total - k] + [k - gap] for k in steps if total - k in best]
+        if options:
+            best[total] = min(options, key=len)
     return best.get(deficit)
+
+
+def word_source(bank: Sequence[str], used: Iterable[str], gap: int) -> Callable[[int], str]:
+    """``fresh(n)``: a bank word of ``n`` characters, one not used yet while there are any."""
+    seen = set(used)
+    pools: dict[int, list[str]] = {}
+    for w in bank:
+        if " " not in w and (gap or not w.isascii()):
+            pools.setdefault(len(w), []).append(w)
+
+    def fresh(n: int) -> str:
+        pool = pools[n]
+        word = next((w for w in pool if w not in seen), pool[len(seen) % len(pool)])
+        seen.add(word)
+        return word
+
+    return fresh
 
 
 # ----------------------------------------------------------------------------------- trigram share

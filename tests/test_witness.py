@@ -221,6 +221,10 @@ def test_every_declared_witness_satisfies_its_checker_alone():
     (Need(sentence_marks=("?", "!")), "zh", "句末依次用？！"),
     (Need(case="lower", language="fr"), "en", "write in French; all lowercase"),
     (Need(), "zh", "无需额外处理"),
+    (Need(text_rules=("japanese:3", "line_ends")), "en", "every 3rd word in Japanese; each line ends with its first word"),
+    (Need(one_line=True, vowels=3), "en", "one line; at most 3 of the vowels a e i o u"),
+    (Need(overlap=("Hello there.", 35)), "zh", "与参考文本共有35%的三字组"),
+    (Need(sentences=(3, 3), equal_sentences=True), "en", "exactly 3 sentences; sentences of equal length"),
 ])
 def test_plan_describes_each_need_field(need, lang, text):
     from raif_rewards.witness_plan import describe

@@ -214,6 +214,8 @@ def _ordinal(n) -> str:
         f"Every {_ordinal(kw['N'])} word of your response must be in Japanese.",
         f"Write every {_ordinal(kw['N'])} word of your answer in Japanese.",
     )[v % 2],
+    # Japanese words have no Latin consonants or initials; a set reply has no room for them
+    conflicts=("words:consonants", "words:alphabet", "detectable_format:constrained_response"),
     source=_SRC,
     # at least N words, so that the answer has a Japanese word to show (a shorter one passes vacuously)
     witness=lambda kw, ctx: Need(text_rules=(f"japanese:{int(kw['N'])}",), words=(int(kw["N"]), INF)),

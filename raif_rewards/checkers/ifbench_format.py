@@ -30,7 +30,7 @@ _PAIRS = {")": "(", "]": "[", "}": "{"}
 # double quotes) and three levels still open and close after it. The words after it stay unquoted,
 # so that format:quote_unquote holds beside it.
 _NESTED_QUOTE = {
-    "en": "\"Ann said 'Bob wrote \"read 'this' now\" today' at noon\" was the note",
+    "en": "\"Ann said 'Bob wrote \"read 'Tom' now\" today' at noon\" was the note",
     "zh": "\"小明说'老师讲\"要读'好书'\"很重要'\"这句话",
 }
 
@@ -78,6 +78,7 @@ def parentheses(t: Text) -> bool:
         ),
         ("回答中要有至少3层的引号嵌套，交替使用英文双引号(\")和单引号(')。",),
     ),
+    conflicts=("detectable_format:constrained_response",),
     source=_SRC,
     witness=lambda kw, ctx: Need(include=((_NESTED_QUOTE["zh" if ctx.lang == "zh" else "en"], 1),)),
 )
@@ -243,6 +244,7 @@ _QUOTE_EDGE = string.digits + string.punctuation.replace('"', "")
             "After each phrase in double quotes, add an explanation that is not in quotes.",
         )
     ),
+    conflicts=("startend:quotation",),  # an answer wrapped in double quotes ends on a quote
     source=_SRC,
     witness=lambda kw, ctx: Need(include=(('"plan" means a clear step', 1),), text_rules=("open_end",)),
 )

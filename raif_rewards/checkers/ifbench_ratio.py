@@ -118,6 +118,7 @@ _reference_trigrams = lru_cache(maxsize=256)(_trigrams)
         ),
         ("你的回答与给定参考文本的三元组（连续三个字符）重合率应为{percentage}%（误差±2%）。",),
     ),
+    conflicts=("detectable_format:constrained_response",),
     source=_SRC,
     witness=lambda kw, ctx: Need(overlap=(kw["reference_text"], kw["percentage"])),
 )
@@ -145,6 +146,7 @@ def overlap(t: Text, reference_text: str, percentage: float) -> bool:
         "length_constraints:number_sentences",
         "length_constraints:number_words",
         "count:word_count_range",
+        "detectable_format:constrained_response",
     ),
     source=_SRC,
     # the words differ, as the instruction says (the check itself reads only the lengths)

@@ -47,6 +47,8 @@ def _alliteration(sentence: str) -> int:
             "Every sentence needs more alliterating words in a row than the sentence before it.",
         )
     ),
+    # a run of alliterating words is two neighbours sharing an initial
+    conflicts=("words:no_consecutive", "words:alphabet", "detectable_format:constrained_response"),
     source=_SRC,
     # two sentences at least, so that the answer shows a growing run (one sentence passes vacuously)
     witness=lambda kw, ctx: Need(sentences=(2, INF), alliteration=True),

@@ -38,7 +38,8 @@ _ALPHABET = string.ascii_lowercase
             "Start every word with the letter that follows the previous word's first letter in the alphabet (after Z comes A).",
         )
     ),
-    conflicts=("words:no_consecutive",),
+    # a sentence's last word opening the next one puts one word twice in a row
+    conflicts=("words:no_consecutive", "words:last_first", "detectable_format:constrained_response"),
     source=_SRC,
     witness=lambda kw, ctx: Need(text_rules=("alphabet",)),
 )
@@ -197,6 +198,7 @@ def repeats(t: Text, small_n: int) -> bool:
             "Make consecutive words alternate between an odd and an even number of syllables.",
         )
     ),
+    conflicts=("words:last_first", "detectable_format:constrained_response"),  # a word twice in a row: one parity
     source=_SRC,
     witness=lambda kw, ctx: Need(text_rules=("odd_even",)),
 )
@@ -239,6 +241,8 @@ def last_first(t: Text) -> bool:
             "Start and end every paragraph with the same word; put each paragraph on its own line.",
         )
     ),
+    # a line that ends with its first word repeats it
+    conflicts=("count:count_unique", "detectable_format:constrained_response"),
     source=_SRC,
     witness=lambda kw, ctx: Need(text_rules=("line_ends",)),
 )
@@ -261,6 +265,7 @@ def paragraph_last_first(t: Text) -> bool:
             "Never let two words in a row begin with the same letter.",
         )
     ),
+    conflicts=("words:last_first",),  # a sentence's last word opening the next one: one initial twice
     source=_SRC,
     witness=lambda kw, ctx: Need(text_rules=("no_consecutive",)),
 )
