@@ -273,8 +273,10 @@ def _flat(need: Need, ctx: WitnessContext, rng: random.Random, post: Callable[[s
     return text
 
 
-def _refit(text: str, need: Need, ctx: WitnessContext, lang: str, bank: Sequence[str], layout: _Layout) -> bool:
-    """Move ``layout`` towards the counts ``need`` asks for; False when ``text`` already has them."""
+def _refit(text: str, need: Need, ctx: WitnessContext, lang: str, bank: Sequence[str], layout: _Layout,
+           per_word: float | None = None) -> bool:
+    """Move ``layout`` towards the counts ``need`` asks for; False when ``text`` already has them.
+    ``per_word``: how many counted words one filler item adds (by default, a filler word's)."""
     lo_w, hi_w = need.words
     lo_s, hi_s = need.sentences
     changed = False
@@ -282,7 +284,7 @@ def _refit(text: str, need: Need, ctx: WitnessContext, lang: str, bank: Sequence
     if not lo_w <= n_w <= hi_w:
         goal = (lo_w + min(hi_w, lo_w + 6)) // 2 if n_w < lo_w else max(lo_w, hi_w - 3)
         # a filler word adds about this many counted words (a Chinese word is two characters)
-        per_word = _WORDS_PER_FILLER.get(lang, 1.0)
+        per_word = per_word or _WORDS_PER_FILLER.get(lang, 1.0)
         layout.filler_words = max(0, layout.filler_words + round((goal - n_w) / per_word))
         changed = True
     n_s = _count_sentences(text, ctx)
@@ -301,31 +303,55 @@ def _refit(text: str, need: Need, ctx: WitnessContext, lang: str, bank: Sequence
 
 def _overlapping(need: Need, ctx: WitnessContext, lang: str, bank: list[str], blocks: int, layout: _Layout,
                  rng: random.Random, post: Callable[[str], str] | None) -> str:
-    """The flat text, with pieces of the reference copied in (or new words added) until the share of its
-    character trigrams found in the reference is the one asked (ratio:overlap)."""
+    """The flat text, with the reference's first words copied in (or new words added) until the share of
+    its character trigrams found in the reference is the one asked (ratio:overlap). A long answer of
+    filler words has more trigrams than a short reference holds: filler drawn from the reference's own
+    phrases, then its words, is tried next."""
     assert need.overlap is not None
     reference, percentage = need.overlap
-    # the same filler on every try, so that only the copy and the new words move the share
-    state = rng.getstate()
     # copied words obey what the filler obeys (a word rule, rare letters, a vowel limit, banned words)
     filters = _bank_filters(need)
     units = [u for u in witness_rules.reference_units(reference, lang) if _passes(u.lower(), *filters)]
+    spans = [p for p in witness_rules.reference_spans(reference, lang)
+             if all(_passes(u.lower(), *filters) for u in witness_rules.reference_units(p, lang))]
     novel = witness_rules.novel_words(bank, reference, lang)
-    base = list(layout.extra)
+    fillers = [f for f in (bank, list(dict.fromkeys(spans)), list(dict.fromkeys(units))) if f]
+    for n, filler in enumerate(fillers):
+        try:
+            return _overlap_with(need, ctx, lang, filler, blocks, replace(layout, extra=list(layout.extra)), rng,
+                                 post, units, novel)
+        except Clash:
+            if n == len(fillers) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _overlap_with(need: Need, ctx: WitnessContext, lang: str, filler: list[str], blocks: int, layout: _Layout,
+                  rng: random.Random, post: Callable[[str], str] | None, units: list[str], novel: list[str]) -> str:
+    """:func:`_overlapping` with one filler vocabulary; Clash when no copy length reaches the share."""
+    assert need.overlap is not None
+    reference, percentage = need.overlap
+    state = rng.getstate()  # the same filler on every try: only the copy and the new words move the share
+    start = list(layout.extra)
+    per_item = sum(_token_words(f, lang) for f in filler) / len(filler)
     text = ""
+    fitted = False
 
     def render(k: int, m: int) -> str:
-        nonlocal text
+        nonlocal text, fitted
         copy = _join_words(units[:k], lang)
-        layout.extra = base + ([copy] if copy else []) + [novel[i % len(novel)] for i in range(m)]
+        layout.extra = start + ([copy] if copy else []) + [novel[i % len(novel)] for i in range(m)]
         for _ in range(6):
             rng.setstate(state)
-            text = _assemble(need, ctx, lang, bank, blocks, layout, rng, post)
-            if not _refit(text, need, ctx, lang, bank, layout):
+            text = _assemble(need, ctx, lang, filler, blocks, layout, rng, post)
+            fitted = not _refit(text, need, ctx, lang, filler, layout, per_item)
+            if fitted:
                 break
         return _posted(_finish(text, need), post)
 
     witness_rules.tune(render, len(units), reference, percentage)
+    if not fitted:  # the share came with counts not met yet
+        raise Clash("overlap_vs_counts")
     return text
 
 
@@ -441,9 +467,19 @@ def _assemble(need: Need, ctx: WitnessContext, lang: str, bank: list[str], block
             s.append(spare[k % len(spare)] if need.distinct else bank[rng.randrange(len(bank))])
     # content never opens a sentence: a *highlight* there would read as a bullet at a line start,
     # and a paragraph's first word may be required
+    # a rule on neighbouring words (an alphabet chain, ...) can only change filler words, so each content
+    # item is followed by one
+    spaced = any(r not in ("line_ends", "open_end") for r in need.text_rules)
+    items: list[set[int]] = [set() for _ in per_sentence]  # where the content items sit, when spaced
     for i, item in enumerate(content):
         s = per_sentence[i % n_sent]
-        s.insert(1 + rng.randrange(len(s)), item)
+        if not spaced:
+            s.insert(1 + rng.randrange(len(s)), item)
+            continue
+        at = items[i % n_sent]
+        k = rng.choice([k for k in range(1, len(s) + 1) if k - 1 not in at])
+        s[k:k] = [item, bank[rng.randrange(len(bank))]]
+        items[i % n_sent] = {j + 2 * (j >= k) for j in at} | {k}
     for n, m, word in need.placed:
         s = per_sentence[n - 1 if n > 0 else n]
         s.insert(_after_words(s, m, lang, lambda: bank[rng.randrange(len(bank))]), word)
@@ -509,7 +545,8 @@ def _shaped(need: Need, lang: str, bank: list[str], per_sentence: list[list[str]
         if not need.equal_sentences:
             return text
         parts = witness_rules.measured_sentences(fin)
-        if len(parts) != n:  # the layout joins or splits sentences where the checker reads them
+        # the layout joins or splits sentences where the checker reads them
+        if len(parts) != n or not need.sentences[0] <= n <= need.sentences[1]:
             raise Clash("equal_sentences")
         lengths = [len(p.strip()) for p in parts]
         if len(set(lengths)) == 1:
@@ -750,17 +787,20 @@ def _text_rules_of(top: Need, needs: Sequence[Need], ctx: WitnessContext, key: s
     bank = _filtered_bank(lang, banned, rare, avoid, None, _vowel_set(top), witness_rules.ALPHABET_EXTRA)
     bank = [w for w in bank if all(WORD_RULES[r](w) for r in word_rules)]
     texts = [t for n in needs for t in _fixed_texts(n, lang)] + [n.overlap[0] for n in needs if n.overlap]
-    protected = {w.lower() for text in texts for w in re.findall(r"[A-Za-z]+", text)} | {c.lower() for c in _CAPITALS}
-    keep = "".join(sorted({letter.lower() for n in needs for letter, lo, _hi in n.letters if lo > 0}))
-    # an inserted word moves the words placed by position and changes counts with an upper bound
-    may_insert = not any(n.placed or n.increment or n.linked or n.words[1] < INF for n in needs)
-    frozen = [t for n in needs for t in (n.prefix, n.end, n.fixed) if t]
     if "line_ends" in rules and any(n.distinct for n in needs):
         raise Clash("line_ends_vs_distinct")  # a line that ends with its first word uses that word twice
+    keep = witness_rules.Keep(
+        bank=tuple(bank),
+        protected=frozenset(w.lower() for text in texts for w in re.findall(r"[A-Za-z]+", text)),
+        caps=frozenset(_CAPITALS),
+        letters="".join(sorted({letter.lower() for n in needs for letter, lo, _hi in n.letters if lo > 0})),
+        # an inserted word moves the words placed by position and changes counts with an upper bound
+        may_insert=not any(n.placed or n.increment or n.linked or n.words[1] < INF for n in needs),
+        frozen=tuple(t for n in needs for t in (n.prefix, n.end, n.fixed) if t),
+    )
 
     def post(text: str) -> str:
-        return witness_rules.apply_text_rules(text, rules, bank, protected, keep, may_insert, frozen,
-                                              random.Random(f"rules:{key}"))
+        return witness_rules.apply_text_rules(text, rules, keep, random.Random(f"rules:{key}"))
 
     return post
 

@@ -18,6 +18,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from raif_rewards.checkers.ifbench_sentence import _alliteration
@@ -32,6 +33,7 @@ JAPANESE = ("計画", "方法", "説明", "答え", "考え", "言葉", "未来"
 #: words for initials the English filler bank lacks or holds few of (an alphabet chain needs them all)
 ALPHABET_EXTRA = ("xenon", "xylophone", "yard", "yellow", "young", "jolly", "kettle", "umbrella", "unit", "zebra")
 VOWELS = "aeiou"
+COMMON = frozenset("the and to of in is it for with this that you are we can".split())
 #: vowels kept first when an answer may use only some (the filler bank has most words with these)
 VOWEL_ORDER = "aeoiu"
 
@@ -51,6 +53,10 @@ def _cased(word: str, like: str) -> str:
     if like[:1].isupper():
         return word[:1].upper() + word[1:]
     return word
+
+
+def _next_letter(ch: str) -> str:
+    return chr((ord(ch) - 96) % 26 + 97) if "a" <= ch <= "z" else ""
 
 
 @lru_cache(maxsize=8192)
@@ -87,8 +93,10 @@ class _Chain:
         if not key:
             return True
         if self.alphabet:
-            want = chr((ord(self.prev[0]) - 96) % 26 + 97) if self.prev else None
+            want = _next_letter(self.prev[0]) if self.prev else None
             if (key[0] != want) if want else key[0] not in string.ascii_lowercase:
+                return False
+            if nxt and nxt[0] != _next_letter(key[0]):
                 return False
         if self.prev and self.no_consecutive and key[0] == self.prev[0]:
             return False
@@ -107,8 +115,10 @@ class _Chain:
         options = [w for w in pool if self.fits(w, pos, nxt)]
         if not options:
             return None
-        least = min(self.used[w] for w in options)
-        word = self.rng.choice([w for w in options if self.used[w] == least])
+        # the least used first (a word already in the text counts), then the most common words, which
+        # keep the text English to a language detector
+        least = min((self.used[w], w not in COMMON) for w in options)
+        word = self.rng.choice([w for w in options if (self.used[w], w not in COMMON) == least])
         self.used[word] += 1
         return word
 
@@ -145,11 +155,10 @@ def _line_edges(tokens: list[str]) -> set[int]:
     return edges
 
 
-def _word_rules(text: str, rules: Sequence[str], bank: Sequence[str], protected: frozenset[str],
-                keep_letters: str, may_insert: bool, rng: random.Random) -> str:
+def _word_rules(text: str, rules: Sequence[str], keep: Keep, rng: random.Random) -> str:
     """``text`` with its filler words changed (and, before a run of fixed words that needs it, filler
     words inserted) so that the word rules hold; Clash ``text_rule:<rules>`` where they cannot."""
-    chain = _Chain(rules, bank, rng)
+    chain = _Chain(rules, keep.bank, rng)
     bank_set = frozenset(chain.bank)
     tokens = re.split(r"(\s+)", text)
     # a line's first and last words stay as they are when lines must end with their first word
@@ -161,10 +170,11 @@ def _word_rules(text: str, rules: Sequence[str], bank: Sequence[str], protected:
         m = _PLAIN.match(words[j])
         word = m.group(2).lower() if m else ""
         # a word that carries letters some constraint counts stays (the count would drop)
-        return (2 * j not in edges and bool(word) and word in bank_set and word not in protected
-                and not any(ch in word for ch in keep_letters))
+        return (2 * j not in edges and bool(word) and word in bank_set and word not in keep.protected
+                and m is not None and m.group(2) not in keep.caps and not any(ch in word for ch in keep.letters))
 
     free = [bool(w) and movable(j) for j, w in enumerate(words)]
+    chain.used.update(_key(w) for w in words if w)
     out: list[str] = []
     last_free: tuple[int, int, tuple] | None = None  # (word index, len(out), chain state) of the last free word
     j = 0
@@ -176,7 +186,8 @@ def _word_rules(text: str, rules: Sequence[str], bank: Sequence[str], protected:
             continue
         if free[j]:
             k = next((k for k in range(j + 1, len(words)) if _key(words[k])), None)
-            nxt = _key(words[k]) if k is not None and not free[k] else None
+            # (an alphabet chain reaches the fixed word by words put in before this one, see _place_run)
+            nxt = _key(words[k]) if k is not None and not free[k] and not chain.alphabet else None
             last_free = (j, len(out), chain.state())
             out.append(seps[j] + _fitted(chain, tok, nxt))
             j += 1
@@ -186,7 +197,7 @@ def _word_rules(text: str, rules: Sequence[str], bank: Sequence[str], protected:
             r += 1
         redo = last_free if last_free is not None and last_free[0] == j - 1 else None
         opens_line = 2 * j in edges and (j == 0 or "\n" in seps[j])
-        pieces = _place_run(chain, words, seps, j, r, redo, opens_line, may_insert)
+        pieces = _place_run(chain, words, seps, j, r, redo, opens_line, keep.may_insert)
         if redo is not None:
             del out[redo[1]:]
         out += pieces
@@ -217,6 +228,7 @@ def _place_run(chain: _Chain, words: list[str], seps: list[str], j: int, r: int,
     run = words[j : r + 1]
     keys = [k for k in map(_key, run) if k]
     probe = _Chain(chain.rules, (), chain.rng)
+    probe.every = []  # positions are the shift's business, below
     for a, b in zip(keys, keys[1:], strict=False):  # the run must keep the rules within itself
         probe.prev = a
         if not probe.fits(b, 0, None):
@@ -273,12 +285,12 @@ def _try_run(chain: _Chain, words: list[str], seps: list[str], j: int, r: int,
 _SENTENCE_END = re.compile(r"^[.?!]*$")
 
 
-def _line_ends(text: str, bank_set: frozenset[str], protected: frozenset[str], keep_letters: str,
-               may_insert: bool, frozen: Sequence[str]) -> str:
+def _line_ends(text: str, keep: Keep) -> str:
     """Every line ends with the word it starts with (compared lower-cased, edge punctuation stripped):
     its last word, a free filler word, becomes the first one, or the first word is added at its end.
     Clash ``text_rule:line_ends`` where neither can be done without breaking another constraint's text
-    (``frozen``: texts that must stay verbatim, such as a repeated request or an end phrase)."""
+    (``keep.frozen``: texts that must stay verbatim, such as a repeated request or an end phrase)."""
+    bank_set = frozenset(keep.bank)
     out = []
     for line in text.split("\n"):
         s = line.strip()
@@ -294,14 +306,15 @@ def _line_ends(text: str, bank_set: frozenset[str], protected: frozenset[str], k
         if (first.rstrip(STRIP) != first  # a first word ending in punctuation ("P.S.") can never end a line
                 or any(not (ch.isalnum() or ch in STRIP) for ch in last)  # an emoji: not to be moved
                 or last.lstrip(STRIP) != last  # markup opening the last word ("<<word"): it would go
-                or any(t and t in s and s.index(t) + len(t) > start for t in frozen)):
+                or any(t and t in s and s.index(t) + len(t) > start for t in keep.frozen)):
             raise Clash("text_rule:line_ends")
         if last.islower():
             first = first.lower()
         low = last.lower()
-        if last.isalpha() and low in bank_set and low not in protected and not any(ch in low for ch in keep_letters):
+        if (last.isalpha() and low in bank_set and low not in keep.protected and last not in keep.caps
+                and not any(ch in low for ch in keep.letters)):
             body = f"{body[: len(body) - len(last)]}{first}"
-        elif not may_insert:
+        elif not keep.may_insert:
             raise Clash("text_rule:line_ends")
         elif _SENTENCE_END.match(tail):
             body = f"{body} {first}"
@@ -319,18 +332,26 @@ def _open_end(text: str) -> None:
         raise Clash("text_rule:open_end")
 
 
-def apply_text_rules(text: str, rules: Sequence[str], bank: Sequence[str], protected: Iterable[str],
-                     keep_letters: str, may_insert: bool, frozen: Sequence[str], rng: random.Random) -> str:
+@dataclass(frozen=True)
+class Keep:
+    """What the text rules may change in an answer, and what they must leave as it is."""
+
+    bank: tuple[str, ...]  # the filler words (the only words that may be replaced), and the replacements
+    protected: frozenset[str]  # lower-cased words some constraint asks for: never replaced
+    caps: frozenset[str]  # ALL-CAPS words put in for a count of them: never replaced
+    letters: str  # letters some constraint counts: a word with one of them is never replaced
+    may_insert: bool  # whether words may be added (no constraint counts words or their places)
+    frozen: tuple[str, ...]  # texts that must stay verbatim (a repeated request, an end phrase)
+
+
+def apply_text_rules(text: str, rules: Sequence[str], keep: Keep, rng: random.Random) -> str:
     """``text`` rewritten so that every rule in ``rules`` holds (see ``Need.text_rules``): filler words
-    are replaced (never ``protected`` words nor words with one of the ``keep_letters``, whose counts
-    some constraint needs) or inserted (when ``may_insert``: no constraint counts words or their places);
-    Clash ``text_rule:<rules>`` when that cannot make them hold."""
+    are replaced or added as ``keep`` allows; Clash ``text_rule:<rules>`` when that cannot make them hold."""
     rules = tuple(dict.fromkeys(rules))
-    prot = frozenset(w.lower() for w in protected)
     if "line_ends" in rules:
-        text = _line_ends(text, frozenset(bank), prot, keep_letters, may_insert, frozen)
+        text = _line_ends(text, keep)
     if any(r in ("alphabet", "no_consecutive", "odd_even") or r.startswith("japanese:") for r in rules):
-        text = _word_rules(text, rules, bank, prot, keep_letters, may_insert, rng)
+        text = _word_rules(text, rules, keep, rng)
     if "open_end" in rules:
         _open_end(text)
     return text
@@ -417,6 +438,7 @@ def overlap_share(text: str, reference: str) -> float:
     return 100 * len(mine & _trigrams(reference)) / len(mine) if mine else 0.0
 
 
+_SPAN = {"zh": re.compile(r"[\u4e00-\u9fff]+"), "en": re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")}
 _UNIT = {"zh": re.compile(r"[\u4e00-\u9fff]"), "en": re.compile(r"[A-Za-z]+")}
 
 
@@ -424,6 +446,11 @@ def reference_units(reference: str, lang: str) -> list[str]:
     """The reference's words (its characters in Chinese), punctuation left out: copying the first k of
     them in order keeps nearly every trigram of the copy inside the reference."""
     return _UNIT["zh" if lang == "zh" else "en"].findall(reference)
+
+
+def reference_spans(reference: str, lang: str) -> list[str]:
+    """The reference's runs of words (of CJK characters in Chinese) between punctuation marks."""
+    return _SPAN["zh" if lang == "zh" else "en"].findall(reference)
 
 
 def novel_words(bank: Sequence[str], reference: str, lang: str) -> list[str]:
