@@ -689,9 +689,6 @@ def _consistent(need: Need) -> None:
 # running across the steps' headers, a reshaped layout)
 _WHOLE_ONLY = ("wrap", "prefix", "end", "fixed", "two", "increment", "linked", "sentence_marks", "shape", "placed",
                "one_line", "overlap", "equal_sentences", "alliteration")
-# needs on every sentence or line of the whole answer, that a chain step cannot keep for its section
-# alone (the steps' headers are lines and run into sentences)
-_NOT_IN_STEPS = ("one_line", "overlap", "equal_sentences", "alliteration")
 
 
 def _split_global(g: Need, n: int, index: int) -> Need:
@@ -719,9 +716,11 @@ def _split_global(g: Need, n: int, index: int) -> Need:
     )
 
 
-def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random, post: Callable[[str], str] | None = None) -> str:
-    """The text of ``scope``; ``post`` (the whole answer's text rules) is what measures of a whole flat
-    answer read it through."""
+def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random, post: Callable[[str], str] | None = None,
+            key: str = "") -> str:
+    """The text of ``scope``; ``post`` (this scope's text rules, which its caller applies) is what the
+    measures of a flat text read it through. A chain step is checked on its own section: its text rules
+    are applied to its section here."""
     _consistent(scope.need)
     if scope.chain is None:
         return _finish(_flat(scope.need, ctx, rng, post), scope.need)
@@ -729,8 +728,6 @@ def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random, post: Callab
     if any(getattr(g, name) not in (None, False, ()) for name in _WHOLE_ONLY) or g.paragraphs or g.first_words:
         raise Clash("whole_answer_layout_around_steps")
     marker, steps = scope.chain
-    if any(getattr(step.need, name) not in (None, False) for step in steps for name in _NOT_IN_STEPS):
-        raise Clash("whole_answer_rule_in_step")
     if g.bullets is not None and any(s.need.bullets for s in steps):
         raise Clash("bullets_across_steps")
     lang = ctx.lang
@@ -738,7 +735,10 @@ def _render(scope: _Scope, ctx: WitnessContext, rng: random.Random, post: Callab
     for i, step in enumerate(steps, 1):
         need = step.need.merge(_split_global(g, len(steps), i - 1))
         head = _STEP_HEAD["zh" if lang == "zh" else "en"].format(marker=marker, i=i)
-        body = _render(_Scope(need, step.chain), ctx, rng)
+        step_post = _text_rules_of(need, [need], ctx, key)
+        body = _render(_Scope(need, step.chain), ctx, rng, step_post, key)
+        if step_post is not None:
+            body = step_post(body.strip())
         parts.append(f"{head}\n{body}")
     return _finish("\n\n".join(parts), Need(case=g.case))
 
@@ -764,17 +764,18 @@ def witness_for(truth: RuleTruth | str, request: str, key: str = "") -> Witness:
     leaves: list[_Leaf] = []
     scope = _needs(gt.tree, ctx, leaves)
     post = _text_rules_of(scope.need, [leaf.need for leaf in leaves], ctx, key)
-    answer = _render(scope, ctx, random.Random(f"witness:{key}"), post).strip()
+    answer = _render(scope, ctx, random.Random(f"witness:{key}"), post, key).strip()
     if post is not None:
         answer = post(answer).strip()
     return Witness(answer, _plan(leaves, ctx))
 
 
 def _text_rules_of(top: Need, needs: Sequence[Need], ctx: WitnessContext, key: str) -> Callable[[str], str] | None:
-    """The rewrite of a finished answer for the rules on its words and lines that some need of the tree
-    has (None if none has), with replacement words that obey what every constraint of the tree asks of
-    the filler (banned words, rare letters, word rules, vowels) and leave alone the words they ask for."""
-    rules = [rule for need in needs for rule in need.text_rules]
+    """The rewrite of a scope's finished text for the rules on its words and lines (``top.text_rules``;
+    None if it has none), with replacement words that obey what each of ``needs`` (every constraint
+    whose text it is part of) asks of the filler (banned words, rare letters, word rules, vowels) and
+    leave alone the words they ask for."""
+    rules = list(top.text_rules)
     if not rules:
         return None
     if "line_ends" in rules and top.wrap in ("json", "xml"):
