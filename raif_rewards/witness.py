@@ -421,7 +421,8 @@ def _after_words(s: list[str], m: int, lang: str, pad: Callable[[], str]) -> int
         i += step
     for _ in range(want - seen):
         s.insert(i, pad())
-        i += m > 0
+        if m > 0:
+            i += 1
     return i
 
 
@@ -530,11 +531,11 @@ def _shaped(need: Need, lang: str, bank: list[str], per_sentence: list[list[str]
     for _ in range(2 * n + 6):
         fin = _posted(_finish(text, need), post)
         if need.alliteration:
-            rise = witness_rules.first_rise(witness_rules.alliteration_scores(fin))
+            scores = witness_rules.alliteration_scores(fin)
+            rise = witness_rules.first_rise(scores)
             if rise is not None:
-                if rise >= n:
+                if rise >= n:  # a sentence the layout adds (a list, an end phrase) scores too low
                     raise Clash("alliteration")
-                scores = witness_rules.alliteration_scores(fin)
                 s = per_sentence[rise]
                 j = _free_slot(need, rise, n, s)
                 around = [s[j - 1].split()[-1] if j > 0 else "", s[j].split()[0] if j < len(s) else ""]

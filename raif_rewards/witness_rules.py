@@ -1,10 +1,11 @@
 """Witness shaping that has to read the text it shapes, for :mod:`raif_rewards.witness`.
 
-Two kinds: rules on the finished answer's words and lines (``Need.text_rules``: an alphabet chain, no
-two neighbours with one initial, alternating syllable parity, a Japanese word every N words, lines
-that end with their first word, no closing quote), applied once the whole answer (chain steps, wrapper)
-is written; and sentence shaping measured with the IFBench checkers' own sentence split (equal sentence
-lengths, growing alliteration) and the trigram share of a reference text.
+Two kinds: rules on a written text's words and lines (``Need.text_rules``: an alphabet chain, no two
+neighbours with one initial, alternating syllable parity, a Japanese word every N words, lines that
+end with their first word, no closing quote), applied once the text they are checked on (the whole
+answer with its wrapper, or a chain step's section) is written; and sentence shaping measured with the
+IFBench checkers' own sentence split (equal sentence lengths, growing alliteration) and the trigram
+share of a reference text.
 
 Words are changed only where the text has a filler word (a bank word no constraint asked for); a rule
 that a fixed word breaks gets filler words inserted before it, and a rule that cannot be met this way
@@ -21,8 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from raif_rewards.checkers.ifbench_sentence import _alliteration
-from raif_rewards.checkers.ifbench_shared import DELETE_PUNCT, STRIP, sentences, syllables
+from raif_rewards.checkers.ifbench_sentence import alliteration_score
+from raif_rewards.checkers.ifbench_shared import DELETE_PUNCT, STRIP, punkt_sentences, sentences, syllables
 from raif_rewards.text import view
 from raif_rewards.witness_spec import Clash
 
@@ -306,7 +307,7 @@ def _line_ends(text: str, keep: Keep) -> str:
         if (first.rstrip(STRIP) != first  # a first word ending in punctuation ("P.S.") can never end a line
                 or any(not (ch.isalnum() or ch in STRIP) for ch in last)  # an emoji: not to be moved
                 or last.lstrip(STRIP) != last  # markup opening the last word ("<<word"): it would go
-                or any(t and t in s and s.index(t) + len(t) > start for t in keep.frozen)):
+                or any(t and (s in t or t in s and s.index(t) + len(t) > start) for t in keep.frozen)):
             raise Clash("text_rule:line_ends")
         if last.islower():
             first = first.lower()
@@ -366,9 +367,8 @@ def measured_sentences(text: str) -> tuple[str, ...]:
 
 
 def alliteration_scores(text: str) -> list[int]:
-    from raif_rewards.checkers.ifbench_shared import punkt_sentences
-
-    return [_alliteration(s) for s in punkt_sentences(view(text))]
+    """sentence:alliteration_increment's score of each sentence (Punkt split)."""
+    return [alliteration_score(s) for s in punkt_sentences(view(text))]
 
 
 def first_rise(scores: Sequence[int]) -> int | None:

@@ -24,7 +24,8 @@ from raif_rewards.witness_spec import INF, Need
 _SRC = "ifbench"
 
 
-def _alliteration(sentence: str) -> int:
+def alliteration_score(sentence: str) -> int:
+    """The run score of one sentence (the witness composer measures with it too)."""
     words = [w for w in (w.lstrip(STRIP) for w in sentence.lower().split()) if w]
     score, running = 0, False
     for a, b in pairwise(words):
@@ -57,7 +58,7 @@ def alliteration_increment(t: Text) -> bool:
     """Each Punkt sentence's alliteration score (words in runs sharing a first character) strictly exceeds the previous sentence's (the first sentence may score 0)."""
     previous = -1
     for sentence in punkt_sentences(t):
-        score = _alliteration(sentence)
+        score = alliteration_score(sentence)
         if score <= previous:
             return False
         previous = score
