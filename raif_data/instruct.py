@@ -126,7 +126,8 @@ class Leaf:
     text: str
 
 
-#: variants are drawn below this bound, a multiple of every phrasing count up to 10 (so uniform)
+#: variants are drawn below this bound, a multiple of every phrasing count up to 10 and of 12 (so each
+#: phrasing is equally likely; a checker with another count fails a test)
 _VARIANTS = 2520
 #: kwargs draws per leaf before the last draw is kept even if ``request_ok`` refuses it
 _KWARGS_DRAWS = 20

@@ -222,7 +222,10 @@ _SELECTION = {
         ("请先看上面的请求。\n情况一：{cond}。此时且仅在此时：", "情况二：{neg}。此时且仅在此时："),
         ("规则取决于一个条件。\n当{cond}时：", "当{neg}时："),
         ("请对照上面的请求选出符合的情况，只遵守该情况下的规则，忽略另一种。\n情况：{cond}。", "情况：{neg}。"),
-        ("下面有两个备选方案，只有条件成立的那一个适用。\n方案一（若{cond}）：", "方案二（若{neg}）："),
+        ("下面有两个备选方案，只有条件成立的那一个适用。\n方案一，若{cond}：", "方案二，若{neg}："),
+        ("两套要求按请求本身的情况二选一，另一套不用管。\n第一套，{cond}时使用：", "第二套，{neg}时使用："),
+        ("规则分两种情况，请先判断上面的请求属于哪一种，只照那一种的规则写。\n若{cond}：", "若{neg}："),
+        ("先核对一个条件：{cond}。\n条件成立时，照这几条写：", "条件不成立（{neg}）时，照这几条写："),
     ),
 }
 _GLOBAL_LEADS = {
@@ -281,6 +284,34 @@ def far_threshold(rng: random.Random, count: int, others: Sequence[int] = ()) ->
 _PLAIN_WORD = re.compile(r"\w+")
 
 
+# Chinese conditions in several wordings (each selection row states one twice, as condition and
+# negation, so a single wording repeats across rows). Every length wording says "超过N个字" and how
+# characters are counted (punctuation never, as request_size counts); the negations name the request
+# again rather than "它", which would be read after a list of rules, and none nests brackets (the
+# framings put conditions in brackets).
+_ZH_LENGTH = (
+    ("上面的请求超过{n}个字{unit}", "上面的请求不超过{n}个字"),
+    ("这条请求的长度超过{n}个字{unit}", "这条请求的长度不超过{n}个字"),
+    ("请求原文超过{n}个字{unit}", "请求原文只有{n}个字或更少"),
+    ("上面这段请求按字数算超过{n}个字{unit}", "这段请求按同样的算法不超过{n}个字"),
+)
+_ZH_UNITS = (
+    "（每个汉字、每个英文单词或数字各算一个字，标点和空格不计）",
+    "（一个汉字算一个字，一串连续的字母或数字也算一个字，标点和空格不算）",
+    "（标点、空格不计；汉字逐个计数，英文单词和数字每个记作一个字）",
+)
+_ZH_DIGIT = (
+    ("上面的请求中含有阿拉伯数字", "上面的请求中没有阿拉伯数字"),
+    ("这条请求里出现了0到9的阿拉伯数字", "这条请求里一个阿拉伯数字也没有"),
+    ("请求原文写有0-9中任意一个阿拉伯数字", "请求原文没有写任何阿拉伯数字0-9"),
+)
+_ZH_QUESTION = (
+    ("上面的请求以问号结尾", "上面的请求不以问号结尾"),
+    ("这条请求的最后一个字符是问号", "这条请求的最后一个字符不是问号"),
+    ("请求原文的末尾是问号“？”或“?”", "请求原文的末尾没有问号"),
+)
+
+
 def condition(rng: random.Random, prompt: str, lang: str) -> tuple[str, str, int]:
     """A condition about the request that the data decides now: (text, its negation, active branch)."""
     kind = rng.randrange(3)
@@ -291,16 +322,16 @@ def condition(rng: random.Random, prompt: str, lang: str) -> tuple[str, str, int
         other = len(prompt.replace(" ", "").replace("\n", "")) if zh else len(_PLAIN_WORD.findall(prompt))
         n = far_threshold(rng, count, (other,))
         if zh:
-            unit = "（每个汉字、每个英文单词或数字各算一个字，标点和空格不计）"
-            text, neg = f"上面的请求超过{n}个字{unit}", f"上面的请求不超过{n}个字"
+            cond, negation = rng.choice(_ZH_LENGTH)
+            text, neg = cond.format(n=n, unit=rng.choice(_ZH_UNITS)), negation.format(n=n)
         else:
             text, neg = (f"the request above has more than {n} words (counting runs of characters between spaces)",
                          f"it has {n} words or fewer")
         return text, neg, 0 if count > n else 1
     if kind == 1:
-        text, neg = (("上面的请求中含有阿拉伯数字", "上面的请求中没有阿拉伯数字") if zh
+        text, neg = (rng.choice(_ZH_DIGIT) if zh
                      else ("the request above contains a digit (0-9)", "it contains no digit"))
         return text, neg, 0 if _DIGIT.search(prompt) else 1
-    text, neg = (("上面的请求以问号结尾", "上面的请求不以问号结尾") if zh
+    text, neg = (rng.choice(_ZH_QUESTION) if zh
                  else ("the request above ends with a question mark", "it does not end with a question mark"))
     return text, neg, 0 if prompt.rstrip().endswith(("?", "？")) else 1
