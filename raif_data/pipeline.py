@@ -14,21 +14,22 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from raif_data import __version__
 from raif_data.dedup import BloomFilter
 from raif_data.files import atomic_open, dumps_line, read_json, remove_stale_temps, sha256_file, write_json
-from raif_data.instruct import Instruction, compose_instruction
+from raif_data.instruct import compose_instruction
 from raif_data.recipe import EVAL_ONLY_SOURCES, InstructConfig, Recipe
 from raif_data.seeds import DEMO_MATH, Seed, count_lines, resolve_path, select
 from raif_data.shards import RL_SCHEMA, SFT_SCHEMA, WITNESS_MODEL, WITNESS_SCORE, ShardWriter, rl_row, sft_row
 from raif_rewards import compose, registry
 from raif_rewards.errors import InputFileError, RaifError
 from raif_rewards.outdir import ensure_output_dir
-from raif_rewards.witness import Witness, compose_witness
+from raif_rewards.witness import compose_witness
 
 if TYPE_CHECKING:
+    from raif_data.drafts import Drafter
     from raif_data.llm import LLMClient
 
 #: builds the client for one role ("instruct", "base", "expert"); tests pass one aimed at a stub
@@ -98,7 +99,8 @@ def fingerprints(r: Recipe) -> dict[str, str]:
     llm_model = r.llm.model if uses_llm_in_instruct(r) else None
     # the judges' questions and thresholds decide which rows stay; where the judge runs does not
     quality = {k: v for k, v in d["quality"].items() if k != "judge_base_url"}
-    fp["instruct"] = _hash({"up": fp["decontaminate"] or fp["seeds"], "num_prompts": r.num_prompts, "instruct": d["instruct"],
+    instruct = {k: v for k, v in d["instruct"].items() if k != "workers"}  # the output is the same for any
+    fp["instruct"] = _hash({"up": fp["decontaminate"] or fp["seeds"], "num_prompts": r.num_prompts, "instruct": instruct,
                             "math": d["math"], "chunk": r.output.chunk_size, "model": llm_model,
                             "schema": SCHEMA_VERSION,
                             **({"quality": quality} if uses_llm_in_instruct(r) else {})})
@@ -360,10 +362,22 @@ def _sources(ids: list[str]) -> list[str]:
     return [registry.get(i).source for i in ids]
 
 
+class Witnessed(NamedTuple):
+    """An instruction with its verified witness, as its stage-2 record keeps them (plain data, so that a
+    worker process can hand it back)."""
+
+    prompt: str
+    ground_truth: str  # compose.to_json of the rule truth
+    composition: str
+    constraint_ids: list[str]
+    witness: str  # the completion that earns the full reward
+    parts: dict[str, Any] | None  # what the structure step may re-render (Instruction.parts)
+
+
 def draw_witnessed(rng: random.Random, seed: Seed, cfg: InstructConfig, key: str, counters: Counter,
-                   accept: Callable[[Instruction], bool] = lambda ins: True) -> tuple[Instruction, Witness] | None:
+                   accept: Callable[[str], bool] = lambda prompt: True) -> Witnessed | None:
     """The first of up to ``MAX_DRAWS`` instructions for ``seed`` that has a verified witness (an answer
-    that earns the full reward) and that ``accept`` takes (not a duplicate); ``None`` if none.
+    that earns the full reward) and whose prompt ``accept`` takes (not a duplicate); ``None`` if none.
 
     Draws without a witness are counted in ``counters`` as ``redrawn:<reason>`` (a constraint pair that
     cannot hold together, or the constraint whose check the composed answer failed); an index where
@@ -377,44 +391,98 @@ def draw_witnessed(rng: random.Random, seed: Seed, cfg: InstructConfig, key: str
             counters[f"redrawn:{reason}"] += 1
             continue
         witnessed = True
-        if accept(ins):
-            return ins, witness
+        if accept(ins.prompt):
+            return Witnessed(ins.prompt, compose.to_json(ins.truth), ins.composition, ins.constraint_ids,
+                             witness.completion, ins.parts)
     if not witnessed:
         counters["dropped_no_witness"] += 1
     return None
 
 
-def build_record(i: int, r: Recipe, seeds: _Lines, n_seeds: int, maths: _MathSource | None,
-                 seen: BloomFilter, counters: Counter) -> dict | None:
-    """Stage-2 record for global index ``i`` (a pure function of i, the inputs and earlier records)."""
-    m_avail = maths.count if maths else 0
+class Draft(NamedTuple):
+    """What a worker process drew for one rule index: :func:`draw_witnessed` taking every draw (the
+    duplicate filter lives in the main process), and the counts those draws added."""
+
+    i: int  # the global index
+    seed: Seed
+    found: Witnessed | None
+    counts: dict[str, int]
+
+
+def seed_row(i: int, r: Recipe, m_avail: int, n_seeds: int) -> int | None:
+    """The seeds-file row that global index ``i`` draws for, or None when ``i`` is a math index."""
     m_i = math_before(i, r.math.ratio, m_avail)
-    if maths is not None and math_before(i + 1, r.math.ratio, m_avail) > m_i:
-        mid, problem, answer = maths.item(m_i)
-        text = f"{problem}\n\n{r.math.suffix}".strip() if r.math.suffix else problem
-        if seen.add(b"p" + text.encode()):
-            counters["duplicate"] += 1
-            return None
-        return {"index": i, "kind": "math", "seed_id": mid, "lang": "en", "task_type": "math", "prompt": text,
-                "ground_truth": compose.to_json(compose.MathTruth(answer)), "composition": "math",
-                "constraint_ids": [], "constraint_sources": [], "split": split_of(mid, r)}
-    _, line = seeds.get((i - m_i) % n_seeds)
+    if math_before(i + 1, r.math.ratio, m_avail) > m_i:
+        return None
+    return (i - m_i) % n_seeds
+
+
+def read_seed(seeds: _Lines, row: int) -> Seed:
+    _, line = seeds.get(row)
     d = json.loads(line)
-    seed = Seed(d["id"], d["prompt"], d["lang"], d["task_type"])
-    rng = random.Random(f"instruct:{r.seed}:{i}")
-    found = draw_witnessed(rng, seed, r.instruct, f"{r.seed}:{i}", counters,
-                           lambda ins: not seen.add(b"p" + ins.prompt.encode()))
+    return Seed(d["id"], d["prompt"], d["lang"], d["task_type"])
+
+
+def _draw(i: int, r: Recipe, seed: Seed, counters: Counter,
+          accept: Callable[[str], bool] = lambda prompt: True) -> Witnessed | None:
+    """:func:`draw_witnessed` for global index ``i`` (its own random stream and witness key)."""
+    return draw_witnessed(random.Random(f"instruct:{r.seed}:{i}"), seed, r.instruct, f"{r.seed}:{i}", counters, accept)
+
+
+def draft(i: int, r: Recipe, seed: Seed) -> Draft:
+    """What :func:`build_record` would draw for rule index ``i`` if no earlier prompt were a duplicate."""
+    counts: Counter = Counter()
+    return Draft(i, seed, _draw(i, r, seed, counts), dict(counts))
+
+
+def _math_record(i: int, r: Recipe, maths: _MathSource, seen: BloomFilter, counters: Counter) -> dict | None:
+    mid, problem, answer = maths.item(math_before(i, r.math.ratio, maths.count))
+    text = f"{problem}\n\n{r.math.suffix}".strip() if r.math.suffix else problem
+    if seen.add(b"p" + text.encode()):
+        counters["duplicate"] += 1
+        return None
+    return {"index": i, "kind": "math", "seed_id": mid, "lang": "en", "task_type": "math", "prompt": text,
+            "ground_truth": compose.to_json(compose.MathTruth(answer)), "composition": "math",
+            "constraint_ids": [], "constraint_sources": [], "split": split_of(mid, r)}
+
+
+def build_record(i: int, r: Recipe, seeds: _Lines, n_seeds: int, maths: _MathSource | None,
+                 seen: BloomFilter, counters: Counter, drafted: Draft | None = None) -> dict | None:
+    """Stage-2 record for global index ``i`` (a pure function of i, the inputs and earlier records).
+
+    ``drafted``: a worker's :func:`draft` for rule index ``i``. Its draws are what the loop here makes
+    up to its first witnessed instruction, so when that one is no duplicate they are the answer;
+    otherwise ``i`` is drawn again here, against the filter (which holds that prompt already, so
+    offering it again changes nothing).
+    """
+    if drafted is None:
+        row = seed_row(i, r, maths.count if maths else 0, n_seeds)
+        if row is None:
+            assert maths is not None  # only a math source makes math indices
+            return _math_record(i, r, maths, seen, counters)
+        seed = read_seed(seeds, row)
+    else:
+        seed = drafted.seed
+
+    def accept(prompt: str) -> bool:
+        return not seen.add(b"p" + prompt.encode())
+
+    found: Witnessed | None
+    if drafted is not None and (drafted.found is None or accept(drafted.found.prompt)):
+        found = drafted.found
+        counters.update(drafted.counts)
+    else:
+        found = _draw(i, r, seed, counters, accept)
     if found is None:
         return None
-    ins, witness = found
-    ids = ins.constraint_ids
     rec = {"index": i, "kind": "rule", "seed_id": seed.id, "lang": seed.lang, "task_type": seed.task_type,
-           "prompt": ins.prompt, "seed_prompt": seed.prompt, "ground_truth": compose.to_json(ins.truth),
-           "composition": ins.composition, "constraint_ids": ids, "constraint_sources": _sources(ids),
-           "split": split_of(seed.id, r), "witness": witness.completion}
-    if ins.parts is not None and uses_structure(r):
+           "prompt": found.prompt, "seed_prompt": seed.prompt, "ground_truth": found.ground_truth,
+           "composition": found.composition, "constraint_ids": found.constraint_ids,
+           "constraint_sources": _sources(found.constraint_ids), "split": split_of(seed.id, r),
+           "witness": found.witness}
+    if found.parts is not None and uses_structure(r):
         # read (and removed) by the structure step before the chunk is written (raif_data/enrich.py)
-        rec["parts"] = ins.parts
+        rec["parts"] = found.parts
     return rec
 
 
@@ -430,6 +498,19 @@ def iter_chunk(path: Path) -> Iterator[dict]:
 
 def n_chunks(r: Recipe) -> int:
     return -(-r.num_prompts // r.output.chunk_size)
+
+
+def _drafter(r: Recipe, layout: Layout, seeds_path: Path, n_seeds: int, m_avail: int) -> Drafter | None:
+    """Workers for the chunks still to write (instruct.workers), or None to draw in this process."""
+    from raif_data.drafts import MIN_PARALLEL_ROWS, Drafter, worker_count
+
+    workers = worker_count(r)
+    size = r.output.chunk_size
+    ranges = [(c * size, min(r.num_prompts, (c + 1) * size)) for c in range(n_chunks(r))
+              if not layout.chunk("instruct", c).exists()]
+    if workers <= 1 or sum(hi - lo for lo, hi in ranges) < MIN_PARALLEL_ROWS:
+        return None
+    return Drafter(r, seeds_path, n_seeds, m_avail, ranges, workers)
 
 
 def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,
@@ -453,13 +534,14 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
     counters: Counter = Counter()
     lines = _Lines(seeds_path)
     advance = progress("instruct", r.num_prompts)
-    enrich = None
-    if uses_llm_in_instruct(r):
-        from raif_data.enrich import InstructEnricher
-
-        enrich = InstructEnricher(r, layout.root, llm_factory)
     size = r.output.chunk_size
+    drafter = _drafter(r, layout, seeds_path, n_seeds, maths.count if maths else 0)
+    enrich = None
     try:
+        if uses_llm_in_instruct(r):  # after the fork: the workers need none of the client's threads
+            from raif_data.enrich import InstructEnricher
+
+            enrich = InstructEnricher(r, layout.root, llm_factory)
         for c in range(n_chunks(r)):
             path = layout.chunk("instruct", c)
             lo, hi = c * size, min(r.num_prompts, (c + 1) * size)
@@ -471,7 +553,10 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
             records = []
             chunk_counts: Counter = Counter()
             for i in range(lo, hi):
-                built = build_record(i, r, lines, n_seeds, maths, seen, chunk_counts)
+                drafted = drafter.get(i) if drafter is not None else None
+                built = build_record(i, r, lines, n_seeds, maths, seen, chunk_counts, drafted)
+                if drafter is not None:
+                    drafter.account(drafted, built)
                 if built is not None:
                     records.append(built)
                 advance(1)
@@ -484,6 +569,8 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
             with atomic_open(path) as fh:
                 fh.writelines(dumps_line(rec) for rec in records)
     finally:
+        if drafter is not None:
+            drafter.close()
         lines.close()
         if maths is not None:
             maths.lines.close()

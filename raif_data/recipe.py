@@ -121,6 +121,9 @@ class InstructConfig:
     rewrite: RewriteConfig = field(default_factory=RewriteConfig)
     soft: SoftConfig = field(default_factory=SoftConfig)
     structure: StructureConfig = field(default_factory=StructureConfig)
+    #: processes drawing instructions and witnesses (0: one per CPU this process may use; 1: none
+    #: besides the main one); the output is the same, byte for byte, whatever the number
+    workers: int = 0
 
 
 @dataclass
@@ -306,6 +309,7 @@ def _check_ranges(r: Recipe) -> None:
     need(r.output.chunk_size >= 1, "output.chunk_size", "must be at least 1")
     need(r.output.compression in ("zstd", "snappy", "gzip", "none"), "output.compression",
          "expected zstd, snappy, gzip or none")
+    need(0 <= ins.workers <= 256, "instruct.workers", "must be between 0 (one per CPU) and 256")
     need(r.llm.concurrency >= 1, "llm.concurrency", "must be at least 1")
     need(1 <= r.llm.workers <= 256, "llm.workers", "must be between 1 and 256")
     need(r.llm.timeout > 0, "llm.timeout", "must be positive")

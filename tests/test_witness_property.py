@@ -13,6 +13,7 @@ from raif_data.defects import known_traps
 from raif_data.pipeline import MAX_DRAWS, draw_witnessed
 from raif_data.recipe import InstructConfig
 from raif_data.seeds import Seed
+from raif_rewards.compose import parse_ground_truth
 from raif_rewards.registry import Request
 from raif_rewards.reward import score
 from tests.conftest import ROOT
@@ -34,11 +35,12 @@ def test_every_row_has_a_verified_witness_and_no_known_trap(source):
         if found is None:
             continue
         kept += 1
-        ins, witness = found
+        # the ground truth as the record keeps it, read back
+        truth = parse_ground_truth(found.ground_truth)
         # the reward itself, not the composer's word for it: format +1 and every constraint +2
-        result = score(witness.completion, ins.truth)
-        assert result.score == 3.0, (ins.prompt, witness.completion, result.problem)
-        assert known_traps(ins.truth, Request(seed.prompt, seed.lang, seed.task_type)) == [], ins.prompt
+        result = score(found.witness, truth)
+        assert result.score == 3.0, (found.prompt, found.witness, result.problem)
+        assert known_traps(truth, Request(seed.prompt, seed.lang, seed.task_type)) == [], found.prompt
     dropped = counters["dropped_no_witness"]
     # an index is given up only after MAX_DRAWS draws without a witness: rare by construction
     assert kept + dropped == ROWS[source] and dropped <= ROWS[source] // 200, counters.most_common(8)
