@@ -79,6 +79,7 @@ class _Model:
         self.matrix[rows, columns] = probs
         self.normalizer = _Normalizer()
         self.words: dict[tuple[str, bool], array] = {}
+        self._local = threading.local()
 
     def ngram_rows(self, text: str) -> array:
         """Matrix rows of the n-grams Detector._extract_ngrams finds in the cleaned ``text``, in order.
@@ -160,29 +161,36 @@ class _Model:
         langprob = np.zeros(n_lang)
         draws = _Draws(seed, len(rows))
         row_of = np.frombuffer(rows, dtype=np.int32)
-        # Each block's factors sit below a free row; normalising a block writes the probabilities into
-        # the next block's free row, so that a block's updates are one multiply.reduce (in row order).
-        table = np.empty((_TABLE_ROWS, n_lang))
-        product = np.empty(n_lang)
-        multiply_down, divide = np.multiply.reduce, np.divide
+        # Block j's factors sit below a free row; normalising a block writes the probabilities into the
+        # next block's free row, so that a block's updates are one multiply.reduce (in row order). The
+        # table and its views are made once (see _Scratch): a view costs as much as a small update.
+        scratch = self._scratch()
+        table, product, blocks, outs = scratch.table, scratch.product, scratch.blocks, scratch.outs
+        matrix, factors = self.matrix, scratch.factors
+        multiply_down, divide, add = np.multiply.reduce, np.divide, np.add
         leader = 0
         for _ in range(_N_TRIAL):
             table[0] = 1.0 / n_lang
             weight = (_ALPHA + draws.gauss(0.0, 1.0) * _ALPHA_WIDTH) / _BASE_FREQ
-            i, top, bottom, drawn, ready = 0, 0, 2, 1, 0  # block: rows top..bottom-1; draws used so far
-            while True:
-                # Most trials converge early: decode a few choices first, all only if needed.
+            drawn, ready = 1, 0  # draws used so far (one, then five per block), draws decoded
+            # block j is the convergence check after update i = 5 * j
+            for j in range(_BLOCKS):
+                # Most trials converge early: decode a few choices first, more only when needed.
                 if drawn > ready:
-                    ready = next(stage for stage in _STAGES if stage >= drawn)
+                    start, ready = ready, next(stage for stage in _STAGES if stage >= drawn)
                     picked, after = draws.choices(ready)
-                    table[_DRAW_ROWS[:ready]] = self.matrix.take(row_of[picked], axis=0) + weight
-                multiply_down(table[top:bottom], axis=0, out=product)
+                    if start == 0:
+                        add(matrix[row_of[picked[0]]], weight, out=table[1])
+                        start = 1
+                    chosen = matrix.take(row_of[picked[start:ready]], axis=0).reshape(-1, 5, n_lang)
+                    add(chosen, weight, out=factors[(start - 1) // 5 : (ready - 1) // 5])
+                multiply_down(blocks[j], axis=0, out=product)
                 values = product.tolist()
                 # Python's own sum, as langdetect's (numpy's pairwise sum rounds differently).
                 total = sum(values)
                 if total == 0.0:
                     raise ZeroDivisionError("float division by zero")  # what langdetect's loop would raise
-                divide(product, total, out=table[bottom])
+                divide(product, total, out=outs[j])
                 # Convergence is max(values) / total > threshold (x -> x / total is monotonic). While the
                 # last leader holds a thousandth of the total, no other value can pass the threshold, so
                 # the leader alone decides; otherwise all are scanned for the new leader.
@@ -190,20 +198,46 @@ class _Model:
                 if lead < 1e-3 * total:
                     lead = max(values)
                     leader = values.index(lead)
-                if lead / total > _CONV_THRESHOLD or i >= _ITERATION_LIMIT:
+                if lead / total > _CONV_THRESHOLD:
                     break
-                i += 5
-                top, bottom, drawn = bottom, bottom + 6, drawn + 5
+                drawn += 5
+            else:
+                drawn -= 5  # the last block (i = _ITERATION_LIMIT) ends the trial unconverged
             draws.seek(int(after[drawn - 1]))
-            langprob += table[bottom] / _N_TRIAL
+            langprob += outs[j] / _N_TRIAL
         return langprob
+
+    def _scratch(self) -> _Scratch:
+        """This thread's table (a thread of its own for each caller: the model is shared)."""
+        local = self._local
+        scratch = getattr(local, "scratch", None)
+        if scratch is None:
+            scratch = local.scratch = _Scratch(len(self.langlist))
+        return scratch
 
 
 # Choices decoded per trial: updates up to i = 50, 200, then the limit (i = 1000, the 1001st update).
 _STAGES = (51, 201, _ITERATION_LIMIT + 1)
-# Table row of each draw's factor: update 0 in row 1, then five-update blocks each below a free row.
-_DRAW_ROWS = np.array([1] + [6 * ((d + 4) // 5) - 3 + (d + 4) % 5 for d in range(1, _ITERATION_LIMIT + 1)])
-_TABLE_ROWS = int(_DRAW_ROWS[-1]) + 2
+# Checks per trial: after update 0, then after every fifth, the last at i = _ITERATION_LIMIT.
+_BLOCKS = _ITERATION_LIMIT // 5 + 1
+
+
+class _Scratch:
+    """The trials' work table and its views, made once per thread.
+
+    Row 0 holds the starting probabilities and row 1 the first update's factor: block 0. Block j >= 1
+    is rows 6j-4 .. 6j+1, a free row (which block j-1's normalised product was written to) above its
+    five factors; block j's own normalised product goes to row 6j+2.
+    """
+
+    def __init__(self, n_lang: int) -> None:
+        self.table = np.empty((6 * _BLOCKS - 3, n_lang))
+        self.product = np.empty(n_lang)
+        tops = [0] + [6 * j - 4 for j in range(1, _BLOCKS)]
+        self.blocks = [self.table[top : 6 * j + 2] for j, top in enumerate(tops)]
+        self.outs = [self.table[6 * j + 2] for j in range(_BLOCKS)]
+        # the factor rows of blocks 1, 2, ...: the draws 1 + 5k .. 5 + 5k are block k + 1's
+        self.factors = self.table[2 : 6 * _BLOCKS - 4].reshape(_BLOCKS - 1, 6, n_lang)[:, 1:]
 
 
 def _normalize(prob: np.ndarray) -> float:
