@@ -95,9 +95,13 @@ class Need:
             return self
         if self is EMPTY:
             return other
-        out: dict[str, Any] = {}
-        for name, rule in _RULE_LIST:
-            a, b = getattr(self, name), getattr(other, name)
+        mine, theirs = self.__dict__, other.__dict__
+        out: dict[str, Any] = mine.copy()
+        for name, rule, default, keeps in _MERGE_PLAN:
+            b = theirs[name]
+            if keeps and b is default:  # an untouched field of other: self's value stands (a + (), a or None)
+                continue
+            a = mine[name]
             if a == b and rule != _ADD:
                 out[name] = a
             elif rule == _ADD:
@@ -131,7 +135,12 @@ _RULES = {
 }
 if set(_RULES) != {f.name for f in fields(Need)}:
     raise TypeError("every Need field needs a merge rule in _RULES")
-_RULE_LIST = tuple(_RULES.items())
+_DEFAULTS = {f.name: f.default for f in fields(Need)}
+# (field, rule, default value, whether merging the default leaves the other value as it is: adding
+# an empty tuple does, and so does "same" against None; a range, a maximum or an "or" is still worked
+# out), in _RULES order, which decides which clash is named when several fields clash
+_MERGE_PLAN = tuple((name, rule, _DEFAULTS[name], (rule == _ADD and _DEFAULTS[name] == ())
+                     or (rule == _SAME and _DEFAULTS[name] is None)) for name, rule in _RULES.items())
 
 EMPTY = Need()
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from raif_data import pipeline
 from raif_data import recipe as recipe_mod
@@ -16,7 +18,7 @@ from raif_data.shards import SFT_SCHEMA, WITNESS_MODEL
 from raif_rewards import compose
 from raif_rewards.reward import score
 from raif_rewards.witness import compose_witness, witness_for
-from raif_rewards.witness_spec import INF, Clash, Need
+from raif_rewards.witness_spec import _RULES, EMPTY, INF, Clash, Need
 
 
 def test_merge_intersects_ranges_adds_content_and_names_clashes():
@@ -30,6 +32,57 @@ def test_merge_intersects_ranges_adds_content_and_names_clashes():
     with pytest.raises(Clash) as e:
         Need(wrap="json").merge(Need(wrap="quotes"))
     assert e.value.reason == "differ:wrap"
+
+
+def _reference_merge(a: Need, b: Need) -> Need:
+    """Need.merge's rules, field by field in rule order (the first clash is the one named)."""
+    if b is EMPTY:
+        return a
+    if a is EMPTY:
+        return b
+    out = {}
+    for name, rule in _RULES.items():
+        x, y = getattr(a, name), getattr(b, name)
+        if rule == "add":
+            out[name] = x + y
+        elif x == y:  # an equal value stands, whatever it is
+            out[name] = x
+        elif rule == "range":
+            lo, hi = max(x[0], y[0]), min(x[1], y[1])
+            if lo > hi:
+                raise Clash(f"range:{name}")
+            out[name] = (lo, hi)
+        elif rule == "max":
+            out[name] = max(x, y)
+        elif rule == "or":
+            out[name] = x or y
+        else:
+            if x is not None and y is not None and x != y:
+                raise Clash(f"differ:{name}")
+            out[name] = x if x is not None else y
+    return Need(**out)
+
+
+_VALUES = {"add": st.tuples() | st.lists(st.sampled_from("ab"), max_size=2).map(tuple),
+           "range": st.tuples(st.integers(0, 6), st.integers(0, 6) | st.just(INF)),
+           "max": st.integers(-1, 3), "or": st.booleans(), "same": st.none() | st.sampled_from(["x", "y"])}
+_NEEDS = st.one_of(st.just(EMPTY), st.builds(
+    lambda picked: Need(**picked),
+    st.fixed_dictionaries({}, optional={name: _VALUES[rule] for name, rule in _RULES.items()})))
+
+
+@settings(max_examples=600, deadline=None)
+@given(_NEEDS, _NEEDS)
+def test_merge_is_the_field_by_field_rule(a, b):
+    try:
+        want: Need | str = _reference_merge(a, b)
+    except Clash as exc:
+        want = exc.reason
+    try:
+        got: Need | str = a.merge(b)
+    except Clash as exc:
+        got = exc.reason
+    assert got == want
 
 
 def _truth(*checks, lang="en"):
