@@ -18,22 +18,32 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
+
+
 def normalize(text: str) -> str:
     """Case-, width- and whitespace-insensitive form used for exact duplicates."""
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).lower()))
+    return " ".join(_words(text))
 
 
 def shingles(text: str, n: int) -> list[bytes]:
     """Word n-grams; CJK characters count as words (Chinese has no spaces)."""
-    tokens: list[str] = []
-    for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
-        if _CJK.search(word):
-            tokens.extend(word)
-        else:
-            tokens.append(word)
+    return _shingles_of(_words(text), n)
+
+
+def _shingles_of(words: list[str], n: int) -> list[bytes]:
+    tokens: list[str] = words
+    if _CJK.search(" ".join(words)):  # most texts have no CJK character: their words are the tokens
+        tokens = []
+        for word in words:
+            if _CJK.search(word):
+                tokens.extend(word)
+            else:
+                tokens.append(word)
     if len(tokens) <= n:
         return [" ".join(tokens).encode()] if tokens else [b""]
-    return [" ".join(tokens[i : i + n]).encode() for i in range(len(tokens) - n + 1)]
+    return [" ".join(gram).encode() for gram in zip(*(tokens[k:] for k in range(n)), strict=False)]
 
 
 class BloomFilter:
@@ -151,18 +161,21 @@ class Deduplicator:
         if not (self.exact or self.near):
             return [None] * len(texts)
         h1s, h2s = [], []
+        words = [_words(t) for t in texts]
         if self.exact:
-            digests = b"".join(hashlib.blake2b(b"x" + normalize(t).encode(), digest_size=16).digest() for t in texts)
+            digests = b"".join(hashlib.blake2b(b"x" + " ".join(w).encode(), digest_size=16).digest() for w in words)
             pairs = np.frombuffer(digests, dtype="<u8").reshape(len(texts), 2)
             h1s.append(pairs[:, :1])
             h2s.append(pairs[:, 1:])
         if self.near:
-            shs = [shingles(t, self.shingle) for t in texts]
+            shs = [_shingles_of(w, self.shingle) for w in words]
             lengths = np.fromiter((len(s) for s in shs), dtype=np.intp, count=len(shs))
             hv = np.fromiter((zlib.crc32(x) for s in shs for x in s), dtype=np.uint64, count=int(lengths.sum()))
             starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
             with np.errstate(over="ignore"):
-                phv = (hv[:, None] * self._a[None, :] + self._b[None, :]) >> np.uint64(32)
+                phv = np.multiply.outer(hv, self._a)  # in place from here: the array is large
+                phv += self._b
+                phv >>= np.uint64(32)
                 sig = np.minimum.reduceat(phv, starts, axis=0)
                 rows = sig[:, : self.bands * self.rows].reshape(len(texts), self.bands, self.rows)
                 h1s.append((rows * self._mul[0]).sum(axis=2, dtype=np.uint64) ^ self._salt[0])
@@ -171,21 +184,17 @@ class Deduplicator:
         n_items, per = h1.shape
         idx, masks = self.filter._where(h1.ravel(), h2.ravel())
         present = (self.filter.words[idx] & masks) == masks
-        # keys repeated inside this batch: every occurrence after the first counts as seen
-        pairs = np.stack([idx.astype(np.uint64), masks], axis=1)
-        _, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
-        present |= first[inverse.ravel()] < np.arange(len(pairs))
+        # keys repeated inside this batch: every occurrence after the first counts as seen (a stable
+        # sort keeps equal keys in batch order, so each run's first is the earliest)
+        order = np.lexsort((masks, idx))
+        s_idx, s_masks = idx[order], masks[order]
+        again = (s_idx[1:] == s_idx[:-1]) & (s_masks[1:] == s_masks[:-1])
+        present[order[1:][again]] = True
         np.bitwise_or.at(self.filter.words, idx, masks)
         present = present.reshape(n_items, per)
-        out: list[str | None] = []
-        for row in present:
-            if self.exact and row[0]:
-                out.append("exact")
-            elif self.near and row[1 if self.exact else 0 :].any():
-                out.append("near")
-            else:
-                out.append(None)
-        return out
+        exact = present[:, 0].tolist() if self.exact else [False] * n_items
+        near = present[:, 1 if self.exact else 0 :].any(axis=1).tolist() if self.near else [False] * n_items
+        return ["exact" if e else "near" if n else None for e, n in zip(exact, near, strict=True)]
 
     def seen(self, text: str) -> str | None:
         """Record ``text``; return "exact" or "near" if it duplicates an earlier text, else None."""

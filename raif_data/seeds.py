@@ -30,7 +30,9 @@ DEMO_SEEDS = "seeds_demo.jsonl"
 DEMO_MATH = "math_demo.jsonl"
 DEDUP_BATCH = 256
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_GOOD_CHAR = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")
+#: a character that is not a word character or a CJK ideograph (a prompt has few: counting these
+#: makes a short list, where counting the good ones made a list of nearly every character)
+_OTHER_CHAR = re.compile(r"[^\w\u3400-\u4dbf\u4e00-\u9fff]")
 _RUN = re.compile(r"(.)\1{9,}")
 
 
@@ -210,7 +212,7 @@ def quality_problem(prompt: str, lang: str, cfg: SeedsConfig) -> str | None:
     if n < cfg.min_chars or n > cfg.max_chars:
         return "length"
     dense = prompt.replace(" ", "").replace("\n", "")
-    good = len(_GOOD_CHAR.findall(dense))
+    good = len(dense) - len(_OTHER_CHAR.findall(dense))
     if good < 0.5 * len(dense):
         return "quality"
     if _RUN.search(dense):  # "!!!!!!!!!!", "aaaaaaaaaa": spam or noise, not a request

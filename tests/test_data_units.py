@@ -339,6 +339,15 @@ def test_seed_quality_filter(prompt, lang, problem):
     assert quality_problem(prompt, lang, recipe_mod.load(None).seeds) == problem
 
 
+def test_shingles_are_word_ngrams_with_cjk_characters_as_words():
+    from raif_data.dedup import normalize, shingles
+
+    assert shingles("Plan 长城 trip", 2) == ["plan 长".encode(), "长 城".encode(), "城 trip".encode()]
+    assert shingles("Ａ b, c!  d", 3) == [b"a b c", b"b c d"]  # width and case folded, punctuation dropped
+    assert shingles("a b", 3) == [b"a b"] and shingles("!!", 3) == [b""]
+    assert normalize("Ａ  B,c") == "a b c"
+
+
 def test_blocked_bloom_batches_match_one_by_one():
     from raif_data.dedup import BlockedBloom
 
