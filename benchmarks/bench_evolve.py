@@ -3,6 +3,7 @@ seeds), and endpoint throughput against the loopback stub (achieved req/s vs the
 
     python benchmarks/bench_evolve.py                 # both parts, 10k and 100k seeds
     python benchmarks/bench_evolve.py --sizes 10000 --skip-endpoint
+    python benchmarks/bench_evolve.py --sizes 10000 --skip-endpoint --instruct-workers 1 0   # one process, then one per CPU
     python benchmarks/bench_evolve.py --skip-offline --workers 1   # endpoint part only
     python benchmarks/bench_evolve.py --skip-offline --workers     # endpoint parts, no respond stage
 Targets (issue 4): >= 2,000 prompts/s on 2 cores; memory flat in the number of seeds; >= 0.8 of the bound.
@@ -46,15 +47,23 @@ def make_seeds(path: Path, n: int, seed: int = 0) -> None:
             fh.write(json.dumps({"id": f"syn-{i}", "prompt": prompt, "lang": "en", "task_type": task}) + "\n")
 
 
-def offline_worker(n: int, use_tracemalloc: bool) -> dict:
-    from raif_data import pipeline
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system) of this process, and of its finished children (stage 2's workers,
+    which the stage joins before it returns)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def offline_worker(n: int, use_tracemalloc: bool, instruct_workers: int) -> dict:
+    from raif_data import drafts, pipeline
     from raif_data import recipe as recipe_mod
 
     with tempfile.TemporaryDirectory() as tmp:
         seeds = Path(tmp) / "seeds.jsonl"
         make_seeds(seeds, n)
         r = recipe_mod.from_dict({"output_dir": str(Path(tmp) / "out"), "num_prompts": n,
-                                  "seeds": {"path": str(seeds)}, "output": {"rows_per_shard": 50_000}})
+                                  "seeds": {"path": str(seeds)}, "output": {"rows_per_shard": 50_000},
+                                  "instruct": {"workers": instruct_workers}})
         pipeline.fingerprints(r)  # imports and registry load happen before the clock starts
         from raif_rewards import registry
 
@@ -69,17 +78,22 @@ def offline_worker(n: int, use_tracemalloc: bool) -> dict:
             import tracemalloc
 
             tracemalloc.start()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, (c0, k0) = time.perf_counter(), _cpu_seconds()
         m = pipeline.evolve(r)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        wall, (c1, k1) = time.perf_counter() - t0, _cpu_seconds()
+        cpu_main, cpu_workers = c1 - c0, k1 - k0
+        cpu = cpu_main + cpu_workers
         peak_traced = None
         if use_tracemalloc:
             peak_traced = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         rows = m["counts"]["train"] + m["counts"]["validation"]
     return {"seeds": n, "rows": rows, "seconds": wall, "prompts_per_s": n / wall, "cpu_seconds": cpu,
-            "prompts_per_cpu_s": n / cpu,
+            "cpu_main_seconds": cpu_main, "cpu_worker_seconds": cpu_workers, "prompts_per_cpu_s": n / cpu,
+            "instruct_workers": drafts.worker_count(r),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            # the largest stage-2 worker (forked: most of its pages are shared with the main process)
+            "peak_rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "rss_before_mb": rss_before / 1024,
             "peak_traced_mb": peak_traced / 2**20 if peak_traced is not None else None}
 
@@ -236,6 +250,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--tracemalloc", action="store_true", help="also report Python-heap peaks (slower)")
+    ap.add_argument("--instruct-workers", type=int, nargs="+", default=[0],
+                    help="instruct.workers values for the offline part (0: one per usable CPU, the default; "
+                         "1: stage 2 in the main process)")
     ap.add_argument("--skip-offline", action="store_true")
     ap.add_argument("--skip-endpoint", action="store_true")
     ap.add_argument("--requests", type=int, default=3000)
@@ -247,25 +264,34 @@ def main() -> None:
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(offline_worker(args.worker, args.tracemalloc)))
+        print(json.dumps(offline_worker(args.worker, args.tracemalloc, args.instruct_workers[0])))
         return
     print(f"cpus available: {len(os.sched_getaffinity(0))}, load average: {os.getloadavg()[0]:.1f} "
           "(wall-clock rates on a shared machine understate the CPU-time rates)")
     if not args.skip_offline:
         results = []
-        for n in args.sizes:
-            # one process per size: peak RSS is a per-process high-water mark
-            cmd = [sys.executable, __file__, "--worker", str(n)] + (["--tracemalloc"] if args.tracemalloc else [])
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            res = json.loads(out.strip().splitlines()[-1])
-            results.append(res)
-            traced = f", Python-heap peak {res['peak_traced_mb']:.1f} MB" if res["peak_traced_mb"] is not None else ""
-            print(f"offline evolve: {n:>7,} seeds -> {res['rows']:,} rows in {res['seconds']:.1f} s = "
-                  f"{res['prompts_per_s']:,.0f} prompts/s (target >= 2,000: "
-                  f"{'met' if res['prompts_per_s'] >= 2000 else 'NOT met'}); peak RSS {res['peak_rss_mb']:.0f} MB "
-                  f"(after imports {res['rss_before_mb']:.0f} MB){traced}")
-            print(f"  CPU time {res['cpu_seconds']:.1f} s = {res['prompts_per_cpu_s']:,.0f} prompts per CPU-second "
-                  "(one process: the rate on an otherwise idle core)")
+        for workers in args.instruct_workers:
+            for n in args.sizes:
+                # one process per run: peak RSS is a per-process high-water mark
+                cmd = [sys.executable, __file__, "--worker", str(n), "--instruct-workers", str(workers)]
+                cmd += ["--tracemalloc"] if args.tracemalloc else []
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                res = json.loads(out.strip().splitlines()[-1])
+                results.append(res)
+                traced = f", Python-heap peak {res['peak_traced_mb']:.1f} MB" if res["peak_traced_mb"] is not None else ""
+                shown = res["instruct_workers"]
+                print(f"offline evolve, instruct.workers={workers} ({shown} {'process' if shown == 1 else 'workers'} "
+                      f"in stage 2): {n:>7,} seeds -> {res['rows']:,} rows in {res['seconds']:.1f} s = "
+                      f"{res['prompts_per_s']:,.0f} prompts/s (target >= 2,000: "
+                      f"{'met' if res['prompts_per_s'] >= 2000 else 'NOT met'}); peak RSS of the main process "
+                      f"{res['peak_rss_mb']:.0f} MB (after imports {res['rss_before_mb']:.0f} MB){traced}"
+                      + (f", of a worker {res['peak_rss_worker_mb']:.0f} MB" if shown > 1 else ""))
+                where = ("one process: the rate on an otherwise idle core" if shown == 1 else
+                         f"main process {res['cpu_main_seconds']:.1f} s + stage-2 workers "
+                         f"{res['cpu_worker_seconds']:.1f} s, all of them together")
+                print(f"  CPU time {res['cpu_seconds']:.1f} s = {res['prompts_per_cpu_s']:,.0f} prompts per "
+                      f"CPU-second ({where})")
+        results = [res for res in results if res["instruct_workers"] == results[0]["instruct_workers"]]
         if len(results) >= 2:
             a, b = results[0], results[-1]
             grow = (b["peak_rss_mb"] - b["rss_before_mb"]) / max(1e-9, a["peak_rss_mb"] - a["rss_before_mb"])
