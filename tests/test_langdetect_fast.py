@@ -206,3 +206,25 @@ def test_identical_on_long_mixed_script_text(text):
 @given(st.text(st.characters(exclude_categories=[]), max_size=80))  # any code point, lone surrogates too
 def test_identical_on_any_short_text(text):
     _assert_identical(text)
+
+
+def test_detect_stops_the_trials_once_the_leader_cannot_be_caught():
+    """detect() needs only the top language: it stops when the remaining trials (each adding at most
+    1/7 to a language) cannot change it. The verdicts equal langdetect's (the tests above)."""
+    import numpy as np
+
+    settled = langdetect_fast._leader_settled
+    assert not settled(np.array([3 / 7, 0.0, 0.0]), 4)  # three trials left could tie it
+    assert settled(np.array([3 / 7 + 1e-6, 0.0, 0.0]), 4)
+    assert not settled(np.array([0.5, 0.45, 0.0]), 6) and settled(np.array([0.5, 0.45, 0.0]), 7)
+    stops: list[int] = []
+
+    def spy(sums, trials):
+        done = settled(sums, trials)
+        if done:
+            stops.append(trials)
+        return done
+
+    model = langdetect_fast._get_model()
+    model.probabilities("This is a plain English sentence about the weather and the garden today.", SEED, spy)
+    assert stops == [4]  # seven trials that agree: settled after four
