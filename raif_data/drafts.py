@@ -27,8 +27,8 @@ from raif_rewards.errors import RaifError
 
 log = logging.getLogger(__name__)
 
-#: rows to draw below which a pool costs more than it saves (forking, warming, the first batches)
-MIN_PARALLEL_ROWS = 64
+#: indices to draw per worker at the least: a worker costs a fork and a share of the first batches
+MIN_ROWS_PER_WORKER = 32
 #: indices per task: large enough that a task's overhead (about 0.1 ms) is small next to its draws
 #: (about 0.7 ms each), small enough that the workers stay evenly busy
 MAX_BATCH = 32
@@ -45,7 +45,15 @@ def cpus() -> int:
 
 
 def worker_count(r: Recipe) -> int:
+    """instruct.workers, 0 read as one per usable CPU."""
     return r.instruct.workers or cpus()
+
+
+def workers_for(r: Recipe, rows: int) -> int:
+    """The workers worth starting for ``rows`` indices to draw (1: draw in the main process)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # the workers rely on inheriting the loaded registry and models
+    return max(1, min(worker_count(r), rows // MIN_ROWS_PER_WORKER))
 
 
 def warm() -> None:

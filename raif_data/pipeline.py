@@ -502,15 +502,13 @@ def n_chunks(r: Recipe) -> int:
 
 def _drafter(r: Recipe, layout: Layout, seeds_path: Path, n_seeds: int, m_avail: int) -> Drafter | None:
     """Workers for the chunks still to write (instruct.workers), or None to draw in this process."""
-    from raif_data.drafts import MIN_PARALLEL_ROWS, Drafter, worker_count
+    from raif_data.drafts import Drafter, workers_for
 
-    workers = worker_count(r)
     size = r.output.chunk_size
     ranges = [(c * size, min(r.num_prompts, (c + 1) * size)) for c in range(n_chunks(r))
               if not layout.chunk("instruct", c).exists()]
-    if workers <= 1 or sum(hi - lo for lo, hi in ranges) < MIN_PARALLEL_ROWS:
-        return None
-    return Drafter(r, seeds_path, n_seeds, m_avail, ranges, workers)
+    workers = workers_for(r, sum(hi - lo for lo, hi in ranges))
+    return Drafter(r, seeds_path, n_seeds, m_avail, ranges, workers) if workers > 1 else None
 
 
 def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress: ProgressFactory = _no_progress,

@@ -157,6 +157,8 @@ def test_a_worker_that_dies_stops_the_stage_with_one_line(tmp_path, monkeypatch)
 def test_workers_default_to_the_usable_cpus_and_stay_out_of_the_fingerprint(tmp_path):
     assert drafts.worker_count(_recipe(tmp_path, 0)) == drafts.cpus() >= 1
     assert drafts.worker_count(_recipe(tmp_path, 3)) == 3
+    # a worker per 32 indices at most: a short run stays in one process
+    assert [drafts.workers_for(_recipe(tmp_path, 3), n) for n in (10, 63, 64, 96, 10_000)] == [1, 1, 2, 3, 3]
     assert pipeline.fingerprints(_recipe(tmp_path, 0)) == pipeline.fingerprints(_recipe(tmp_path, 3))
     with pytest.raises(recipe_mod.RecipeError, match="instruct.workers"):
         _recipe(tmp_path, -1)
