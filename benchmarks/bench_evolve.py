@@ -73,6 +73,11 @@ def offline_worker(n: int, use_tracemalloc: bool, instruct_workers: int) -> dict
 
         view("Warm up the models. Then start the clock.").language  # noqa: B018
         view("Warm up the models. Then start the clock.").sentence_count  # noqa: B018
+        # pyarrow's first conversion of Python objects imports pandas (about 0.3 s), an import like those
+        # above: once per process, whatever the number of rows
+        import pyarrow
+
+        pyarrow.array([0])
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         if use_tracemalloc:
             import tracemalloc

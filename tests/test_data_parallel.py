@@ -34,9 +34,11 @@ def _recipe(out: Path, workers: int, **kw) -> recipe_mod.Recipe:
 
 
 def _files(out: Path) -> dict[str, bytes]:
-    """Every file of a run; in the final manifest, the recipe's instruct.workers (which says how the
-    run was made, not what it made) is set aside."""
-    files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    """Every file of a run but the endpoint cache (its rows go in as answers arrive); in the final
+    manifest, the recipe's instruct.workers (which says how the run was made, not what it made) is
+    set aside."""
+    files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+             if p.is_file() and not p.name.startswith("llm_cache")}
     m = json.loads(files.pop("manifest.json"))
     m["config"]["instruct"].pop("workers")
     files["manifest.json"] = json.dumps(m, sort_keys=True).encode()
@@ -79,6 +81,31 @@ def test_two_workers_write_the_bytes_one_process_writes(tmp_path, caplog, case):
         # drafts rejected as duplicates were drawn again in the main process, and some indices were
         # given up after MAX_DRAWS duplicates: both paths of build_record ran, with the same result
         assert redrawn[0] > 20 and m1["counts"]["duplicates_dropped"] == m2["counts"]["duplicates_dropped"] > 0
+
+
+def test_workers_with_an_endpoint_rewriting_instructions(tmp_path, caplog):
+    """The workers are forked before the rewrite client exists (the stub serves from a thread of this
+    process meanwhile); the rewritten chunks are the same as with one process."""
+    from tests.openai_stub import OpenAIStub
+
+    def rewrite(request: dict) -> str:
+        last = request["messages"][-1]["content"]
+        return "Kindly: " + last.split("---\n", 1)[1].rsplit("\n---", 1)[0]
+
+    with OpenAIStub(rewrite) as stub:
+        kw = {"num_prompts": 96, "output": {"chunk_size": 32},
+              "instruct": {"rewrite": {"enabled": True, "ratio": 0.5}},
+              "respond": {"enabled": False}, "llm": {"base_url": stub.base_url, "model": "m", "timeout": 5.0}}
+        one, two = tmp_path / "one", tmp_path / "two"
+        pipeline.evolve(_recipe(one, 1, **kw))
+        with caplog.at_level(logging.DEBUG, logger="raif_data.drafts"):
+            pipeline.evolve(_recipe(two, 2, **kw))
+    assert len(_redrawn_here(caplog)) == 1, "stage 2 did not run on workers"
+    files = _files(one)
+    assert files == _files(two)
+    rows = [json.loads(line) for name, data in files.items() if name.endswith(".jsonl") and "instruct" in name
+            for line in data.decode().splitlines()]
+    assert any(r.get("rewritten") for r in rows) and not all(r.get("rewritten") for r in rows)
 
 
 def test_resume_with_workers_after_lost_chunks(tmp_path):
