@@ -14,6 +14,7 @@ import pytest
 from raif_data import drafts, pipeline
 from raif_data import recipe as recipe_mod
 from raif_rewards.errors import RaifError
+from tests.openai_stub import OpenAIStub
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = [json.loads(line) for line in (ROOT / "raif_data" / "assets" / "seeds_demo.jsonl").open(encoding="utf-8")]
@@ -86,7 +87,6 @@ def test_two_workers_write_the_bytes_one_process_writes(tmp_path, caplog, case):
 def test_workers_with_an_endpoint_rewriting_instructions(tmp_path, caplog):
     """The workers are forked before the rewrite client exists (the stub serves from a thread of this
     process meanwhile); the rewritten chunks are the same as with one process."""
-    from tests.openai_stub import OpenAIStub
 
     def rewrite(request: dict) -> str:
         last = request["messages"][-1]["content"]
@@ -106,6 +106,30 @@ def test_workers_with_an_endpoint_rewriting_instructions(tmp_path, caplog):
     rows = [json.loads(line) for name, data in files.items() if name.endswith(".jsonl") and "instruct" in name
             for line in data.decode().splitlines()]
     assert any(r.get("rewritten") for r in rows) and not all(r.get("rewritten") for r in rows)
+
+
+def test_workers_with_a_model_writing_sub_task_structure(tmp_path, caplog):
+    """Chain and selection rows carry their parts (what the structure step re-renders) from the workers
+    to the main process: the structured chunks are the same as with one process."""
+    from tests.test_structure import Model, make_recipe, offline_trees, script
+
+    over = {"num_prompts": 96, "output": {"chunk_size": 32, "validation_fraction": 0.0}}
+    trees, _ = offline_trees(tmp_path, instruct={"workers": 1}, **over)
+    modes = script(trees, chain=["pass", "count", "pass"], selection=["pass", "decision", "flip"])
+    outs = []
+    model: dict[str, Model] = {}  # one server (its address is in the recipe), a fresh script per run
+    with OpenAIStub(lambda request: model["now"](request)) as stub:
+        for workers in (1, 2):
+            model["now"] = Model(trees, modes)
+            out = tmp_path / f"w{workers}"
+            with caplog.at_level(logging.DEBUG, logger="raif_data.drafts"):
+                pipeline.evolve(make_recipe(out, stub.base_url, instruct={"workers": workers}, **over))
+            outs.append(_files(out))
+    assert len(_redrawn_here(caplog)) == 1, "stage 2 did not run on workers"
+    assert outs[0] == outs[1]
+    rows = [json.loads(line) for name, data in outs[0].items() if name.startswith("stages/instruct/chunk-")
+            and name.endswith(".jsonl") for line in data.decode().splitlines()]
+    assert any(r.get("structured") for r in rows)
 
 
 def test_resume_with_workers_after_lost_chunks(tmp_path):
