@@ -11,6 +11,7 @@ import hashlib
 import re
 import unicodedata
 import zlib
+from itertools import accumulate
 
 import numpy as np
 
@@ -43,7 +44,11 @@ def _shingles_of(words: list[str], n: int) -> list[bytes]:
                 tokens.append(word)
     if len(tokens) <= n:
         return [" ".join(tokens).encode()] if tokens else [b""]
-    return [" ".join(gram).encode() for gram in zip(*(tokens[k:] for k in range(n)), strict=False)]
+    # each n-gram is a slice of the whole text encoded once: token k starts at byte starts[k]
+    data = " ".join(tokens).encode()
+    sizes = map(len, tokens) if len(data) == len(" ".join(tokens)) else (len(t.encode()) for t in tokens)
+    starts = [0, *accumulate(size + 1 for size in sizes)]
+    return [data[starts[k] : starts[k + n] - 1] for k in range(len(tokens) - n + 1)]
 
 
 class BloomFilter:

@@ -345,6 +345,7 @@ def test_shingles_are_word_ngrams_with_cjk_characters_as_words():
     assert shingles("Plan 长城 trip", 2) == ["plan 长".encode(), "长 城".encode(), "城 trip".encode()]
     assert shingles("Ａ b, c!  d", 3) == [b"a b c", b"b c d"]  # width and case folded, punctuation dropped
     assert shingles("a b", 3) == [b"a b"] and shingles("!!", 3) == [b""]
+    assert shingles("Straße café au lait", 2) == ["straße café".encode(), "café au".encode(), b"au lait"]
     assert normalize("Ａ  B,c") == "a b c"
 
 
