@@ -11,7 +11,7 @@ import random
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
@@ -534,6 +534,7 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
     advance = progress("instruct", r.num_prompts)
     size = r.output.chunk_size
     drafter = _drafter(r, layout, seeds_path, n_seeds, maths.count if maths else 0)
+    written: dict[int, Counter] = {}  # kinds of the chunks written here (the manifest need not read them back)
     enrich = None
     try:
         if uses_llm_in_instruct(r):  # after the fork: the workers need none of the client's threads
@@ -566,6 +567,7 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
             write_json(_counts_path(path), dict(sorted(chunk_counts.items())))
             with atomic_open(path) as fh:
                 fh.writelines(dumps_line(rec) for rec in records)
+            written[c] = _kinds(records)
     finally:
         if drafter is not None:
             drafter.close()
@@ -574,7 +576,7 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
             maths.lines.close()
         if enrich is not None:
             enrich.close()
-    manifest = _summarise_chunks(layout, "instruct", r)
+    manifest = _summarise_chunks(layout, "instruct", r, written)
     for c in range(n_chunks(r)):
         counters.update(read_json(_counts_path(layout.chunk("instruct", c))) or {})
     no_witness = counters.pop("dropped_no_witness", 0)
@@ -597,15 +599,22 @@ def run_instruct(r: Recipe, layout: Layout, *, overwrite: bool = False, progress
     return manifest
 
 
-def _summarise_chunks(layout: Layout, stage: str, r: Recipe) -> dict:
+def _kinds(records: Iterable[dict]) -> Counter:
+    return Counter(rec.get("kind", rec.get("drop") or "kept") for rec in records)
+
+
+def _summarise_chunks(layout: Layout, stage: str, r: Recipe, known: dict[int, Counter] | None = None) -> dict:
+    """The stage manifest's chunk list and counts; ``known``: the kinds of chunks this run wrote
+    (the others are read back)."""
     files, total = [], 0
     kinds: Counter = Counter()
     for c in range(n_chunks(r)):
         path = layout.chunk(stage, c)
-        rows = 0
-        for rec in iter_chunk(path):
-            rows += 1
-            kinds[rec.get("kind", rec.get("drop") or "kept")] += 1
+        counted = (known or {}).get(c)
+        if counted is None:
+            counted = _kinds(iter_chunk(path))
+        rows = sum(counted.values())
+        kinds.update(counted)
         total += rows
         files.append({"file": path.name, "rows": rows, "sha256": sha256_file(path)})
     return {"stage": stage, "records": total, "by_kind": dict(sorted(kinds.items())), "chunks": files}
