@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: indices to draw per worker at the least: a worker costs a fork and a share of the first batches
 MIN_ROWS_PER_WORKER = 32
 #: indices per task: large enough that a task's overhead (about 0.1 ms) is small next to its draws
-#: (about 0.7 ms each), small enough that the workers stay evenly busy
+#: (about 0.5 ms each), small enough that the workers stay evenly busy
 MAX_BATCH = 32
 #: tasks in flight per worker: the main process never waits on a task it submitted late
 AHEAD = 4
@@ -144,6 +144,10 @@ class Drafter:
                 raise RaifError(f"stage 'instruct': a worker process died while drawing indices {lo}-{hi - 1} "
                                 "(killed, or out of memory?); the chunks already written are kept: rerun the "
                                 "same command to resume, or set instruct.workers: 1") from None
+            except Exception as exc:  # noqa: BLE001  # the task itself failed: its indices are drawn here
+                log.warning("stage instruct: a worker task failed (%s); indices %d-%d are drawn in the main "
+                            "process", exc, lo, hi - 1)
+                drafts = []
             self._ready.update((d.i, d) for d in drafts)
             self._fill()
         return self._ready.pop(i, None)

@@ -205,6 +205,24 @@ def test_a_worker_that_dies_stops_the_stage_with_one_line(tmp_path, monkeypatch)
     assert _files(out) == _files(ref)
 
 
+def test_a_task_whose_drafts_cannot_come_back_is_drawn_in_the_main_process(tmp_path, monkeypatch, caplog):
+    real = pipeline.draft
+
+    def unsendable(i, r, seed):  # runs in the workers only: one batch's result cannot be pickled
+        d = real(i, r, seed)
+        return d._replace(counts={"x": lambda: None}) if i == 100 else d
+
+    monkeypatch.setattr(pipeline, "draft", unsendable)
+    kw = {"num_prompts": 200, "output": {"chunk_size": 64}}
+    one, two = tmp_path / "one", tmp_path / "two"
+    with caplog.at_level(logging.WARNING, logger="raif_data.drafts"):
+        pipeline.evolve(_recipe(two, 2, **kw))
+    assert any("a worker task failed" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    pipeline.evolve(_recipe(one, 1, **kw))
+    assert _files(one) == _files(two)
+
+
 def test_workers_default_to_the_usable_cpus_and_stay_out_of_the_fingerprint(tmp_path):
     assert drafts.worker_count(_recipe(tmp_path, 0)) == drafts.cpus() >= 1
     assert drafts.worker_count(_recipe(tmp_path, 3)) == 3
