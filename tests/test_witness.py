@@ -17,7 +17,7 @@ from raif_data import recipe as recipe_mod
 from raif_data.shards import SFT_SCHEMA, WITNESS_MODEL
 from raif_rewards import compose
 from raif_rewards.reward import score
-from raif_rewards.witness import compose_witness, witness_for
+from raif_rewards.witness import _BANKS, WORD_RULES, _filtered_bank, _passes, compose_witness, witness_for
 from raif_rewards.witness_spec import _RULES, EMPTY, INF, Clash, Need
 
 
@@ -83,6 +83,19 @@ def test_merge_is_the_field_by_field_rule(a, b):
     except Clash as exc:
         got = exc.reason
     assert got == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(banned=st.lists(st.text(alphabet="aeiorst .*+?(|\0", max_size=4), max_size=4),
+       rare=st.lists(st.sampled_from(["a", "e", "x", "z", ""]), max_size=2),
+       avoid=st.lists(st.sampled_from(["the", "and", "plan", "river"]), max_size=2),
+       rule=st.sampled_from([None, *WORD_RULES]), vowels=st.none() | st.text(alphabet="aeiou", max_size=3),
+       lang=st.sampled_from(["en", "zh", "xx"]), extra=st.lists(st.text(alphabet="ab\0", max_size=3), max_size=3))
+def test_filler_bank_is_the_words_that_pass(banned, rare, avoid, rule, vowels, lang, extra):
+    """_filtered_bank prepares the filters once per bank; the words it keeps are those _passes keeps."""
+    words = dict.fromkeys((*_BANKS.get(lang, _BANKS["en"]), *extra))
+    filters = (tuple(banned), tuple(rare), tuple(avoid), rule, vowels)
+    assert _filtered_bank.__wrapped__(lang, *filters, tuple(extra)) == [w for w in words if _passes(w, *filters)]
 
 
 def _truth(*checks, lang="en"):
