@@ -82,14 +82,6 @@ def _scaffolds(node: dict) -> Iterator[dict]:
         yield from _scaffolds(child)
 
 
-def tree_active(tree: dict) -> int | None:
-    """The active branch of the tree's selection (None without one)."""
-    for node in _scaffolds(tree):
-        if node["op"] == "selection":
-            return int(node["active"])
-    return None
-
-
 def anchors(rec: dict) -> list[list[str]] | None:
     """Groups of strings a faithful rewrite must keep (one of each group), or None if some constraint
     cannot be verified this way (then the template text stays)."""
@@ -357,7 +349,7 @@ class InstructEnricher:
                 self.counts["structure_chain_accepted"] += 1
             else:
                 self.counts["structure_selection_accepted"] += 1
-                self.counts[f"structure_selection_active:{'if' if tree_active(tree) == 0 else 'else'}"] += 1
+                self.counts[f"structure_selection_active:{roundtrip.expected(tree)[1]}"] += 1
 
     def _round_trip(self, items: list[tuple[dict, str]], trees: list[dict] | None = None) -> list[str | None]:
         """Per (record, model-written text): None when the model reads the text back into the record's
